@@ -1,0 +1,247 @@
+// The contract between the pure core and whoever drives it (driver, simulator, tools).
+// Everything here is plain serializable data: events come in, actions go out.
+
+/** Milliseconds on the driver's clock; the core never reads a clock itself. */
+export type Millis = number;
+
+export type Family = 4 | 6;
+
+export interface Endpoint {
+  /** Textual IP address as the runtime reports it (IPv4-mapped IPv6 allowed; the core normalises). */
+  readonly address: string;
+  readonly port: number;
+}
+
+/** What a session knows about its control connection when it starts. */
+export interface SessionOpen {
+  readonly now: Millis;
+  readonly local: Endpoint;
+  readonly remote: Endpoint;
+  /** True when TLS already protects the control connection (implicit FTPS). */
+  readonly implicitTls: boolean;
+  /** IPv4 address to advertise in 227 replies; null: the control connection's local address. */
+  readonly passiveAddress: string | null;
+  /** Set by server policy: greet with 421 and close instead of 220. */
+  readonly refuse: null | { readonly reason: "max-sessions" | "max-sessions-per-ip" | "shutting-down" };
+}
+
+export interface CoreLimits {
+  /** Longest control line, in bytes, before it is answered with 500 and discarded. */
+  readonly maxLineBytes: number;
+  /** Overlong lines tolerated per session; one more gets 421 and a close. */
+  readonly maxOverlongLines: number;
+  /** Unprocessed input bytes held (pipelining) before the core asks the driver to pause reading. */
+  readonly maxBufferedInput: number;
+  /** Failed PASS attempts per session before 421 and a close. */
+  readonly maxFailedLogins: number;
+  /** Unknown or refused commands in a row before 421 and a close (garbage floods). */
+  readonly maxBadCommands: number;
+  /** Largest listing (bytes of formatted text) the core will generate for one LIST/NLST/MLSD. */
+  readonly maxListingBytes: number;
+  /** Names the core tries for STOU before giving up. */
+  readonly maxStouAttempts: number;
+}
+
+export interface CoreTimeouts {
+  /** No command and no transfer for this long: 421 and close. RFC 1123: at least 5 minutes. */
+  readonly idle: Millis;
+  /** Not logged in within this long of connecting: 421 and close. */
+  readonly login: Millis;
+  /** Waiting for the client to connect to a passive listener. */
+  readonly dataAccept: Millis;
+  /** Waiting for an active (PORT/EPRT) connect to complete. */
+  readonly dataConnect: Millis;
+  /** Handed to the adapter with each transfer: no byte moved for this long fails it. */
+  readonly dataStall: Millis;
+  /** Delay before a 530 for a bad password (brute-force throttling). */
+  readonly failedLoginDelay: Millis;
+}
+
+export interface CoreConfig {
+  /** Lines of the 220 greeting (ASCII; never names the software version by default). */
+  readonly greeting: readonly string[];
+  readonly limits: CoreLimits;
+  readonly timeouts: CoreTimeouts;
+  readonly anonymous: boolean;
+  /** Whether AUTH TLS can be offered (the adapter has a certificate). */
+  readonly tls: boolean;
+  /** Refuse USER/PASS for non-anonymous users until the control connection is protected. */
+  readonly requireTlsForLogin: boolean;
+  /** Refuse data transfers with PROT C on a TLS session. */
+  readonly requireTlsForData: boolean;
+  /** Bounce defence: PORT/EPRT may only name the client's own address and a port >= 1024. */
+  readonly allowForeignDataAddress: boolean;
+  readonly allowPrivilegedDataPort: boolean;
+  /** Inclusive passive port range the adapter picks from at random. */
+  readonly passivePorts: { readonly min: number; readonly max: number };
+  /** Listings show names that start with a dot. */
+  readonly showDotFiles: boolean;
+}
+
+export type FsErrorKind =
+  | "not-found"
+  | "permission"
+  | "exists"
+  | "not-empty"
+  | "not-a-directory"
+  | "is-a-directory"
+  | "no-space"
+  | "quota"
+  | "busy"
+  | "invalid-name"
+  | "io";
+
+export type EntryType = "file" | "dir" | "symlink" | "other";
+
+export interface FileStat {
+  readonly name: string;
+  readonly type: EntryType;
+  readonly size: number;
+  /** Modification time, ms since the Unix epoch (UTC). */
+  readonly mtime: Millis;
+  /** Unix permission bits (e.g. 0o644); 0 when unknown. */
+  readonly mode: number;
+  /** Stable identity for MLSD `unique` (e.g. device and inode in hex); empty when unknown. */
+  readonly unique: string;
+  /** Symlink target text, when type is symlink. */
+  readonly target?: string;
+}
+
+export type FsOp =
+  | { readonly op: "stat"; readonly path: string }
+  | { readonly op: "list"; readonly path: string }
+  | { readonly op: "mkdir"; readonly path: string }
+  | { readonly op: "rmdir"; readonly path: string }
+  | { readonly op: "delete"; readonly path: string }
+  | { readonly op: "rename"; readonly from: string; readonly to: string }
+  | { readonly op: "setMtime"; readonly path: string; readonly mtime: Millis };
+
+export type FsValue =
+  | { readonly op: "stat"; readonly stat: FileStat }
+  | { readonly op: "list"; readonly entries: readonly FileStat[] }
+  | { readonly op: "mkdir" | "rmdir" | "delete" | "rename" | "setMtime" };
+
+export type FsResult =
+  | { readonly ok: true; readonly value: FsValue }
+  | { readonly ok: false; readonly error: FsErrorKind };
+
+/** What a logged-in user may do, as the auth provider decided. */
+export interface Account {
+  readonly user: string;
+  readonly anonymous: boolean;
+  /** Upload, mkdir, rmdir, delete, rename, set mtime. */
+  readonly write: boolean;
+}
+
+/** What moves on a data connection for one transfer. File bytes never pass through the core. */
+export type TransferSpec =
+  /** Stream a file from `offset` (an offset into the converted stream when ascii) to the peer. */
+  | { readonly kind: "send-file"; readonly path: string; readonly offset: number; readonly ascii: boolean }
+  /** Send these bytes (a listing the core formatted). */
+  | { readonly kind: "send-bytes"; readonly bytes: Uint8Array }
+  /**
+   * Receive into a file. `truncate`: create or replace; `append`: create or append at the end;
+   * `at-offset`: keep the first `offset` bytes, drop the rest, write from there (REST + STOR);
+   * `create-new`: fail with `exists` if the name is taken (STOU).
+   */
+  | {
+      readonly kind: "receive-file";
+      readonly path: string;
+      readonly mode: "truncate" | "append" | "at-offset" | "create-new";
+      readonly offset: number;
+      readonly ascii: boolean;
+    };
+
+export type TransferFailure =
+  /** The data connection broke, was reset, or stalled. */
+  | { readonly side: "data"; readonly reason: "reset" | "stall" | "tls" }
+  /** The file system failed while reading or writing. */
+  | { readonly side: "file"; readonly error: FsErrorKind };
+
+export type SessionEvent =
+  | { readonly type: "open"; readonly now: Millis }
+  | { readonly type: "control.data"; readonly now: Millis; readonly bytes: Uint8Array }
+  | { readonly type: "control.eof"; readonly now: Millis }
+  | { readonly type: "control.error"; readonly now: Millis; readonly message: string }
+  | { readonly type: "timer"; readonly now: Millis }
+  | { readonly type: "tls.ready"; readonly now: Millis }
+  | { readonly type: "tls.failed"; readonly now: Millis; readonly message: string }
+  | { readonly type: "data.listening"; readonly now: Millis; readonly channel: number; readonly port: number }
+  | { readonly type: "data.listen-failed"; readonly now: Millis; readonly channel: number; readonly message: string }
+  /** A connection arrived on a passive listener; `socket` is the adapter's tag for it. */
+  | { readonly type: "data.accepted"; readonly now: Millis; readonly channel: number; readonly socket: number; readonly remote: Endpoint }
+  | { readonly type: "data.connected"; readonly now: Millis; readonly channel: number }
+  | { readonly type: "data.connect-failed"; readonly now: Millis; readonly channel: number; readonly message: string }
+  /** The peer closed (or reset) an adopted data connection that no transfer was using. */
+  | { readonly type: "data.closed"; readonly now: Millis; readonly channel: number }
+  | { readonly type: "transfer.done"; readonly now: Millis; readonly transfer: number; readonly bytes: number }
+  | { readonly type: "transfer.failed"; readonly now: Millis; readonly transfer: number; readonly bytes: number; readonly failure: TransferFailure }
+  | { readonly type: "fs.result"; readonly now: Millis; readonly request: number; readonly result: FsResult }
+  | { readonly type: "auth.result"; readonly now: Millis; readonly request: number; readonly account: Account | null }
+  /** Server shutting down: finish with 421 and close. */
+  | { readonly type: "shutdown"; readonly now: Millis };
+
+export type LogLevel = "debug" | "info" | "warn";
+
+/** Typed notifications for embedders (login, transfers). */
+export type SessionNotice =
+  | { readonly kind: "login"; readonly user: string; readonly anonymous: boolean }
+  | { readonly kind: "login-failed"; readonly user: string }
+  | {
+      readonly kind: "transfer";
+      readonly outcome: "completed" | "aborted" | "failed";
+      readonly command: "RETR" | "STOR" | "APPE" | "STOU" | "LIST" | "NLST" | "MLSD";
+      readonly direction: "download" | "upload" | "listing";
+      readonly path: string;
+      readonly bytes: number;
+      readonly durationMs: Millis;
+      readonly user: string;
+      /** The reply code the transfer ended with. */
+      readonly code: number;
+    };
+
+export type Action =
+  /** Write these bytes (encoded replies) to the control connection, in order. */
+  | { readonly type: "control.write"; readonly bytes: Uint8Array }
+  /** Flush what was written, then close the control connection (and everything of the session). */
+  | { readonly type: "control.close" }
+  /** Stop / resume reading the control connection (input backlog bounded by the core). */
+  | { readonly type: "control.pause" }
+  | { readonly type: "control.resume" }
+  /** Upgrade the control connection to TLS as the server (after the 234 is flushed). */
+  | { readonly type: "control.tls" }
+  /** Listen on a random free port of `ports` at the control connection's local address. */
+  | { readonly type: "data.listen"; readonly channel: number; readonly family: Family; readonly ports: { readonly min: number; readonly max: number } }
+  /** Use this accepted socket as the channel's connection and stop listening. */
+  | { readonly type: "data.adopt"; readonly channel: number; readonly socket: number }
+  /** Close this accepted socket at once; keep listening. */
+  | { readonly type: "data.reject"; readonly channel: number; readonly socket: number }
+  /** Connect to the client (PORT/EPRT) from an ephemeral port. */
+  | { readonly type: "data.connect"; readonly channel: number; readonly address: string; readonly port: number; readonly family: Family }
+  /** Close the listener, any accepted or connecting socket of the channel; no more events for it. */
+  | { readonly type: "data.close"; readonly channel: number }
+  /** Move bytes on the channel's connection; report done only once the connection is fully closed. */
+  | {
+      readonly type: "transfer.start";
+      readonly transfer: number;
+      readonly channel: number;
+      readonly spec: TransferSpec;
+      /** TLS-protect the data connection (PROT P) as the TLS server. */
+      readonly tls: boolean;
+      readonly stallTimeout: Millis;
+    }
+  /** Stop a running transfer at once (abortive close); no more events for it. */
+  | { readonly type: "transfer.abort"; readonly transfer: number }
+  | { readonly type: "fs"; readonly request: number; readonly fs: FsOp }
+  | { readonly type: "auth"; readonly request: number; readonly user: string; readonly password: string }
+  | { readonly type: "notice"; readonly notice: SessionNotice }
+  | { readonly type: "log"; readonly level: LogLevel; readonly message: string };
+
+export interface StepResult<S> {
+  readonly state: S;
+  readonly actions: readonly Action[];
+}
+
+export class InvariantError extends Error {
+  override readonly name = "InvariantError";
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Real FTP clients the end-to-end tests drive. Installed from Debian's archive when missing and we
+# are root; otherwise the tests that need a missing client say so and fail under CI.
+set -uo pipefail
+need=()
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v lftp >/dev/null 2>&1 || need+=(lftp)
+command -v ftp >/dev/null 2>&1 || need+=(ftp)
+command -v ncftpput >/dev/null 2>&1 || need+=(ncftp)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing FTP clients for the end-to-end tests: ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null 2>&1 || true
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1 \
+    || echo "warning: could not install ${need[*]}" >&2
+else
+  echo "warning: missing FTP clients (${need[*]}); run as root or install them for the end-to-end tests" >&2
+fi
+exit 0
