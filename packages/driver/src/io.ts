@@ -1,0 +1,61 @@
+// What a runtime adapter (Node, Deno, the simulator) implements for one session. The adapter performs
+// I/O and reports what happened by posting events to the session; it makes no FTP decision.
+import type { Endpoint, Family, Millis } from "@pasv/core";
+
+export interface SessionIo {
+  /** The platform clock (ms). The simulator's is virtual. */
+  now(): Millis;
+  /** Arm the session's single timer at the absolute time `at`, replacing any earlier one; null disarms. */
+  setTimer(at: Millis | null): void;
+  readonly control: ControlIo;
+  readonly data: DataIo;
+}
+
+export interface ControlIo {
+  readonly local: Endpoint;
+  readonly remote: Endpoint;
+  /** Queue bytes for the peer. Returns false when the writer is backed up; the adapter then calls
+   * the session's `controlDrained()` once it has room again. */
+  write(bytes: Uint8Array): boolean;
+  /** Flush what was written, then close (FIN, or TLS close_notify then FIN). Idempotent. */
+  close(): void;
+  pauseReading(): void;
+  resumeReading(): void;
+  /** Start a server-side TLS handshake on the control connection; post `tls.ready` or `tls.failed`.
+   * Bytes read but not yet posted are discarded (no plaintext injection after AUTH). */
+  startTls(): void;
+}
+
+export interface PortRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+export interface DataIo {
+  /** Listen at the control connection's local address on a random free port of `ports`; post
+   * `data.listening` or `data.listen-failed`, then `data.accepted` for each connection that arrives. */
+  listen(channel: number, family: Family, ports: PortRange): void;
+  /** Keep this accepted socket as the channel's connection and stop listening. */
+  adopt(channel: number, socket: number): void;
+  /** Close this accepted socket at once. */
+  reject(channel: number, socket: number): void;
+  /** Connect to the peer; post `data.connected` or `data.connect-failed`. */
+  connect(channel: number, address: string, port: number, family: Family): void;
+  /** Close everything of the channel (listener, sockets, a connect in progress). No events after. */
+  close(channel: number): void;
+  /** The channel's connected socket as a stream, optionally after a server-side TLS handshake.
+   * Rejects when there is no connection or the handshake fails. */
+  open(channel: number, tls: boolean): Promise<DataStream>;
+}
+
+/** A data connection as a byte stream. */
+export interface DataStream {
+  /** Chunks from the peer until it closes; throws if the connection is reset. */
+  chunks(): AsyncIterable<Uint8Array>;
+  /** Resolves once the chunk is taken (backpressure); rejects if the connection broke. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Finish sending and resolve once the connection is fully closed. */
+  end(): Promise<void>;
+  /** Abortive close. Idempotent. */
+  destroy(): void;
+}

@@ -1,0 +1,43 @@
+// The file system a session works on. Paths are the core's virtual absolute paths ("/", "/a/b");
+// an implementation maps them under its own root and must never reach outside it.
+import type { FileStat, FsErrorKind, Millis } from "@pasv/core";
+
+export class VfsError extends Error {
+  override readonly name = "VfsError";
+  constructor(readonly kind: FsErrorKind, message?: string) {
+    super(message ?? kind);
+  }
+}
+
+export interface VfsCapabilities {
+  readonly setMtime: boolean;
+}
+
+export interface Vfs {
+  readonly capabilities: VfsCapabilities;
+  /** Every method rejects with a VfsError (never another error type). */
+  stat(path: string): Promise<FileStat>;
+  list(path: string): Promise<FileStat[]>;
+  mkdir(path: string): Promise<void>;
+  rmdir(path: string): Promise<void>;
+  delete(path: string): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  setMtime(path: string, mtime: Millis): Promise<void>;
+  /** Stream a regular file from `offset`. */
+  read(path: string, offset: number): Promise<VfsReader>;
+  /** Open a regular file for writing (see TransferSpec "receive-file" for the modes). */
+  write(path: string, mode: "truncate" | "append" | "at-offset" | "create-new", offset: number): Promise<VfsWriter>;
+}
+
+export interface VfsReader {
+  chunks(): AsyncIterable<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export interface VfsWriter {
+  write(chunk: Uint8Array): Promise<void>;
+  /** Everything written is durable in the file once this resolves. */
+  close(): Promise<void>;
+  /** Give up: close without claiming success (partial data may remain). */
+  abort(): Promise<void>;
+}
