@@ -1,0 +1,38 @@
+// A control line split into verb and argument (SPEC §1.4).
+import { decodeUtf8, decodeUtf8Lossy } from "./utf8.js";
+
+export interface ParsedCommand {
+  /** Upper-cased ASCII verb ("" when the line starts with a space). */
+  readonly verb: string;
+  /** Everything after the first space, verbatim and untrimmed; null without a space. */
+  readonly arg: string | null;
+  /** The argument was not valid UTF-8 (arg is then the lossy decoding). */
+  readonly argInvalid: boolean;
+}
+
+const SPACE = 0x20;
+const URGENT_VERBS = ["ABOR", "STAT", "QUIT"];
+
+export function parseCommand(line: Uint8Array): ParsedCommand {
+  let space = line.indexOf(SPACE);
+  if (space < 0) space = line.length;
+  let verb = "";
+  let letters = true;
+  for (let i = 0; i < space; i++) {
+    const b = line[i] ?? 0;
+    const upper = b >= 0x61 && b <= 0x7a ? b - 0x20 : b;
+    if (upper < 0x41 || upper > 0x5a) letters = false;
+    verb += String.fromCharCode(upper < 0x80 ? upper : 0xfffd);
+  }
+  if (!letters) {
+    // Telnet IP/Synch leftovers in front of an urgent verb (pyftpdlib's suffix rule).
+    const suffix = URGENT_VERBS.find((v) => verb.endsWith(v));
+    if (suffix !== undefined) verb = suffix;
+  }
+  if (space >= line.length) return { verb, arg: null, argInvalid: false };
+  const raw = line.subarray(space + 1);
+  // NUL on the wire stands for an LF inside a path name (Bernstein); the reducer then refuses it.
+  const bytes = raw.includes(0) ? raw.map((b) => (b === 0 ? 0x0a : b)) : raw;
+  const strict = decodeUtf8(bytes);
+  return strict === null ? { verb, arg: decodeUtf8Lossy(bytes), argInvalid: true } : { verb, arg: strict, argInvalid: false };
+}

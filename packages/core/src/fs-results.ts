@@ -1,0 +1,240 @@
+// The second half of every command that asked the file system something.
+import { assertNever } from "./assert.js";
+import { encodeUtf8 } from "./utf8.js";
+import { beginTransfer } from "./data.js";
+import { fsErrorReply } from "./errors.js";
+import { formatList, formatListLine, formatMlsd, formatMlstLine, formatNlst, matchesGlob } from "./listing.js";
+import type { Out } from "./out.js";
+import { baseName } from "./paths.js";
+import { quotePath } from "./reply.js";
+import type { Draft, FsContinuation, ListingRequest } from "./state.js";
+import { formatMdtm } from "./time.js";
+import type { FileStat, FsErrorKind, FsOp, FsResult, Millis } from "./types.js";
+
+export function onFsResult(s: Draft, then: FsContinuation, result: FsResult, started: Millis, now: Millis, out: Out): void {
+  if (!result.ok) {
+    onFsError(s, then, result.error, started, now, out);
+    return;
+  }
+  const value = result.value;
+  const stat = value.op === "stat" ? value.stat : null;
+  const entries = value.op === "list" ? value.entries : null;
+  switch (then.k) {
+    case "cwd":
+      if (stat?.type === "dir") {
+        s.cwd = then.path;
+        out.reply(250, "Directory successfully changed.");
+      } else {
+        out.reply(550, "Failed to change directory.");
+      }
+      return;
+    case "size":
+      if (stat?.type === "file") out.replyText(213, String(stat.size));
+      else out.reply(550, "Could not get file size.");
+      return;
+    case "mdtm":
+      if (stat?.type === "file") out.replyText(213, formatMdtm(stat.mtime));
+      else out.reply(550, "Could not get file modification time.");
+      return;
+    case "mfmt-set":
+      out.replyText(213, `Modify=${formatMdtm(then.mtime)}; ${then.shown}`);
+      return;
+    case "mlst":
+      if (stat === null) break;
+      out.replyText(250, [`Listing ${then.shown}`, formatMlstLine(stat, s.mlstFacts, canWrite(s), then.path), "End"]);
+      return;
+    case "stat-path":
+      if (stat === null) break;
+      if (stat.type === "dir") {
+        ask(s, { op: "list", path: then.path }, { k: "stat-list" }, started, out);
+      } else {
+        out.replyText(213, ["Status follows:", formatListLine({ ...stat, name: baseName(then.path) }, now), "End of status."]);
+      }
+      return;
+    case "stat-list":
+      if (entries === null) break;
+      out.replyText(213, ["Status follows:", ...listLines(s, entries, now), "End of status."]);
+      return;
+    case "mkd":
+      out.replyText(257, `${quotePath(then.path)} created.`);
+      return;
+    case "rmd":
+      out.reply(250, "Remove directory operation successful.");
+      return;
+    case "dele":
+      out.reply(250, "Delete operation successful.");
+      return;
+    case "rnfr":
+      s.renameFrom = then.path;
+      out.reply(350, "Ready for RNTO.");
+      return;
+    case "rnto":
+      out.reply(250, "Rename successful.");
+      return;
+    case "retr":
+      if (stat === null) break;
+      if (stat.type !== "file") {
+        out.reply(550, "Not a regular file.");
+        return;
+      }
+      if (s.type === "I" && then.offset > stat.size) {
+        out.reply(554, "Invalid REST parameter.");
+        return;
+      }
+      beginTransfer(
+        s,
+        {
+          command: "RETR",
+          path: then.path,
+          spec: { kind: "send-file", path: then.path, offset: then.offset, ascii: s.type === "A" },
+          mark: `Opening ${s.type === "A" ? "ASCII" : "BINARY"} mode data connection for ${then.shown} (${stat.size} bytes).`,
+        },
+        started,
+        now,
+        out,
+      );
+      return;
+    case "store":
+      if (stat === null) break;
+      if (stat.type !== "file") {
+        out.reply(550, "Not a regular file.");
+        return;
+      }
+      store(s, then.command, then.path, then.offset, stat.size, started, now, out);
+      return;
+    case "stou": {
+      // The name is taken: try the next candidate.
+      const attempt = then.attempt + 1;
+      if (attempt >= s.config.limits.maxStouAttempts) {
+        out.reply(553, "Could not create a unique file name.");
+        return;
+      }
+      const candidate = `${then.base}.${attempt}`;
+      ask(s, { op: "stat", path: candidate }, { k: "stou", base: then.base, attempt }, started, out);
+      return;
+    }
+    case "listing-stat":
+      if (stat === null) break;
+      listingAfterStat(s, then.listing, stat, started, now, out);
+      return;
+    case "listing-list":
+      if (entries === null) break;
+      sendListing(s, then.listing, entries, started, now, out);
+      return;
+    default:
+      assertNever(then);
+  }
+  // A result of the wrong shape for the request: the adapter broke the contract.
+  out.reply(451, "Local error in processing.");
+}
+
+function onFsError(s: Draft, then: FsContinuation, error: FsErrorKind, started: Millis, now: Millis, out: Out): void {
+  if (then.k === "stou" && error === "not-found") {
+    const path = then.attempt === 0 ? then.base : `${then.base}.${then.attempt}`;
+    beginTransfer(
+      s,
+      { command: "STOU", path, spec: { kind: "receive-file", path, mode: "create-new", offset: 0, ascii: s.type === "A" }, mark: `FILE: ${baseName(path)}` },
+      started,
+      now,
+      out,
+    );
+    return;
+  }
+  if (then.k === "store" && error === "not-found") {
+    // A new file: the parent directory's existence is the writer's business.
+    store(s, then.command, then.path, then.offset, 0, started, now, out);
+    return;
+  }
+  if (then.k === "cwd") {
+    out.reply(550, "Failed to change directory.");
+    return;
+  }
+  const reply = fsErrorReply(error);
+  out.replyText(reply.code, reply.text);
+}
+
+function store(s: Draft, command: "STOR" | "APPE", path: string, offset: number, size: number, started: Millis, now: Millis, out: Out): void {
+  if (offset > size) {
+    out.reply(554, "Invalid REST parameter.");
+    return;
+  }
+  const mode = offset > 0 ? "at-offset" : command === "APPE" ? "append" : "truncate";
+  beginTransfer(
+    s,
+    { command, path, spec: { kind: "receive-file", path, mode, offset, ascii: s.type === "A" }, mark: "Ok to send data." },
+    started,
+    now,
+    out,
+  );
+}
+
+function listingAfterStat(s: Draft, listing: ListingRequest, stat: FileStat, started: Millis, now: Millis, out: Out): void {
+  if (stat.type === "dir") {
+    ask(s, { op: "list", path: listing.path }, { k: "listing-list", listing }, started, out);
+    return;
+  }
+  if (listing.command === "MLSD") {
+    out.reply(501, "Not a directory.");
+    return;
+  }
+  if (listing.glob !== null) {
+    out.reply(550, "No such file or directory.");
+    return;
+  }
+  const single: FileStat = { ...stat, name: baseName(listing.path) };
+  const text = listing.command === "LIST" ? formatList([single], now, true) : `${listing.given ?? single.name}\r\n`;
+  sendText(s, listing, text, started, now, out);
+}
+
+function sendListing(s: Draft, listing: ListingRequest, all: readonly FileStat[], started: Millis, now: Millis, out: Out): void {
+  const glob = listing.glob;
+  const entries = glob === null ? all : all.filter((e) => matchesGlob(glob, e.name));
+  const show = s.config.showDotFiles || glob?.startsWith(".") === true;
+  let text: string;
+  switch (listing.command) {
+    case "LIST":
+      text = formatList(entries, now, show);
+      break;
+    case "NLST":
+      text = formatNlst(entries, listing.given, show);
+      break;
+    case "MLSD":
+      text = formatMlsd(entries, s.mlstFacts, canWrite(s), show);
+      break;
+    default:
+      assertNever(listing.command);
+  }
+  sendText(s, listing, text, started, now, out);
+}
+
+function sendText(s: Draft, listing: ListingRequest, text: string, started: Millis, now: Millis, out: Out): void {
+  const bytes = encodeUtf8(text);
+  if (bytes.length > s.config.limits.maxListingBytes) {
+    out.reply(550, "Directory listing too large.");
+    return;
+  }
+  beginTransfer(
+    s,
+    { command: listing.command, path: listing.path, spec: { kind: "send-bytes", bytes }, mark: "Here comes the directory listing." },
+    started,
+    now,
+    out,
+  );
+}
+
+function listLines(s: Draft, entries: readonly FileStat[], now: Millis): string[] {
+  const text = formatList(entries, now, s.config.showDotFiles);
+  const lines = text.split("\r\n");
+  lines.pop();
+  return lines;
+}
+
+function ask(s: Draft, fs: FsOp, then: FsContinuation, started: Millis, out: Out): void {
+  const request = s.nextId++;
+  s.op = { kind: "fs", request, then, started };
+  out.push({ type: "fs", request, fs });
+}
+
+function canWrite(s: Draft): boolean {
+  return s.login.kind === "in" && s.login.account.write;
+}

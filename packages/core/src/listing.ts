@@ -1,0 +1,156 @@
+// Directory listings: LIST in vsftpd's ls -l layout, NLST, and RFC 3659 machine listings (SPEC §5).
+import { formatListDate, formatMdtm } from "./time.js";
+import type { FileStat, Millis } from "./types.js";
+
+const PERM = "rwxrwxrwx";
+
+function permissions(stat: FileStat): string {
+  const mode = stat.mode !== 0 ? stat.mode : stat.type === "dir" ? 0o755 : 0o644;
+  let out = "";
+  for (let i = 0; i < 9; i++) out += mode & (1 << (8 - i)) ? PERM.charAt(i) : "-";
+  return out;
+}
+
+function typeChar(stat: FileStat): string {
+  return stat.type === "dir" ? "d" : stat.type === "symlink" ? "l" : "-";
+}
+
+/** A name a listing can carry: CR or LF would split the line (RFC 3659 §2.2). */
+function listable(stat: FileStat, showDotFiles: boolean): boolean {
+  return !/[\r\n]/.test(stat.name) && stat.name !== "." && stat.name !== ".." && stat.name !== "" && (showDotFiles || !stat.name.startsWith("."));
+}
+
+function sorted(entries: readonly FileStat[], showDotFiles: boolean): FileStat[] {
+  return entries.filter((e) => listable(e, showDotFiles)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export function formatListLine(stat: FileStat, now: Millis): string {
+  const links = stat.type === "dir" ? 2 : 1;
+  const size = String(stat.size).padStart(8);
+  const target = stat.type === "symlink" && stat.target !== undefined ? ` -> ${stat.target}` : "";
+  return `${typeChar(stat)}${permissions(stat)} ${String(links).padStart(4)} ftp      ftp      ${size} ${formatListDate(stat.mtime, now)} ${stat.name}${target}`;
+}
+
+export function formatList(entries: readonly FileStat[], now: Millis, showDotFiles: boolean): string {
+  let out = "";
+  for (const e of sorted(entries, showDotFiles)) out += `${formatListLine(e, now)}\r\n`;
+  return out;
+}
+
+/** Names only; with a directory argument each name carries it, so the lines work as RETR arguments. */
+export function formatNlst(entries: readonly FileStat[], prefix: string | null, showDotFiles: boolean): string {
+  let out = "";
+  const head = prefix === null ? "" : prefix.endsWith("/") ? prefix : `${prefix}/`;
+  for (const e of sorted(entries, showDotFiles)) out += `${head}${e.name}\r\n`;
+  return out;
+}
+
+export const MLST_FACTS = ["type", "size", "modify", "perm", "unique", "UNIX.mode"] as const;
+export type MlstFact = (typeof MLST_FACTS)[number];
+export const DEFAULT_MLST_FACTS: readonly MlstFact[] = MLST_FACTS;
+
+/** OPTS MLST (RFC 3659 §7.9): unknown facts dropped; a space or empty fact is a syntax error (null). */
+export function parseMlstOpts(arg: string | null): readonly MlstFact[] | null {
+  if (arg === null || arg === "") return [];
+  if (/\s/.test(arg)) return null;
+  const wanted = new Set<string>();
+  const parts = arg.split(";");
+  if (parts[parts.length - 1] === "") parts.pop();
+  for (const p of parts) {
+    if (p === "") return null;
+    wanted.add(p.toLowerCase());
+  }
+  return MLST_FACTS.filter((f) => wanted.has(f.toLowerCase()));
+}
+
+export function mlstOptsReply(selected: readonly MlstFact[]): string {
+  return `MLST OPTS ${selected.map((f) => `${f};`).join("")}`;
+}
+
+export function featMlstLine(selected: readonly MlstFact[]): string {
+  return `MLST ${MLST_FACTS.map((f) => `${f}${selected.includes(f) ? "*" : ""};`).join("")}`;
+}
+
+/** RFC 3659 §7.5.5 letters for what this user may do with the entry. */
+export function permFacts(stat: FileStat, write: boolean): string {
+  if (stat.type === "dir") return write ? "elcmpdf" : "el";
+  return write ? "rwadf" : "r";
+}
+
+function typeFact(stat: FileStat): string {
+  switch (stat.type) {
+    case "dir":
+      return "dir";
+    case "symlink":
+      return `OS.unix=slink:${(stat.target ?? "").replace(/[;\s]/g, "_")}`;
+    case "file":
+    case "other":
+      return "file";
+  }
+}
+
+export function formatFacts(stat: FileStat, selected: readonly MlstFact[], write: boolean): string {
+  let out = "";
+  for (const fact of selected) {
+    switch (fact) {
+      case "type":
+        out += `type=${typeFact(stat)};`;
+        break;
+      case "size":
+        if (stat.type !== "dir") out += `size=${stat.size};`;
+        break;
+      case "modify":
+        out += `modify=${formatMdtm(stat.mtime)};`;
+        break;
+      case "perm":
+        out += `perm=${permFacts(stat, write)};`;
+        break;
+      case "unique":
+        if (stat.unique !== "") out += `unique=${stat.unique.replace(/[;\s=]/g, "_")};`;
+        break;
+      case "UNIX.mode":
+        out += `UNIX.mode=0${(stat.mode !== 0 ? stat.mode : stat.type === "dir" ? 0o755 : 0o644).toString(8)};`;
+        break;
+    }
+  }
+  return out;
+}
+
+export function formatMlsd(entries: readonly FileStat[], selected: readonly MlstFact[], write: boolean, showDotFiles: boolean): string {
+  let out = "";
+  for (const e of sorted(entries, showDotFiles)) out += `${formatFacts(e, selected, write)} ${e.name}\r\n`;
+  return out;
+}
+
+/** The fact line of an MLST reply: one leading space, facts, one space, the path. */
+export function formatMlstLine(stat: FileStat, selected: readonly MlstFact[], write: boolean, path: string): string {
+  return ` ${formatFacts(stat, selected, write)} ${path}`;
+}
+
+export function hasGlob(s: string): boolean {
+  return /[*?]/.test(s);
+}
+
+/** `*` and `?` only, matched against the whole name. */
+export function matchesGlob(pattern: string, name: string): boolean {
+  let p = 0;
+  let n = 0;
+  let star = -1;
+  let mark = 0;
+  while (n < name.length) {
+    if (p < pattern.length && (pattern[p] === "?" || pattern[p] === name[n])) {
+      p++;
+      n++;
+    } else if (p < pattern.length && pattern[p] === "*") {
+      star = p++;
+      mark = n;
+    } else if (star >= 0) {
+      p = star + 1;
+      n = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.length && pattern[p] === "*") p++;
+  return p === pattern.length;
+}

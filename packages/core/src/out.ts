@@ -1,0 +1,68 @@
+// Collects one step's actions. Consecutive replies are merged into one write so a pipelined burst
+// costs the adapter one syscall, not one per command.
+import { encodeReply } from "./reply.js";
+import type { Action } from "./types.js";
+
+const constantReplies = new Map<string, Uint8Array>();
+const CONSTANT_CACHE_LIMIT = 256;
+
+/** Encoded bytes of a reply; texts without variable parts are encoded once and reused. */
+function encoded(code: number, text: string | readonly string[], constant: boolean): Uint8Array {
+  if (!constant || typeof text !== "string") return encodeReply(code, text);
+  const key = `${code} ${text}`;
+  let bytes = constantReplies.get(key);
+  if (bytes === undefined) {
+    bytes = encodeReply(code, text);
+    if (constantReplies.size < CONSTANT_CACHE_LIMIT) constantReplies.set(key, bytes);
+  }
+  return bytes;
+}
+
+export class Out {
+  readonly actions: Action[] = [];
+  private pending: Uint8Array[] = [];
+  private pendingLength = 0;
+
+  /** A reply whose text is fixed (cached encoding). */
+  reply(code: number, text: string): void {
+    this.write(encoded(code, text, true));
+  }
+
+  /** A reply whose text varies (paths, numbers) or spans several lines. */
+  replyText(code: number, text: string | readonly string[]): void {
+    this.write(encoded(code, text, false));
+  }
+
+  push(action: Action): void {
+    this.flushWrites();
+    this.actions.push(action);
+  }
+
+  finish(): Action[] {
+    this.flushWrites();
+    return this.actions;
+  }
+
+  private write(bytes: Uint8Array): void {
+    this.pending.push(bytes);
+    this.pendingLength += bytes.length;
+  }
+
+  private flushWrites(): void {
+    if (this.pending.length === 0) return;
+    let bytes: Uint8Array;
+    if (this.pending.length === 1) {
+      bytes = this.pending[0] ?? new Uint8Array(0);
+    } else {
+      bytes = new Uint8Array(this.pendingLength);
+      let at = 0;
+      for (const part of this.pending) {
+        bytes.set(part, at);
+        at += part.length;
+      }
+    }
+    this.pending = [];
+    this.pendingLength = 0;
+    this.actions.push({ type: "control.write", bytes });
+  }
+}

@@ -1,0 +1,81 @@
+// Login, TLS and the end of a session.
+import { initialLineReader } from "./framing.js";
+import { DEFAULT_MLST_FACTS } from "./listing.js";
+import type { Out } from "./out.js";
+import type { Draft } from "./state.js";
+import type { Account, Millis } from "./types.js";
+
+/** Releases everything the session holds, then closes the control connection (after flushing). */
+export function closeSession(s: Draft, out: Out): void {
+  if (s.op.kind === "transfer") {
+    if (s.op.phase === "running") out.push({ type: "transfer.abort", transfer: s.op.transfer });
+  }
+  if (s.channel.kind !== "none") out.push({ type: "data.close", channel: s.channel.id });
+  else if (s.op.kind === "transfer" || s.op.kind === "listen") out.push({ type: "data.close", channel: s.op.channel });
+  s.channel = { kind: "none" };
+  s.op = { kind: "none" };
+  s.queue = [];
+  s.queueBytes = 0;
+  s.reader = initialLineReader;
+  s.phase = "closed";
+  out.push({ type: "control.close" });
+}
+
+export function onAuthResult(s: Draft, account: Account | null, now: Millis, out: Out): void {
+  if (s.op.kind !== "auth") return;
+  const user = s.op.user;
+  if (account !== null) {
+    s.op = { kind: "none" };
+    s.login = { kind: "in", account };
+    s.cwd = "/";
+    out.reply(230, "Login successful.");
+    out.push({ type: "notice", notice: { kind: "login", user: account.user, anonymous: account.anonymous } });
+    return;
+  }
+  s.failedLogins++;
+  s.login = { kind: "none" };
+  out.push({ type: "notice", notice: { kind: "login-failed", user } });
+  // Later pipelined commands wait behind the delayed reply, so ordering holds.
+  s.op = { kind: "login-delay", until: now + s.config.timeouts.failedLoginDelay, user };
+}
+
+export function endLoginDelay(s: Draft, out: Out): void {
+  s.op = { kind: "none" };
+  if (s.failedLogins >= s.config.limits.maxFailedLogins) {
+    out.reply(421, "Too many failed login attempts.");
+    closeSession(s, out);
+    return;
+  }
+  out.reply(530, "Login incorrect.");
+}
+
+/** Forget the user and every per-session parameter (REIN, and after AUTH per RFC 4217 §4.2). */
+export function resetSession(s: Draft, now: Millis, out: Out): void {
+  if (s.channel.kind !== "none") out.push({ type: "data.close", channel: s.channel.id });
+  s.channel = { kind: "none" };
+  s.login = { kind: "none" };
+  s.cwd = "/";
+  s.type = "A";
+  s.rest = 0;
+  s.renameFrom = null;
+  s.epsvAll = false;
+  s.mlstFacts = DEFAULT_MLST_FACTS;
+  s.idleTimeout = s.config.timeouts.idle;
+  s.unauthSince = now;
+}
+
+export function onTlsReady(s: Draft, now: Millis, out: Out): void {
+  if (s.op.kind !== "tls") return;
+  const protectData = s.op.protectData;
+  s.op = { kind: "none" };
+  s.tls = "active";
+  resetSession(s, now, out);
+  s.pbsz = protectData;
+  s.prot = protectData ? "P" : "C";
+}
+
+export function onTlsFailed(s: Draft, out: Out): void {
+  if (s.op.kind !== "tls") return;
+  // The handshake broke mid-way: neither plaintext nor TLS can carry a reply now.
+  closeSession(s, out);
+}

@@ -1,0 +1,559 @@
+import { describe, expect, it } from "vitest";
+import { codes, World } from "../test/harness.js";
+
+const files = { "/pub": null, "/pub/report": "x".repeat(280), "/big.iso": "0123456789", "/notes.txt": "a\nb\n", "/sub": null, "/sub/a.txt": "A" };
+
+describe("greeting and login", () => {
+  it("greets with one 220 and never a 120", () => {
+    const w = new World();
+    expect(w.replies).toEqual(["220 pasv FTP server ready."]);
+  });
+
+  it("refuses with 421 and closes when policy says so", () => {
+    const w = new World({ refuse: "max-sessions-per-ip" });
+    expect(w.replies).toEqual(["421 Too many connections from your address."]);
+    expect(w.closed).toBe(true);
+  });
+
+  it("answers 331 to any user name and 530 after a delay for a bad password", () => {
+    const w = new World();
+    expect(w.cmd("USER nobody")).toEqual(["331 Please specify the password."]);
+    expect(w.cmd("PASS wrong")).toEqual([]);
+    // Pipelined commands wait behind the delayed 530.
+    expect(w.cmd("NOOP")).toEqual([]);
+    expect(w.expire()).toEqual(["530 Login incorrect.", "200 NOOP ok."]);
+  });
+
+  it("closes with 421 after too many failed logins", () => {
+    const w = new World();
+    for (let i = 0; i < 2; i++) {
+      w.cmd("USER x");
+      w.cmd("PASS y");
+      expect(w.expire()).toEqual(["530 Login incorrect."]);
+    }
+    w.cmd("USER x");
+    w.cmd("PASS y");
+    expect(w.expire()).toEqual(["421 Too many failed login attempts."]);
+    expect(w.closed).toBe(true);
+  });
+
+  it("logs in, answers PASS again with 202 and ACCT with 202", () => {
+    const w = new World();
+    w.cmd("USER alice");
+    expect(w.cmd("PASS secret")).toEqual(["230 Login successful."]);
+    expect(w.cmd("PASS secret")).toEqual(["202 Already logged in."]);
+    expect(w.cmd("ACCT x")).toEqual(["202 ACCT not needed."]);
+  });
+
+  it("wants USER before PASS and refuses most commands before login", () => {
+    const w = new World();
+    expect(codes(w.cmd("PASS x"))).toEqual([503]);
+    expect(codes(w.cmd("ACCT x"))).toEqual([503]);
+    expect(codes(w.cmd("RETR x"))).toEqual([530]);
+    expect(codes(w.cmd("PASV"))).toEqual([530]);
+    expect(codes(w.cmd("SYST"))).toEqual([215]);
+    expect(codes(w.cmd("NOOP"))).toEqual([200]);
+    expect(codes(w.cmd("FEAT"))).toEqual([211]);
+    expect(codes(w.cmd("OPTS UTF8 ON"))).toEqual([200]);
+    expect(codes(w.cmd("OPTS MLST type;"))).toEqual([530]);
+    expect(codes(w.cmd("STAT"))).toEqual([211]);
+    expect(codes(w.cmd("STAT /"))).toEqual([530]);
+    expect(codes(w.cmd("HOST example.com"))).toEqual([220]);
+    expect(codes(w.cmd("XYZZY"))).toEqual([500]);
+  });
+
+  it("accepts anonymous with any password, read-only", () => {
+    const w = new World({ files });
+    w.cmd("USER anonymous");
+    expect(codes(w.cmd("PASS guest@"))).toEqual([230]);
+    expect(codes(w.cmd("MKD /x"))).toEqual([550]);
+    expect(codes(w.cmd("DELE /big.iso"))).toEqual([550]);
+  });
+
+  it("refuses anonymous when configured", () => {
+    const w = new World({ config: { anonymous: false } });
+    expect(codes(w.cmd("USER ftp"))).toEqual([530]);
+  });
+
+  it("REIN forgets the user", () => {
+    const w = new World();
+    w.login();
+    expect(codes(w.cmd("REIN"))).toEqual([220]);
+    expect(codes(w.cmd("PWD"))).toEqual([530]);
+  });
+
+  it("times out idle sessions with 421", () => {
+    const w = new World();
+    w.login();
+    expect(w.expire()).toEqual(["421 Timeout."]);
+    expect(w.closed).toBe(true);
+  });
+
+  it("times out sessions that never log in", () => {
+    const w = new World({ config: { timeouts: { login: 1000 } } });
+    expect(w.advance(1000)).toEqual(["421 Login timeout."]);
+  });
+});
+
+describe("framing", () => {
+  it("answers pipelined commands in order, bare LF included", () => {
+    const w = new World();
+    expect(codes(w.send("NOOP\r\nSYST\nNOOP\r\n"))).toEqual([200, 215, 200]);
+  });
+
+  it("ignores empty lines", () => {
+    const w = new World();
+    expect(w.send("\r\n\n\r\n")).toEqual([]);
+  });
+
+  it("answers an overlong line once with 500, and 421 after repeated abuse", () => {
+    const w = new World({ config: { limits: { maxLineBytes: 16, maxOverlongLines: 2 } } });
+    expect(codes(w.send(`${"A".repeat(40)}\r\nNOOP\r\n`))).toEqual([500, 200]);
+    expect(codes(w.send(`${"B".repeat(40)}\r\n`))).toEqual([500]);
+    expect(codes(w.send(`${"C".repeat(40)}\r\n`))).toEqual([421]);
+    expect(w.closed).toBe(true);
+  });
+
+  it("takes ABOR that lost its LF to urgent data", () => {
+    const w = new World();
+    w.login();
+    expect(codes(w.send("ABOR\r"))).toEqual([225]);
+  });
+});
+
+describe("seed: PASV and PORT (SPEC §4)", () => {
+  it("PASV answers one 227 line with address and port, and ignores a parameter", () => {
+    const w = new World();
+    w.login();
+    const [reply] = w.cmd("PASV");
+    expect(reply).toMatch(/^227 Entering Passive Mode \(127,0,0,1,\d+,\d+\)\.$/);
+    const m = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(reply!)!;
+    expect(Number(m[5]) * 256 + Number(m[6])).toBe(w.listening.get(w.currentPassive()));
+    expect(codes(w.cmd("PASV junk"))).toEqual([227]);
+  });
+
+  it("answers REST, TYPE, NOOP and CWD between PASV and RETR", () => {
+    const w = new World({ files });
+    w.login();
+    w.cmd("PASV");
+    w.connectData();
+    expect(codes(w.cmd("TYPE I"))).toEqual([200]);
+    expect(codes(w.cmd("REST 4"))).toEqual([350]);
+    expect(codes(w.cmd("NOOP"))).toEqual([200]);
+    expect(codes(w.cmd("CWD /pub"))).toEqual([250]);
+    expect(codes(w.cmd("RETR /big.iso"))).toEqual([150, 226]);
+    expect(w.received).toEqual(["456789"]);
+  });
+
+  it("a second PASV closes the old listener and drops its connection", () => {
+    const w = new World({ files });
+    w.login();
+    w.cmd("PASV");
+    const first = w.currentPassive();
+    w.connectData();
+    w.cmd("PASV");
+    expect(w.actions).toContainEqual({ type: "data.close", channel: first });
+    expect(w.currentPassive()).not.toBe(first);
+    // A late connection to the old listener is rejected.
+    const socket = w.connectData("127.0.0.1", first);
+    expect(w.rejected).toContain(socket);
+  });
+
+  it("PORT answers 200, stops the passive listener, and connects only after the mark", () => {
+    const w = new World({ files });
+    w.login();
+    w.cmd("PASV");
+    const passive = w.currentPassive();
+    expect(w.cmd("PORT 127,0,0,1,200,10")).toEqual(["200 PORT command successful. Consider using PASV."]);
+    expect(w.actions).toContainEqual({ type: "data.close", channel: passive });
+    expect(w.actions.some((a) => a.type === "data.connect")).toBe(false);
+    w.cmd("TYPE I");
+    const start = w.actions.length;
+    expect(codes(w.cmd("RETR /big.iso"))).toEqual([150, 226]);
+    const after = w.actions.slice(start).map((a) => a.type);
+    expect(after.indexOf("control.write")).toBeLessThan(after.indexOf("data.connect"));
+    const connect = w.actions.find((a) => a.type === "data.connect");
+    expect(connect).toMatchObject({ address: "127.0.0.1", port: 200 * 256 + 10 });
+  });
+
+  it("answers 425 after the 150 when the PORT target refuses", () => {
+    const w = new World({ files, refuseConnect: true });
+    w.login();
+    w.cmd("PORT 127,0,0,1,200,10");
+    expect(w.cmd("RETR /big.iso").map((r) => r.slice(0, 3))).toEqual(["150", "425"]);
+  });
+
+  it("refuses a transfer with neither PORT nor PASV, without a mark", () => {
+    const w = new World({ files });
+    w.login();
+    expect(w.cmd("RETR /big.iso")).toEqual(["425 Use PORT or PASV first."]);
+    expect(codes(w.cmd("LIST"))).toEqual([425]);
+    expect(codes(w.cmd("MLSD"))).toEqual([425]);
+  });
+
+  it("does not use a passive connection from a foreign address", () => {
+    const w = new World({ files });
+    w.login();
+    w.cmd("PASV");
+    const foreign = w.connectData("127.0.0.2");
+    expect(w.rejected).toContain(foreign);
+    w.cmd("TYPE I");
+    expect(codes(w.cmd("RETR /big.iso"))).toEqual([150]);
+    expect(w.received).toEqual([]);
+    w.connectData("127.0.0.1");
+    expect(w.received).toEqual(["0123456789"]);
+    expect(codes(w.replies.slice(-1))).toEqual([226]);
+  });
+
+  it("answers 425 when the client never connects", () => {
+    const w = new World({ files });
+    w.login();
+    w.cmd("PASV");
+    expect(codes(w.cmd("RETR /big.iso"))).toEqual([150]);
+    expect(codes(w.expire())).toEqual([425]);
+  });
+
+  it("refuses PORT and EPRT to another address or a privileged port (bounce defence)", () => {
+    const w = new World();
+    w.login();
+    expect(w.cmd("PORT 203,0,113,9,0,25")).toEqual(["504 PORT refused: address/port not allowed."]);
+    expect(codes(w.cmd("PORT 127,0,0,2,200,10"))).toEqual([504]);
+    expect(codes(w.cmd("PORT 127,0,0,1,0,80"))).toEqual([504]);
+    expect(codes(w.cmd("EPRT |1|127.0.0.2|5000|"))).toEqual([504]);
+    expect(codes(w.cmd("EPRT |1|127.0.0.1|80|"))).toEqual([504]);
+    expect(codes(w.cmd("EPRT |1|127.0.0.1|5000|"))).toEqual([200]);
+    expect(codes(w.cmd("EPRT |3|x|5000|"))).toEqual([522]);
+    expect(codes(w.cmd("PORT 1,2,3"))).toEqual([501]);
+  });
+
+  it("rejecting before the mark leaves the data set-up untouched", () => {
+    const w = new World({ files });
+    w.login();
+    w.cmd("PASV");
+    w.connectData();
+    expect(w.cmd("RETR /pub")).toEqual(["550 Not a regular file."]);
+    w.cmd("CWD /pub");
+    expect(w.cmd("LIST")).toEqual(["150 Here comes the directory listing.", "226 Directory send OK."]);
+    expect(w.received[0]).toMatch(/^-rw-r--r-- +1 ftp +ftp +280 .* report\r\n$/);
+  });
+
+  it("EPSV ALL refuses later PASV, PORT and EPRT with 503", () => {
+    const w = new World();
+    w.login();
+    expect(w.cmd("EPSV ALL")).toEqual(["200 EPSV ALL ok."]);
+    expect(w.cmd("PASV")).toEqual(["503 PASV not allowed after EPSV ALL."]);
+    expect(codes(w.cmd("PORT 127,0,0,1,200,10"))).toEqual([503]);
+    expect(codes(w.cmd("EPRT |1|127.0.0.1|5000|"))).toEqual([503]);
+    expect(w.cmd("EPSV")[0]).toMatch(/^229 Entering Extended Passive Mode \(\|\|\|\d+\|\)$/);
+  });
+
+  it("EPSV with the wrong family answers 522", () => {
+    const w = new World();
+    w.login();
+    expect(codes(w.cmd("EPSV 2"))).toEqual([522]);
+    expect(codes(w.cmd("EPSV 1"))).toEqual([229]);
+    expect(codes(w.cmd("EPSV x"))).toEqual([501]);
+  });
+
+  it("refuses PASV on an IPv6 control connection and offers EPSV", () => {
+    const w = new World({ clientAddress: "::1", serverAddress: "::1" });
+    w.login();
+    expect(codes(w.cmd("PASV"))).toEqual([425]);
+    expect(codes(w.cmd("EPSV"))).toEqual([229]);
+    expect(codes(w.cmd("EPRT |2|::1|5000|"))).toEqual([200]);
+  });
+});
+
+describe("transfers", () => {
+  it("follows the resume transcript", () => {
+    const w = new World({ files, autoConnect: true });
+    w.login();
+    w.cmd("TYPE I");
+    expect(w.cmd("SIZE big.iso")).toEqual(["213 10"]);
+    w.cmd("EPSV");
+    w.cmd("REST 7");
+    expect(w.cmd("RETR big.iso")).toEqual(["150 Opening BINARY mode data connection for big.iso (10 bytes).", "226 Transfer complete."]);
+    expect(w.received).toEqual(["789"]);
+  });
+
+  it("answers 554 for REST beyond the end and clears REST after any transfer command", () => {
+    const w = new World({ files, autoConnect: true });
+    w.login();
+    w.cmd("TYPE I");
+    w.cmd("PASV");
+    w.cmd("REST 11");
+    expect(codes(w.cmd("RETR big.iso"))).toEqual([554]);
+    expect(codes(w.cmd("RETR big.iso"))).toEqual([150, 226]);
+    expect(w.received).toEqual(["0123456789"]);
+  });
+
+  it("converts to CRLF in TYPE A (the default)", () => {
+    const w = new World({ files, autoConnect: true });
+    w.login();
+    w.cmd("PASV");
+    expect(w.cmd("RETR notes.txt")[0]).toContain("ASCII");
+    expect(w.received).toEqual(["a\r\nb\r\n"]);
+  });
+
+  it("stores, appends and resumes uploads", () => {
+    const w = new World({ files, autoConnect: true });
+    w.login();
+    w.cmd("TYPE I");
+    w.upload = "hello";
+    w.cmd("PASV");
+    expect(codes(w.cmd("STOR new.txt"))).toEqual([150, 226]);
+    expect(w.file("/new.txt")).toBe("hello");
+    w.upload = " world";
+    w.cmd("PASV");
+    expect(codes(w.cmd("APPE new.txt"))).toEqual([150, 226]);
+    expect(w.file("/new.txt")).toBe("hello world");
+    w.upload = "P!";
+    w.cmd("PASV");
+    w.cmd("REST 4");
+    expect(codes(w.cmd("STOR new.txt"))).toEqual([150, 226]);
+    expect(w.file("/new.txt")).toBe("hellP!");
+    w.cmd("PASV");
+    w.cmd("REST 100");
+    expect(codes(w.cmd("STOR new.txt"))).toEqual([554]);
+  });
+
+  it("refuses REST with an ASCII upload (555) and STOU with REST (450)", () => {
+    const w = new World({ files, autoConnect: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("REST 1");
+    expect(codes(w.cmd("STOR x"))).toEqual([555]);
+    w.cmd("REST 1");
+    expect(codes(w.cmd("STOU"))).toEqual([450]);
+  });
+
+  it("STOU picks a free name and says it in the mark", () => {
+    const w = new World({ files: { ...files, "/f": "1", "/f.1": "2" }, autoConnect: true });
+    w.login();
+    w.cmd("TYPE I");
+    w.upload = "data";
+    w.cmd("PASV");
+    expect(w.cmd("STOU f")).toEqual(["150 FILE: f.2", "226 Transfer complete."]);
+    expect(w.file("/f.2")).toBe("data");
+  });
+
+  it("reports transfer failures with the right code", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true });
+    w.login();
+    w.cmd("TYPE I");
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    expect(codes(w.finishTransfer({ side: "data", reason: "reset" }))).toEqual([426]);
+    w.cmd("PASV");
+    w.cmd("STOR up");
+    expect(codes(w.finishTransfer({ side: "file", error: "no-space" }))).toEqual([452]);
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    expect(codes(w.finishTransfer({ side: "file", error: "io" }))).toEqual([451]);
+  });
+});
+
+describe("ABOR and the control connection during a transfer", () => {
+  it("follows the abort transcript: 426 for the transfer, then 226, then 225", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    expect(w.cmd("ABOR")).toEqual(["426 Connection closed; transfer aborted.", "226 ABOR successful."]);
+    expect(w.actions.some((a) => a.type === "transfer.abort")).toBe(true);
+    expect(w.cmd("ABOR")).toEqual(["225 No transfer to ABOR."]);
+  });
+
+  it("aborts a transfer still waiting for its connection", () => {
+    const w = new World({ files });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    expect(codes(w.cmd("ABOR"))).toEqual([426, 226]);
+  });
+
+  it("answers STAT at once but queues NOOP and QUIT until the final reply", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    const stat = w.cmd("STAT");
+    expect(stat[0]).toBe("211-Status of pasv:");
+    expect(stat.join("\n")).toContain("Transfer in progress: RETR /big.iso");
+    expect(w.cmd("NOOP")).toEqual([]);
+    expect(w.cmd("QUIT")).toEqual([]);
+    expect(w.finishTransfer()).toEqual(["226 Transfer complete.", "200 NOOP ok.", "221 Goodbye."]);
+    expect(w.closed).toBe(true);
+  });
+
+  it("closes everything when the client vanishes mid-transfer", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    w.post({ type: "control.eof", now: w.now });
+    expect(w.closed).toBe(true);
+    expect(w.actions.filter((a) => a.type === "transfer.abort")).toHaveLength(1);
+  });
+});
+
+describe("navigation and files", () => {
+  it("PWD quotes, CWD/CDUP move, never above the root", () => {
+    const w = new World({ files: { ...files, '/we"ird': null } });
+    w.login();
+    expect(w.cmd("PWD")).toEqual(['257 "/" is the current directory.']);
+    expect(codes(w.cmd("CWD /nope"))).toEqual([550]);
+    expect(codes(w.cmd("CWD /big.iso"))).toEqual([550]);
+    expect(codes(w.cmd('CWD we"ird'))).toEqual([250]);
+    expect(w.cmd("PWD")).toEqual(['257 "/we""ird" is the current directory.']);
+    w.cmd("CDUP");
+    w.cmd("CDUP");
+    expect(w.cmd("XPWD")).toEqual(['257 "/" is the current directory.']);
+    expect(codes(w.cmd("CWD ../../.."))).toEqual([250]);
+    expect(w.cmd("PWD")).toEqual(['257 "/" is the current directory.']);
+  });
+
+  it("MKD, RMD, DELE, RNFR/RNTO with their codes", () => {
+    const w = new World({ files });
+    w.login();
+    expect(w.cmd("MKD d")).toEqual(['257 "/d" created.']);
+    expect(codes(w.cmd("MKD d"))).toEqual([550]);
+    expect(codes(w.cmd("RMD sub"))).toEqual([550]);
+    expect(codes(w.cmd("RMD d"))).toEqual([250]);
+    expect(codes(w.cmd("DELE sub"))).toEqual([550]);
+    expect(codes(w.cmd("DELE sub/a.txt"))).toEqual([250]);
+    expect(codes(w.cmd("RNFR big.iso"))).toEqual([350]);
+    expect(codes(w.cmd("RNTO small.iso"))).toEqual([250]);
+    expect(w.file("/small.iso")).toBe("0123456789");
+    expect(w.cmd("RNTO c.txt")).toEqual(["503 RNFR required first."]);
+    w.cmd("RNFR small.iso");
+    w.cmd("NOOP");
+    expect(codes(w.cmd("RNTO c.txt"))).toEqual([503]);
+    expect(codes(w.cmd("RNFR missing"))).toEqual([550]);
+  });
+
+  it("rejects path names with CR, LF (NUL on the wire) or invalid UTF-8 with 553", () => {
+    const w = new World({ files });
+    w.login();
+    expect(codes(w.send("MKD a\0b\r\n"))).toEqual([553]);
+    // A bare CR ends the line (NVT has no CR inside a command): "MKD a", then "b".
+    expect(codes(w.send("MKD a\rb\r\n"))).toEqual([257, 500]);
+    w.post({ type: "control.data", now: w.now, bytes: new Uint8Array([0x4d, 0x4b, 0x44, 0x20, 0xc3, 0x28, 0x0d, 0x0a]) });
+    expect(codes(w.replies.slice(-1))).toEqual([553]);
+  });
+
+  it("SIZE only in binary mode, MDTM in UTC, MFMT sets the time", () => {
+    const w = new World({ files });
+    w.login();
+    expect(codes(w.cmd("SIZE big.iso"))).toEqual([550]);
+    w.cmd("TYPE I");
+    expect(w.cmd("SIZE big.iso")).toEqual(["213 10"]);
+    expect(codes(w.cmd("SIZE pub"))).toEqual([550]);
+    expect(w.cmd("MFMT 20240229123456 big.iso")).toEqual(["213 Modify=20240229123456; big.iso"]);
+    expect(w.cmd("MDTM big.iso")).toEqual(["213 20240229123456"]);
+    expect(codes(w.cmd("MFMT 20230229123456 big.iso"))).toEqual([501]);
+    expect(codes(w.cmd("MDTM nope"))).toEqual([550]);
+  });
+
+  it("MLST answers on the control connection; MLSD refuses a file with 501", () => {
+    const w = new World({ files, autoConnect: true });
+    w.login();
+    const mlst = w.cmd("MLST big.iso");
+    expect(mlst[0]).toBe("250-Listing big.iso");
+    expect(mlst[1]).toMatch(/^ type=file;size=10;modify=\d{14};perm=rwadf;unique=\w+;UNIX\.mode=0644; \/big\.iso$/);
+    expect(mlst[2]).toBe("250 End");
+    w.cmd("PASV");
+    expect(codes(w.cmd("MLSD big.iso"))).toEqual([501]);
+    expect(codes(w.cmd("MLSD /sub"))).toEqual([150, 226]);
+    expect(w.received[0]).toMatch(/^type=file;.* a\.txt\r\n$/);
+  });
+
+  it("LIST ignores -la options; NLST prefixes a directory argument", () => {
+    const w = new World({ files, autoConnect: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("LIST -la /sub");
+    expect(w.received[0]).toMatch(/ a\.txt\r\n$/);
+    w.cmd("PASV");
+    w.cmd("NLST sub");
+    expect(w.received[1]).toBe("sub/a.txt\r\n");
+    w.cmd("PASV");
+    w.cmd("NLST");
+    expect(w.received[2]).toBe("big.iso\r\nnotes.txt\r\npub\r\nsub\r\n");
+    w.cmd("PASV");
+    w.cmd("NLST *.txt");
+    expect(w.received[3]).toBe("notes.txt\r\n");
+  });
+
+  it("STAT with a path lists over the control connection", () => {
+    const w = new World({ files });
+    w.login();
+    const lines = w.cmd("STAT /sub");
+    expect(lines[0]).toBe("213-Status follows:");
+    expect(lines[1]).toMatch(/a\.txt$/);
+    expect(lines[2]).toBe("213 End of status.");
+  });
+});
+
+describe("parameters and information", () => {
+  it("TYPE, MODE, STRU accept the supported forms only", () => {
+    const w = new World();
+    w.login();
+    expect(codes(["A", "a", "A N", "I", "i", "L 8"].flatMap((t) => w.cmd(`TYPE ${t}`)))).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(codes(["A T", "A C", "E", "L 7"].flatMap((t) => w.cmd(`TYPE ${t}`)))).toEqual([504, 504, 504, 504]);
+    expect(codes(w.cmd("TYPE"))).toEqual([501]);
+    expect(codes(w.cmd("TYPE Q"))).toEqual([501]);
+    expect(codes([...w.cmd("MODE S"), ...w.cmd("MODE B"), ...w.cmd("STRU F"), ...w.cmd("STRU R")])).toEqual([200, 504, 200, 504]);
+  });
+
+  it("FEAT lists every extension with one leading space", () => {
+    const w = new World();
+    const feat = w.cmd("FEAT");
+    expect(feat[0]).toBe("211-Features:");
+    expect(feat.at(-1)).toBe("211 End");
+    for (const line of feat.slice(1, -1)) expect(line).toMatch(/^ [A-Z]/);
+    for (const f of ["EPRT", "EPSV", "MDTM", "MFMT", "PASV", "REST STREAM", "SIZE", "UTF8", "TVFS"]) expect(feat).toContain(` ${f}`);
+    expect(feat.some((l) => l.startsWith(" MLST type*;"))).toBe(true);
+  });
+
+  it("OPTS MLST selects facts; HELP, SITE, ALLO, LANG, CLNT, SMNT answer", () => {
+    const w = new World();
+    w.login();
+    expect(w.cmd("OPTS MLST type;size;")).toEqual(["200 MLST OPTS type;size;"]);
+    expect(codes(w.cmd("OPTS MLST a b"))).toEqual([501]);
+    expect(codes(w.cmd("HELP"))).toEqual([214]);
+    expect(w.cmd("HELP retr")).toEqual(["214 Syntax: RETR <path>"]);
+    expect(codes(w.cmd("HELP nope"))).toEqual([502]);
+    expect(codes(w.cmd("SITE HELP"))).toEqual([214]);
+    expect(codes(w.cmd("SITE IDLE 60"))).toEqual([200]);
+    expect(codes(w.cmd("SITE IDLE 5"))).toEqual([501]);
+    expect(codes(w.cmd("SITE CHMOD 644 x"))).toEqual([502]);
+    expect(codes(w.cmd("SITE FOO"))).toEqual([500]);
+    expect(codes(w.cmd("ALLO 100"))).toEqual([202]);
+    expect(codes(w.cmd("LANG EN"))).toEqual([200]);
+    expect(codes(w.cmd("LANG FR"))).toEqual([504]);
+    expect(codes(w.cmd("CLNT curl"))).toEqual([200]);
+    expect(codes(w.cmd("SMNT /"))).toEqual([502]);
+    expect(codes(w.cmd("HOST x"))).toEqual([503]);
+  });
+
+  it("AUTH, PBSZ and PROT as protocol states", () => {
+    const plain = new World();
+    expect(codes(plain.cmd("AUTH TLS"))).toEqual([502]);
+    const w = new World({ config: { tls: true } });
+    expect(codes(w.cmd("PBSZ 0"))).toEqual([503]);
+    expect(codes(w.cmd("CCC"))).toEqual([533]);
+    expect(codes(w.cmd("AUTH KERBEROS"))).toEqual([504]);
+    // Plaintext pipelined behind AUTH is discarded, never executed.
+    expect(codes(w.send("AUTH TLS\r\nUSER evil\r\n"))).toEqual([234]);
+    expect(codes(w.cmd("PROT P"))).toEqual([503]);
+    expect(codes(w.cmd("PBSZ 0"))).toEqual([200]);
+    expect(codes(w.cmd("PROT S"))).toEqual([536]);
+    expect(codes(w.cmd("PROT X"))).toEqual([504]);
+    expect(codes(w.cmd("PROT P"))).toEqual([200]);
+    expect(codes(w.cmd("AUTH TLS"))).toEqual([503]);
+    expect(codes(w.cmd("CCC"))).toEqual([534]);
+    expect(codes(w.cmd("REIN"))).toEqual([502]);
+    expect(codes(w.cmd("PASS x"))).toEqual([503]);
+  });
+});

@@ -1,0 +1,220 @@
+// The reducer: one event in, the next state and the actions to perform out.
+import { bufferedBytes, feedControl, initialLineReader } from "./framing.js";
+import { parseCommand } from "./command.js";
+import { executeCommand, isTransferRunningCommand, statusLines } from "./commands.js";
+import { abortTransfer, finishTransfer, onAccepted, onConnectFailed, onConnected, onListenFailed, onListening, onTransferEnded } from "./data.js";
+import { onFsResult } from "./fs-results.js";
+import { Out } from "./out.js";
+import { closeSession, endLoginDelay, onAuthResult, onTlsFailed, onTlsReady } from "./session-control.js";
+import type { Draft, SessionState } from "./state.js";
+import type { Millis, SessionEvent, StepResult } from "./types.js";
+import { assertNever } from "./assert.js";
+
+export function step(state: SessionState, event: SessionEvent): StepResult<SessionState> {
+  if (state.phase === "closed") return { state, actions: [] };
+  const s: Draft = { ...state };
+  const out = new Out();
+  handle(s, event, out);
+  if (s.phase === "ready") {
+    runQueue(s, event.now, out);
+    applyBackpressure(s, out);
+  }
+  return { state: s, actions: out.finish() };
+}
+
+function handle(s: Draft, event: SessionEvent, out: Out): void {
+  switch (event.type) {
+    case "open":
+      if (s.phase !== "new") return;
+      if (s.refuse !== null) {
+        out.reply(421, refusalText(s.refuse.reason));
+        closeSession(s, out);
+        return;
+      }
+      s.phase = "ready";
+      s.lastActivity = event.now;
+      out.replyText(220, s.config.greeting.length > 0 ? s.config.greeting : ["Service ready."]);
+      return;
+    case "control.data":
+      receive(s, event.bytes);
+      return;
+    case "control.eof":
+    case "control.error":
+      // The client is gone: nobody is left to read a reply.
+      closeSession(s, out);
+      return;
+    case "timer":
+      onTimer(s, event.now, out);
+      return;
+    case "tls.ready":
+      onTlsReady(s, event.now, out);
+      return;
+    case "tls.failed":
+      onTlsFailed(s, out);
+      return;
+    case "data.listening":
+      onListening(s, event.channel, event.port, event.now, out);
+      return;
+    case "data.listen-failed":
+      onListenFailed(s, event.channel, out);
+      return;
+    case "data.accepted":
+      onAccepted(s, event.channel, event.socket, event.remote.address, out);
+      return;
+    case "data.connected":
+      onConnected(s, event.channel, out);
+      return;
+    case "data.connect-failed":
+      onConnectFailed(s, event.channel, event.now, out);
+      return;
+    case "data.closed":
+      if (s.channel.kind === "passive" && s.channel.id === event.channel && s.op.kind !== "transfer") {
+        // The client dropped the connection it made before any transfer used it.
+        out.push({ type: "data.close", channel: s.channel.id });
+        s.channel = { kind: "none" };
+      }
+      return;
+    case "transfer.done":
+      onTransferEnded(s, event.transfer, event.bytes, null, event.now, out);
+      return;
+    case "transfer.failed":
+      onTransferEnded(s, event.transfer, event.bytes, event.failure, event.now, out);
+      return;
+    case "fs.result":
+      if (s.op.kind === "fs" && s.op.request === event.request) {
+        const then = s.op.then;
+        const started = s.op.started;
+        s.op = { kind: "none" };
+        onFsResult(s, then, event.result, started, event.now, out);
+      }
+      return;
+    case "auth.result":
+      if (s.op.kind === "auth" && s.op.request === event.request) {
+        onAuthResult(s, event.account, event.now, out);
+      }
+      return;
+    case "shutdown":
+      if (s.phase === "new") {
+        out.reply(421, "Server shutting down.");
+      } else {
+        abortTransfer(s, event.now, out);
+        out.reply(421, "Server shutting down.");
+      }
+      closeSession(s, out);
+      return;
+    default:
+      assertNever(event);
+  }
+}
+
+function refusalText(reason: "max-sessions" | "max-sessions-per-ip" | "shutting-down"): string {
+  switch (reason) {
+    case "max-sessions":
+      return "Too many users, please try again later.";
+    case "max-sessions-per-ip":
+      return "Too many connections from your address.";
+    case "shutting-down":
+      return "Server shutting down.";
+    default:
+      return assertNever(reason);
+  }
+}
+
+function receive(s: Draft, bytes: Uint8Array): void {
+  const fed = feedControl(s.reader, bytes, s.config.limits.maxLineBytes);
+  s.reader = fed.reader;
+  if (fed.items.length === 0) return;
+  // Lines that arrive while TLS is being negotiated were sent in plaintext after AUTH: never run them.
+  if (s.op.kind === "tls") {
+    s.reader = initialLineReader;
+    return;
+  }
+  const queue = s.queue.slice();
+  let bytesQueued = s.queueBytes;
+  for (const item of fed.items) {
+    queue.push(item);
+    if (item.kind === "line") bytesQueued += item.bytes.length;
+  }
+  s.queue = queue;
+  s.queueBytes = bytesQueued;
+}
+
+/** Executes queued lines while no command is outstanding; during a transfer only ABOR and STAT jump in. */
+function runQueue(s: Draft, now: Millis, out: Out): void {
+  let head = 0;
+  while (head < s.queue.length && s.phase === "ready") {
+    const item = s.queue[head];
+    if (item === undefined) break;
+    if (s.op.kind !== "none") {
+      if (s.op.kind !== "transfer" || item.kind !== "line") break;
+      const command = parseCommand(item.bytes);
+      if (!isTransferRunningCommand(command)) break;
+      head++;
+      s.queueBytes -= item.bytes.length;
+      s.lastActivity = now;
+      if (command.verb === "ABOR") {
+        abortTransfer(s, now, out);
+        out.reply(226, "ABOR successful.");
+      } else {
+        out.replyText(211, statusLines(s));
+      }
+      continue;
+    }
+    head++;
+    s.lastActivity = now;
+    if (item.kind === "overlong") {
+      s.overlongLines++;
+      if (s.overlongLines > s.config.limits.maxOverlongLines) {
+        out.reply(421, "Too many overlong command lines.");
+        closeSession(s, out);
+      } else {
+        out.reply(500, "Command line too long.");
+      }
+      continue;
+    }
+    s.queueBytes -= item.bytes.length;
+    executeCommand(s, parseCommand(item.bytes), now, out);
+  }
+  if (head > 0) s.queue = s.queue.slice(head);
+}
+
+function applyBackpressure(s: Draft, out: Out): void {
+  const held = s.queueBytes + bufferedBytes(s.reader);
+  const limit = s.config.limits.maxBufferedInput;
+  if (!s.paused && held > limit) {
+    s.paused = true;
+    out.push({ type: "control.pause" });
+  } else if (s.paused && held <= limit / 2) {
+    s.paused = false;
+    out.push({ type: "control.resume" });
+  }
+}
+
+function onTimer(s: Draft, now: Millis, out: Out): void {
+  if (s.phase !== "ready") return;
+  const op = s.op;
+  if (op.kind === "login-delay" && now >= op.until) {
+    endLoginDelay(s, out);
+    return;
+  }
+  if (op.kind === "transfer" && op.deadline !== null && now >= op.deadline) {
+    out.push({ type: "data.close", channel: op.channel });
+    s.channel = { kind: "none" };
+    finishTransfer(s, op, 425, "Failed to establish connection.", 0, "failed", now, out);
+    return;
+  }
+  if (s.channel.kind === "passive" && s.channel.expires !== null && now >= s.channel.expires && s.op.kind === "none") {
+    // Nobody used the listener: drop it silently (no unsolicited reply).
+    out.push({ type: "data.close", channel: s.channel.id });
+    s.channel = { kind: "none" };
+  }
+  if (s.login.kind !== "in" && op.kind !== "auth" && op.kind !== "login-delay" && now >= s.unauthSince + s.config.timeouts.login) {
+    out.reply(421, "Login timeout.");
+    closeSession(s, out);
+    return;
+  }
+  if (s.op.kind === "none" && now >= s.lastActivity + s.idleTimeout) {
+    out.reply(421, "Timeout.");
+    closeSession(s, out);
+  }
+}

@@ -1,0 +1,112 @@
+// UTF-8 without TextEncoder/TextDecoder (runtime globals are off limits in the core).
+
+export function encodeUtf8(s: string): Uint8Array {
+  const out = new Uint8Array(s.length * 3);
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    let c = s.charCodeAt(i);
+    if (c < 0x80) {
+      out[n++] = c;
+      continue;
+    }
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        const cp = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+        out[n++] = 0xf0 | (cp >> 18);
+        out[n++] = 0x80 | ((cp >> 12) & 0x3f);
+        out[n++] = 0x80 | ((cp >> 6) & 0x3f);
+        out[n++] = 0x80 | (cp & 0x3f);
+        continue;
+      }
+    }
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd; // a lone surrogate has no UTF-8 form
+    if (c < 0x800) {
+      out[n++] = 0xc0 | (c >> 6);
+      out[n++] = 0x80 | (c & 0x3f);
+    } else {
+      out[n++] = 0xe0 | (c >> 12);
+      out[n++] = 0x80 | ((c >> 6) & 0x3f);
+      out[n++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return out.subarray(0, n);
+}
+
+/** Decodes one sequence at `i`: [code point, length], or [-1, bytes to skip] when invalid. */
+function decodeAt(b: Uint8Array, i: number): [number, number] {
+  const b0 = b[i] ?? 0;
+  if (b0 < 0x80) return [b0, 1];
+  let need: number;
+  let cp: number;
+  let min: number;
+  if (b0 >= 0xc2 && b0 <= 0xdf) {
+    need = 1;
+    cp = b0 & 0x1f;
+    min = 0x80;
+  } else if (b0 >= 0xe0 && b0 <= 0xef) {
+    need = 2;
+    cp = b0 & 0x0f;
+    min = 0x800;
+  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+    need = 3;
+    cp = b0 & 0x07;
+    min = 0x10000;
+  } else {
+    return [-1, 1];
+  }
+  for (let k = 1; k <= need; k++) {
+    const bk = b[i + k];
+    if (bk === undefined || (bk & 0xc0) !== 0x80) return [-1, k];
+    cp = (cp << 6) | (bk & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return [-1, need + 1];
+  return [cp, need + 1];
+}
+
+function decode(bytes: Uint8Array, strict: boolean): string | null {
+  let out = "";
+  let ascii = 0;
+  for (let i = 0; i < bytes.length; ) {
+    const b0 = bytes[i] ?? 0;
+    if (b0 < 0x80) {
+      i++;
+      ascii++;
+      continue;
+    }
+    if (ascii > 0) {
+      out += asciiRange(bytes, i - ascii, i);
+      ascii = 0;
+    }
+    const [cp, len] = decodeAt(bytes, i);
+    if (cp < 0) {
+      if (strict) return null;
+      out += "\ufffd";
+    } else {
+      out += String.fromCodePoint(cp);
+    }
+    i += len;
+  }
+  if (ascii > 0) out += asciiRange(bytes, bytes.length - ascii, bytes.length);
+  return out;
+}
+
+const CHUNK = 4096;
+
+/** Bytes below 0x80 as a string, in bounded slices (spreading a huge array would overflow the stack). */
+function asciiRange(bytes: Uint8Array, from: number, to: number): string {
+  let out = "";
+  for (let i = from; i < to; i += CHUNK) out += String.fromCharCode(...bytes.subarray(i, Math.min(to, i + CHUNK)));
+  return out;
+}
+
+/** Strict: null for invalid UTF-8, overlong forms, surrogates or code points past U+10FFFF. */
+export function decodeUtf8(bytes: Uint8Array): string | null {
+  return decode(bytes, true);
+}
+
+/** Invalid sequences become U+FFFD. */
+export function decodeUtf8Lossy(bytes: Uint8Array): string {
+  return decode(bytes, false) ?? "";
+}

@@ -1,0 +1,333 @@
+// A scripted world around the pure core for tests: an in-memory file system, accounts, and a data
+// network that answers the core's actions at once. Everything goes through the public API.
+import {
+  checkInvariants,
+  initialSession,
+  makeConfig,
+  nextDeadline,
+  step,
+  type Account,
+  type Action,
+  type CoreConfig,
+  type FileStat,
+  type FsOp,
+  type FsResult,
+  type SessionEvent,
+  type SessionState,
+} from "../src/index.js";
+
+export interface FakeNode {
+  type: "file" | "dir";
+  data: Uint8Array;
+  mtime: number;
+}
+
+export interface WorldOptions {
+  config?: Partial<Parameters<typeof makeConfig>[0]>;
+  files?: Record<string, string | null>; // null = directory
+  clientAddress?: string;
+  serverAddress?: string;
+  /** Accept the client's data connection as soon as a 227/229 goes out. */
+  autoConnect?: boolean;
+  /** Active connects fail. */
+  refuseConnect?: boolean;
+  /** Transfers stay running until the test finishes them. */
+  holdTransfers?: boolean;
+  now?: number;
+  refuse?: "max-sessions" | "max-sessions-per-ip" | "shutting-down";
+}
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+export class World {
+  state: SessionState;
+  now: number;
+  readonly config: CoreConfig;
+  readonly fs = new Map<string, FakeNode>();
+  readonly replies: string[] = [];
+  readonly actions: Action[] = [];
+  /** What the client received on data connections, one entry per finished transfer. */
+  readonly received: string[] = [];
+  /** Bytes the client will send on the next upload. */
+  upload = "";
+  closed = false;
+  paused = false;
+  running: { transfer: number; channel: number } | null = null;
+  listening = new Map<number, number>(); // channel -> port
+  adopted = new Set<number>();
+  rejected: number[] = [];
+  private nextSocket = 1;
+  private readonly options: WorldOptions;
+  private readonly accounts = new Map<string, { password: string; write: boolean }>([
+    ["alice", { password: "secret", write: true }],
+    ["reader", { password: "pw", write: false }],
+  ]);
+
+  constructor(options: WorldOptions = {}) {
+    this.options = options;
+    this.now = options.now ?? 1_700_000_000_000;
+    this.config = makeConfig(options.config ?? {});
+    this.fs.set("/", { type: "dir", data: new Uint8Array(), mtime: this.now });
+    for (const [path, content] of Object.entries(options.files ?? {})) {
+      this.fs.set(path, content === null ? { type: "dir", data: new Uint8Array(), mtime: this.now } : { type: "file", data: te.encode(content), mtime: this.now - 86_400_000 });
+    }
+    this.state = initialSession(this.config, {
+      now: this.now,
+      local: { address: options.serverAddress ?? "127.0.0.1", port: 21 },
+      remote: { address: options.clientAddress ?? "127.0.0.1", port: 40000 },
+      implicitTls: false,
+      passiveAddress: null,
+      refuse: options.refuse === undefined ? null : { reason: options.refuse },
+    });
+    this.post({ type: "open", now: this.now });
+  }
+
+  post(event: SessionEvent): void {
+    const queue: SessionEvent[] = [event];
+    while (queue.length > 0) {
+      const next = queue.shift()!;
+      const result = step(this.state, next);
+      this.state = result.state;
+      checkInvariants(this.state);
+      for (const action of result.actions) {
+        this.actions.push(action);
+        this.perform(action, queue);
+      }
+    }
+  }
+
+  /** Sends raw text on the control connection; returns the replies it produced. */
+  send(text: string): string[] {
+    const before = this.replies.length;
+    this.post({ type: "control.data", now: this.now, bytes: te.encode(text) });
+    return this.replies.slice(before);
+  }
+
+  /** Sends one command line (CRLF added) and returns the replies it produced. */
+  cmd(line: string): string[] {
+    return this.send(`${line}\r\n`);
+  }
+
+  login(user = "alice", password = "secret"): void {
+    this.cmd(`USER ${user}`);
+    this.cmd(`PASS ${password}`);
+  }
+
+  advance(ms: number): string[] {
+    const before = this.replies.length;
+    this.now += ms;
+    this.post({ type: "timer", now: this.now });
+    return this.replies.slice(before);
+  }
+
+  /** Runs the clock to the core's next deadline. */
+  expire(): string[] {
+    const at = nextDeadline(this.state);
+    if (at === null) return [];
+    return this.advance(Math.max(0, at - this.now));
+  }
+
+  connectData(from = this.options.clientAddress ?? "127.0.0.1", channel = this.currentPassive()): number {
+    const socket = this.nextSocket++;
+    this.post({ type: "data.accepted", now: this.now, channel, socket, remote: { address: from, port: 50000 + socket } });
+    return socket;
+  }
+
+  finishTransfer(failure?: Extract<SessionEvent, { type: "transfer.failed" }>["failure"]): string[] {
+    const before = this.replies.length;
+    const running = this.running;
+    if (running === null) throw new Error("no transfer running");
+    this.running = null;
+    if (failure === undefined) this.post({ type: "transfer.done", now: this.now, transfer: running.transfer, bytes: 0 });
+    else this.post({ type: "transfer.failed", now: this.now, transfer: running.transfer, bytes: 0, failure });
+    return this.replies.slice(before);
+  }
+
+  currentPassive(): number {
+    const ch = this.state.channel;
+    if (ch.kind !== "passive") throw new Error("no passive channel");
+    return ch.id;
+  }
+
+  file(path: string): string | undefined {
+    const node = this.fs.get(path);
+    return node?.type === "file" ? td.decode(node.data) : undefined;
+  }
+
+  private perform(action: Action, queue: SessionEvent[]): void {
+    const now = this.now;
+    switch (action.type) {
+      case "control.write":
+        for (const line of td.decode(action.bytes).split("\r\n")) if (line !== "") this.replies.push(line);
+        return;
+      case "control.close":
+        this.closed = true;
+        return;
+      case "control.pause":
+        this.paused = true;
+        return;
+      case "control.resume":
+        this.paused = false;
+        return;
+      case "control.tls":
+        queue.push({ type: "tls.ready", now });
+        return;
+      case "data.listen": {
+        const port = 50000 + action.channel;
+        this.listening.set(action.channel, port);
+        queue.push({ type: "data.listening", now, channel: action.channel, port });
+        if (this.options.autoConnect === true) {
+          const socket = this.nextSocket++;
+          // Delivered after the listening event, as a real client connects after reading 227.
+          queue.push({ type: "data.accepted", now, channel: action.channel, socket, remote: { address: this.options.clientAddress ?? "127.0.0.1", port: 60000 + socket } });
+        }
+        return;
+      }
+      case "data.adopt":
+        this.adopted.add(action.socket);
+        this.listening.delete(action.channel);
+        return;
+      case "data.reject":
+        this.rejected.push(action.socket);
+        return;
+      case "data.connect":
+        queue.push(this.options.refuseConnect === true ? { type: "data.connect-failed", now, channel: action.channel, message: "ECONNREFUSED" } : { type: "data.connected", now, channel: action.channel });
+        return;
+      case "data.close":
+        this.listening.delete(action.channel);
+        return;
+      case "transfer.start":
+        this.running = { transfer: action.transfer, channel: action.channel };
+        if (this.options.holdTransfers === true) return;
+        this.running = null;
+        queue.push(this.runTransfer(action));
+        return;
+      case "transfer.abort":
+        this.running = null;
+        return;
+      case "fs":
+        queue.push({ type: "fs.result", now, request: action.request, result: this.runFs(action.fs) });
+        return;
+      case "auth":
+        queue.push({ type: "auth.result", now, request: action.request, account: this.authenticate(action.user, action.password) });
+        return;
+      case "notice":
+      case "log":
+        return;
+      default: {
+        const never: never = action;
+        throw new Error(`unknown action ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private authenticate(user: string, password: string): Account | null {
+    const lower = user.toLowerCase();
+    if (lower === "anonymous" || lower === "ftp") return { user: "anonymous", anonymous: true, write: false };
+    const account = this.accounts.get(user);
+    return account?.password === password ? { user, anonymous: false, write: account.write } : null;
+  }
+
+  private runTransfer(action: Extract<Action, { type: "transfer.start" }>): SessionEvent {
+    const now = this.now;
+    const spec = action.spec;
+    switch (spec.kind) {
+      case "send-bytes":
+        this.received.push(td.decode(spec.bytes));
+        return { type: "transfer.done", now, transfer: action.transfer, bytes: spec.bytes.length };
+      case "send-file": {
+        const node = this.fs.get(spec.path);
+        if (node?.type !== "file") return { type: "transfer.failed", now, transfer: action.transfer, bytes: 0, failure: { side: "file", error: "not-found" } };
+        let text = td.decode(node.data);
+        if (spec.ascii) text = text.replace(/\r?\n/g, "\r\n");
+        text = text.slice(spec.offset);
+        this.received.push(text);
+        return { type: "transfer.done", now, transfer: action.transfer, bytes: text.length };
+      }
+      case "receive-file": {
+        const existing = this.fs.get(spec.path);
+        if (spec.mode === "create-new" && existing !== undefined) return { type: "transfer.failed", now, transfer: action.transfer, bytes: 0, failure: { side: "file", error: "exists" } };
+        if (!this.fs.has(parent(spec.path)) || existing?.type === "dir") return { type: "transfer.failed", now, transfer: action.transfer, bytes: 0, failure: { side: "file", error: "not-found" } };
+        const old = existing?.type === "file" ? td.decode(existing.data) : "";
+        const body = spec.ascii ? this.upload.replace(/\r\n/g, "\n") : this.upload;
+        const content = spec.mode === "append" ? old + body : spec.mode === "at-offset" ? old.slice(0, spec.offset) + body : body;
+        this.fs.set(spec.path, { type: "file", data: te.encode(content), mtime: now });
+        return { type: "transfer.done", now, transfer: action.transfer, bytes: this.upload.length };
+      }
+      default: {
+        const never: never = spec;
+        throw new Error(`unknown spec ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private statOf(path: string): FileStat | null {
+    const node = this.fs.get(path);
+    if (node === undefined) return null;
+    return { name: path === "/" ? "/" : path.slice(path.lastIndexOf("/") + 1), type: node.type, size: node.data.length, mtime: node.mtime, mode: node.type === "dir" ? 0o755 : 0o644, unique: `u${path.length}` };
+  }
+
+  private runFs(op: FsOp): FsResult {
+    switch (op.op) {
+      case "stat": {
+        const stat = this.statOf(op.path);
+        return stat === null ? { ok: false, error: "not-found" } : { ok: true, value: { op: "stat", stat } };
+      }
+      case "list": {
+        const node = this.fs.get(op.path);
+        if (node === undefined) return { ok: false, error: "not-found" };
+        if (node.type !== "dir") return { ok: false, error: "not-a-directory" };
+        const entries: FileStat[] = [];
+        for (const path of this.fs.keys()) if (path !== "/" && parent(path) === op.path) entries.push(this.statOf(path)!);
+        return { ok: true, value: { op: "list", entries } };
+      }
+      case "mkdir":
+        if (this.fs.has(op.path)) return { ok: false, error: "exists" };
+        if (!this.fs.has(parent(op.path))) return { ok: false, error: "not-found" };
+        this.fs.set(op.path, { type: "dir", data: new Uint8Array(), mtime: this.now });
+        return { ok: true, value: { op: "mkdir" } };
+      case "rmdir": {
+        const node = this.fs.get(op.path);
+        if (node === undefined) return { ok: false, error: "not-found" };
+        if (node.type !== "dir") return { ok: false, error: "not-a-directory" };
+        for (const path of this.fs.keys()) if (parent(path) === op.path && path !== op.path) return { ok: false, error: "not-empty" };
+        this.fs.delete(op.path);
+        return { ok: true, value: { op: "rmdir" } };
+      }
+      case "delete": {
+        const node = this.fs.get(op.path);
+        if (node === undefined) return { ok: false, error: "not-found" };
+        if (node.type === "dir") return { ok: false, error: "is-a-directory" };
+        this.fs.delete(op.path);
+        return { ok: true, value: { op: "delete" } };
+      }
+      case "rename": {
+        const node = this.fs.get(op.from);
+        if (node === undefined) return { ok: false, error: "not-found" };
+        this.fs.delete(op.from);
+        this.fs.set(op.to, node);
+        return { ok: true, value: { op: "rename" } };
+      }
+      case "setMtime": {
+        const node = this.fs.get(op.path);
+        if (node === undefined) return { ok: false, error: "not-found" };
+        node.mtime = op.mtime;
+        return { ok: true, value: { op: "setMtime" } };
+      }
+      default: {
+        const never: never = op;
+        throw new Error(`unknown fs op ${JSON.stringify(never)}`);
+      }
+    }
+  }
+}
+
+function parent(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? "/" : path.slice(0, i);
+}
+
+export function codes(replies: readonly string[]): number[] {
+  return replies.filter((r) => /^\d{3} /.test(r)).map((r) => Number(r.slice(0, 3)));
+}

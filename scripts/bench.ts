@@ -1,0 +1,15 @@
+// pnpm bench [core|server] — benchmarks; figures are printed, never asserted.
+import { spawnSync } from "node:child_process";
+
+const which = process.argv[2] ?? "core";
+const targets: Record<string, string> = {
+  core: "packages/core/bench/core-bench.ts",
+  server: "packages/e2e/bench/server-bench.ts",
+};
+const file = targets[which];
+if (file === undefined) {
+  console.error(`usage: pnpm bench [${Object.keys(targets).join("|")}]`);
+  process.exit(2);
+}
+const run = spawnSync(process.execPath, ["--import", "tsx", file, ...process.argv.slice(3)], { stdio: "inherit" });
+process.exit(run.status ?? 1);
