@@ -44,8 +44,17 @@ export interface DataIo {
   /** Close everything of the channel (listener, sockets, a connect in progress). No events after. */
   close(channel: number): void;
   /** The channel's connected socket as a stream, optionally after a server-side TLS handshake.
-   * Rejects when there is no connection or the handshake fails. */
-  open(channel: number, tls: boolean): Promise<DataStream>;
+   * When no byte moves for `stallTimeout` ms the stream fails with reason "stall". Rejects (with a
+   * DataStreamError) when there is no connection or the handshake fails. */
+  open(channel: number, tls: boolean, stallTimeout: number): Promise<DataStream>;
+}
+
+/** How a data connection failed; anything else a DataStream throws counts as "reset". */
+export class DataStreamError extends Error {
+  override readonly name = "DataStreamError";
+  constructor(readonly reason: "reset" | "stall" | "tls", message?: string) {
+    super(message ?? reason);
+  }
 }
 
 /** A data connection as a byte stream. */
