@@ -1,0 +1,244 @@
+// The local disk under a root. Virtual paths ("/a/b") map below the root; before anything is read
+// or written the real path of the deepest existing ancestor must still be inside the root, so a
+// symlink that points out of the root is refused like a missing permission.
+import { promises as fsp, type Stats } from "node:fs";
+import path from "node:path";
+import type { FileStat, FsErrorKind, Millis } from "@pasv/core";
+import { VfsError, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
+
+/** Read size for downloads: large chunks keep loopback throughput high (see DESIGN's notes). */
+export const READ_CHUNK_BYTES = 1024 * 1024;
+
+const ERRNO: Record<string, FsErrorKind> = {
+  ENOENT: "not-found",
+  EACCES: "permission",
+  EPERM: "permission",
+  EROFS: "permission",
+  EEXIST: "exists",
+  ENOTEMPTY: "not-empty",
+  ENOTDIR: "not-a-directory",
+  EISDIR: "is-a-directory",
+  ENOSPC: "no-space",
+  EDQUOT: "quota",
+  EBUSY: "busy",
+  ENAMETOOLONG: "invalid-name",
+  ELOOP: "permission",
+  EINVAL: "invalid-name",
+};
+
+export function vfsError(error: unknown): VfsError {
+  if (error instanceof VfsError) return error;
+  const code = (error as NodeJS.ErrnoException | null)?.code ?? "";
+  return new VfsError(ERRNO[code] ?? "io", String(error));
+}
+
+async function guard<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw vfsError(error);
+  }
+}
+
+function toStat(name: string, st: Stats, target?: string): FileStat {
+  const type = st.isDirectory() ? "dir" : st.isFile() ? "file" : st.isSymbolicLink() ? "symlink" : "other";
+  return {
+    name,
+    type,
+    size: type === "dir" ? 4096 : st.size,
+    mtime: Math.floor(st.mtimeMs),
+    mode: st.mode & 0o777,
+    unique: `${st.dev.toString(16)}U${st.ino.toString(16)}`,
+    ...(target === undefined ? {} : { target }),
+  };
+}
+
+export class LocalFs implements Vfs {
+  readonly capabilities = { setMtime: true };
+  private readonly root: string;
+  private realRoot: string | null = null;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  private async rootReal(): Promise<string> {
+    this.realRoot ??= await fsp.realpath(this.root);
+    return this.realRoot;
+  }
+
+  /** The host path for a virtual one; `..` cannot climb because the core hands us normalised paths, and we re-normalise anyway. */
+  private host(virtual: string): string {
+    const clean = path.posix.normalize(`/${virtual}`).replace(/^(\/\.\.)+/, "");
+    return path.join(this.root, clean);
+  }
+
+  private inside(real: string, rootReal: string): boolean {
+    return real === rootReal || real.startsWith(rootReal.endsWith(path.sep) ? rootReal : rootReal + path.sep);
+  }
+
+  /** Refuses the operation if the real location of `virtual` (or of its deepest existing ancestor) is outside the root. */
+  private async confine(virtual: string, followLast: boolean): Promise<string> {
+    const rootReal = await this.rootReal();
+    const target = this.host(virtual);
+    let probe = followLast ? target : path.dirname(target);
+    for (;;) {
+      try {
+        const real = await fsp.realpath(probe);
+        if (!this.inside(real, rootReal)) throw new VfsError("permission", "outside the root");
+        return target;
+      } catch (error) {
+        if (error instanceof VfsError) throw error;
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== "ENOENT" && code !== "ENOTDIR") throw vfsError(error);
+        // Walk up to the deepest ancestor that exists; the root itself must.
+        const up = path.dirname(probe);
+        if (probe === this.root || up === probe) throw new VfsError("not-found");
+        probe = up;
+      }
+    }
+  }
+
+  stat(p: string): Promise<FileStat> {
+    return guard(async () => {
+      const host = await this.confine(p, true);
+      return toStat(path.basename(host), await fsp.stat(host));
+    });
+  }
+
+  list(p: string): Promise<FileStat[]> {
+    return guard(async () => {
+      const host = await this.confine(p, true);
+      const names = await fsp.readdir(host);
+      const out: FileStat[] = [];
+      for (const name of names) {
+        try {
+          const full = path.join(host, name);
+          const st = await fsp.lstat(full);
+          out.push(toStat(name, st, st.isSymbolicLink() ? await fsp.readlink(full) : undefined));
+        } catch {
+          // Vanished between readdir and lstat: it is simply not listed.
+        }
+      }
+      return out;
+    });
+  }
+
+  mkdir(p: string): Promise<void> {
+    return guard(async () => {
+      await fsp.mkdir(await this.confine(p, false));
+    });
+  }
+
+  rmdir(p: string): Promise<void> {
+    return guard(async () => {
+      await fsp.rmdir(await this.confine(p, false));
+    });
+  }
+
+  delete(p: string): Promise<void> {
+    return guard(async () => {
+      const host = await this.confine(p, false);
+      const st = await fsp.lstat(host);
+      if (st.isDirectory()) throw new VfsError("is-a-directory");
+      await fsp.unlink(host);
+    });
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return guard(async () => {
+      await fsp.rename(await this.confine(from, false), await this.confine(to, false));
+    });
+  }
+
+  setMtime(p: string, mtime: Millis): Promise<void> {
+    return guard(async () => {
+      const host = await this.confine(p, true);
+      const st = await fsp.stat(host);
+      await fsp.utimes(host, st.atime, new Date(mtime));
+    });
+  }
+
+  read(p: string, offset: number): Promise<VfsReader> {
+    return guard(async () => {
+      const host = await this.confine(p, true);
+      const handle = await fsp.open(host, "r");
+      const st = await handle.stat();
+      if (!st.isFile()) {
+        await handle.close();
+        throw new VfsError(st.isDirectory() ? "is-a-directory" : "permission");
+      }
+      const stream = handle.createReadStream({ start: offset, highWaterMark: READ_CHUNK_BYTES, autoClose: true });
+      stream.on("error", () => undefined);
+      let closed = false;
+      return {
+        chunks: async function* () {
+          try {
+            for await (const chunk of stream) yield chunk as Uint8Array;
+          } catch (error) {
+            throw vfsError(error);
+          }
+        },
+        close: async () => {
+          if (closed) return;
+          closed = true;
+          if (stream.closed) return;
+          // The stream owns the handle: destroying it closes the descriptor.
+          await new Promise<void>((resolve) => {
+            stream.once("close", resolve);
+            stream.destroy();
+          });
+        },
+      };
+    });
+  }
+
+  write(p: string, mode: "truncate" | "append" | "at-offset" | "create-new", offset: number): Promise<VfsWriter> {
+    return guard(async () => {
+      const host = await this.confine(p, false);
+      const existing = await fsp.lstat(host).catch(() => null);
+      if (existing?.isDirectory() === true) throw new VfsError("is-a-directory");
+      if (existing?.isSymbolicLink() === true) {
+        // Opening for write follows the link: it must resolve, and inside the root.
+        const real = await fsp.realpath(host).catch(() => null);
+        if (real === null || !this.inside(real, await this.rootReal())) throw new VfsError("permission", "symlink leads outside the root");
+      }
+      const flags = mode === "truncate" ? "w" : mode === "append" ? "a" : mode === "create-new" ? "wx" : "r+";
+      const handle = await fsp.open(host, flags, 0o644);
+      let position: number | null = null;
+      if (mode === "at-offset") {
+        await handle.truncate(offset);
+        position = offset;
+      }
+      let closed = false;
+      return {
+        write: async (chunk) => {
+          try {
+            let done = 0;
+            while (done < chunk.length) {
+              const { bytesWritten } = await handle.write(chunk, done, chunk.length - done, position);
+              done += bytesWritten;
+              if (position !== null) position += bytesWritten;
+            }
+          } catch (error) {
+            throw vfsError(error);
+          }
+        },
+        close: async () => {
+          if (closed) return;
+          closed = true;
+          try {
+            await handle.close();
+          } catch (error) {
+            throw vfsError(error);
+          }
+        },
+        abort: async () => {
+          if (closed) return;
+          closed = true;
+          await handle.close().catch(() => undefined);
+        },
+      };
+    });
+  }
+}
