@@ -1,0 +1,154 @@
+// The `pasv` command line, parsed without side effects so every rule is testable.
+import { parseArgs } from "node:util";
+
+export interface CliUser {
+  readonly user: string;
+  readonly password: string;
+}
+
+export interface CliOptions {
+  readonly dir: string;
+  readonly host: string;
+  readonly port: number;
+  readonly users: readonly CliUser[];
+  readonly usersFile: string | null;
+  readonly write: boolean;
+  readonly anonymous: boolean;
+  readonly passivePorts: { readonly min: number; readonly max: number } | null;
+  readonly publicAddress: string | null;
+  readonly idleTimeoutSeconds: number | null;
+  readonly maxSessions: number | null;
+  readonly maxSessionsPerIp: number | null;
+}
+
+export type ParsedCli =
+  | { readonly kind: "run"; readonly options: CliOptions }
+  | { readonly kind: "help" }
+  | { readonly kind: "version" }
+  | { readonly kind: "error"; readonly message: string };
+
+export const USAGE = `Usage: pasv [DIR] [options]
+
+Serve DIR (default: the current directory) over FTP. By default anyone may log in
+anonymously (user "anonymous" or "ftp", any password) and read; nobody may write.
+
+Options:
+  -H, --host ADDR               listen address (default 127.0.0.1)
+  -p, --port N                  control port (default 2121; 0 picks a free one and prints it)
+  -u, --user NAME:PASSWORD      add a user confined to DIR (repeatable)
+      --users FILE              add users from FILE, one NAME:PASSWORD per line (# comments)
+  -w, --write                   logged-in users may upload, make/remove dirs, delete, rename
+      --no-anonymous            refuse anonymous login (anonymous is always read-only)
+      --pasv-ports A-B          passive port range (default 49152-65534)
+      --public-address ADDR     IPv4 address to advertise in PASV replies (NAT, containers)
+      --idle-timeout SECONDS    close idle sessions after SECONDS (default 300)
+      --max-sessions N          most simultaneous sessions (default 512)
+      --max-sessions-per-ip N   most simultaneous sessions from one address (default 64)
+  -h, --help                    show this help
+      --version                 show the version
+`;
+
+function integer(text: string, name: string, min: number, max: number): number | string {
+  if (!/^\d+$/.test(text)) return `${name} must be a whole number, got ${JSON.stringify(text)}`;
+  const n = Number(text);
+  if (n < min || n > max) return `${name} must be between ${min} and ${max}, got ${n}`;
+  return n;
+}
+
+export function parseUser(text: string): CliUser | string {
+  const colon = text.indexOf(":");
+  if (colon <= 0) return `user must be NAME:PASSWORD, got ${JSON.stringify(text)}`;
+  return { user: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+/** Lines of a --users file: NAME:PASSWORD, blank lines and # comments ignored. */
+export function parseUsersFile(text: string): CliUser[] | string {
+  const users: CliUser[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = (lines[i] ?? "").trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const user = parseUser(line);
+    if (typeof user === "string") return `users file line ${i + 1}: ${user}`;
+    users.push(user);
+  }
+  return users;
+}
+
+export function parseCli(argv: readonly string[]): ParsedCli {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        host: { type: "string", short: "H" },
+        port: { type: "string", short: "p" },
+        user: { type: "string", short: "u", multiple: true },
+        users: { type: "string" },
+        write: { type: "boolean", short: "w" },
+        "no-anonymous": { type: "boolean" },
+        "pasv-ports": { type: "string" },
+        "public-address": { type: "string" },
+        "idle-timeout": { type: "string" },
+        "max-sessions": { type: "string" },
+        "max-sessions-per-ip": { type: "string" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean" },
+      },
+    });
+  } catch (error) {
+    return { kind: "error", message: error instanceof Error ? error.message : String(error) };
+  }
+  const v = parsed.values;
+  if (v.help === true) return { kind: "help" };
+  if (v.version === true) return { kind: "version" };
+  if (parsed.positionals.length > 1) return { kind: "error", message: `only one directory may be served, got ${parsed.positionals.join(" ")}` };
+  const port = integer(v.port ?? "2121", "--port", 0, 65535);
+  if (typeof port === "string") return { kind: "error", message: port };
+  const users: CliUser[] = [];
+  for (const text of v.user ?? []) {
+    const user = parseUser(text);
+    if (typeof user === "string") return { kind: "error", message: `--user: ${user}` };
+    users.push(user);
+  }
+  let passivePorts: CliOptions["passivePorts"] = null;
+  if (v["pasv-ports"] !== undefined) {
+    const m = /^(\d+)-(\d+)$/.exec(v["pasv-ports"]);
+    const min = Number(m?.[1]);
+    const max = Number(m?.[2]);
+    if (m === null || min < 1024 || max > 65535 || min > max) return { kind: "error", message: `--pasv-ports must be A-B with 1024 <= A <= B <= 65535, got ${JSON.stringify(v["pasv-ports"])}` };
+    passivePorts = { min, max };
+  }
+  const publicAddress = v["public-address"] ?? null;
+  if (publicAddress !== null && !/^(\d{1,3})(\.\d{1,3}){3}$/.test(publicAddress)) return { kind: "error", message: `--public-address must be an IPv4 address, got ${JSON.stringify(publicAddress)}` };
+  const numbers: Record<string, number | null> = {};
+  for (const [flag, min, max] of [["idle-timeout", 1, 86_400], ["max-sessions", 1, 1_000_000], ["max-sessions-per-ip", 1, 1_000_000]] as const) {
+    const text = v[flag];
+    if (text === undefined) {
+      numbers[flag] = null;
+      continue;
+    }
+    const n = integer(text, `--${flag}`, min, max);
+    if (typeof n === "string") return { kind: "error", message: n };
+    numbers[flag] = n;
+  }
+  return {
+    kind: "run",
+    options: {
+      dir: parsed.positionals[0] ?? ".",
+      host: v.host ?? "127.0.0.1",
+      port,
+      users,
+      usersFile: v.users ?? null,
+      write: v.write === true,
+      anonymous: v["no-anonymous"] !== true,
+      passivePorts,
+      publicAddress,
+      idleTimeoutSeconds: numbers["idle-timeout"] ?? null,
+      maxSessions: numbers["max-sessions"] ?? null,
+      maxSessionsPerIp: numbers["max-sessions-per-ip"] ?? null,
+    },
+  };
+}
