@@ -224,13 +224,13 @@ export class NodeSessionIo implements SessionIo {
     const socket = net.connect({ host: address, port, family, localAddress: this.local.address });
     ch.socket = socket;
     socket.pause();
+    let connected = false;
     socket.once("connect", () => {
+      connected = true;
       if (this.channels.get(channel) === ch) this.post((now) => ({ type: "data.connected", now, channel }));
     });
     socket.once("error", (error) => {
-      if (this.channels.get(channel) === ch && !ch.inUse && socket.connecting) {
-        this.post((now) => ({ type: "data.connect-failed", now, channel, message: error.message }));
-      }
+      if (!connected && this.channels.get(channel) === ch) this.post((now) => ({ type: "data.connect-failed", now, channel, message: error.message }));
     });
     socket.on("error", () => undefined);
   }
