@@ -81,7 +81,8 @@ export class FtpControl {
   }
 
   async login(user = "anonymous", password = "guest@"): Promise<void> {
-    await this.greeting();
+    const hello = await this.greeting();
+    if (hello.code !== 220) throw new Error(`greeting was ${hello.code} ${hello.lines.join(" ")}`);
     const u = await this.cmd(`USER ${user}`);
     if (u.code !== 331) throw new Error(`USER got ${u.code}`);
     const p = await this.cmd(`PASS ${password}`);
