@@ -17,7 +17,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await server.stop();
+  // SIGTERM: the server closes its sessions and exits 0.
+  expect(await server.stop()).toBe(0);
   root.remove();
 });
 
