@@ -47,7 +47,7 @@ export default defineConfig(
     },
   },
   {
-    files: ["**/*.test.ts", "**/test/**/*.ts", "scripts/**"],
+    files: ["**/*.test.ts", "**/test/**/*.ts", "**/bench/**/*.ts", "scripts/**"],
     rules: {
       "@typescript-eslint/no-non-null-assertion": "off",
       "@typescript-eslint/no-floating-promises": "error",
