@@ -1,6 +1,6 @@
 // Commands per second through the pure core on one core: a realistic session mix, pipelined and
-// one command per event. Run: pnpm bench core
-import { initialSession, makeConfig, step, type Action, type SessionEvent, type SessionState } from "../src/index.js";
+// one command per event. Run: pnpm bench core (measures the built JavaScript in dist/, as shipped).
+import { initialSession, makeConfig, step, type Action, type SessionEvent, type SessionState } from "@pasv/core";
 
 const te = new TextEncoder();
 const config = makeConfig();

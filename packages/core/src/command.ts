@@ -12,18 +12,22 @@ export interface ParsedCommand {
 
 const SPACE = 0x20;
 const URGENT_VERBS = ["ABOR", "STAT", "QUIT"];
+/** No verb is longer; the rest of an absurd first word is not even looked at (it gets a 500 anyway). */
+const MAX_VERB_BYTES = 64;
 
 export function parseCommand(line: Uint8Array): ParsedCommand {
   let space = line.indexOf(SPACE);
   if (space < 0) space = line.length;
-  let verb = "";
   let letters = true;
-  for (let i = 0; i < space; i++) {
+  const codes: number[] = [];
+  for (let i = 0; i < space && i < MAX_VERB_BYTES; i++) {
     const b = line[i] ?? 0;
     const upper = b >= 0x61 && b <= 0x7a ? b - 0x20 : b;
     if (upper < 0x41 || upper > 0x5a) letters = false;
-    verb += String.fromCharCode(upper < 0x80 ? upper : 0xfffd);
+    codes.push(upper < 0x80 ? upper : 0xfffd);
   }
+  if (space > MAX_VERB_BYTES) letters = false;
+  let verb = String.fromCharCode.apply(null, codes);
   if (!letters) {
     // Telnet IP/Synch leftovers in front of an urgent verb (pyftpdlib's suffix rule).
     const suffix = URGENT_VERBS.find((v) => verb.endsWith(v));

@@ -39,8 +39,48 @@ export function bufferedBytes(reader: LineReader): number {
   return reader.partial.length;
 }
 
+/**
+ * The common case, taken without per-byte state: a clean reader and a chunk without Telnet bytes.
+ * Lines are zero-copy views of the chunk. Returns where the byte-by-byte path must take over
+ * (an over-long line), or -1 when the whole chunk was framed.
+ */
+function framePlain(chunk: Uint8Array, maxLineBytes: number, items: FramedItem[]): { stop: number; partialFrom: number; pendingCr: boolean } {
+  let start = 0;
+  let skip = false;
+  for (let i = 0; i < chunk.length; i++) {
+    const b = chunk[i];
+    if (skip) {
+      skip = false;
+      if (b === LF || b === NUL) {
+        start = i + 1;
+        continue;
+      }
+    }
+    if (b === LF || b === CR) {
+      if (i - start > maxLineBytes) return { stop: start, partialFrom: -1, pendingCr: false };
+      if (i > start) items.push({ kind: "line", bytes: chunk.subarray(start, i) });
+      start = i + 1;
+      skip = b === CR;
+    }
+  }
+  if (chunk.length - start > maxLineBytes) return { stop: start, partialFrom: -1, pendingCr: false };
+  return { stop: -1, partialFrom: start, pendingCr: skip };
+}
+
 export function feedControl(reader: LineReader, chunk: Uint8Array, maxLineBytes: number): { readonly reader: LineReader; readonly items: readonly FramedItem[] } {
   const items: FramedItem[] = [];
+  if (reader.telnet === "data" && reader.partial.length === 0 && !reader.pendingCr && !reader.discarding && !chunk.includes(IAC)) {
+    const plain = framePlain(chunk, maxLineBytes, items);
+    if (plain.stop < 0) {
+      const partial = plain.partialFrom < chunk.length ? chunk.slice(plain.partialFrom) : initialLineReader.partial;
+      return { reader: partial.length === 0 && !plain.pendingCr ? initialLineReader : { telnet: "data", partial, pendingCr: plain.pendingCr, discarding: false }, items };
+    }
+    return feedBytes(initialLineReader, chunk.subarray(plain.stop), maxLineBytes, items);
+  }
+  return feedBytes(reader, chunk, maxLineBytes, items);
+}
+
+function feedBytes(reader: LineReader, chunk: Uint8Array, maxLineBytes: number, items: FramedItem[]): { readonly reader: LineReader; readonly items: readonly FramedItem[] } {
   let telnet = reader.telnet;
   let discarding = reader.discarding;
   let pendingCr = reader.pendingCr;

@@ -3,17 +3,26 @@
 import { encodeReply } from "./reply.js";
 import type { Action } from "./types.js";
 
-const constantReplies = new Map<string, Uint8Array>();
-const CONSTANT_CACHE_LIMIT = 256;
+const constantReplies = new Map<number, Map<string, Uint8Array>>();
+let cached = 0;
+/** Only the fixed texts in this package are cached, so this bound is never reached in practice. */
+const CONSTANT_CACHE_LIMIT = 512;
 
-/** Encoded bytes of a reply; texts without variable parts are encoded once and reused. */
+/** Encoded bytes of a reply; texts without variable parts are encoded once and reused (never mutated). */
 function encoded(code: number, text: string | readonly string[], constant: boolean): Uint8Array {
   if (!constant || typeof text !== "string") return encodeReply(code, text);
-  const key = `${code} ${text}`;
-  let bytes = constantReplies.get(key);
+  let byText = constantReplies.get(code);
+  if (byText === undefined) {
+    byText = new Map();
+    constantReplies.set(code, byText);
+  }
+  let bytes = byText.get(text);
   if (bytes === undefined) {
     bytes = encodeReply(code, text);
-    if (constantReplies.size < CONSTANT_CACHE_LIMIT) constantReplies.set(key, bytes);
+    if (cached < CONSTANT_CACHE_LIMIT) {
+      byText.set(text, bytes);
+      cached++;
+    }
   }
   return bytes;
 }

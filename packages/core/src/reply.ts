@@ -3,7 +3,7 @@ import { decodeUtf8Lossy, encodeUtf8 } from "./utf8.js";
 
 /** No text can split a reply or forge another: CR and LF become spaces. */
 function clean(text: string): string {
-  return text.replace(/[\r\n]/g, " ");
+  return text.includes("\r") || text.includes("\n") ? text.replace(/[\r\n]/g, " ") : text;
 }
 
 /**

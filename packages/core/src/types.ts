@@ -160,6 +160,7 @@ export type TransferFailure =
 
 export type SessionEvent =
   | { readonly type: "open"; readonly now: Millis }
+  /** The bytes belong to the core from now on (it keeps views of them): never reuse the buffer. */
   | { readonly type: "control.data"; readonly now: Millis; readonly bytes: Uint8Array }
   | { readonly type: "control.eof"; readonly now: Millis }
   | { readonly type: "control.error"; readonly now: Millis; readonly message: string }

@@ -1,6 +1,19 @@
 // UTF-8 without TextEncoder/TextDecoder (runtime globals are off limits in the core).
 
 export function encodeUtf8(s: string): Uint8Array {
+  // Replies and listings are mostly ASCII: one pass, exact size.
+  let ascii = true;
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) {
+    const bytes = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) bytes[i] = s.charCodeAt(i);
+    return bytes;
+  }
   const out = new Uint8Array(s.length * 3);
   let n = 0;
   for (let i = 0; i < s.length; i++) {
@@ -97,7 +110,8 @@ const CHUNK = 4096;
 /** Bytes below 0x80 as a string, in bounded slices (spreading a huge array would overflow the stack). */
 function asciiRange(bytes: Uint8Array, from: number, to: number): string {
   let out = "";
-  for (let i = from; i < to; i += CHUNK) out += String.fromCharCode(...bytes.subarray(i, Math.min(to, i + CHUNK)));
+  // apply() takes the typed array as an array-like without iterating it (much faster than spread).
+  for (let i = from; i < to; i += CHUNK) out += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(to, i + CHUNK)) as unknown as number[]);
   return out;
 }
 
