@@ -71,9 +71,7 @@ export function normalizeIp(ip: string): { readonly family: Family; readonly add
   const v6 = parseIpv6(zone < 0 ? ip : ip.slice(0, zone));
   if (v6 === null) return null;
   if (v6.slice(0, 5).every((x) => x === 0) && v6[5] === 0xffff) {
-    const hi = v6[6] ?? 0;
-    const lo = v6[7] ?? 0;
-    return { family: 4, address: `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}` };
+    return { family: 4, address: v6.slice(6).flatMap((word) => [word >> 8, word & 255]).join(".") };
   }
   return { family: 6, address: formatIpv6(v6) };
 }
@@ -85,6 +83,11 @@ export function sameIp(a: string, b: string): boolean {
 }
 
 const BYTE = /^\d{1,3}$/;
+
+/** p1·256 + p2 from the last two of six numbers. */
+function portFrom(six: readonly number[]): number {
+  return six.slice(4).reduce((port, byte) => port * 256 + byte, 0);
+}
 
 /** PORT h1,h2,h3,h4,p1,p2: six decimal numbers 0–255; port p1·256+p2, never 0. */
 export function parsePortArg(arg: string): { readonly address: string; readonly port: number } | null {
@@ -98,7 +101,7 @@ export function parsePortArg(arg: string): { readonly address: string; readonly 
     if (v > 255) return null;
     n.push(v);
   }
-  const port = (n[4] ?? 0) * 256 + (n[5] ?? 0);
+  const port = portFrom(n);
   if (port === 0) return null;
   return { address: n.slice(0, 4).join("."), port };
 }
@@ -122,7 +125,7 @@ export function parse227(text: string): { readonly address: string; readonly por
   if (m === null) return null;
   const n = m.slice(1).map(Number);
   if (n.some((v) => v > 255)) return null;
-  return { address: n.slice(0, 4).join("."), port: (n[4] ?? 0) * 256 + (n[5] ?? 0) };
+  return { address: n.slice(0, 4).join("."), port: portFrom(n) };
 }
 
 export type EprtParse =

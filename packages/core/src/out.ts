@@ -59,16 +59,12 @@ export class Out {
 
   private flushWrites(): void {
     if (this.pending.length === 0) return;
-    let bytes: Uint8Array;
-    if (this.pending.length === 1) {
-      bytes = this.pending[0] ?? new Uint8Array(0);
-    } else {
-      bytes = new Uint8Array(this.pendingLength);
-      let at = 0;
-      for (const part of this.pending) {
-        bytes.set(part, at);
-        at += part.length;
-      }
+    // Always a fresh buffer: cached reply encodings are shared and must never reach an adapter that might keep or change them.
+    const bytes = new Uint8Array(this.pendingLength);
+    let at = 0;
+    for (const part of this.pending) {
+      bytes.set(part, at);
+      at += part.length;
     }
     this.pending = [];
     this.pendingLength = 0;

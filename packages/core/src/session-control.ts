@@ -10,8 +10,8 @@ export function closeSession(s: Draft, out: Out): void {
   if (s.op.kind === "transfer") {
     if (s.op.phase === "running") out.push({ type: "transfer.abort", transfer: s.op.transfer });
   }
+  // A transfer or listen op always has its channel (checkInvariants), so closing the channel covers it.
   if (s.channel.kind !== "none") out.push({ type: "data.close", channel: s.channel.id });
-  else if (s.op.kind === "transfer" || s.op.kind === "listen") out.push({ type: "data.close", channel: s.op.channel });
   s.channel = { kind: "none" };
   s.op = { kind: "none" };
   s.queue = [];
@@ -21,9 +21,7 @@ export function closeSession(s: Draft, out: Out): void {
   out.push({ type: "control.close" });
 }
 
-export function onAuthResult(s: Draft, account: Account | null, now: Millis, out: Out): void {
-  if (s.op.kind !== "auth") return;
-  const user = s.op.user;
+export function onAuthResult(s: Draft, user: string, account: Account | null, now: Millis, out: Out): void {
   if (account !== null) {
     s.op = { kind: "none" };
     s.login = { kind: "in", account };
@@ -77,5 +75,6 @@ export function onTlsReady(s: Draft, now: Millis, out: Out): void {
 export function onTlsFailed(s: Draft, out: Out): void {
   if (s.op.kind !== "tls") return;
   // The handshake broke mid-way: neither plaintext nor TLS can carry a reply now.
+  s.tls = "none";
   closeSession(s, out);
 }

@@ -90,7 +90,7 @@ function handle(s: Draft, event: SessionEvent, out: Out): void {
       return;
     case "auth.result":
       if (s.op.kind === "auth" && s.op.request === event.request) {
-        onAuthResult(s, event.account, event.now, out);
+        onAuthResult(s, s.op.user, event.account, event.now, out);
       }
       return;
     case "shutdown":

@@ -35,6 +35,18 @@ export interface WorldOptions {
   holdTransfers?: boolean;
   now?: number;
   refuse?: "max-sessions" | "max-sessions-per-ip" | "shutting-down";
+  /** File-system requests wait in `pendingFs` until the test answers them. */
+  manualFs?: boolean;
+  implicitTls?: boolean;
+  passiveAddress?: string;
+  /** Control TLS handshakes fail. */
+  failTls?: boolean;
+  /** Control TLS handshakes wait until the test posts tls.ready. */
+  holdTls?: boolean;
+  /** Passive listeners fail to open. */
+  failListen?: boolean;
+  /** Do not post the `open` event (the greeting) yet. */
+  noOpen?: boolean;
 }
 
 const te = new TextEncoder();
@@ -54,6 +66,8 @@ export class World {
   closed = false;
   paused = false;
   running: { transfer: number; channel: number } | null = null;
+  readonly pendingFs: Extract<Action, { type: "fs" }>[] = [];
+  readonly notices: unknown[] = [];
   listening = new Map<number, number>(); // channel -> port
   adopted = new Set<number>();
   rejected: number[] = [];
@@ -76,11 +90,11 @@ export class World {
       now: this.now,
       local: { address: options.serverAddress ?? "127.0.0.1", port: 21 },
       remote: { address: options.clientAddress ?? "127.0.0.1", port: 40000 },
-      implicitTls: false,
-      passiveAddress: null,
+      implicitTls: options.implicitTls ?? false,
+      passiveAddress: options.passiveAddress ?? null,
       refuse: options.refuse === undefined ? null : { reason: options.refuse },
     });
-    this.post({ type: "open", now: this.now });
+    if (options.noOpen !== true) this.post({ type: "open", now: this.now });
   }
 
   post(event: SessionEvent): void {
@@ -144,6 +158,15 @@ export class World {
     return this.replies.slice(before);
   }
 
+  /** Answers the oldest pending fs request with `result` and returns the replies it produced. */
+  answerFs(result: FsResult): string[] {
+    const before = this.replies.length;
+    const next = this.pendingFs.shift();
+    if (next === undefined) throw new Error("no fs request pending");
+    this.post({ type: "fs.result", now: this.now, request: next.request, result });
+    return this.replies.slice(before);
+  }
+
   currentPassive(): number {
     const ch = this.state.channel;
     if (ch.kind !== "passive") throw new Error("no passive channel");
@@ -171,9 +194,14 @@ export class World {
         this.paused = false;
         return;
       case "control.tls":
-        queue.push({ type: "tls.ready", now });
+        if (this.options.holdTls === true) return;
+        queue.push(this.options.failTls === true ? { type: "tls.failed", now, message: "handshake failed" } : { type: "tls.ready", now });
         return;
       case "data.listen": {
+        if (this.options.failListen === true) {
+          queue.push({ type: "data.listen-failed", now, channel: action.channel, message: "EADDRINUSE" });
+          return;
+        }
         const port = 50000 + action.channel;
         this.listening.set(action.channel, port);
         queue.push({ type: "data.listening", now, channel: action.channel, port });
@@ -207,12 +235,15 @@ export class World {
         this.running = null;
         return;
       case "fs":
-        queue.push({ type: "fs.result", now, request: action.request, result: this.runFs(action.fs) });
+        if (this.options.manualFs === true) this.pendingFs.push(action);
+        else queue.push({ type: "fs.result", now, request: action.request, result: this.runFs(action.fs) });
         return;
       case "auth":
         queue.push({ type: "auth.result", now, request: action.request, account: this.authenticate(action.user, action.password) });
         return;
       case "notice":
+        this.notices.push(action.notice);
+        return;
       case "log":
         return;
       default: {
