@@ -1,0 +1,104 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { VfsError, type VfsReader } from "@pasv/driver";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalFs } from "./local-fs.js";
+
+const outer = mkdtempSync(path.join(tmpdir(), "pasv-localfs-"));
+const root = path.join(outer, "root");
+let fs: LocalFs;
+
+beforeAll(() => {
+  mkdirSync(path.join(root, "dir"), { recursive: true });
+  writeFileSync(path.join(root, "a.txt"), "hello world");
+  writeFileSync(path.join(outer, "secret.txt"), "secret");
+  symlinkSync(path.join(outer, "secret.txt"), path.join(root, "out-link"));
+  symlinkSync(outer, path.join(root, "out-dir"));
+  symlinkSync(path.join(root, "a.txt"), path.join(root, "in-link"));
+  symlinkSync(path.join(outer, "missing.txt"), path.join(root, "dangling"));
+  fs = new LocalFs(root);
+});
+afterAll(() => rmSync(outer, { recursive: true, force: true }));
+
+async function kind(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return "ok";
+  } catch (error) {
+    return error instanceof VfsError ? error.kind : `not a VfsError: ${String(error)}`;
+  }
+}
+
+async function readAll(r: VfsReader): Promise<string> {
+  let s = "";
+  for await (const c of r.chunks()) s += Buffer.from(c).toString();
+  await r.close();
+  return s;
+}
+
+describe("LocalFs", () => {
+  it("stats and lists, showing symlinks as symlinks", async () => {
+    expect((await fs.stat("/a.txt")).size).toBe(11);
+    expect((await fs.stat("/")).type).toBe("dir");
+    const names = (await fs.list("/")).map((e) => `${e.name}:${e.type}`).sort();
+    expect(names).toEqual(["a.txt:file", "dangling:symlink", "dir:dir", "in-link:symlink", "out-dir:symlink", "out-link:symlink"]);
+    expect((await fs.stat("/in-link")).type).toBe("file");
+  });
+
+  it("refuses everything that resolves outside the root", async () => {
+    expect(await kind(fs.stat("/out-link"))).toBe("permission");
+    expect(await kind(fs.read("/out-link", 0))).toBe("permission");
+    expect(await kind(fs.list("/out-dir"))).toBe("permission");
+    expect(await kind(fs.write("/out-dir/new.txt", "truncate", 0))).toBe("permission");
+    expect(await kind(fs.write("/dangling", "truncate", 0))).toBe("permission");
+    expect(await kind(fs.write("/out-link", "truncate", 0))).toBe("permission");
+    expect(await kind(fs.mkdir("/out-dir/x"))).toBe("permission");
+    expect(await kind(fs.rename("/a.txt", "/out-dir/a.txt"))).toBe("permission");
+    // Virtual paths that try to climb stay inside.
+    expect(await kind(fs.stat("/../secret.txt"))).toBe("not-found");
+    expect(readFileSync(path.join(outer, "secret.txt"), "utf8")).toBe("secret");
+  });
+
+  it("reads from an offset and writes in every mode", async () => {
+    expect(await readAll(await fs.read("/a.txt", 6))).toBe("world");
+    const w = await fs.write("/new.txt", "truncate", 0);
+    await w.write(Buffer.from("abcdef"));
+    await w.close();
+    const a = await fs.write("/new.txt", "append", 0);
+    await a.write(Buffer.from("gh"));
+    await a.close();
+    expect(readFileSync(path.join(root, "new.txt"), "utf8")).toBe("abcdefgh");
+    const o = await fs.write("/new.txt", "at-offset", 3);
+    await o.write(Buffer.from("XY"));
+    await o.close();
+    expect(readFileSync(path.join(root, "new.txt"), "utf8")).toBe("abcXY");
+    expect(await kind(fs.write("/new.txt", "create-new", 0))).toBe("exists");
+    const big = Buffer.alloc(3 * 1024 * 1024, 7);
+    const b = await fs.write("/big.bin", "truncate", 0);
+    for (let i = 0; i < big.length; i += 65536) await b.write(big.subarray(i, i + 65536));
+    await b.close();
+    expect(readFileSync(path.join(root, "big.bin")).equals(big)).toBe(true);
+    const aborted = await fs.write("/aborted.bin", "truncate", 0);
+    await aborted.write(Buffer.from("x"));
+    await aborted.abort();
+  });
+
+  it("maps errno to error kinds", async () => {
+    expect(await kind(fs.stat("/nope"))).toBe("not-found");
+    expect(await kind(fs.read("/dir", 0))).toBe("is-a-directory");
+    expect(await kind(fs.write("/dir", "truncate", 0))).toBe("is-a-directory");
+    expect(await kind(fs.mkdir("/dir"))).toBe("exists");
+    expect(await kind(fs.mkdir("/nope/deeper"))).toBe("not-found");
+    expect(await kind(fs.delete("/dir"))).toBe("is-a-directory");
+    writeFileSync(path.join(root, "dir", "f"), "x");
+    expect(await kind(fs.rmdir("/dir"))).toBe("not-empty");
+    expect(await kind(fs.list("/a.txt"))).toBe("not-a-directory");
+    expect(await kind(fs.stat("/a.txt/x"))).toBe("not-a-directory");
+    expect(await kind(fs.setMtime("/a.txt", Date.UTC(2020, 0, 1)))).toBe("ok");
+    expect((await fs.stat("/a.txt")).mtime).toBe(Date.UTC(2020, 0, 1));
+    expect(await kind(fs.rename("/a.txt", "/b.txt"))).toBe("ok");
+    expect(await kind(fs.delete("/b.txt"))).toBe("ok");
+    expect(await kind(new LocalFs(path.join(outer, "no-such-root")).stat("/"))).toBe("not-found");
+  });
+});

@@ -1,0 +1,155 @@
+import net from "node:net";
+import { Writable } from "node:stream";
+import { Client } from "basic-ftp";
+import { feedReplies, initialReplyReader, parse229, type ParsedReply } from "@pasv/core";
+import { afterEach, describe, expect, it } from "vitest";
+import { MemoryFs } from "./memory-fs.js";
+import { createServer, type FtpServer, type ServerEvents } from "./server.js";
+
+const servers: FtpServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function start(options: Parameters<typeof createServer>[0], host = "127.0.0.1"): Promise<{ server: FtpServer; port: number }> {
+  const server = createServer(options);
+  servers.push(server);
+  const { port } = await server.listen(0, host);
+  return { server, port };
+}
+
+/** Minimal raw control client (the e2e package has the full one). */
+async function control(port: number, host = "127.0.0.1"): Promise<{ send(line: string): Promise<ParsedReply>; next(): Promise<ParsedReply>; close(): void }> {
+  const socket = net.connect({ port, host });
+  let reader = initialReplyReader;
+  const replies: ParsedReply[] = [];
+  let wake: (() => void) | null = null;
+  socket.on("data", (chunk: Buffer) => {
+    const fed = feedReplies(reader, chunk);
+    reader = fed.reader;
+    replies.push(...fed.replies);
+    wake?.();
+  });
+  const next = async (): Promise<ParsedReply> => {
+    while (replies.length === 0) await new Promise<void>((r) => (wake = r));
+    return replies.shift()!;
+  };
+  await new Promise((r) => socket.once("connect", r));
+  return {
+    send: (line) => {
+      socket.write(`${line}\r\n`);
+      return next();
+    },
+    next,
+    close: () => socket.destroy(),
+  };
+}
+
+describe("createServer", () => {
+  it("serves a MemoryFs and emits typed events for sessions, logins and transfers", async () => {
+    const vfs = new MemoryFs({ "hello.txt": "hello", pub: {} });
+    const { server, port } = await start({ vfs, users: [{ user: "alice", password: "pw", write: true }] });
+    const events: string[] = [];
+    const transfers: ServerEvents["transfer"][] = [];
+    server.on("session-open", () => events.push("open"));
+    server.on("session-close", () => events.push("close"));
+    server.on("login", (e) => events.push(`login ${e.user}`));
+    server.on("login-failed", (e) => events.push(`failed ${e.user}`));
+    server.on("transfer", (e) => transfers.push(e));
+    const client = new Client(10_000);
+    await client.access({ host: "127.0.0.1", port, user: "alice", password: "pw" });
+    expect(server.sessionCount).toBe(1);
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write: (c: Buffer, _e, cb) => {
+        chunks.push(c);
+        cb();
+      },
+    });
+    await client.downloadTo(sink, "/hello.txt");
+    expect(Buffer.concat(chunks).toString()).toBe("hello");
+    const { Readable } = await import("node:stream");
+    await client.uploadFrom(Readable.from([Buffer.from("uploaded")]), "/pub/up.txt");
+    expect(new TextDecoder().decode(vfs.readFile("/pub/up.txt"))).toBe("uploaded");
+    client.close();
+    const bad = new Client(10_000);
+    await expect(bad.access({ host: "127.0.0.1", port, user: "alice", password: "wrong" })).rejects.toThrow();
+    bad.close();
+    await new Promise((r) => setTimeout(r, 100));
+    // The first client's close may land after the second connects: compare as a multiset.
+    expect([...events].sort()).toEqual(["close", "close", "failed alice", "login alice", "open", "open"]);
+    expect(events.indexOf("login alice")).toBeGreaterThan(events.indexOf("open"));
+    const done = transfers.filter((t) => t.command !== "MLSD" && t.command !== "LIST");
+    expect(done.map((t) => [t.command, t.outcome, t.path, t.bytes, t.user])).toEqual([
+      ["RETR", "completed", "/hello.txt", 5, "alice"],
+      ["STOR", "completed", "/pub/up.txt", 8, "alice"],
+    ]);
+    expect(done.every((t) => t.durationMs >= 0 && t.code === 226)).toBe(true);
+  });
+
+  it("caps sessions per address with a 421 greeting", async () => {
+    const { port } = await start({ vfs: new MemoryFs(), maxSessionsPerIp: 1 });
+    const first = await control(port);
+    expect((await first.next()).code).toBe(220);
+    const second = await control(port);
+    expect((await second.next()).code).toBe(421);
+    first.close();
+    second.close();
+  });
+
+  it("speaks EPSV and EPRT over IPv6", async () => {
+    let v6 = true;
+    try {
+      await start({ vfs: new MemoryFs({ "f.txt": "six" }) }, "::1");
+    } catch {
+      v6 = false;
+    }
+    if (!v6) {
+      console.warn("SKIPPING IPv6 test: ::1 is not available here");
+      return;
+    }
+    const server = servers.at(-1)!;
+    const address = (server as unknown as { server: net.Server }).server.address() as net.AddressInfo;
+    const c = await control(address.port, "::1");
+    expect((await c.next()).code).toBe(220);
+    await c.send("USER anonymous");
+    expect((await c.send("PASS x")).code).toBe(230);
+    expect((await c.send("PASV")).code).toBe(425);
+    const epsv = await c.send("EPSV");
+    const dataPort = parse229(epsv.lines[0] ?? "");
+    expect(dataPort).not.toBeNull();
+    const data = net.connect({ port: dataPort!, host: "::1" });
+    const got: Buffer[] = [];
+    data.on("data", (b: Buffer) => got.push(b));
+    const ended = new Promise((r) => data.on("end", r));
+    expect((await c.send("RETR f.txt")).code).toBe(150);
+    expect((await c.next()).code).toBe(226);
+    await ended;
+    expect(Buffer.concat(got).toString()).toBe("six");
+    const listener = net.createServer();
+    await new Promise<void>((r) => listener.listen(0, "::1", r));
+    const lport = (listener.address() as net.AddressInfo).port;
+    const received = new Promise<string>((resolve) => listener.on("connection", (s) => {
+      const parts: Buffer[] = [];
+      s.on("data", (b: Buffer) => parts.push(b));
+      s.on("end", () => resolve(Buffer.concat(parts).toString()));
+    }));
+    expect((await c.send(`EPRT |2|::1|${lport}|`)).code).toBe(200);
+    expect((await c.send("RETR f.txt")).code).toBe(150);
+    expect((await c.next()).code).toBe(226);
+    expect(await received).toBe("six");
+    listener.close();
+    c.close();
+  });
+
+  it("close() ends live sessions with 421 and resolves", async () => {
+    const { server, port } = await start({ vfs: new MemoryFs() });
+    const c = await control(port);
+    expect((await c.next()).code).toBe(220);
+    const closing = server.close();
+    expect((await c.next()).code).toBe(421);
+    await closing;
+    expect(server.sessionCount).toBe(0);
+    servers.splice(servers.indexOf(server), 1);
+  });
+});
