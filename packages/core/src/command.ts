@@ -15,7 +15,22 @@ const URGENT_VERBS = ["ABOR", "STAT", "QUIT"];
 /** No verb is longer; the rest of an absurd first word is not even looked at (it gets a 500 anyway). */
 const MAX_VERB_BYTES = 64;
 
+const PLAIN_VERB = /^[A-Za-z]{1,8}$/;
+
+/** Most lines are short printable ASCII: let the engine's string operations do the work. */
+function parseAscii(line: Uint8Array): ParsedCommand | null {
+  if (line.length > 512) return null;
+  for (const b of line) if (b < 0x20 || b > 0x7e) return null;
+  const text = String.fromCharCode.apply(null, line as unknown as number[]);
+  const space = text.indexOf(" ");
+  const word = space < 0 ? text : text.slice(0, space);
+  if (!PLAIN_VERB.test(word)) return null;
+  return { verb: word.toUpperCase(), arg: space < 0 ? null : text.slice(space + 1), argInvalid: false };
+}
+
 export function parseCommand(line: Uint8Array): ParsedCommand {
+  const plain = parseAscii(line);
+  if (plain !== null) return plain;
   let space = line.indexOf(SPACE);
   if (space < 0) space = line.length;
   let letters = true;

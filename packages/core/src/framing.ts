@@ -40,9 +40,9 @@ export function bufferedBytes(reader: LineReader): number {
 }
 
 /**
- * The common case, taken without per-byte state: a clean reader and a chunk without Telnet bytes.
- * Lines are zero-copy views of the chunk. Returns where the byte-by-byte path must take over
- * (an over-long line), or -1 when the whole chunk was framed.
+ * The common case, taken without per-byte state: a clean reader and plain lines. Lines are zero-copy
+ * views of the chunk. At the first line with a Telnet byte or over the limit it returns where the
+ * byte-by-byte path takes over (with a clean reader: only whole lines were framed before it).
  */
 function framePlain(chunk: Uint8Array, maxLineBytes: number, items: FramedItem[]): { stop: number; partialFrom: number; pendingCr: boolean } {
   let start = 0;
@@ -56,6 +56,7 @@ function framePlain(chunk: Uint8Array, maxLineBytes: number, items: FramedItem[]
         continue;
       }
     }
+    if (b === IAC) return { stop: start, partialFrom: -1, pendingCr: false };
     if (b === LF || b === CR) {
       if (i - start > maxLineBytes) return { stop: start, partialFrom: -1, pendingCr: false };
       if (i > start) items.push({ kind: "line", bytes: chunk.subarray(start, i) });
@@ -69,7 +70,7 @@ function framePlain(chunk: Uint8Array, maxLineBytes: number, items: FramedItem[]
 
 export function feedControl(reader: LineReader, chunk: Uint8Array, maxLineBytes: number): { readonly reader: LineReader; readonly items: readonly FramedItem[] } {
   const items: FramedItem[] = [];
-  if (reader.telnet === "data" && reader.partial.length === 0 && !reader.pendingCr && !reader.discarding && !chunk.includes(IAC)) {
+  if (reader.telnet === "data" && reader.partial.length === 0 && !reader.pendingCr && !reader.discarding) {
     const plain = framePlain(chunk, maxLineBytes, items);
     if (plain.stop < 0) {
       const partial = plain.partialFrom < chunk.length ? chunk.slice(plain.partialFrom) : initialLineReader.partial;

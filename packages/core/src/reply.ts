@@ -12,6 +12,10 @@ function clean(text: string): string {
  * the byte 0xFF, so no Telnet IAC doubling is ever needed.
  */
 export function encodeReply(code: number, text: string | readonly string[]): Uint8Array {
+  if (typeof text === "string") {
+    const fast = encodeAsciiLine(code, text);
+    if (fast !== null) return fast;
+  }
   if (typeof text === "string" || text.length <= 1) {
     const line = typeof text === "string" ? text : (text[0] ?? "");
     return encodeUtf8(`${code} ${clean(line)}\r\n`);
@@ -23,6 +27,25 @@ export function encodeReply(code: number, text: string | readonly string[]): Uin
   }
   out += `${code} ${clean(text[text.length - 1] ?? "")}\r\n`;
   return encodeUtf8(out);
+}
+
+/** One pass for the common single-line ASCII reply (CR/LF cleaned on the way); null otherwise. */
+function encodeAsciiLine(code: number, text: string): Uint8Array | null {
+  if (code < 100 || code > 999) return null;
+  const n = text.length;
+  const out = new Uint8Array(n + 6);
+  out[0] = 0x30 + Math.floor(code / 100);
+  out[1] = 0x30 + (Math.floor(code / 10) % 10);
+  out[2] = 0x30 + (code % 10);
+  out[3] = 0x20;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return null;
+    out[i + 4] = c === 0x0d || c === 0x0a ? 0x20 : c;
+  }
+  out[n + 4] = 0x0d;
+  out[n + 5] = 0x0a;
+  return out;
 }
 
 /** A path for a 257 reply: quoted, inner quotes doubled, LF encoded as NUL (RFC 959 App. II). */

@@ -1,5 +1,5 @@
 // The reducer: one event in, the next state and the actions to perform out.
-import { bufferedBytes, feedControl, initialLineReader } from "./framing.js";
+import { bufferedBytes, feedControl, initialLineReader, type FramedItem } from "./framing.js";
 import { parseCommand } from "./command.js";
 import { executeCommand, isTransferRunningCommand, statusLines } from "./commands.js";
 import { abortTransfer, finishTransfer, onAccepted, onConnectFailed, onConnected, onListenFailed, onListening, onTransferEnded } from "./data.js";
@@ -129,13 +129,9 @@ function receive(s: Draft, bytes: Uint8Array): void {
     s.reader = initialLineReader;
     return;
   }
-  const queue = s.queue.slice();
   let bytesQueued = s.queueBytes;
-  for (const item of fed.items) {
-    queue.push(item);
-    if (item.kind === "line") bytesQueued += item.bytes.length;
-  }
-  s.queue = queue;
+  for (const item of fed.items) if (item.kind === "line") bytesQueued += item.bytes.length;
+  s.queue = s.queue.length === 0 ? fed.items : s.queue.concat(fed.items);
   s.queueBytes = bytesQueued;
 }
 
@@ -175,8 +171,10 @@ function runQueue(s: Draft, now: Millis, out: Out): void {
     s.queueBytes -= item.bytes.length;
     executeCommand(s, parseCommand(item.bytes), now, out);
   }
-  if (head > 0) s.queue = s.queue.slice(head);
+  if (head > 0) s.queue = head >= s.queue.length ? EMPTY_QUEUE : s.queue.slice(head);
 }
+
+const EMPTY_QUEUE: readonly FramedItem[] = [];
 
 function applyBackpressure(s: Draft, out: Out): void {
   const held = s.queueBytes + bufferedBytes(s.reader);
