@@ -1,1 +1,7 @@
-export {};
+export { Prng, fnv1a } from "./prng.js";
+export { World, MAX_EVENTS_PER_RUN } from "./world.js";
+export { Network, Endpoint, Counters, CALM_NET, SOCKET_BUFFER_BYTES, type NetFaults, type Address } from "./net.js";
+export { SimFs, CALM_FS, type FsFaults } from "./memfs.js";
+export { SimServer, SimSessionIo, type SimServerOptions } from "./platform.js";
+export { Control, goodClient, hostileClient, type ClientContext } from "./clients.js";
+export { runSeed, drawScenario, replayLine, type RunOptions, type RunResult, type Scenario, type Failure } from "./run.js";

@@ -1,0 +1,441 @@
+// Simulated FTP clients: a well-behaved one running a random valid script, and hostile ones.
+// Each checks what it sees against the oracles as it goes and reports violations to the run.
+import { AsciiEncoder, feedReplies, formatEprtArg, formatPortArg, initialReplyReader, parse227, parse229, type ParsedReply } from "@pasv/core";
+import type { SimFs } from "./memfs.js";
+import type { Endpoint, Network } from "./net.js";
+import type { Prng } from "./prng.js";
+
+export interface ClientContext {
+  readonly net: Network;
+  readonly rng: Prng;
+  readonly fs: SimFs;
+  readonly server: { readonly address: string; readonly port: number };
+  fail(oracle: string, detail: string): void;
+  count(name: string): void;
+  /** What a client is doing now: named in liveness failures. */
+  note(client: string, doing: string): void;
+}
+
+/** Verbs that may get a 1yz mark before their final reply. */
+const TRANSFER_VERBS = new Set(["RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD"]);
+
+class Closed extends Error {}
+
+/** A control connection with the reply oracles built in. */
+export class Control {
+  private reader = initialReplyReader;
+  private readonly replies: ParsedReply[] = [];
+  private wake: (() => void) | null = null;
+  /** Commands sent and not yet answered with a final reply, oldest first. */
+  readonly outstanding: { verb: string; marked: boolean }[] = [];
+  closed = false;
+  got421 = false;
+  /** Off for clients that send unparseable bytes on purpose: their line count is unknowable. */
+  countReplies = true;
+
+  constructor(readonly endpoint: Endpoint, private readonly ctx: ClientContext, private readonly name: string) {
+    endpoint.handlers = {
+      data: (bytes) => this.receive(bytes),
+      end: () => this.close(),
+      reset: () => this.close(),
+    };
+  }
+
+  static open(ctx: ClientContext, from: string, name: string): Promise<Control | null> {
+    return new Promise((resolve) => {
+      ctx.net.connect(from, ctx.server, (endpoint) => resolve(endpoint === null ? null : new Control(endpoint, ctx, name)));
+    });
+  }
+
+  private close(): void {
+    this.closed = true;
+    this.poke();
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private receive(bytes: Uint8Array): void {
+    const fed = feedReplies(this.reader, bytes);
+    this.reader = fed.reader;
+    if (fed.error !== null) this.ctx.fail("reply syntax", `${this.name}: ${fed.error}`);
+    for (const reply of fed.replies) this.check(reply);
+    this.replies.push(...fed.replies);
+    this.poke();
+  }
+
+  /** Exactly one final reply per command, in order; marks only for transfer verbs, once. */
+  private check(reply: ParsedReply): void {
+    if (!this.countReplies) return;
+    if (reply.code === 421) {
+      this.got421 = true;
+      this.outstanding.length = 0;
+      return;
+    }
+    const head = this.outstanding[0];
+    if (head === undefined) {
+      this.ctx.fail("one final reply per command", `${this.name}: unsolicited ${reply.code} ${reply.lines.join(" ")}`);
+      return;
+    }
+    if (!reply.final) {
+      if (!TRANSFER_VERBS.has(head.verb) || head.marked) this.ctx.fail("marks only where allowed", `${this.name}: ${reply.code} mark for ${head.verb}`);
+      head.marked = true;
+      return;
+    }
+    this.outstanding.shift();
+  }
+
+  send(line: string): { verb: string; marked: boolean } {
+    this.ctx.note(this.name, `sent ${line.slice(0, 40)}`);
+    const verb = (line.split(" ")[0] ?? "").toUpperCase();
+    const entry = { verb, marked: false };
+    if (this.closed) return entry;
+    this.outstanding.push(entry);
+    this.endpoint.write(new TextEncoder().encode(`${line}\r\n`));
+    return entry;
+  }
+
+  /** Reads until `entry` has had its final reply (older commands' replies are consumed on the way). */
+  async finalFor(entry: { verb: string; marked: boolean }): Promise<ParsedReply> {
+    for (;;) {
+      const r = await this.reply();
+      if (r.code === 421 || (r.final && !this.outstanding.includes(entry))) return r;
+    }
+  }
+
+  /** The next reply, or throws Closed once the connection is gone. */
+  async reply(): Promise<ParsedReply> {
+    for (;;) {
+      const next = this.replies.shift();
+      if (next !== undefined) {
+        this.ctx.note(this.name, `got ${next.code}`);
+        return next;
+      }
+      if (this.closed) throw new Closed();
+      await new Promise<void>((r) => (this.wake = r));
+    }
+  }
+
+  /** Sends a command and returns its final reply (skipping marks). */
+  async cmd(line: string): Promise<ParsedReply> {
+    return this.finalFor(this.send(line));
+  }
+}
+
+/** Collects one data connection's bytes until EOF or reset. */
+class DataSink {
+  readonly chunks: Uint8Array[] = [];
+  done = false;
+  reset = false;
+  private wake: (() => void) | null = null;
+
+  constructor(readonly endpoint: Endpoint) {
+    endpoint.handlers = {
+      data: (b) => this.chunks.push(b),
+      end: () => {
+        this.done = true;
+        this.wake?.();
+      },
+      reset: () => {
+        this.done = true;
+        this.reset = true;
+        this.wake?.();
+      },
+    };
+  }
+
+  bytes(): Uint8Array {
+    return concat(this.chunks);
+  }
+
+  async finished(): Promise<void> {
+    while (!this.done) await new Promise<void>((r) => (this.wake = r));
+  }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+type Mode = "PASV" | "EPSV" | "PORT" | "EPRT";
+
+/** A client that follows the protocol, with random choices; returns when done or disconnected. */
+export async function goodClient(ctx: ClientContext, id: number, address: string, steps: number): Promise<void> {
+  const rng = ctx.rng.fork(`client ${id}`);
+  const c = await Control.open(ctx, address, `client ${id}`);
+  if (c === null) return;
+  const home = `/c${id}`;
+  try {
+    c.outstanding.push({ verb: "(greeting)", marked: false });
+    const hello = await c.reply();
+    if (hello.code !== 220) return;
+    if ((await c.cmd("USER sim")).code !== 331) return;
+    if ((await c.cmd("PASS pw")).code !== 230) return;
+    await c.cmd(`MKD ${home}`);
+    await c.cmd(`CWD ${home}`);
+    let type: "A" | "I" = "A";
+    const files = new Map<string, Uint8Array>();
+    for (let i = 0; i < steps && !c.closed; i++) {
+      const action = rng.pick(["noop", "type", "store", "store", "retr", "retr", "list", "rename", "delete", "size", "abort", "stat", "cwd"] as const);
+      switch (action) {
+        case "noop":
+          await c.cmd(rng.pick(["NOOP", "PWD", "SYST", "FEAT", "HELP"]));
+          break;
+        case "type":
+          type = rng.pick(["A", "I"]);
+          await c.cmd(`TYPE ${type}`);
+          break;
+        case "cwd":
+          await c.cmd(rng.pick([`CWD ${home}`, "CDUP", `CWD ${home}/../c${id}`]));
+          await c.cmd(`CWD ${home}`);
+          break;
+        case "stat":
+          await c.cmd(rng.pick(["STAT", `STAT ${home}`, "MLST", `MLST ${home}`]));
+          break;
+        case "size": {
+          const name = rng.pick([...files.keys(), "missing"]);
+          await c.cmd(`SIZE ${home}/${name}`);
+          break;
+        }
+        case "delete": {
+          const name = rng.pick([...files.keys(), "missing"]);
+          const r = await c.cmd(`DELE ${home}/${name}`);
+          if (r.code === 250) files.delete(name);
+          break;
+        }
+        case "rename": {
+          const name = rng.pick([...files.keys(), "missing"]);
+          const to = `r${rng.int(0, 999)}.bin`;
+          if ((await c.cmd(`RNFR ${home}/${name}`)).code !== 350) break;
+          const r = await c.cmd(`RNTO ${home}/${to}`);
+          const data = files.get(name);
+          if (r.code === 250 && data !== undefined) {
+            files.delete(name);
+            files.set(to, data);
+          }
+          break;
+        }
+        case "list":
+          await transfer(ctx, c, rng, address, rng.pick(["LIST", "NLST", "MLSD", "LIST -la"]), null);
+          break;
+        case "store": {
+          const existing = [...files.keys()];
+          const name = existing.length > 0 && rng.chance(0.3) ? rng.pick(existing) : `f${rng.int(0, 999)}.bin`;
+          const body = rng.bytes(rng.pick([0, 1, 100, 3000, 20000]));
+          const old = files.get(name);
+          let offset = 0;
+          if (type === "I" && old !== undefined && rng.chance(0.4)) {
+            offset = rng.int(0, old.length);
+            if ((await c.cmd(`REST ${offset}`)).code !== 350) break;
+            ctx.count("STOR resume (REST)");
+          }
+          const verb = offset === 0 && old !== undefined && rng.chance(0.3) ? "APPE" : "STOR";
+          const r = await transfer(ctx, c, rng, address, `${verb} ${home}/${name}`, body);
+          if (r?.code === 226) {
+            // No false success: a 226 means the stored bytes are exactly what was sent.
+            const sent = type === "A" ? body.filter((b, k) => !(b === 0x0d && body[k + 1] === 0x0a)) : body;
+            const expected = verb === "APPE" ? concat([old ?? new Uint8Array(), sent]) : offset > 0 ? concat([(old ?? new Uint8Array()).subarray(0, offset), sent]) : sent;
+            const stored = ctx.fs.file(`${home}/${name}`);
+            if (stored === undefined || !equal(stored, expected)) ctx.fail("226 means stored bytes equal sent bytes", `client ${id} ${verb} ${name}: stored ${stored?.length ?? "none"} bytes, expected ${expected.length}`);
+            files.set(name, expected);
+          } else if (r !== null) {
+            const now = ctx.fs.file(`${home}/${name}`);
+            if (now === undefined) files.delete(name);
+            else files.set(name, now);
+          }
+          break;
+        }
+        case "retr": {
+          const name = rng.pick([...files.keys(), "missing"]);
+          const content = ctx.fs.file(`${home}/${name}`);
+          let offset = 0;
+          if (content !== undefined && rng.chance(0.4)) {
+            offset = rng.int(0, content.length);
+            await c.cmd(`REST ${offset}`);
+            ctx.count("REST + RETR");
+          }
+          const sink: { data: Uint8Array | null; mode?: string } = { data: null };
+          const r = await transfer(ctx, c, rng, address, `RETR ${home}/${name}`, null, sink);
+          if (r?.code === 226 && content !== undefined && sink.data !== null) {
+            const stream = type === "A" ? new AsciiEncoder().push(content) : content;
+            const expected = stream.subarray(Math.min(offset, stream.length));
+            if (!equal(sink.data, expected)) ctx.fail("RETR bytes equal the file from the REST offset", `client ${id} RETR ${name} at ${offset} (TYPE ${type}, ${sink.mode ?? "?"}): got ${sink.data.length} bytes, expected ${expected.length}`);
+          }
+          break;
+        }
+        case "abort": {
+          const name = rng.pick([...files.keys(), "missing"]);
+          await transfer(ctx, c, rng, address, `RETR ${home}/${name}`, null, undefined, true);
+          break;
+        }
+      }
+    }
+    await c.cmd("QUIT");
+  } catch (error) {
+    if (!(error instanceof Closed)) throw error;
+  } finally {
+    c.endpoint.end();
+  }
+}
+
+/** Sets up a data connection, runs one transfer command, and returns its final reply (null if the session went away). */
+async function transfer(
+  ctx: ClientContext,
+  c: Control,
+  rng: Prng,
+  address: string,
+  line: string,
+  upload: Uint8Array | null,
+  sink?: { data: Uint8Array | null; mode?: string },
+  abort = false,
+): Promise<ParsedReply | null> {
+  const mode = rng.pick<Mode>(["PASV", "EPSV", "PORT", "EPRT"]);
+  if (sink !== undefined) sink.mode = mode;
+  let data: Promise<DataSink | null>;
+  if (mode === "PASV" || mode === "EPSV") {
+    const r = await c.cmd(mode);
+    const port = mode === "PASV" ? parse227(r.lines[0] ?? "")?.port : parse229(r.lines[0] ?? "");
+    if (port === undefined || port === null) return r;
+    // Most clients connect right away, some only after the command.
+    const early = rng.chance(0.7);
+    // The sink is attached the moment the connection exists, so no early byte is lost.
+    const connect = (): Promise<DataSink | null> => new Promise((resolve) => ctx.net.connect(address, { address: ctx.server.address, port }, (e) => resolve(e === null ? null : new DataSink(e))));
+    data = early ? connect() : Promise.resolve(null);
+    if (!early) {
+      const entry = c.send(line);
+      data = connect();
+      return finishTransfer(ctx, c, entry, data, upload, sink, abort, true);
+    }
+  } else {
+    const port = rng.int(20000, 29999);
+    let accepted: (e: DataSink) => void = () => undefined;
+    data = new Promise((resolve) => (accepted = resolve));
+    if (!ctx.net.listen(address, port, (e) => accepted(new DataSink(e)))) return null;
+    const arg = mode === "PORT" ? formatPortArg(address, port) : formatEprtArg(4, address, port);
+    const r = await c.cmd(`${mode} ${arg}`);
+    if (r.code !== 200) {
+      ctx.net.unlisten(address, port);
+      return r;
+    }
+    const cleanup = data.then(() => ctx.net.unlisten(address, port));
+    void cleanup;
+  }
+  const entry = c.send(line);
+  return finishTransfer(ctx, c, entry, data, upload, sink, abort, false);
+}
+
+async function finishTransfer(
+  ctx: ClientContext,
+  c: Control,
+  entry: { verb: string; marked: boolean },
+  data: Promise<DataSink | null>,
+  upload: Uint8Array | null,
+  sink: { data: Uint8Array | null } | undefined,
+  abort: boolean,
+  late: boolean,
+): Promise<ParsedReply | null> {
+  const first = await c.reply();
+  if (first.final) return entry.marked || c.outstanding.includes(entry) ? c.finalFor(entry) : first;
+  if (late) ctx.count("client connects after the mark");
+  const collector = await Promise.race([data, new Promise<null>((r) => setTimeoutSim(ctx, 120_000, () => r(null)))]);
+  if (collector === null) return c.finalFor(entry);
+  const endpoint = collector.endpoint;
+  if (abort) {
+    const abor = c.send("ABOR");
+    ctx.count("ABOR during a transfer");
+    const r = await c.finalFor(abor);
+    endpoint.reset();
+    return r;
+  }
+  if (upload !== null) {
+    for (let at = 0; at < upload.length; at += 4096) endpoint.write(upload.subarray(at, at + 4096));
+    endpoint.end();
+  }
+  const final = await c.finalFor(entry);
+  await Promise.race([collector.finished(), new Promise<void>((r) => setTimeoutSim(ctx, 5_000, r))]);
+  // Bernstein's client model: the file is complete only with an acceptance AND a data stream that
+  // ended with FIN. A reset after the server handed everything to TCP loses data the server never
+  // learns about; the client sees the reset and knows.
+  if (sink !== undefined && collector.done && !collector.reset) sink.data = collector.bytes();
+  if (!endpoint.finished) endpoint.end();
+  return final;
+}
+
+function setTimeoutSim(ctx: ClientContext, ms: number, run: () => void): void {
+  ctx.net.world.after(ms, run);
+}
+
+/** Hostile clients: garbage, overlong lines, bare LF, Telnet IAC, pipelined bursts, never reading, stealing data connections. */
+export async function hostileClient(ctx: ClientContext, id: number, address: string, kind: "garbage" | "overlong" | "iac" | "burst" | "deaf" | "thief"): Promise<void> {
+  const rng = ctx.rng.fork(`hostile ${id}`);
+  const c = await Control.open(ctx, address, `hostile ${id} (${kind})`);
+  if (c === null) return;
+  const write = (bytes: Uint8Array | string): void => {
+    c.endpoint.write(typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes);
+  };
+  try {
+    c.outstanding.push({ verb: "(greeting)", marked: false });
+    await c.reply();
+    switch (kind) {
+      case "garbage":
+        // Unknown verbs are answered (one final each), raw bytes may be anything: only syntax is checked.
+        c.countReplies = false;
+        for (let i = 0; i < 5; i++) write(rng.bytes(rng.int(1, 300)));
+        write("\r\nQUIT\r\n");
+        break;
+      case "overlong":
+        c.send(`NOOP ${"x".repeat(rng.int(100, 20_000))}`);
+        c.send("NOOP");
+        break;
+      case "iac":
+        c.outstanding.push({ verb: "NOOP", marked: false }, { verb: "SYST", marked: false });
+        write(new Uint8Array([0xff, 0xfb, 0x01, 0x4e, 0x4f, 0x4f, 0x50, 0x0a, 0xff, 0xf4, 0xff, 0xf2, 0x53, 0x59, 0x53, 0x54, 0x0d, 0x0a]));
+        break;
+      case "burst":
+        for (const line of ["USER anonymous", "PASS x@", "PWD", "TYPE I", "NOOP", "SIZE /missing", "EPSV", "QUIT"]) c.send(line);
+        break;
+      case "deaf":
+        c.endpoint.pause();
+        for (let i = 0; i < 200; i++) c.send("HELP");
+        break;
+      case "thief": {
+        // Connects to every passive port it can guess, from its own (foreign) address.
+        for (let port = 49152; port < 49152 + 64; port++) {
+          ctx.net.connect(address, { address: ctx.server.address, port }, (e) => {
+            if (e === null) return;
+            e.handlers = {
+              data: () => ctx.fail("data from a foreign address never used", `thief at ${address} received data on port ${port}`),
+            };
+            e.write(new TextEncoder().encode("stolen upload"));
+            e.end();
+          });
+        }
+        break;
+      }
+    }
+    if (kind === "garbage") {
+      while (!c.closed) await c.reply().catch(() => undefined);
+    } else {
+      while (c.outstanding.length > 0 && !c.closed) await c.reply();
+    }
+  } catch (error) {
+    if (!(error instanceof Closed)) throw error;
+  } finally {
+    c.endpoint.end();
+  }
+}

@@ -1,0 +1,214 @@
+// Simulated TCP on the world's clock: in order, but re-chunked (down to single bytes), delayed,
+// with half-close, resets, refused connects and bounded buffers (backpressure).
+import type { Prng } from "./prng.js";
+import type { World } from "./world.js";
+
+export interface NetFaults {
+  /** Largest piece a write is cut into (1 = byte by byte). */
+  readonly maxChunk: number;
+  readonly minLatency: number;
+  readonly maxLatency: number;
+  /** Probability that a connect is refused although someone listens. */
+  readonly refuseConnect: number;
+  /** Probability, per delivered piece, that the connection is reset instead. */
+  readonly resetPerChunk: number;
+}
+
+export const CALM_NET: NetFaults = { maxChunk: 65536, minLatency: 1, maxLatency: 1, refuseConnect: 0, resetPerChunk: 0 };
+
+/** Bytes a sender may have in flight before write() says "wait for drain". */
+export const SOCKET_BUFFER_BYTES = 256 * 1024;
+
+export interface Address {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface EndpointHandlers {
+  data?(bytes: Uint8Array): void;
+  end?(): void;
+  reset?(): void;
+  drain?(): void;
+}
+
+export class Endpoint {
+  peer!: Endpoint;
+  handlers: EndpointHandlers = {};
+  private inFlight = 0;
+  private lastDelivery = 0;
+  private paused = false;
+  private held: (() => void)[] = [];
+  private sentFin = false;
+  /** Closed by us after FIN: incoming bytes are dropped, outgoing ones still flow. */
+  private localClosed = false;
+  private gotFin = false;
+  closed = false;
+
+  constructor(readonly net: Network, readonly local: Address, readonly remote: Address) {}
+
+  get finished(): boolean {
+    return this.closed || this.localClosed || (this.sentFin && this.gotFin);
+  }
+
+  get sentFinished(): boolean {
+    return this.sentFin;
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (this.closed || this.sentFin) return false;
+    const copy = bytes.slice();
+    let at = 0;
+    while (at < copy.length) {
+      const size = Math.min(copy.length - at, this.net.rng.int(1, this.net.faults.maxChunk));
+      const piece = copy.subarray(at, at + size);
+      at += size;
+      this.inFlight += piece.length;
+      this.deliver(() => {
+        if (this.net.rng.chance(this.net.faults.resetPerChunk)) {
+          this.net.counters.bump("fault: connection reset");
+          this.fault();
+          return;
+        }
+        this.peer.receive(piece, () => {
+          const before = this.inFlight;
+          this.inFlight -= piece.length;
+          if (before > SOCKET_BUFFER_BYTES && this.inFlight <= SOCKET_BUFFER_BYTES) this.handlers.drain?.();
+        });
+      });
+    }
+    return this.inFlight <= SOCKET_BUFFER_BYTES;
+  }
+
+  /** Half-close: FIN after everything written so far. */
+  end(): void {
+    if (this.closed || this.sentFin) return;
+    this.sentFin = true;
+    this.deliver(() => this.peer.receiveFin());
+  }
+
+  /** Graceful close after our FIN: what is in flight still arrives (what the kernel does on close()). */
+  close(): void {
+    if (this.closed) return;
+    this.end();
+    this.localClosed = true;
+  }
+
+  reset(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.held = [];
+    const peer = this.peer;
+    this.net.world.after(this.latency(), () => {
+      if (peer.closed) return;
+      peer.closed = true;
+      peer.held = [];
+      peer.handlers.reset?.();
+    });
+  }
+
+  /** The network broke the connection: both ends learn it (as ECONNRESET/EPIPE would tell them). */
+  fault(): void {
+    if (this.closed) return;
+    this.reset();
+    this.net.world.after(0, () => this.handlers.reset?.());
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    const held = this.held;
+    this.held = [];
+    for (const run of held) run();
+  }
+
+  private latency(): number {
+    return this.net.rng.int(this.net.faults.minLatency, this.net.faults.maxLatency);
+  }
+
+  /** Keeps order: a piece is never delivered before an earlier one. */
+  private deliver(run: () => void): void {
+    const at = Math.max(this.lastDelivery, this.net.world.now + this.latency());
+    this.lastDelivery = at;
+    this.net.world.schedule(at, () => {
+      if (!this.closed) run();
+    });
+  }
+
+  private receive(piece: Uint8Array, consumed: () => void): void {
+    if (this.closed) return;
+    if (this.localClosed) {
+      consumed();
+      return;
+    }
+    const run = (): void => {
+      if (this.closed) return;
+      consumed();
+      this.handlers.data?.(piece);
+    };
+    if (this.paused || this.held.length > 0) this.held.push(run);
+    else run();
+  }
+
+  private receiveFin(): void {
+    const run = (): void => {
+      if (this.closed) return;
+      this.gotFin = true;
+      this.handlers.end?.();
+    };
+    if (this.paused || this.held.length > 0) this.held.push(run);
+    else run();
+  }
+}
+
+export class Counters {
+  readonly counts = new Map<string, number>();
+  bump(name: string, by = 1): void {
+    this.counts.set(name, (this.counts.get(name) ?? 0) + by);
+  }
+}
+
+export class Network {
+  private readonly listeners = new Map<string, (endpoint: Endpoint) => void>();
+  private nextEphemeral = 30000;
+
+  constructor(readonly world: World, readonly rng: Prng, public faults: NetFaults, readonly counters: Counters) {}
+
+  listen(address: string, port: number, accept: (endpoint: Endpoint) => void): boolean {
+    const key = `${address}:${port}`;
+    if (this.listeners.has(key)) return false;
+    this.listeners.set(key, accept);
+    return true;
+  }
+
+  unlisten(address: string, port: number): void {
+    this.listeners.delete(`${address}:${port}`);
+  }
+
+  listeningOn(address: string): number {
+    let n = 0;
+    for (const key of this.listeners.keys()) if (key.startsWith(`${address}:`)) n++;
+    return n;
+  }
+
+  /** Connects after a round trip; `done` gets the endpoint or null (refused). */
+  connect(from: string, to: Address, done: (endpoint: Endpoint | null) => void): void {
+    const local = { address: from, port: this.nextEphemeral++ };
+    this.world.after(this.rng.int(this.faults.minLatency, this.faults.maxLatency) * 2, () => {
+      const accept = this.listeners.get(`${to.address}:${to.port}`);
+      if (accept === undefined || this.rng.chance(this.faults.refuseConnect)) {
+        if (accept !== undefined) this.counters.bump("fault: connect refused");
+        done(null);
+        return;
+      }
+      const client = new Endpoint(this, local, to);
+      const server = new Endpoint(this, to, local);
+      client.peer = server;
+      server.peer = client;
+      accept(server);
+      done(client);
+    });
+  }
+}

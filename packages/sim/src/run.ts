@@ -1,0 +1,203 @@
+// One simulated run from one seed: a server, several clients (some hostile), faults drawn per seed,
+// oracles checked throughout, then a calm phase in which every client must finish.
+import { makeConfig, type Action, type CoreConfig, type SessionEvent, type SessionState } from "@pasv/core";
+import { coreReducer, type Reducer } from "@pasv/driver";
+import { goodClient, hostileClient, type ClientContext } from "./clients.js";
+import { CALM_FS, SimFs, type FsFaults } from "./memfs.js";
+import { CALM_NET, Counters, Network, type NetFaults } from "./net.js";
+import { SimServer } from "./platform.js";
+import { fnv1a, Prng } from "./prng.js";
+import { World } from "./world.js";
+
+export interface Failure {
+  readonly oracle: string;
+  readonly detail: string;
+}
+
+export interface RunResult {
+  readonly seed: number;
+  readonly failures: readonly Failure[];
+  readonly counters: ReadonlyMap<string, number>;
+  /** FNV-1a over the trace: equal for two runs of one seed (the determinism check). */
+  readonly traceHash: string;
+  readonly trace: readonly string[] | null;
+  readonly events: number;
+  readonly simulatedMs: number;
+}
+
+export interface Scenario {
+  readonly net: NetFaults;
+  readonly fs: FsFaults;
+  readonly config: CoreConfig;
+  readonly goodClients: number;
+  readonly hostile: readonly ("garbage" | "overlong" | "iac" | "burst" | "deaf" | "thief")[];
+  readonly steps: number;
+}
+
+/** Swarm testing: each seed draws its own faults (some off) and shrinks limits so limit paths run. */
+export function drawScenario(rng: Prng): Scenario {
+  const r = rng.fork("scenario");
+  const on = (p: number, value: number): number => (r.chance(p) ? value : 0);
+  return {
+    net: {
+      maxChunk: r.pick([1, 2, 7, 64, 1500, 65536]),
+      minLatency: r.int(0, 2),
+      maxLatency: r.pick([2, 5, 50]),
+      refuseConnect: on(0.3, 0.05),
+      resetPerChunk: on(0.3, 0.0005),
+    },
+    fs: {
+      failOp: on(0.4, 0.03),
+      noSpaceMidWrite: on(0.3, 0.2),
+      ioMidRead: on(0.3, 0.2),
+      maxReadChunk: r.pick([1, 100, 4096, 65536]),
+      maxDelay: r.pick([0, 1, 20]),
+    },
+    config: makeConfig({
+      passivePorts: { min: 49152, max: r.pick([49152 + 63, 65534]) },
+      limits: {
+        maxLineBytes: r.pick([64, 512, 8192]),
+        maxBufferedInput: r.pick([256, 4096, 65536]),
+        maxBadCommands: r.pick([3, 50]),
+      },
+      timeouts: {
+        idle: r.pick([2_000, 30_000, 300_000]),
+        login: r.pick([5_000, 60_000]),
+        dataAccept: r.pick([500, 5_000, 60_000]),
+        dataConnect: r.pick([500, 30_000]),
+        dataStall: r.pick([1_000, 300_000]),
+        failedLoginDelay: r.pick([0, 2_000]),
+      },
+    }),
+    goodClients: r.int(1, 4),
+    hostile: Array.from({ length: r.int(0, 3) }, () => r.pick(["garbage", "overlong", "iac", "burst", "deaf", "thief"] as const)),
+    steps: r.int(5, 25),
+  };
+}
+
+export interface RunOptions {
+  readonly scenario?: (rng: Prng) => Scenario;
+  /** A wrapped reducer (tests plant bugs this way to prove an oracle bites). */
+  readonly reducer?: Reducer;
+  readonly keepTrace?: boolean;
+  /** Simulated time with faults on; afterwards the world is calm and everyone must finish. */
+  readonly faultyMs?: number;
+  readonly calmMs?: number;
+}
+
+export async function runSeed(seed: number, options: RunOptions = {}): Promise<RunResult> {
+  const rng = new Prng(seed);
+  const scenario = (options.scenario ?? drawScenario)(rng);
+  const world = new World();
+  const counters = new Counters();
+  const failures: Failure[] = [];
+  const fail = (oracle: string, detail: string): void => {
+    if (failures.length < 20) failures.push({ oracle, detail });
+  };
+  const net = new Network(world, rng.fork("net"), scenario.net, counters);
+  const fs = new SimFs(world, rng.fork("fs"), scenario.fs, counters);
+  fs.addFile("/readme.txt", new TextEncoder().encode("hello\nworld\n"));
+  const trace: string[] = [];
+  let hash = 0x811c9dc5;
+  const record = (line: string): void => {
+    hash = fnv1a(line, hash);
+    if (options.keepTrace === true) trace.push(line);
+  };
+  const base = options.reducer ?? coreReducer;
+  const reducer: Reducer = {
+    ...base,
+    step: (state: SessionState, event: SessionEvent) => {
+      const result = base.step(state, event);
+      observe(event, result.actions);
+      return result;
+    },
+  };
+  function observe(event: SessionEvent, actions: readonly Action[]): void {
+    record(`${world.now} ${event.type} ${actions.map((a) => a.type).join(",")}`);
+    if (event.type === "control.data" && event.bytes[event.bytes.length - 1] === 0x0d) counters.bump("CR and LF split across chunks");
+    for (const a of actions) {
+      if (a.type === "control.pause") counters.bump("input queue limit hit (reading paused)");
+      if (a.type === "data.reject") counters.bump("data connection refused (foreign or extra)");
+      if (a.type === "transfer.abort") counters.bump("transfer aborted while running");
+      if (a.type === "fs") {
+        if ("path" in a.fs) checkPath(a.fs.path);
+        else {
+          checkPath(a.fs.from);
+          checkPath(a.fs.to);
+        }
+      }
+      if (a.type === "control.write") {
+        const text = new TextDecoder().decode(a.bytes);
+        if (text.startsWith("421")) counters.bump("421 and close");
+        if (/^425 /m.test(text) && event.type === "timer") counters.bump("data accept/connect timeout (425)");
+        if (/^426 /m.test(text)) counters.bump("426 transfer failed on the data side");
+        if (/^45[12] /m.test(text)) counters.bump("451/452 file-side failure");
+      }
+    }
+  }
+  function checkPath(path: string): void {
+    if (!path.startsWith("/") || /(^|\/)\.\.?(\/|$)/.test(path) || path.includes("//")) fail("no file-system access outside the root", `fs request for ${JSON.stringify(path)}`);
+  }
+  const server = new SimServer(net, { address: "10.0.0.1", port: 21, config: scenario.config, fs, reducer });
+  const doing = new Map<string, string>();
+  const ctx: ClientContext = {
+    net,
+    rng: rng.fork("clients"),
+    fs,
+    server: { address: "10.0.0.1", port: 21 },
+    fail,
+    count: (n) => counters.bump(n),
+    note: (client, what) => doing.set(client, `${what} at ${world.now} ms`),
+  };
+  const clients: Promise<void>[] = [];
+  let finished = 0;
+  const track = (name: string, p: Promise<void>): void => {
+    clients.push(
+      p.then(
+        () => {
+          finished++;
+          doing.delete(name);
+        },
+        (error: unknown) => {
+          finished++;
+          fail("client crashed", String(error instanceof Error ? (error.stack ?? error.message) : error));
+        },
+      ),
+    );
+  };
+  for (let i = 0; i < scenario.goodClients; i++) track(`client ${i}`, goodClient(ctx, i, `10.0.1.${i + 1}`, scenario.steps));
+  scenario.hostile.forEach((kind, i) => track(`hostile ${i} (${kind})`, hostileClient(ctx, i, `10.0.2.${i + 1}`, kind)));
+  const faultyMs = options.faultyMs ?? 600_000;
+  const calmMs = options.calmMs ?? 1_200_000;
+  let outcome: string;
+  try {
+    outcome = await world.run(faultyMs, () => finished === clients.length);
+    // Faults stop: every client must now finish (or be cut off cleanly) in bounded simulated time.
+    net.faults = CALM_NET;
+    fs.faults = CALM_FS;
+    if (finished < clients.length) outcome = await world.run(faultyMs + calmMs, () => finished === clients.length);
+  } catch (error) {
+    fail("invariants and no exceptions", String(error instanceof Error ? (error.stack ?? error.message) : error));
+    outcome = "crashed";
+  }
+  if (outcome === "runaway") fail("liveness", "too many events: a loop that never settles");
+  if (finished < clients.length && outcome !== "crashed") fail("liveness", `${clients.length - finished} of ${clients.length} clients never finished (${outcome} at ${world.now} ms); last seen: ${[...doing].map(([k, v]) => `${k}: ${v}`).join("; ")}`);
+  // Let the server side wind down, then nothing of any ended session may be left.
+  await world.run(world.now + 60_000);
+  for (const [i, io] of server.sessions.entries()) {
+    if (!io.ended) {
+      if (finished === clients.length) fail("no leaks after a session ends", `session ${i} still open after every client finished`);
+      continue;
+    }
+    if (io.channels.size > 0) fail("no leaks after a session ends", `session ${i} left ${io.channels.size} data channel(s)`);
+    if (io.timerArmed) fail("no leaks after a session ends", `session ${i} left its timer armed`);
+    if (!io.session.closed) fail("no leaks after a session ends", `session ${i}'s driver did not release`);
+  }
+  const serverListeners = net.listeningOn("10.0.0.1") - 1;
+  if (serverListeners > 0 && server.sessions.every((s) => s.ended)) fail("no leaks after a session ends", `${serverListeners} passive listener(s) left open`);
+  return { seed, failures, counters: counters.counts, traceHash: hash.toString(16).padStart(8, "0"), trace: options.keepTrace === true ? trace : null, events: world.executed, simulatedMs: world.now };
+}
+
+export function replayLine(seed: number): string {
+  return `PASV_SEED=${seed} pnpm sim`;
+}
