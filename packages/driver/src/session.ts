@@ -305,16 +305,22 @@ export class Session {
         if (vfs === null) throw new VfsError("permission");
         const reader = await vfs.read(spec.path, spec.ascii ? 0 : spec.offset);
         t.reader = reader;
-        const encoder = spec.ascii ? new AsciiEncoder(spec.offset) : null;
-        for await (const chunk of fileChunks(reader)) {
+        try {
+          // An ABOR may have come while the file was opening: nothing is sent then.
           if (stopped(t)) return;
-          const out = encoder === null ? chunk : encoder.push(chunk);
-          if (out.length === 0) continue;
-          await dataStep(stream.write(out));
-          count(out.length);
+          const encoder = spec.ascii ? new AsciiEncoder(spec.offset) : null;
+          for await (const chunk of fileChunks(reader)) {
+            if (stopped(t)) return;
+            const out = encoder === null ? chunk : encoder.push(chunk);
+            if (out.length === 0) continue;
+            await dataStep(stream.write(out));
+            count(out.length);
+          }
+        } finally {
+          // Every path closes the file, including an abort that raced the open (found by the simulator).
+          t.reader = null;
+          await reader.close().catch(() => undefined);
         }
-        t.reader = null;
-        await reader.close();
         await dataStep(stream.end());
         return;
       }
@@ -322,18 +328,25 @@ export class Session {
         if (vfs === null) throw new VfsError("permission");
         const writer = await vfs.write(spec.path, spec.mode, spec.offset);
         t.writer = writer;
-        const decoder = spec.ascii ? new AsciiDecoder() : null;
-        for await (const chunk of dataChunks(stream)) {
+        let stored = false;
+        try {
           if (stopped(t)) return;
-          const data = decoder === null ? chunk : decoder.push(chunk);
-          if (data.length > 0) await writer.write(data);
-          count(chunk.length);
+          const decoder = spec.ascii ? new AsciiDecoder() : null;
+          for await (const chunk of dataChunks(stream)) {
+            if (stopped(t)) return;
+            const data = decoder === null ? chunk : decoder.push(chunk);
+            if (data.length > 0) await writer.write(data);
+            count(chunk.length);
+          }
+          const tail = decoder?.end();
+          if (tail !== undefined && tail.length > 0) await writer.write(tail);
+          // The final reply may claim success only once the bytes are in the file.
+          await writer.close();
+          stored = true;
+        } finally {
+          t.writer = null;
+          if (!stored) await writer.abort().catch(() => undefined);
         }
-        const tail = decoder?.end();
-        if (tail !== undefined && tail.length > 0) await writer.write(tail);
-        t.writer = null;
-        // The final reply may claim success only once the bytes are in the file.
-        await writer.close();
         await dataStep(stream.end());
         return;
       }

@@ -31,6 +31,7 @@ export interface Vfs {
 
 export interface VfsReader {
   chunks(): AsyncIterable<Uint8Array>;
+  /** Idempotent. */
   close(): Promise<void>;
 }
 
@@ -38,6 +39,6 @@ export interface VfsWriter {
   write(chunk: Uint8Array): Promise<void>;
   /** Everything written is durable in the file once this resolves. */
   close(): Promise<void>;
-  /** Give up: close without claiming success (partial data may remain). */
+  /** Give up: close without claiming success (partial data may remain). Idempotent, and a no-op after close(). */
   abort(): Promise<void>;
 }

@@ -3,7 +3,7 @@
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { replayLine, runSeed, type RunResult } from "./run.js";
+import { formatFailures, runSeed, type RunResult } from "./run.js";
 
 export const REGRESSIONS = path.resolve(import.meta.dirname, "../regressions.json");
 
@@ -22,9 +22,7 @@ function remember(seed: number): void {
 }
 
 function report(result: RunResult): void {
-  if (result.failures.length === 0) return;
-  console.log(`FAIL ${replayLine(result.seed)}`);
-  for (const f of result.failures.slice(0, 5)) console.log(`  [${f.oracle}] ${f.detail.split("\n")[0] ?? ""}`);
+  for (const line of formatFailures(result)) console.log(line);
 }
 
 async function main(): Promise<void> {

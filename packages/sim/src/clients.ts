@@ -10,6 +10,8 @@ export interface ClientContext {
   readonly rng: Prng;
   readonly fs: SimFs;
   readonly server: { readonly address: string; readonly port: number };
+  /** Where a thief looks for passive listeners. */
+  readonly passivePorts: { readonly min: number; readonly max: number };
   fail(oracle: string, detail: string): void;
   count(name: string): void;
   /** What a client is doing now: named in liveness failures. */
@@ -414,17 +416,24 @@ export async function hostileClient(ctx: ClientContext, id: number, address: str
         for (let i = 0; i < 200; i++) c.send("HELP");
         break;
       case "thief": {
-        // Connects to every passive port it can guess, from its own (foreign) address.
-        for (let port = 49152; port < 49152 + 64; port++) {
-          ctx.net.connect(address, { address: ctx.server.address, port }, (e) => {
-            if (e === null) return;
-            e.handlers = {
-              data: () => ctx.fail("data from a foreign address never used", `thief at ${address} received data on port ${port}`),
-            };
-            e.write(new TextEncoder().encode("stolen upload"));
-            e.end();
-          });
+        // Keeps connecting to every passive port it can guess, from its own (foreign) address.
+        c.outstanding.push({ verb: "QUIT", marked: false });
+        const { min } = ctx.passivePorts;
+        const max = Math.min(ctx.passivePorts.max, min + 63);
+        for (let round = 0; round < 1000; round++) {
+          for (let port = min; port <= max; port++) {
+            ctx.net.connect(address, { address: ctx.server.address, port }, (e) => {
+              if (e === null) return;
+              e.handlers = {
+                data: () => ctx.fail("data from a foreign address never used", `thief at ${address} received data on port ${port}`),
+              };
+              // Holds the connection open, hoping to be served a download or to slip bytes into an upload.
+              e.write(new TextEncoder().encode("stolen upload"));
+            });
+          }
+          await new Promise<void>((r) => ctx.net.world.after(rng.int(1, 3), r));
         }
+        c.endpoint.write(new TextEncoder().encode("QUIT\r\n"));
         break;
       }
     }

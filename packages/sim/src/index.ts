@@ -4,4 +4,4 @@ export { Network, Endpoint, Counters, CALM_NET, SOCKET_BUFFER_BYTES, type NetFau
 export { SimFs, CALM_FS, type FsFaults } from "./memfs.js";
 export { SimServer, SimSessionIo, type SimServerOptions } from "./platform.js";
 export { Control, goodClient, hostileClient, type ClientContext } from "./clients.js";
-export { runSeed, drawScenario, replayLine, type RunOptions, type RunResult, type Scenario, type Failure } from "./run.js";
+export { runSeed, drawScenario, replayLine, formatFailures, type RunOptions, type RunResult, type Scenario, type Failure } from "./run.js";

@@ -32,6 +32,8 @@ export class SimFs implements Vfs {
   readonly capabilities = { setMtime: true };
   readonly nodes = new Map<string, Node>();
   readonly touched: string[] = [];
+  /** Readers and writers opened and not yet closed or aborted. */
+  openHandles = 0;
   private nextId = 1;
 
   constructor(private readonly world: World, private readonly rng: Prng, public faults: FsFaults, private readonly counters: Counters) {
@@ -138,6 +140,11 @@ export class SimFs implements Vfs {
       const maxChunk = this.faults.maxReadChunk;
       const counters = this.counters;
       let open = true;
+      this.openHandles++;
+      const release = (): void => {
+        if (open) this.openHandles--;
+        open = false;
+      };
       return {
         chunks: async function* () {
           let at = offset;
@@ -153,7 +160,7 @@ export class SimFs implements Vfs {
           }
         },
         close: () => {
-          open = false;
+          release();
           return Promise.resolve();
         },
       };
@@ -170,6 +177,12 @@ export class SimFs implements Vfs {
       const parts: Uint8Array[] = [base];
       const failAfter = this.rng.chance(this.faults.noSpaceMidWrite) ? this.rng.int(0, 4) : -1;
       let writes = 0;
+      let open = true;
+      this.openHandles++;
+      const release = (): void => {
+        if (open) this.openHandles--;
+        open = false;
+      };
       const node = existing ?? { type: "file" as const, data: new Uint8Array(), mtime: this.world.now, id: this.nextId++ };
       if (mode !== "append" || existing === undefined) node.data = concat(parts);
       this.nodes.set(p, node);
@@ -183,8 +196,14 @@ export class SimFs implements Vfs {
           node.data = concat(parts);
           return new Promise<void>((r) => this.world.after(0, r));
         },
-        close: () => Promise.resolve(),
-        abort: () => Promise.resolve(),
+        close: () => {
+          release();
+          return Promise.resolve();
+        },
+        abort: () => {
+          release();
+          return Promise.resolve();
+        },
       };
     });
 }

@@ -111,9 +111,18 @@ export class SimSessionIo implements SessionIo {
     });
   }
 
+  /** Reports a channel the adapter still holds although the core has let go of it. */
+  onLeak: (detail: string) => void = () => undefined;
+
   private post(event: Parameters<Session["post"]>[0]): void {
     if (this.ended) return;
     this.session.post(event);
+    // (post() may have ended the session through the adapter's callbacks.)
+    if (this.session.closed) return;
+    const ch = this.session.current.channel;
+    for (const id of this.channels.keys()) {
+      if (ch.kind === "none" || ch.id !== id) this.onLeak(`after ${event.type} the adapter still holds data channel ${id} the session no longer uses`);
+    }
   }
 
   private maybeClosed(): void {
@@ -277,6 +286,8 @@ export interface SimServerOptions {
   readonly reducer?: Reducer;
   /** Called after every step of every session with its new state (the oracles hook in here). */
   readonly onStep?: (session: number, state: SessionState) => void;
+  /** A broken invariant or a leaked channel; the run records it instead of throwing into a promise. */
+  readonly onViolation?: (oracle: string, detail: string) => void;
 }
 
 /** Accepts control connections and runs one driver Session for each. */
@@ -298,6 +309,7 @@ export class SimServer {
     net.listen(options.address, options.port, (endpoint) => {
       const id = this.sessions.length;
       const io = new SimSessionIo(net, endpoint, options.address);
+      io.onLeak = (detail) => options.onViolation?.("no leaked listeners, connections or files", `session ${id}: ${detail}`);
       this.sessions.push(io);
       const reducer = options.reducer ?? coreReducer;
       io.session = new Session({
@@ -308,7 +320,11 @@ export class SimServer {
         reducer,
         hooks: {
           stepped: (_event, state) => {
-            checkInvariants(state);
+            try {
+              checkInvariants(state);
+            } catch (error) {
+              options.onViolation?.("invariants and no exceptions", `session ${id}: ${String(error)}`);
+            }
             options.onStep?.(id, state);
           },
         },

@@ -138,9 +138,13 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   function checkPath(path: string): void {
     if (!path.startsWith("/") || /(^|\/)\.\.?(\/|$)/.test(path) || path.includes("//")) fail("no file-system access outside the root", `fs request for ${JSON.stringify(path)}`);
   }
-  const server = new SimServer(net, { address: "10.0.0.1", port: 21, config: scenario.config, fs, reducer });
+  const server = new SimServer(net, { address: "10.0.0.1", port: 21, config: scenario.config, fs, reducer, onViolation: fail });
+  // An exception inside the driver's promise chains would otherwise vanish as an unhandled rejection.
+  const onRejection = (reason: unknown): void => fail("invariants and no exceptions", `unhandled rejection: ${String(reason)}`);
+  process.on("unhandledRejection", onRejection);
   const doing = new Map<string, string>();
   const ctx: ClientContext = {
+    passivePorts: scenario.config.passivePorts,
     net,
     rng: rng.fork("clients"),
     fs,
@@ -184,20 +188,28 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   if (finished < clients.length && outcome !== "crashed") fail("liveness", `${clients.length - finished} of ${clients.length} clients never finished (${outcome} at ${world.now} ms); last seen: ${[...doing].map(([k, v]) => `${k}: ${v}`).join("; ")}`);
   // Let the server side wind down, then nothing of any ended session may be left.
   await world.run(world.now + 60_000);
+  process.off("unhandledRejection", onRejection);
+  if (server.sessions.every((s) => s.ended) && fs.openHandles !== 0) fail("no leaked listeners, connections or files", `${fs.openHandles} file handle(s) left open`);
   for (const [i, io] of server.sessions.entries()) {
     if (!io.ended) {
-      if (finished === clients.length) fail("no leaks after a session ends", `session ${i} still open after every client finished`);
+      if (finished === clients.length) fail("no leaked listeners, connections or files", `session ${i} still open after every client finished`);
       continue;
     }
-    if (io.channels.size > 0) fail("no leaks after a session ends", `session ${i} left ${io.channels.size} data channel(s)`);
-    if (io.timerArmed) fail("no leaks after a session ends", `session ${i} left its timer armed`);
-    if (!io.session.closed) fail("no leaks after a session ends", `session ${i}'s driver did not release`);
+    if (io.channels.size > 0) fail("no leaked listeners, connections or files", `session ${i} left ${io.channels.size} data channel(s)`);
+    if (io.timerArmed) fail("no leaked listeners, connections or files", `session ${i} left its timer armed`);
+    if (!io.session.closed) fail("no leaked listeners, connections or files", `session ${i}'s driver did not release`);
   }
   const serverListeners = net.listeningOn("10.0.0.1") - 1;
-  if (serverListeners > 0 && server.sessions.every((s) => s.ended)) fail("no leaks after a session ends", `${serverListeners} passive listener(s) left open`);
+  if (serverListeners > 0 && server.sessions.every((s) => s.ended)) fail("no leaked listeners, connections or files", `${serverListeners} passive listener(s) left open`);
   return { seed, failures, counters: counters.counts, traceHash: hash.toString(16).padStart(8, "0"), trace: options.keepTrace === true ? trace : null, events: world.executed, simulatedMs: world.now };
 }
 
 export function replayLine(seed: number): string {
   return `PASV_SEED=${seed} pnpm sim`;
+}
+
+/** What the command prints for a failing run: the replay line first, then each oracle that bit. */
+export function formatFailures(result: RunResult): string[] {
+  if (result.failures.length === 0) return [];
+  return [`FAIL ${replayLine(result.seed)}`, ...result.failures.slice(0, 5).map((f) => `  [${f.oracle}] ${f.detail.split("\n")[0] ?? ""}`)];
 }

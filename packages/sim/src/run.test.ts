@@ -1,0 +1,150 @@
+// The simulator in CI: every regression seed, fresh seeds for a time budget, determinism, and
+// proof that each oracle bites (a planted bug is caught and printed with its replay line).
+import { makeConfig, type Action, type SessionEvent, type SessionState } from "@pasv/core";
+import { coreReducer, type Reducer } from "@pasv/driver";
+import { describe, expect, it } from "vitest";
+import { loadRegressions } from "./cli.js";
+import { CALM_FS } from "./memfs.js";
+import { CALM_NET } from "./net.js";
+import { drawScenario, formatFailures, runSeed, type RunResult, type Scenario } from "./run.js";
+
+const CI = process.env.CI === "true";
+const BUDGET_MS = Number(process.env.PASV_SIM_SECONDS ?? (CI ? 100 : 8)) * 1000;
+
+function assertClean(result: RunResult): void {
+  const printed = formatFailures(result);
+  if (printed.length > 0) console.error(printed.join("\n"));
+  expect(printed, printed.join("\n")).toEqual([]);
+}
+
+describe("simulation", () => {
+  it("passes every regression seed", async () => {
+    for (const seed of loadRegressions()) assertClean(await runSeed(seed));
+  }, 300_000);
+
+  it("passes fresh seeds for its time budget", async () => {
+    const start = Date.now();
+    const first = Number(process.env.PASV_SEED ?? start % 1_000_000_000);
+    const totals = new Map<string, number>();
+    let seeds = 0;
+    while (Date.now() - start < BUDGET_MS) {
+      const result = await runSeed(first + seeds);
+      seeds++;
+      for (const [k, v] of result.counters) totals.set(k, (totals.get(k) ?? 0) + v);
+      assertClean(result);
+    }
+    const seconds = (Date.now() - start) / 1000;
+    console.log(`sim: ${seeds} fresh seeds from ${first} in ${seconds.toFixed(1)} s (${(seeds / seconds).toFixed(2)} seeds/s)\n${[...totals].sort().map(([k, v]) => `  ${k}: ${v}`).join("\n")}`);
+    expect(seeds).toBeGreaterThan(0);
+  }, 600_000);
+
+  it("is deterministic: one seed, one trace", async () => {
+    for (const seed of [1, 2, 3]) {
+      const [a, b] = [await runSeed(seed), await runSeed(seed)];
+      expect(b.traceHash, `seed ${seed}`).toBe(a.traceHash);
+      expect(b.events).toBe(a.events);
+    }
+    expect((await runSeed(4)).traceHash).not.toBe((await runSeed(5)).traceHash);
+  }, 120_000);
+});
+
+// ---------------------------------------------------------------- planted bugs
+
+const calm = (extra: Partial<Scenario> = {}) => (): Scenario => ({
+  net: CALM_NET,
+  fs: CALM_FS,
+  config: makeConfig({ passivePorts: { min: 49152, max: 49152 + 15 } }),
+  goodClients: 2,
+  hostile: [],
+  steps: 30,
+  ...extra,
+});
+
+function planted(rewrite: (event: SessionEvent, actions: readonly Action[], state: SessionState) => { state?: SessionState; actions: readonly Action[] }, before?: (event: SessionEvent) => SessionEvent): Reducer {
+  return {
+    ...coreReducer,
+    step: (state, event) => {
+      const result = coreReducer.step(state, before === undefined ? event : before(event));
+      const changed = rewrite(event, result.actions, result.state);
+      return { state: changed.state ?? result.state, actions: changed.actions };
+    },
+  };
+}
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+const text = (a: Action): string => (a.type === "control.write" ? td.decode(a.bytes) : "");
+
+async function caught(reducer: Reducer, oracle: string, scenario = calm()): Promise<void> {
+  for (const seed of [11, 12, 13, 14, 15]) {
+    const result = await runSeed(seed, { reducer, scenario });
+    const printed = formatFailures(result);
+    if (result.failures.some((f) => f.oracle === oracle)) {
+      expect(printed[0]).toBe(`FAIL PASV_SEED=${seed} pnpm sim`);
+      console.log(`planted bug caught by "${oracle}":\n${printed.join("\n")}`);
+      return;
+    }
+  }
+  throw new Error(`the oracle "${oracle}" did not catch its planted bug in five seeds`);
+}
+
+describe("every oracle bites", () => {
+  it("checkInvariants after every step", async () => {
+    await caught(planted((e, actions, state) => (e.type === "control.data" ? { state: { ...state, rest: -1 }, actions } : { actions })), "invariants and no exceptions");
+  }, 60_000);
+
+  it("exactly one final reply per command, in order", async () => {
+    await caught(planted((_e, actions) => ({ actions: actions.flatMap((a) => (text(a).startsWith("250 ") ? [a, a] : [a])) })), "one final reply per command");
+  }, 60_000);
+
+  it("marks only where allowed", async () => {
+    await caught(planted((_e, actions) => ({ actions: actions.flatMap((a) => (text(a).startsWith("257 ") ? [{ type: "control.write", bytes: te.encode("150 surprise\r\n") } as const, a] : [a])) })), "marks only where allowed");
+  }, 60_000);
+
+  it("well-formed reply syntax", async () => {
+    await caught(planted((_e, actions) => ({ actions: actions.map((a) => (text(a).startsWith("331 ") ? { type: "control.write", bytes: te.encode(text(a).replace("331 ", "331\t")) } : a)) })), "reply syntax");
+  }, 60_000);
+
+  it("data from a foreign address is never used", async () => {
+    // The planted bug: the core's address check is skipped (every connection looks like the client's).
+    const noAddressCheck: Reducer = {
+      ...coreReducer,
+      step: (state, event) => coreReducer.step(state, event.type === "data.accepted" ? { ...event, remote: { ...event.remote, address: state.remote.address } } : event),
+    };
+    await caught(noAddressCheck, "data from a foreign address never used", calm({ hostile: ["thief"], goodClients: 3, steps: 40, config: makeConfig({ passivePorts: { min: 49152, max: 49155 } }) }));
+  }, 120_000);
+
+  it("no file-system access outside the root", async () => {
+    await caught(planted((_e, actions) => ({ actions: actions.map((a) => (a.type === "fs" && a.fs.op === "stat" ? { ...a, fs: { ...a.fs, path: `/..${a.fs.path}` } } : a)) })), "no file-system access outside the root");
+  }, 60_000);
+
+  it("RETR bytes equal the file from the REST offset", async () => {
+    await caught(
+      planted((_e, actions) => ({ actions: actions.map((a) => (a.type === "transfer.start" && a.spec.kind === "send-file" ? { ...a, spec: { ...a.spec, offset: a.spec.offset + 1 } } : a)) })),
+      "RETR bytes equal the file from the REST offset",
+    );
+  }, 60_000);
+
+  it("a 226 after STOR means the stored bytes are exactly what was sent", async () => {
+    const lying = planted(
+      (_e, actions) => ({ actions }),
+      (event) => (event.type === "transfer.failed" ? { type: "transfer.done", now: event.now, transfer: event.transfer, bytes: event.bytes } : event),
+    );
+    await caught(lying, "226 means stored bytes equal sent bytes", calm({ fs: { ...CALM_FS, noSpaceMidWrite: 1 } }));
+  }, 60_000);
+
+  it("no listener, connection or timer of a session is left after it ends", async () => {
+    await caught(planted((_e, actions) => ({ actions: actions.filter((a) => a.type !== "data.close") })), "no leaked listeners, connections or files");
+  }, 60_000);
+
+  it("liveness: once faults stop, every client finishes or is cut off cleanly", async () => {
+    await caught(planted((_e, actions) => ({ actions: actions.filter((a) => a.type !== "control.write" && a.type !== "control.close") })), "liveness");
+  }, 60_000);
+
+  it("the swarm draws different scenarios per seed", async () => {
+    const { Prng } = await import("./prng.js");
+    const a = drawScenario(new Prng(1));
+    const b = drawScenario(new Prng(2));
+    expect(JSON.stringify(a.net) + JSON.stringify(a.fs)).not.toBe(JSON.stringify(b.net) + JSON.stringify(b.fs));
+  });
+});
