@@ -141,6 +141,26 @@ describe("every oracle bites", () => {
     await caught(planted((_e, actions) => ({ actions: actions.filter((a) => a.type !== "control.write" && a.type !== "control.close") })), "liveness");
   }, 60_000);
 
+  it("runs a tool's own client code against the simulated server (the public API)", async () => {
+    const { Control } = await import("./clients.js");
+    const seen: number[] = [];
+    const result = await runSeed(7, {
+      scenario: calm({ net: { ...CALM_NET, maxChunk: 1 } }),
+      clients: (ctx) => [
+        (async () => {
+          const c = await Control.open(ctx, "10.0.9.1", "my client");
+          if (c === null) return;
+          c.outstanding.push({ verb: "(greeting)", marked: false });
+          seen.push((await c.reply()).code);
+          seen.push((await c.cmd("USER anonymous")).code, (await c.cmd("PASS me@")).code, (await c.cmd("SIZE /readme.txt")).code);
+          seen.push((await c.cmd("QUIT")).code);
+        })(),
+      ],
+    });
+    expect(formatFailures(result)).toEqual([]);
+    expect(seen).toEqual([220, 331, 230, 550, 221]);
+  });
+
   it("the swarm draws different scenarios per seed", async () => {
     const { Prng } = await import("./prng.js");
     const a = drawScenario(new Prng(1));

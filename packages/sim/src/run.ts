@@ -83,6 +83,8 @@ export interface RunOptions {
   /** Simulated time with faults on; afterwards the world is calm and everyone must finish. */
   readonly faultyMs?: number;
   readonly calmMs?: number;
+  /** Your own clients instead of the drawn ones: each promise is one client, judged for liveness. */
+  readonly clients?: (ctx: ClientContext) => readonly Promise<void>[];
 }
 
 export async function runSeed(seed: number, options: RunOptions = {}): Promise<RunResult> {
@@ -169,8 +171,12 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
       ),
     );
   };
-  for (let i = 0; i < scenario.goodClients; i++) track(`client ${i}`, goodClient(ctx, i, `10.0.1.${i + 1}`, scenario.steps));
-  scenario.hostile.forEach((kind, i) => track(`hostile ${i} (${kind})`, hostileClient(ctx, i, `10.0.2.${i + 1}`, kind)));
+  if (options.clients !== undefined) {
+    options.clients(ctx).forEach((p, i) => track(`custom ${i}`, p));
+  } else {
+    for (let i = 0; i < scenario.goodClients; i++) track(`client ${i}`, goodClient(ctx, i, `10.0.1.${i + 1}`, scenario.steps));
+    scenario.hostile.forEach((kind, i) => track(`hostile ${i} (${kind})`, hostileClient(ctx, i, `10.0.2.${i + 1}`, kind)));
+  }
   const faultyMs = options.faultyMs ?? 600_000;
   const calmMs = options.calmMs ?? 1_200_000;
   let outcome: string;
