@@ -9,6 +9,11 @@ bash scripts/pnpm.sh run --silent typecheck
 mkdir -p .cache
 status=0
 bash scripts/pnpm.sh exec vitest run --coverage --reporter=default --reporter=json --outputFile.json=.cache/vitest.json || status=$?
+# The same end-to-end suite against the Deno adapter (Deno comes from npm with the dev dependencies).
+PASV_E2E_SERVER=deno bash scripts/pnpm.sh exec vitest run packages/e2e --reporter=default --reporter=json --outputFile.json=.cache/vitest-deno.json || status=$?
 # One plain closing line that any CI reader understands.
-node -e 'const r = require("./.cache/vitest.json"); console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`)' || true
+node -e '
+const runs = ["./.cache/vitest.json", "./.cache/vitest-deno.json"].map((f) => { try { return require(f); } catch { return { numPassedTests: 0, numFailedTests: 1, numPendingTests: 0, numTodoTests: 0 }; } });
+const sum = (k) => runs.reduce((n, r) => n + r[k], 0);
+console.log(`tests: ${sum("numPassedTests")} passed, ${sum("numFailedTests")} failed, ${sum("numPendingTests") + sum("numTodoTests")} skipped`);' || true
 exit "$status"

@@ -118,6 +118,14 @@ try {
     port: pport,
     up: "incoming/up.bin",
   });
+  const dport = vport + 2000;
+  const { denoBinary } = await import("../test/server.js");
+  servers.push({
+    name: "pasv (deno)",
+    proc: spawn(denoBinary(), ["run", "-A", "--quiet", path.join(ROOT, "packages/deno/src/main.ts"), served, "-p", String(dport), "-u", "bench:bench", "-w", "--pasv-ports", "43000-43999"], { stdio: "ignore" }),
+    port: dport,
+    up: "incoming/up.bin",
+  });
   for (const s of servers) waitForPort(s.port);
 
   const results = new Map<string, { retr: number[]; stor: number[]; cpuRetr: number[]; cpuStor: number[] }>();

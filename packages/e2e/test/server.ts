@@ -1,8 +1,9 @@
 // Starts a real pasv server process for a test and stops it by PID. PASV_E2E_SERVER picks the
 // runtime (node today; deno once its adapter exists), so one suite judges every adapter.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createRequire } from "node:module";
 import path from "node:path";
 
 export const ROOT = path.resolve(import.meta.dirname, "../../..");
@@ -20,56 +21,83 @@ export function tempDir(prefix = "pasv-e2e-"): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * The real Deno executable inside the npm package, not its Node.js launcher: the server's PID must
+ * be the server's (signals, /proc/PID/fd), not a wrapper's.
+ */
+export function denoBinary(): string {
+  const require = createRequire(path.join(ROOT, "package.json"));
+  const denoDir = path.dirname(require.resolve("deno/package.json"));
+  const platform = `@deno/${process.platform}-${process.arch}${process.platform === "linux" ? "-glibc" : ""}`;
+  try {
+    return path.join(path.dirname(createRequire(path.join(denoDir, "package.json")).resolve(`${platform}/package.json`)), "deno");
+  } catch {
+    return path.join(ROOT, "node_modules/.bin/deno");
+  }
+}
+
 function command(dir: string, flags: readonly string[]): [string, string[]] {
   const which = process.env.PASV_E2E_SERVER ?? "node";
-  if (which === "deno") return ["deno", ["run", "-A", path.join(ROOT, "packages/deno/src/main.ts"), dir, "-p", "0", ...flags]];
+  if (which === "deno") return [denoBinary(), ["run", "-A", "--quiet", path.join(ROOT, "packages/deno/src/main.ts"), dir, "-p", "0", ...flags]];
   return [process.execPath, [path.join(ROOT, "packages/cli/dist/main.js"), dir, "-p", "0", ...flags]];
 }
 
-/** Starts `pasv DIR -p 0 FLAGS` and resolves once its ready line names the port. */
+/**
+ * Starts `pasv DIR -p 0 FLAGS` and resolves once its ready line names the port. The server's output
+ * goes to a file, not a pipe: tests block in execFileSync while a client runs, and a pipe nobody
+ * drains would fill and stall a server that logs synchronously.
+ */
 export function startServer(dir: string, flags: readonly string[] = []): Promise<RunningServer> {
   const [cmd, args] = command(dir, flags);
-  const child: ChildProcess = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
+  const logDir = mkdtempSync(path.join(tmpdir(), "pasv-log-"));
+  const logFile = path.join(logDir, "server.log");
+  const fd = openSync(logFile, "w");
+  const child: ChildProcess = spawn(cmd, args, { stdio: ["ignore", fd, fd] });
+  closeSync(fd);
+  const output = (): string => {
+    try {
+      return readFileSync(logFile, "utf8");
+    } catch {
+      return "";
+    }
+  };
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`server did not start:\n${out}`));
-    }, 20_000);
-    const onData = (chunk: Buffer): void => {
-      out += chunk.toString();
+    const started = Date.now();
+    const poll = setInterval(() => {
+      const out = output();
       const m = /serving .* on ftp:\/\/[^:]+:(\d+)/.exec(out);
-      if (m === null || child.pid === undefined) return;
-      clearTimeout(timer);
-      const pid = child.pid;
-      resolve({
-        port: Number(m[1]),
-        pid,
-        dir,
-        output: () => out,
-        stop: () =>
-          new Promise((done) => {
-            if (child.exitCode !== null) {
-              done(child.exitCode);
-              return;
-            }
-            const kill = setTimeout(() => child.kill("SIGKILL"), 5_000);
-            child.once("exit", (code) => {
-              clearTimeout(kill);
-              done(code);
-            });
-            child.kill("SIGTERM");
-          }),
-      });
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code}) before it was ready:\n${out}`));
-    });
+      if (m !== null && child.pid !== undefined) {
+        clearInterval(poll);
+        const pid = child.pid;
+        resolve({
+          port: Number(m[1]),
+          pid,
+          dir,
+          output,
+          stop: () =>
+            new Promise((done) => {
+              const finish = (code: number | null): void => {
+                rmSync(logDir, { recursive: true, force: true });
+                done(code);
+              };
+              if (child.exitCode !== null) {
+                finish(child.exitCode);
+                return;
+              }
+              const kill = setTimeout(() => child.kill("SIGKILL"), 5_000);
+              child.once("exit", (code) => {
+                clearTimeout(kill);
+                finish(code);
+              });
+              child.kill("SIGTERM");
+            }),
+        });
+      } else if (child.exitCode !== null || Date.now() - started > 60_000) {
+        clearInterval(poll);
+        child.kill("SIGKILL");
+        reject(new Error(`server did not start (exit ${child.exitCode}):\n${out}`));
+      }
+    }, 25);
   });
 }
 

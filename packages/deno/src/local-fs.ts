@@ -1,0 +1,232 @@
+// The local disk under a root, on Deno's file APIs, with the same confinement rule as the Node
+// adapter's LocalFs: the real path of the deepest existing ancestor must lie inside the root.
+import type { FileStat, FsErrorKind, Millis } from "@pasv/core";
+import { VfsError, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
+
+export const READ_CHUNK_BYTES = 1024 * 1024;
+
+function kindOf(error: unknown): FsErrorKind {
+  if (error instanceof VfsError) return error.kind;
+  if (error instanceof Deno.errors.NotFound) return "not-found";
+  if (error instanceof Deno.errors.PermissionDenied) return "permission";
+  if (error instanceof Deno.errors.AlreadyExists) return "exists";
+  if (error instanceof Deno.errors.IsADirectory) return "is-a-directory";
+  if (error instanceof Deno.errors.NotADirectory) return "not-a-directory";
+  if (error instanceof Deno.errors.Busy) return "busy";
+  const code = (error as { code?: string } | null)?.code ?? "";
+  const table: Record<string, FsErrorKind> = { ENOTEMPTY: "not-empty", ENOSPC: "no-space", EDQUOT: "quota", ENAMETOOLONG: "invalid-name", ELOOP: "permission", EROFS: "permission", ENOTDIR: "not-a-directory", EISDIR: "is-a-directory" };
+  return table[code] ?? (/not empty/i.test(String(error)) ? "not-empty" : "io");
+}
+
+async function guard<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw error instanceof VfsError ? error : new VfsError(kindOf(error), String(error));
+  }
+}
+
+function join(root: string, virtual: string): string {
+  const parts = virtual.split("/").filter((p) => p !== "" && p !== "." && p !== "..");
+  return parts.length === 0 ? root : `${root}/${parts.join("/")}`;
+}
+
+function dirname(p: string): string {
+  const i = p.lastIndexOf("/");
+  return i <= 0 ? "/" : p.slice(0, i);
+}
+
+function toStat(name: string, info: Deno.FileInfo, target?: string): FileStat {
+  const type = info.isDirectory ? "dir" : info.isFile ? "file" : info.isSymlink ? "symlink" : "other";
+  return {
+    name,
+    type,
+    size: type === "dir" ? 4096 : info.size,
+    mtime: info.mtime?.getTime() ?? 0,
+    mode: (info.mode ?? 0) & 0o777,
+    unique: `${(info.dev ?? 0).toString(16)}U${(info.ino ?? 0).toString(16)}`,
+    ...(target === undefined ? {} : { target }),
+  };
+}
+
+export class DenoLocalFs implements Vfs {
+  readonly capabilities = { setMtime: true };
+  private realRoot: string | null = null;
+
+  constructor(private readonly root: string) {}
+
+  private async rootReal(): Promise<string> {
+    this.realRoot ??= await Deno.realPath(this.root);
+    return this.realRoot;
+  }
+
+  private inside(real: string, rootReal: string): boolean {
+    return real === rootReal || real.startsWith(rootReal.endsWith("/") ? rootReal : `${rootReal}/`);
+  }
+
+  private async confine(virtual: string, followLast: boolean): Promise<string> {
+    const rootReal = await this.rootReal();
+    const target = join(this.root, virtual);
+    let probe = followLast ? target : dirname(target);
+    for (;;) {
+      try {
+        const real = await Deno.realPath(probe);
+        if (!this.inside(real, rootReal)) throw new VfsError("permission", "outside the root");
+        return target;
+      } catch (error) {
+        if (error instanceof VfsError) throw error;
+        if (!(error instanceof Deno.errors.NotFound) && !(error instanceof Deno.errors.NotADirectory)) throw new VfsError(kindOf(error), String(error));
+        const up = dirname(probe);
+        if (probe === this.root || up === probe) throw new VfsError("not-found");
+        probe = up;
+      }
+    }
+  }
+
+  stat(p: string): Promise<FileStat> {
+    return guard(async () => {
+      const host = await this.confine(p, true);
+      return toStat(host.slice(host.lastIndexOf("/") + 1), await Deno.stat(host));
+    });
+  }
+
+  list(p: string): Promise<FileStat[]> {
+    return guard(async () => {
+      const host = await this.confine(p, true);
+      const out: FileStat[] = [];
+      for await (const entry of Deno.readDir(host)) {
+        try {
+          const full = `${host}/${entry.name}`;
+          const info = await Deno.lstat(full);
+          out.push(toStat(entry.name, info, info.isSymlink ? await Deno.readLink(full) : undefined));
+        } catch {
+          // vanished meanwhile
+        }
+      }
+      return out;
+    });
+  }
+
+  mkdir(p: string): Promise<void> {
+    return guard(async () => Deno.mkdir(await this.confine(p, false)));
+  }
+
+  rmdir(p: string): Promise<void> {
+    return guard(async () => {
+      const host = await this.confine(p, false);
+      if (!(await Deno.lstat(host)).isDirectory) throw new VfsError("not-a-directory");
+      await Deno.remove(host);
+    });
+  }
+
+  delete(p: string): Promise<void> {
+    return guard(async () => {
+      const host = await this.confine(p, false);
+      if ((await Deno.lstat(host)).isDirectory) throw new VfsError("is-a-directory");
+      await Deno.remove(host);
+    });
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return guard(async () => Deno.rename(await this.confine(from, false), await this.confine(to, false)));
+  }
+
+  setMtime(p: string, mtime: Millis): Promise<void> {
+    return guard(async () => {
+      const host = await this.confine(p, true);
+      const info = await Deno.stat(host);
+      await Deno.utime(host, info.atime ?? new Date(mtime), new Date(mtime));
+    });
+  }
+
+  read(p: string, offset: number): Promise<VfsReader> {
+    return guard(async () => {
+      const host = await this.confine(p, true);
+      const file = await Deno.open(host, { read: true });
+      let closed = false;
+      const close = (): void => {
+        if (closed) return;
+        closed = true;
+        try {
+          file.close();
+        } catch {
+          // already closed
+        }
+      };
+      try {
+        const info = await file.stat();
+        if (!info.isFile) throw new VfsError(info.isDirectory ? "is-a-directory" : "permission");
+        if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
+      } catch (error) {
+        close();
+        throw error;
+      }
+      return {
+        chunks: async function* () {
+          try {
+            for (;;) {
+              if (closed) return;
+              const buffer = new Uint8Array(READ_CHUNK_BYTES);
+              const n = await file.read(buffer);
+              if (n === null) return;
+              yield buffer.subarray(0, n);
+            }
+          } catch (error) {
+            throw new VfsError(kindOf(error), String(error));
+          }
+        },
+        close: () => {
+          close();
+          return Promise.resolve();
+        },
+      };
+    });
+  }
+
+  write(p: string, mode: "truncate" | "append" | "at-offset" | "create-new", offset: number): Promise<VfsWriter> {
+    return guard(async () => {
+      const host = await this.confine(p, false);
+      const existing = await Deno.lstat(host).catch(() => null);
+      if (existing?.isDirectory === true) throw new VfsError("is-a-directory");
+      if (existing?.isSymlink === true) {
+        const real = await Deno.realPath(host).catch(() => null);
+        if (real === null || !this.inside(real, await this.rootReal())) throw new VfsError("permission", "symlink leads outside the root");
+      }
+      const options: Deno.OpenOptions =
+        mode === "truncate" ? { write: true, create: true, truncate: true } : mode === "append" ? { append: true, create: true } : mode === "create-new" ? { write: true, createNew: true } : { read: true, write: true };
+      const file = await Deno.open(host, { ...options, mode: 0o644 });
+      if (mode === "at-offset") {
+        await file.truncate(offset);
+        await file.seek(offset, Deno.SeekMode.Start);
+      }
+      let closed = false;
+      const close = (): void => {
+        if (closed) return;
+        closed = true;
+        file.close();
+      };
+      return {
+        write: async (chunk) => {
+          try {
+            let at = 0;
+            while (at < chunk.length) at += await file.write(chunk.subarray(at));
+          } catch (error) {
+            throw new VfsError(kindOf(error), String(error));
+          }
+        },
+        close: () => {
+          close();
+          return Promise.resolve();
+        },
+        abort: () => {
+          try {
+            close();
+          } catch {
+            // already closed
+          }
+          return Promise.resolve();
+        },
+      };
+    });
+  }
+}

@@ -1,0 +1,3 @@
+export { createServer, DenoFtpServer, type ServerEvents, type ServerOptions, type UserSpec } from "./server.ts";
+export { DenoLocalFs } from "./local-fs.ts";
+export { DenoSessionIo } from "./deno-io.ts";
