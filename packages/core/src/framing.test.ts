@@ -45,11 +45,43 @@ describe("feedControl", () => {
     expect(feedControl(reader, te.encode("OP\r\n"), 64).items.map(show)).toEqual(["NOOP"]);
   });
 
-  it("ends a line at a bare CR (urgent ABOR whose LF was eaten) and swallows CR LF / CR NUL", () => {
+  it("ends a line at a CR followed by anything but LF or NUL", () => {
+    expect(frames("NOOP\rPWD\r\n")).toEqual(["NOOP", "PWD"]);
+    expect(frames("A\r\r\nB\n")).toEqual(["A", "B"]);
+    expect(frames("A\rB\rC\n")).toEqual(["A", "B", "C"]);
+  });
+
+  it("keeps CR NUL as a data CR inside the line (a file name cannot split a command)", () => {
+    expect(frames("DELE a\r\0b\r\n")).toEqual(["DELE a\rb"]);
+    expect(frames("RETR a\r\0\r\0\r\n")).toEqual(["RETR a"]); // trailing CRs are stripped
+    expect(frames("\r\0\n")).toEqual([]);
+  });
+
+  it("waits at a CR that ends the buffer, unless the line is an urgent ABOR/STAT/QUIT", () => {
+    const { items, reader } = feedAll([te.encode("RETR a\r")]);
+    expect(items).toEqual([]);
+    expect(feedControl(reader, new Uint8Array([0, 0x62, 0x0a]), 64).items.map(show)).toEqual(["RETR a\rb"]);
+    expect(feedAll([te.encode("abor\r")]).items).toEqual(["abor"]);
+    expect(feedAll([te.encode("STAT\r")]).items).toEqual(["STAT"]);
+    expect(feedAll([new Uint8Array([0xf2, ...te.encode("QUIT\r")])]).items).toEqual(["\ufffdQUIT"]);
+    expect(feedAll([te.encode("\x01\x02Quit\r")]).items).toEqual(["\x01\x02Quit"]);
+  });
+
+  it("takes an urgent line's following LF or NUL as part of its end", () => {
     expect(frames("ABOR\rNOOP\r\n")).toEqual(["ABOR", "NOOP"]);
     expect(frames("ABOR\r")).toEqual(["ABOR"]);
-    expect(frames("A\r\0B\r\n")).toEqual(["A", "B"]);
+    expect(frames("ABOR\r\nNOOP\n")).toEqual(["ABOR", "NOOP"]);
+    expect(frames("ABOR\r\0NOOP\n")).toEqual(["ABOR", "NOOP"]);
     expect(frames("STAT\r\r\n")).toEqual(["STAT"]);
+    expect(frames(new Uint8Array([0xff, 0xf4, 0xff, 0xf2, ...te.encode("ABOR\r")]))).toEqual(["ABOR"]);
+  });
+
+  it("does not take letters, a space or a long line in front of the verb as urgent garbage", () => {
+    for (const text of ["XSTAT\r", "STOR ABOR\r", `${"-".repeat(61)}ABOR\r`, "ABO\r", "\r\0ABOX\r"]) {
+      expect(feedAll([te.encode(text)], 128).items, JSON.stringify(text)).toEqual([]);
+    }
+    expect(feedAll([te.encode(`${"-".repeat(60)}ABOR\r`)], 128).items).toHaveLength(1);
+    expect(feedAll([te.encode("\r\0ABOR\r")]).items).toEqual(["\rABOR"]);
   });
 
   it("filters Telnet: IAC IAC, option negotiation, sub-negotiation, commands, stray IAC", () => {
