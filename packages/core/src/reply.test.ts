@@ -60,6 +60,15 @@ describe("feedReplies", () => {
     expect(read([te.encode("200\tok\r\n")]).error).toMatch(/malformed/);
     expect(read([te.encode("099 x\r\n")]).error).toMatch(/range/);
     expect(read([te.encode("x".repeat(70_000))]).error).toMatch(/too long/);
+    expect(read([te.encode("211-a\r\n212 end\r\n")]).error).toMatch(/unpadded/);
+    expect(read([te.encode("211-a\r\n2110\r\n211 end\r\n")]).error).toMatch(/unpadded/);
+    expect(read([te.encode("211-a\r\n")]).error).toBeNull();
+  });
+
+  it("accepts RFC 959 continuation lines that repeat the code with a hyphen", () => {
+    const r = read([te.encode("211-a\r\n211-b\r\nc\r\n211 end\r\n")]);
+    expect(r.error).toBeNull();
+    expect(r.replies).toEqual([{ code: 211, lines: ["a", "211-b", "c", "end"], final: true }]);
   });
 
   it("round-trips encodeReply for any code and lines, at any split", () => {

@@ -96,6 +96,10 @@ export function feedReplies(r: ReplyReader, chunk: Uint8Array): { reader: ReplyR
     } else if (m !== null && m[2] === " " && Number(m[1]) === open.code) {
       replies.push({ code: open.code, lines: [...open.lines, line.slice(4)], final: open.code >= 200 });
       open = null;
+    } else if (/^\d{3}/.test(line) && !(m?.[2] === "-" && Number(m[1]) === open.code)) {
+      // RFC 959 §4.2: a middle line starting with three digits must be padded; ours always are, so
+      // an unpadded one is a wrong end code or a reply cut into another.
+      return { reader: { partial: bytes.slice(start), open }, replies, error: `multi-line ${open.code} reply: unpadded line ${JSON.stringify(line)}` };
     } else {
       open = { code: open.code, lines: [...open.lines, line] };
     }
