@@ -47,34 +47,42 @@ export function encodeUtf8(s: string): Uint8Array {
   return out.subarray(0, n);
 }
 
-/** Decodes one sequence at `i`: [code point, length], or [-1, bytes to skip] when invalid. */
+/**
+ * Decodes one sequence at `i`: [code point, length], or [-1, bytes to skip] when invalid. The first
+ * continuation byte's range rules out overlongs, surrogates and code points past U+10FFFF (Unicode
+ * Table 3-7), so an invalid sequence is cut at its maximal valid prefix: one U+FFFD per prefix, as
+ * TextDecoder and the WHATWG Encoding standard do.
+ */
 function decodeAt(b: Uint8Array, i: number): [number, number] {
   const b0 = b[i] ?? 0;
   if (b0 < 0x80) return [b0, 1];
   let need: number;
   let cp: number;
-  let min: number;
+  let lo = 0x80;
+  let hi = 0xbf;
   if (b0 >= 0xc2 && b0 <= 0xdf) {
     need = 1;
     cp = b0 & 0x1f;
-    min = 0x80;
   } else if (b0 >= 0xe0 && b0 <= 0xef) {
     need = 2;
     cp = b0 & 0x0f;
-    min = 0x800;
+    if (b0 === 0xe0) lo = 0xa0;
+    else if (b0 === 0xed) hi = 0x9f;
   } else if (b0 >= 0xf0 && b0 <= 0xf4) {
     need = 3;
     cp = b0 & 0x07;
-    min = 0x10000;
+    if (b0 === 0xf0) lo = 0x90;
+    else if (b0 === 0xf4) hi = 0x8f;
   } else {
     return [-1, 1];
   }
   for (let k = 1; k <= need; k++) {
     const bk = b[i + k];
-    if (bk === undefined || (bk & 0xc0) !== 0x80) return [-1, k];
+    if (bk === undefined || bk < lo || bk > hi) return [-1, k];
+    lo = 0x80;
+    hi = 0xbf;
     cp = (cp << 6) | (bk & 0x3f);
   }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return [-1, need + 1];
   return [cp, need + 1];
 }
 
