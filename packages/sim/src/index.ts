@@ -5,3 +5,4 @@ export { SimFs, CALM_FS, type FsFaults } from "./memfs.js";
 export { SimServer, SimSessionIo, type SimServerOptions } from "./platform.js";
 export { Control, goodClient, hostileClient, type ClientContext } from "./clients.js";
 export { runSeed, drawScenario, replayLine, formatFailures, type RunOptions, type RunResult, type Scenario, type Failure } from "./run.js";
+export { scenarioArbitrary } from "./arbitraries.js";

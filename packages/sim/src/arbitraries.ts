@@ -1,0 +1,34 @@
+// Scenarios as fast-check arbitraries, so a failing simulation shrinks to a small one: fewer
+// clients, fewer steps, faults switched off one by one.
+import fc from "fast-check";
+import { makeConfig } from "@pasv/core";
+import type { Scenario } from "./run.js";
+
+export const scenarioArbitrary: fc.Arbitrary<{ seed: number; scenario: Scenario }> = fc
+  .record({
+    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+    maxChunk: fc.constantFrom(65536, 1500, 64, 7, 2, 1),
+    maxLatency: fc.constantFrom(1, 5, 50),
+    refuseConnect: fc.constantFrom(0, 0.05),
+    resetPerChunk: fc.constantFrom(0, 0.0005),
+    failOp: fc.constantFrom(0, 0.03),
+    noSpaceMidWrite: fc.constantFrom(0, 0.2),
+    ioMidRead: fc.constantFrom(0, 0.2),
+    maxReadChunk: fc.constantFrom(65536, 4096, 100, 1),
+    maxLineBytes: fc.constantFrom(8192, 512, 64),
+    idle: fc.constantFrom(300_000, 30_000, 2_000),
+    goodClients: fc.integer({ min: 1, max: 4 }),
+    hostile: fc.array(fc.constantFrom("garbage", "overlong", "iac", "burst", "deaf", "thief"), { maxLength: 3 }),
+    steps: fc.integer({ min: 1, max: 25 }),
+  })
+  .map((k) => ({
+    seed: k.seed,
+    scenario: {
+      net: { maxChunk: k.maxChunk, minLatency: 0, maxLatency: k.maxLatency, refuseConnect: k.refuseConnect, resetPerChunk: k.resetPerChunk },
+      fs: { failOp: k.failOp, noSpaceMidWrite: k.noSpaceMidWrite, ioMidRead: k.ioMidRead, maxReadChunk: k.maxReadChunk, maxDelay: 1 },
+      config: makeConfig({ limits: { maxLineBytes: k.maxLineBytes }, timeouts: { idle: k.idle } }),
+      goodClients: k.goodClients,
+      hostile: k.hostile,
+      steps: k.steps,
+    },
+  }));
