@@ -175,3 +175,43 @@ export function initialSession(config: CoreConfig, open: SessionOpen): SessionSt
 
 /** A working copy that `step` mutates; the caller's state is never touched. */
 export type Draft = { -readonly [K in keyof SessionState]: SessionState[K] };
+
+/**
+ * The working copy as an object literal with every field spelled out: V8 builds it with a fixed
+ * shape in a few nanoseconds, where a spread of this many fields costs over a hundred (measured),
+ * and the compiler insists the list stays complete.
+ */
+export function copyState(s: SessionState): Draft {
+  return {
+    config: s.config,
+    local: s.local,
+    remote: s.remote,
+    family: s.family,
+    passiveAddress: s.passiveAddress,
+    refuse: s.refuse,
+    unauthSince: s.unauthSince,
+    phase: s.phase,
+    login: s.login,
+    failedLogins: s.failedLogins,
+    tls: s.tls,
+    pbsz: s.pbsz,
+    prot: s.prot,
+    cwd: s.cwd,
+    type: s.type,
+    rest: s.rest,
+    renameFrom: s.renameFrom,
+    epsvAll: s.epsvAll,
+    mlstFacts: s.mlstFacts,
+    idleTimeout: s.idleTimeout,
+    reader: s.reader,
+    queue: s.queue,
+    queueBytes: s.queueBytes,
+    paused: s.paused,
+    overlongLines: s.overlongLines,
+    badCommands: s.badCommands,
+    channel: s.channel,
+    op: s.op,
+    lastActivity: s.lastActivity,
+    nextId: s.nextId,
+  };
+}

@@ -6,13 +6,13 @@ import { abortTransfer, finishTransfer, onAccepted, onConnectFailed, onConnected
 import { onFsResult } from "./fs-results.js";
 import { Out } from "./out.js";
 import { closeSession, endLoginDelay, onAuthResult, onTlsFailed, onTlsReady } from "./session-control.js";
-import type { Draft, SessionState } from "./state.js";
+import { copyState, type Draft, type SessionState } from "./state.js";
 import type { Millis, SessionEvent, StepResult } from "./types.js";
 import { assertNever } from "./assert.js";
 
 export function step(state: SessionState, event: SessionEvent): StepResult<SessionState> {
   if (state.phase === "closed") return { state, actions: [] };
-  const s: Draft = { ...state };
+  const s = copyState(state);
   const out = new Out();
   handle(s, event, out);
   if (s.phase === "ready") {
