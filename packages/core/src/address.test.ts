@@ -19,7 +19,7 @@ describe("normalizeIp and sameIp", () => {
     expect(normalizeIp("1:0:0:2:0:0:0:3")?.address).toBe("1:0:0:2::3");
     expect(normalizeIp("::")?.address).toBe("::");
     expect(normalizeIp("::1.2.3.4")?.address).toBe("::102:304");
-    for (const bad of ["256.0.0.1", "1.2.3", "", "x", "1::2::3", "1:2:3:4:5:6:7:8:9", "12345::", "::1.2.3.999", "1:2:3:4:5:6:7::8", "g::1"]) expect(normalizeIp(bad), bad).toBeNull();
+    for (const bad of ["256.0.0.1", "1.2.3", "", "x", "1::2::3", "1:2:3:4:5:6:7:8:9", "12345::", "::1.2.3.999", "1:2:3:4:5:6:7::8", "g::1", "1.2.3.4::", "1:1.2.3.4::1", "1::2:3:4:5:6:7:8", ":1::", "1:::2"]) expect(normalizeIp(bad), bad).toBeNull();
     expect(sameIp("::ffff:1.2.3.4", "1.2.3.4")).toBe(true);
     expect(sameIp("::1", "0:0:0:0:0:0:0:1")).toBe(true);
     expect(sameIp("1.2.3.4", "1.2.3.5")).toBe(false);
@@ -40,6 +40,10 @@ describe("PORT and 227", () => {
     expect(parse227("=1,2,3,4,5,6")).toEqual({ address: "1.2.3.4", port: 1286 });
     expect(parse227("no numbers")).toBeNull();
     expect(parse227("(999,1,1,1,1,1)")).toBeNull();
+    // curl stops at the first six numbers; a longer number is not split to make a match.
+    expect(parse227("(1234,1,2,3,4,5)")).toBeNull();
+    expect(parse227("(1,2,3,4,5,6789)")).toBeNull();
+    expect(parse227("227 x 10,0,0,1,200,10 and 1,1,1,1,1,1")).toEqual({ address: "10.0.0.1", port: 51210 });
   });
 
   it("round-trips for any address and port", () => {
@@ -58,7 +62,10 @@ describe("EPRT and 229", () => {
     expect(parseEprtArg("|1|132.235.1.2|6275|")).toEqual({ ok: true, family: 4, address: "132.235.1.2", port: 6275 });
     expect(parseEprtArg("!2!1080::8:800:200C:417A!5282!")).toEqual({ ok: true, family: 6, address: "1080::8:800:200c:417a", port: 5282 });
     expect(parseEprtArg("|3|x|1|")).toEqual({ ok: false, error: "family" });
-    for (const bad of ["", "|1|1.2.3.4|0|", "|1|1.2.3.4|70000|", "|1|1.2.3.4|", "|x|1.2.3.4|1|", "|1|::1|5|", "|2|1.2.3.4|5|", " |1|1.2.3.4|5|x", "\x01\x011.2.3.4\x015\x01"]) {
+    expect(parseEprtArg("|2|::ffff:10.0.0.1|1025|")).toEqual({ ok: true, family: 4, address: "10.0.0.1", port: 1025 });
+    expect(parseEprtArg(" |1|1.2.3.4|5| ")).toEqual({ ok: true, family: 4, address: "1.2.3.4", port: 5 });
+    expect(parseEprtArg("x1x1.2.3.4x5x")).toEqual({ ok: true, family: 4, address: "1.2.3.4", port: 5 });
+    for (const bad of ["", "|1|1.2.3.4|0|", "|1|1.2.3.4|70000|", "|1|1.2.3.4|", "|x|1.2.3.4|1|", "|1|::1|5|", "|2|1.2.3.4|5|", "|2|fe80::1%eth0|5|", "|1|1.2.3.4|5|6|", "|11|1.2.3.4|5|", " |1|1.2.3.4|5|x", "\x01\x011.2.3.4\x015\x01"]) {
       expect(parseEprtArg(bad).ok, bad).toBe(false);
     }
   });

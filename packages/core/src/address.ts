@@ -15,13 +15,14 @@ function parseIpv6(s: string): number[] | null {
   if (s.length > 45 || !/^[0-9a-fA-F:.]+$/.test(s)) return null;
   const halves = s.split("::");
   if (halves.length > 2) return null;
-  const groups = (part: string): number[] | null => {
+  // An embedded IPv4 tail may only end the whole address (RFC 4291 §2.2), never stand before "::".
+  const groups = (part: string, last: boolean): number[] | null => {
     if (part === "") return [];
     const out: number[] = [];
     const pieces = part.split(":");
     for (let i = 0; i < pieces.length; i++) {
       const p = pieces[i] ?? "";
-      if (i === pieces.length - 1 && p.includes(".")) {
+      if (last && i === pieces.length - 1 && p.includes(".")) {
         const v4 = parseIpv4(p);
         if (v4 === null) return null;
         out.push(((v4[0] ?? 0) << 8) | (v4[1] ?? 0), ((v4[2] ?? 0) << 8) | (v4[3] ?? 0));
@@ -32,8 +33,8 @@ function parseIpv6(s: string): number[] | null {
     }
     return out;
   };
-  const head = groups(halves[0] ?? "");
-  const tail = halves.length === 2 ? groups(halves[1] ?? "") : [];
+  const head = groups(halves[0] ?? "", halves.length === 1);
+  const tail = halves.length === 2 ? groups(halves[1] ?? "", true) : [];
   if (head === null || tail === null) return null;
   if (halves.length === 1) return head.length === 8 ? head : null;
   const fill = 8 - head.length - tail.length;
@@ -119,9 +120,13 @@ export function formatPasvReply(address: string, port: number): string {
   return `Entering Passive Mode (${formatPortArg(address, port)}).`;
 }
 
-/** The first six comma-separated numbers, as curl and ftplib find them. */
+/**
+ * The first six comma-separated numbers, as curl and ftplib find them. Like curl, a number over 255
+ * there is an error, not a reason to look further. The lookarounds keep a match from starting or
+ * ending inside a longer number while the bounded repeats keep the scan linear.
+ */
 export function parse227(text: string): { readonly address: string; readonly port: number } | null {
-  const m = /(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})/.exec(text);
+  const m = /(?<!\d)(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})(?!\d)/.exec(text);
   if (m === null) return null;
   const n = m.slice(1).map(Number);
   if (n.some((v) => v > 255)) return null;
@@ -144,12 +149,14 @@ export function parseEprtArg(arg: string): EprtParse {
   if (!/^\d{1,5}$/.test(portText ?? "")) return { ok: false, error: "syntax" };
   const port = Number(portText);
   if (port < 1 || port > 65535) return { ok: false, error: "syntax" };
-  const family: Family = af === "1" ? 4 : 6;
-  const parsed = family === 4 ? parseIpv4(addr ?? "") : parseIpv6(addr ?? "");
-  if (parsed === null) return { ok: false, error: "syntax" };
-  const normal = normalizeIp(addr ?? "");
+  const text = addr ?? "";
+  // The address must be in the form its af names; a zone index (%eth0) is not part of that form.
+  const parsed = af === "1" ? parseIpv4(text) : parseIpv6(text);
+  const normal = parsed === null ? null : normalizeIp(text);
   if (normal === null) return { ok: false, error: "syntax" };
-  return { ok: true, family, address: normal.address, port };
+  // af 2 with a v4-mapped address is an IPv4 peer on a dual-stack socket: report it as family 4 so
+  // the family always describes the address string the adapter will connect to.
+  return { ok: true, family: normal.family, address: normal.address, port };
 }
 
 export function formatEprtArg(family: Family, address: string, port: number): string {
