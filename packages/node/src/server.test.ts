@@ -1,4 +1,7 @@
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import { Writable } from "node:stream";
 import { Client } from "basic-ftp";
 import { feedReplies, initialReplyReader, parse229, type ParsedReply } from "@pasv/core";
@@ -139,6 +142,34 @@ describe("createServer", () => {
     expect((await c.next()).code).toBe(226);
     expect(await received).toBe("six");
     listener.close();
+    c.close();
+  });
+
+  it("speaks explicit FTPS (AUTH, PBSZ, PROT P) with curl, control and data protected", async () => {
+    const fixtures = path.join(import.meta.dirname, "../test-fixtures");
+    const vfs = new MemoryFs({ "secret.txt": "over tls" });
+    const { port } = await start({ vfs, users: [{ user: "u", password: "p", write: true }], tls: { key: readFileSync(path.join(fixtures, "key.pem")), cert: readFileSync(path.join(fixtures, "cert.pem")) } });
+    const curl = (args: string[]): Promise<string> =>
+      new Promise((resolve, reject) => {
+        execFile("curl", ["-sS", "--max-time", "20", "--ssl-reqd", "-k", ...args], (error, stdout) => {
+          if (error === null) resolve(stdout);
+          else reject(new Error(`curl failed: ${error.message}`, { cause: error }));
+        });
+      });
+    try {
+      expect(await curl([`ftp://u:p@127.0.0.1:${port}/secret.txt`])).toBe("over tls");
+    } catch (error) {
+      if (process.env.CI !== "true" && String(error).includes("ENOENT")) {
+        console.warn("SKIPPING FTPS test: curl is not installed");
+        return;
+      }
+      throw error;
+    }
+    // Plaintext clients are still served; AUTH is offered in FEAT.
+    const c = await control(port);
+    expect((await c.next()).code).toBe(220);
+    const feat = await c.send("FEAT");
+    expect(feat.lines).toContain(" AUTH TLS");
     c.close();
   });
 
