@@ -149,9 +149,10 @@ function feedBytes(reader: LineReader, chunk: Uint8Array, maxLineBytes: number, 
   let telnet = reader.telnet;
   let discarding = reader.discarding;
   let cr = reader.cr;
-  // Working line buffer, never longer than maxLineBytes. Copying the held partial line costs at most
-  // maxLineBytes per chunk, however the peer splits its bytes.
-  let line = new Uint8Array(Math.min(maxLineBytes, reader.partial.length + chunk.length + 1));
+  // Working line buffer, never longer than maxLineBytes. It never needs to grow: the line gains at
+  // most the chunk's bytes plus a held CR. Copying the held partial line costs at most maxLineBytes
+  // per chunk, however the peer splits its bytes.
+  const line = new Uint8Array(Math.min(maxLineBytes, reader.partial.length + chunk.length + 1));
   line.set(reader.partial.subarray(0, line.length));
   let len = Math.min(reader.partial.length, line.length);
 
@@ -173,11 +174,6 @@ function feedBytes(reader: LineReader, chunk: Uint8Array, maxLineBytes: number, 
       discarding = true;
       len = 0;
       return;
-    }
-    if (len === line.length) {
-      const grown = new Uint8Array(Math.min(maxLineBytes, Math.max(16, line.length * 2)));
-      grown.set(line);
-      line = grown;
     }
     line[len++] = b;
   };
