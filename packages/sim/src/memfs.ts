@@ -174,7 +174,10 @@ export class SimFs implements Vfs {
       if (mode === "create-new" && existing !== undefined) throw new VfsError("exists");
       const old = existing?.data ?? new Uint8Array();
       const base = mode === "append" ? old : mode === "at-offset" ? old.subarray(0, offset) : new Uint8Array();
-      const parts: Uint8Array[] = [base];
+      // The file grows in a buffer that doubles, so a transfer of n one-byte chunks costs O(n), not
+      // O(n²); node.data is always a view of exactly what has been written.
+      let buffer = base.slice();
+      let length = base.length;
       const failAfter = this.rng.chance(this.faults.noSpaceMidWrite) ? this.rng.int(0, 4) : -1;
       let writes = 0;
       let open = true;
@@ -184,7 +187,7 @@ export class SimFs implements Vfs {
         open = false;
       };
       const node = existing ?? { type: "file" as const, data: new Uint8Array(), mtime: this.world.now, id: this.nextId++ };
-      if (mode !== "append" || existing === undefined) node.data = concat(parts);
+      if (mode !== "append" || existing === undefined) node.data = buffer.subarray(0, length);
       this.nodes.set(p, node);
       return {
         write: (chunk: Uint8Array) => {
@@ -192,8 +195,15 @@ export class SimFs implements Vfs {
             this.counters.bump("fault: ENOSPC mid-write");
             return Promise.reject(new VfsError("no-space", "injected"));
           }
-          parts.push(chunk.slice());
-          node.data = concat(parts);
+          if (length + chunk.length > buffer.length) {
+            // A fresh buffer: readers holding the old view keep the bytes they saw.
+            const grown = new Uint8Array(Math.max(length + chunk.length, buffer.length * 2, 64));
+            grown.set(buffer.subarray(0, length));
+            buffer = grown;
+          }
+          buffer.set(chunk, length);
+          length += chunk.length;
+          node.data = buffer.subarray(0, length);
           return new Promise<void>((r) => this.world.after(0, r));
         },
         close: () => {
@@ -208,12 +218,3 @@ export class SimFs implements Vfs {
     });
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

@@ -189,18 +189,25 @@ export class SimSessionIo implements SessionIo {
   }
 }
 
+/** Chunks a simulated data stream holds before it stops reading (the peer then sees backpressure). */
+const MAX_QUEUED_CHUNKS = 256;
+
 /** A simulated data socket as the driver's DataStream. */
 class SimDataStream implements DataStream {
-  private readonly queue: Uint8Array[] = [];
+  // A queue with a moving head: shift() on a long array would make one-byte chunks quadratic.
+  private queue: Uint8Array[] = [];
+  private head = 0;
   private ended = false;
   private failure: DataStreamError | null = null;
   private wake: (() => void) | null = null;
   private stall: { cancel(): void } | null = null;
+  private lastActivity: number;
 
   constructor(private readonly socket: Endpoint, private readonly net: Network, private readonly stallTimeout: number) {
     socket.handlers = {
       data: (bytes) => {
         this.queue.push(bytes);
+        if (this.queue.length - this.head >= MAX_QUEUED_CHUNKS) socket.pause();
         this.poke();
       },
       end: () => {
@@ -213,12 +220,19 @@ class SimDataStream implements DataStream {
       },
       drain: () => this.poke(),
     };
-    this.arm();
+    this.lastActivity = net.world.now;
+    this.arm(net.world.now + stallTimeout);
   }
 
-  private arm(): void {
-    this.stall?.cancel();
-    this.stall = this.net.world.after(this.stallTimeout, () => {
+  /** One stall timer at a time: activity only moves lastActivity, and the timer re-arms itself. */
+  private arm(at: number): void {
+    this.stall = this.net.world.schedule(at, () => {
+      const due = this.lastActivity + this.stallTimeout;
+      if (this.net.world.now < due) {
+        this.arm(due);
+        return;
+      }
+      this.stall = null;
       this.failure ??= new DataStreamError("stall");
       this.socket.reset();
       this.poke();
@@ -226,10 +240,21 @@ class SimDataStream implements DataStream {
   }
 
   private poke(): void {
-    this.arm();
+    this.lastActivity = this.net.world.now;
     const w = this.wake;
     this.wake = null;
     w?.();
+  }
+
+  private take(): Uint8Array | undefined {
+    if (this.head >= this.queue.length) return undefined;
+    const chunk = this.queue[this.head++];
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+      this.socket.resume();
+    }
+    return chunk;
   }
 
   private wait(): Promise<void> {
@@ -242,7 +267,7 @@ class SimDataStream implements DataStream {
 
   async *chunks(): AsyncIterable<Uint8Array> {
     for (;;) {
-      const chunk = this.queue.shift();
+      const chunk = this.take();
       if (chunk !== undefined) {
         yield chunk;
         continue;

@@ -2,11 +2,13 @@
 // Between events the runtime's microtasks (the driver's promise chains) run to completion, so the
 // order of everything is a function of the seed alone.
 
-interface Scheduled {
-  readonly at: number;
-  readonly seq: number;
-  readonly run: () => void;
-  cancelled: boolean;
+/** One scheduled callback; it is its own cancel handle (no closure per event). */
+class Scheduled {
+  cancelled = false;
+  constructor(readonly at: number, readonly seq: number, readonly run: () => void) {}
+  cancel(): void {
+    this.cancelled = true;
+  }
 }
 
 /** Microtask turns granted after each event (see run()). */
@@ -22,13 +24,9 @@ export class World {
   private readonly heap: Scheduled[] = [];
 
   schedule(at: number, run: () => void): { cancel(): void } {
-    const item: Scheduled = { at: Math.max(at, this.now), seq: this.seq++, run, cancelled: false };
+    const item = new Scheduled(Math.max(at, this.now), this.seq++, run);
     this.push(item);
-    return {
-      cancel: () => {
-        item.cancelled = true;
-      },
-    };
+    return item;
   }
 
   after(delay: number, run: () => void): { cancel(): void } {
