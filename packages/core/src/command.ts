@@ -15,17 +15,42 @@ const URGENT_VERBS = ["ABOR", "STAT", "QUIT"];
 /** No verb is longer; the rest of an absurd first word is not even looked at (it gets a 500 anyway). */
 const MAX_VERB_BYTES = 64;
 
-const PLAIN_VERB = /^[A-Za-z]{1,8}$/;
+/** Longest verb the fast path takes (SITE sub-verbs and OPTS targets are arguments, not verbs). */
+const MAX_PLAIN_VERB = 8;
+/** Arguments up to this length are built character by character; longer ones in one call. */
+const SHORT_ARG = 32;
 
-/** Most lines are short printable ASCII: let the engine's string operations do the work. */
+function isLetter(b: number): boolean {
+  return (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
+}
+
+function asciiText(line: Uint8Array, from: number): string {
+  if (line.length - from > SHORT_ARG) return String.fromCharCode.apply(null, line.subarray(from) as unknown as number[]);
+  let text = "";
+  for (let i = from; i < line.length; i++) text += String.fromCharCode(line[i] ?? 0);
+  return text;
+}
+
+/** Most lines are short printable ASCII with a letters-only verb: one pass, no regular expression. */
 function parseAscii(line: Uint8Array): ParsedCommand | null {
-  if (line.length > 512) return null;
-  for (const b of line) if (b < 0x20 || b > 0x7e) return null;
-  const text = String.fromCharCode.apply(null, line as unknown as number[]);
-  const space = text.indexOf(" ");
-  const word = space < 0 ? text : text.slice(0, space);
-  if (!PLAIN_VERB.test(word)) return null;
-  return { verb: word.toUpperCase(), arg: space < 0 ? null : text.slice(space + 1), argInvalid: false };
+  const n = line.length;
+  if (n > 512) return null;
+  let space = -1;
+  for (let i = 0; i < n; i++) {
+    const b = line[i] ?? 0;
+    if (b < 0x20 || b > 0x7e) return null;
+    if (space >= 0) continue;
+    if (b === SPACE) space = i;
+    else if (i >= MAX_PLAIN_VERB || !isLetter(b)) return null;
+  }
+  const verbLength = space < 0 ? n : space;
+  if (verbLength === 0) return null;
+  let verb = "";
+  for (let i = 0; i < verbLength; i++) {
+    const b = line[i] ?? 0;
+    verb += String.fromCharCode(b >= 0x61 ? b - 0x20 : b);
+  }
+  return { verb, arg: space < 0 ? null : asciiText(line, space + 1), argInvalid: false };
 }
 
 export function parseCommand(line: Uint8Array): ParsedCommand {
