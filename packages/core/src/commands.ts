@@ -87,10 +87,18 @@ function keyword(c: Context): string {
   return (c.cmd.arg ?? "").trim().toUpperCase();
 }
 
+/** Pre-checks every transfer command shares: a data channel set up and, by policy, protected. */
 function needsChannel(s: Draft, c: Context): boolean {
-  if (s.channel.kind !== "none") return true;
-  c.out.reply(425, "Use PORT or PASV first.");
-  return false;
+  if (s.channel.kind === "none") {
+    c.out.reply(425, "Use PORT or PASV first.");
+    return false;
+  }
+  // As vsftpd's force_local_data_ssl: a named user's data must be protected (anonymous sessions are exempt).
+  if (s.config.requireTlsForData && s.prot !== "P" && s.login.kind === "in" && !s.login.account.anonymous) {
+    c.out.reply(522, "Data connections must be encrypted.");
+    return false;
+  }
+  return true;
 }
 
 function channelRefusedAfterEpsvAll(s: Draft, c: Context): boolean {

@@ -651,6 +651,27 @@ describe("edge cases of every command", () => {
     expect(codes(w.cmd("USER ftp"))).toEqual([331]);
   });
 
+  it("with data protection required, a named user transfers only after PROT P; anonymous is exempt", () => {
+    const files = { "/big.iso": "0123456789" };
+    const w = new World({ config: { tls: true, requireTlsForData: true }, files });
+    w.cmd("AUTH TLS");
+    w.login();
+    w.cmd("PASV");
+    w.connectData();
+    // Refused before any mark, and the data set-up is left for the next try (SPEC §4.7 step 1).
+    expect(codes(w.cmd("RETR /big.iso"))).toEqual([522]);
+    expect(codes(w.cmd("LIST"))).toEqual([522]);
+    expect(codes(w.cmd("STOR /new"))).toEqual([522]);
+    w.cmd("PBSZ 0");
+    expect(codes(w.cmd("PROT P"))).toEqual([200]);
+    expect(codes(w.cmd("RETR /big.iso"))).toEqual([150, 226]);
+    const anon = new World({ config: { tls: true, requireTlsForData: true }, files });
+    anon.login("anonymous", "me@");
+    anon.cmd("PASV");
+    anon.connectData();
+    expect(codes(anon.cmd("RETR /big.iso"))).toEqual([150, 226]);
+  });
+
   it("closes after too many unknown commands", () => {
     const w = new World({ config: { limits: { maxBadCommands: 2 } } });
     expect(codes(w.send("A\r\nB\r\nNOOP\r\nC\r\nD\r\nE\r\n"))).toEqual([500, 500, 200, 500, 500, 421]);

@@ -67,7 +67,7 @@ export interface CoreConfig {
   readonly tls: boolean;
   /** Refuse USER/PASS for non-anonymous users until the control connection is protected. */
   readonly requireTlsForLogin: boolean;
-  /** Refuse data transfers with PROT C on a TLS session. */
+  /** Named users may transfer only over protected data connections (PROT P): PROT C gets 534, a transfer without PROT P 522. */
   readonly requireTlsForData: boolean;
   /** Bounce defence: PORT/EPRT may only name the client's own address and a port >= 1024. */
   readonly allowForeignDataAddress: boolean;
