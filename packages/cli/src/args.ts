@@ -19,6 +19,8 @@ export interface CliOptions {
   readonly idleTimeoutSeconds: number | null;
   readonly maxSessions: number | null;
   readonly maxSessionsPerIp: number | null;
+  /** PEM files that enable explicit FTPS (AUTH TLS). */
+  readonly tls: { readonly cert: string; readonly key: string; readonly required: boolean } | null;
 }
 
 export type ParsedCli =
@@ -44,6 +46,9 @@ Options:
       --idle-timeout SECONDS    close idle sessions after SECONDS (default 300)
       --max-sessions N          most simultaneous sessions (default 512)
       --max-sessions-per-ip N   most simultaneous sessions from one address (default 64)
+      --tls-cert FILE           PEM certificate (chain) for explicit FTPS (AUTH TLS)
+      --tls-key FILE            PEM private key for --tls-cert
+      --tls-required            named users must use TLS for login and data (anonymous may not need it)
   -h, --help                    show this help
       --version                 show the version
 `;
@@ -94,6 +99,9 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "idle-timeout": { type: "string" },
         "max-sessions": { type: "string" },
         "max-sessions-per-ip": { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "tls-required": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -134,6 +142,11 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     if (typeof n === "string") return { kind: "error", message: n };
     numbers[flag] = n;
   }
+  const cert = v["tls-cert"];
+  const key = v["tls-key"];
+  if ((cert === undefined) !== (key === undefined)) return { kind: "error", message: "--tls-cert and --tls-key go together" };
+  if (v["tls-required"] === true && cert === undefined) return { kind: "error", message: "--tls-required needs --tls-cert and --tls-key" };
+  const tls = cert === undefined || key === undefined ? null : { cert, key, required: v["tls-required"] === true };
   return {
     kind: "run",
     options: {
@@ -149,6 +162,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
       idleTimeoutSeconds: numbers["idle-timeout"] ?? null,
       maxSessions: numbers["max-sessions"] ?? null,
       maxSessionsPerIp: numbers["max-sessions-per-ip"] ?? null,
+      tls,
     },
   };
 }

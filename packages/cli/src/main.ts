@@ -47,6 +47,14 @@ async function main(): Promise<void> {
     users = users.concat(more);
   }
   if (!o.anonymous && users.length === 0) fail("--no-anonymous needs at least one --user or --users file");
+  let tls: { key: Buffer; cert: Buffer; required: boolean } | undefined;
+  if (o.tls !== null) {
+    try {
+      tls = { cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key), required: o.tls.required };
+    } catch (error) {
+      fail(`cannot read the TLS certificate or key: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
   const server = createServer({
     root: dir,
     users: users.map((u) => ({ ...u, write: o.write })),
@@ -57,6 +65,7 @@ async function main(): Promise<void> {
     ...(o.idleTimeoutSeconds === null ? {} : { idleTimeoutMs: o.idleTimeoutSeconds * 1000 }),
     ...(o.maxSessions === null ? {} : { maxSessions: o.maxSessions }),
     ...(o.maxSessionsPerIp === null ? {} : { maxSessionsPerIp: o.maxSessionsPerIp }),
+    ...(tls === undefined ? {} : { tls }),
     log: (line) => process.stdout.write(`${new Date().toISOString()} ${line}\n`),
   });
   let address;
@@ -65,7 +74,11 @@ async function main(): Promise<void> {
   } catch (error) {
     fail(`cannot listen on ${o.host}:${o.port}: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const who = [o.anonymous ? "anonymous read-only" : null, users.length > 0 ? `${users.length} user${users.length === 1 ? "" : "s"} ${o.write ? "read-write" : "read-only"}` : null].filter((x) => x !== null).join(", ");
+  const who = [
+    o.anonymous ? "anonymous read-only" : null,
+    users.length > 0 ? `${users.length} user${users.length === 1 ? "" : "s"} ${o.write ? "read-write" : "read-only"}` : null,
+    o.tls === null ? null : o.tls.required ? "TLS required for users" : "TLS offered",
+  ].filter((x) => x !== null).join(", ");
   const host = address.address.includes(":") ? `[${address.address}]` : address.address;
   process.stdout.write(`pasv: serving ${dir} on ftp://${host}:${address.port} (${who})\n`);
   let stopping = false;

@@ -5,9 +5,11 @@
 //   bytes it is given, so a buffer is never reused).
 // - Writes go through a per-connection queue: Deno's write() may write part of a buffer and is a
 //   promise, so order and backpressure are kept here rather than by a stream.
-// - Explicit TLS (AUTH TLS) cannot be offered: Deno.startTls upgrades client connections only, and
-//   Deno has no server-side upgrade of an accepted connection. The core is configured without TLS,
-//   so AUTH gets 502 from the core (no FTP decision here); startTls reports a failure if ever called.
+// - Explicit TLS (AUTH TLS) cannot be offered on Deno's own API: Deno.startTls upgrades client
+//   connections only (denoland/deno#18451), and an accepted Deno.Conn cannot be handed to node:tls.
+//   The core is configured without TLS, so AUTH gets 502 from the core (no FTP decision here);
+//   startTls reports a failure if ever called. FTPS on Deno runs the Node adapter instead, whose
+//   node:tls server-side upgrade Deno's Node compatibility provides (see README.md).
 import type { Endpoint, Family, Millis } from "@pasv/core";
 import { DataStreamError, type ControlIo, type DataIo, type DataStream, type PortRange, type Session, type SessionIo } from "@pasv/driver";
 

@@ -1,5 +1,5 @@
 // Starts a real pasv server process for a test and stops it by PID. PASV_E2E_SERVER picks the
-// runtime (node today; deno once its adapter exists), so one suite judges every adapter.
+// runtime (node or deno), so one suite judges every adapter.
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -36,10 +36,23 @@ export function denoBinary(): string {
   }
 }
 
-function command(dir: string, flags: readonly string[]): [string, string[]] {
+/**
+ * Which server a test runs: the adapter PASV_E2E_SERVER names, or with `entry: "node-cli"` the Node
+ * command on that runtime (under Deno through its Node compatibility, the route to FTPS there).
+ */
+export interface StartOptions {
+  readonly entry?: "adapter" | "node-cli";
+}
+
+function command(dir: string, flags: readonly string[], options: StartOptions): [string, string[]] {
   const which = process.env.PASV_E2E_SERVER ?? "node";
-  if (which === "deno") return [denoBinary(), ["run", "-A", "--quiet", path.join(ROOT, "packages/deno/src/main.ts"), dir, "-p", "0", ...flags]];
-  return [process.execPath, [path.join(ROOT, "packages/cli/dist/main.js"), dir, "-p", "0", ...flags]];
+  const nodeCli = path.join(ROOT, "packages/cli/dist/main.js");
+  const args = [dir, "-p", "0", ...flags];
+  if (which === "deno") {
+    const entry = options.entry === "node-cli" ? nodeCli : path.join(ROOT, "packages/deno/src/main.ts");
+    return [denoBinary(), ["run", "-A", "--quiet", entry, ...args]];
+  }
+  return [process.execPath, [nodeCli, ...args]];
 }
 
 /**
@@ -47,8 +60,8 @@ function command(dir: string, flags: readonly string[]): [string, string[]] {
  * goes to a file, not a pipe: tests block in execFileSync while a client runs, and a pipe nobody
  * drains would fill and stall a server that logs synchronously.
  */
-export function startServer(dir: string, flags: readonly string[] = []): Promise<RunningServer> {
-  const [cmd, args] = command(dir, flags);
+export function startServer(dir: string, flags: readonly string[] = [], options: StartOptions = {}): Promise<RunningServer> {
+  const [cmd, args] = command(dir, flags, options);
   const logDir = mkdtempSync(path.join(tmpdir(), "pasv-log-"));
   const logFile = path.join(logDir, "server.log");
   const fd = openSync(logFile, "w");

@@ -34,8 +34,12 @@ export interface ServerOptions {
   readonly idleTimeoutMs?: number;
   readonly maxSessions?: number;
   readonly maxSessionsPerIp?: number;
-  /** Enables AUTH TLS. */
-  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  /**
+   * Enables AUTH TLS (explicit FTPS). With `required`, named users must protect the control
+   * connection before USER and their data with PROT P (vsftpd's force_local_logins_ssl and
+   * force_local_data_ssl); anonymous sessions may stay in plaintext.
+   */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer; readonly required?: boolean };
   readonly core?: { readonly limits?: Partial<CoreLimits>; readonly timeouts?: Partial<CoreTimeouts> };
   /** One line per transfer and notable event. */
   readonly log?: (line: string) => void;
@@ -115,6 +119,8 @@ class NodeFtpServer extends EventEmitter implements FtpServer {
     this.config = makeConfig({
       anonymous: options.anonymous ?? true,
       tls: this.secureContext !== null,
+      requireTlsForLogin: options.tls?.required === true,
+      requireTlsForData: options.tls?.required === true,
       ...(options.passivePorts === undefined ? {} : { passivePorts: options.passivePorts }),
       limits: options.core?.limits ?? {},
       timeouts: { ...(options.idleTimeoutMs === undefined ? {} : { idle: options.idleTimeoutMs }), ...options.core?.timeouts },

@@ -1,0 +1,108 @@
+// Explicit FTPS as users meet it: the `pasv` command with --tls-cert/--tls-key/--tls-required and
+// real clients (curl, lftp, Python's ftplib) that protect control and data, byte for byte.
+// Under PASV_E2E_SERVER=deno this runs the Node command on Deno: Deno's own API has no server-side
+// TLS upgrade, its node:tls does (packages/deno/README.md).
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FtpControl } from "./ftp-control.js";
+import { haveTool, ROOT, startServer, tempDir, type RunningServer } from "./server.js";
+
+const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+const fixtures = path.join(ROOT, "packages/node/test-fixtures");
+
+let server: RunningServer;
+const root = tempDir();
+const work = tempDir("pasv-ftps-client-");
+const payload = randomBytes(2 * 1024 * 1024 + 5);
+
+beforeAll(async () => {
+  writeFileSync(path.join(root.dir, "payload.bin"), payload);
+  writeFileSync(path.join(root.dir, "public.txt"), "for everyone\n");
+  server = await startServer(
+    root.dir,
+    ["-u", "alice:s3cret", "-w", "--tls-cert", path.join(fixtures, "cert.pem"), "--tls-key", path.join(fixtures, "key.pem"), "--tls-required"],
+    { entry: "node-cli" },
+  );
+});
+
+afterAll(async () => {
+  await server.stop();
+  root.remove();
+  work.remove();
+});
+
+const url = (p: string, user = "alice:s3cret@"): string => `ftp://${user}127.0.0.1:${server.port}/${p}`;
+
+function curl(...args: string[]): { status: number | null; stdout: Buffer; stderr: string } {
+  const r = spawnSync("curl", ["-sS", "--max-time", "30", ...args], { maxBuffer: 16 * 1024 * 1024 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
+}
+
+describe.runIf(haveTool("curl", () => has("curl")))("FTPS with curl", () => {
+  it("downloads, uploads and lists over protected control and data connections", () => {
+    const got = curl("--ssl-reqd", "-k", url("payload.bin"));
+    expect(got.stderr).toBe("");
+    expect(Buffer.compare(got.stdout, payload)).toBe(0);
+    const up = path.join(work.dir, "up.bin");
+    writeFileSync(up, payload.subarray(0, 100_000));
+    expect(curl("--ssl-reqd", "-k", "-T", up, url("up.bin")).status).toBe(0);
+    expect(Buffer.compare(readFileSync(path.join(root.dir, "up.bin")), payload.subarray(0, 100_000))).toBe(0);
+    expect(curl("--ssl-reqd", "-k", url("")).stdout.toString()).toContain("payload.bin");
+  });
+
+  it("refuses a named user's plaintext login with 530, and still serves anonymous in plaintext", () => {
+    const plain = curl(url("payload.bin"));
+    expect(plain.status).not.toBe(0);
+    expect(plain.stderr).toContain("530");
+    expect(curl(url("public.txt", "")).stdout.toString()).toBe("for everyone\n");
+  });
+});
+
+describe.runIf(haveTool("lftp", () => has("lftp")))("FTPS with lftp", () => {
+  it("gets a file with ftp:ssl-force and protected data", () => {
+    const out = path.join(work.dir, "lftp.bin");
+    execFileSync("lftp", ["-c", `set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:verify-certificate no; set net:max-retries 1; open -u alice,s3cret -p ${server.port} 127.0.0.1; get payload.bin -o ${out}`], { timeout: 60_000 });
+    expect(Buffer.compare(readFileSync(out), payload)).toBe(0);
+  });
+});
+
+describe("FTPS with Python's ftplib", () => {
+  it("AUTH TLS, PBSZ 0, PROT P, then RETR and STOR; a transfer before PROT P gets 522", () => {
+    const script = `
+import ftplib, ssl, io, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+f = ftplib.FTP_TLS(context=ctx, timeout=20)
+f.connect("127.0.0.1", ${server.port})
+f.auth()
+f.login("alice", "s3cret")
+try:
+    f.retrbinary("RETR payload.bin", lambda b: None)
+    sys.exit("a clear data connection was accepted")
+except ftplib.error_perm as e:
+    assert str(e).startswith("522"), e
+f.prot_p()
+buf = io.BytesIO()
+f.retrbinary("RETR payload.bin", buf.write)
+sys.stdout.buffer.write(buf.getvalue()[:16])
+f.storbinary("STOR py.bin", io.BytesIO(b"stored over tls"))
+f.quit()
+`;
+    const out = execFileSync("python3", ["-c", script], { timeout: 60_000 });
+    expect(Buffer.compare(out, payload.subarray(0, 16))).toBe(0);
+    expect(readFileSync(path.join(root.dir, "py.bin"), "utf8")).toBe("stored over tls");
+  });
+});
+
+describe("FTPS control-channel rules", () => {
+  it("offers AUTH TLS in FEAT and refuses a named USER before AUTH with 530", async () => {
+    const c = await FtpControl.connect(server.port);
+    expect((await c.greeting()).code).toBe(220);
+    expect((await c.cmd("FEAT")).lines).toContain(" AUTH TLS");
+    expect((await c.cmd("USER alice")).code).toBe(530);
+    expect((await c.cmd("USER anonymous")).code).toBe(331);
+    c.socket.destroy();
+  });
+});
