@@ -61,8 +61,10 @@ export class DataStreamError extends Error {
 export interface DataStream {
   /** Chunks from the peer until it closes; throws if the connection is reset. */
   chunks(): AsyncIterable<Uint8Array>;
-  /** Resolves once the chunk is taken (backpressure); rejects if the connection broke. */
-  write(chunk: Uint8Array): Promise<void>;
+  /** Resolves once the chunk is taken (backpressure); rejects if the connection broke. `flushed`,
+   * if given and the adapter supports it, runs once the stream no longer needs the chunk's memory
+   * (it may never run, e.g. when the connection fails first). */
+  write(chunk: Uint8Array, flushed?: () => void): Promise<void>;
   /** Finish sending and resolve once the connection is fully closed. */
   end(): Promise<void>;
   /** Abortive close. Idempotent. */

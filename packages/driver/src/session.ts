@@ -312,8 +312,13 @@ export class Session {
           for await (const chunk of fileChunks(reader)) {
             if (stopped(t)) return;
             const out = encoder === null ? chunk : encoder.push(chunk);
-            if (out.length === 0) continue;
-            await dataStep(stream.write(out));
+            // The encoder keeps no reference to its input, so `out` flushed means `chunk` is free too.
+            const done = reader.recycle === undefined ? undefined : () => reader.recycle?.(chunk);
+            if (out.length === 0) {
+              done?.();
+              continue;
+            }
+            await dataStep(stream.write(out, done));
             count(out.length);
           }
         } finally {

@@ -31,6 +31,9 @@ export interface Vfs {
 
 export interface VfsReader {
   chunks(): AsyncIterable<Uint8Array>;
+  /** Optional: the consumer is done with a chunk this reader yielded, so its memory may be reused
+   * (a download then needs no fresh buffer per chunk). Called at most once per chunk. */
+  recycle?(chunk: Uint8Array): void;
   /** Idempotent. */
   close(): Promise<void>;
 }

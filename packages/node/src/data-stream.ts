@@ -72,9 +72,12 @@ export class SocketStream implements DataStream {
     return this.failure !== null || this.closed;
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  async write(chunk: Uint8Array, flushed?: () => void): Promise<void> {
     this.check(true);
-    this.socket.write(chunk);
+    // Node's callback runs once libuv has handed every byte to the kernel: the memory is free then.
+    this.socket.write(chunk, flushed === undefined ? undefined : (error) => {
+      if (error === null || error === undefined) flushed();
+    });
     while (this.socket.writableLength > SEND_QUEUE_BYTES && !this.settled()) await this.wait();
     this.check(true);
   }

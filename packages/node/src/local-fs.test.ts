@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { VfsError, type VfsReader } from "@pasv/driver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalFs } from "./local-fs.js";
+import { LocalFs, READ_CHUNK_BYTES } from "./local-fs.js";
 
 const outer = mkdtempSync(path.join(tmpdir(), "pasv-localfs-"));
 const root = path.join(outer, "root");
@@ -82,6 +82,58 @@ describe("LocalFs", () => {
     const aborted = await fs.write("/aborted.bin", "truncate", 0);
     await aborted.write(Buffer.from("x"));
     await aborted.abort();
+  });
+
+  it("reads ahead in order at every size and offset, and reuses only buffers handed back once", async () => {
+    const chunk = READ_CHUNK_BYTES;
+    const data = Buffer.alloc(3 * chunk + 5);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 12)) & 0xff;
+    for (const size of [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk, data.length]) {
+      writeFileSync(path.join(root, "ahead.bin"), data.subarray(0, size));
+      for (const offset of [0, 1, chunk, size, size + 10]) {
+        const r = await fs.read("/ahead.bin", offset);
+        const parts: Buffer[] = [];
+        // Copy, then hand back: the next reads land in the same memory.
+        for await (const c of r.chunks()) {
+          parts.push(Buffer.from(c));
+          r.recycle?.(c);
+        }
+        await r.close();
+        expect(Buffer.concat(parts).equals(data.subarray(Math.min(offset, size), size)), `size ${size} offset ${offset}`).toBe(true);
+      }
+    }
+    // More chunks than reads in flight, so later reads can only reuse.
+    writeFileSync(path.join(root, "ahead.bin"), Buffer.concat([data, data, data]));
+    const r = await fs.read("/ahead.bin", 0);
+    const seen: Uint8Array[] = [];
+    const copies: Buffer[] = [];
+    let held: Uint8Array[] = [];
+    for await (const c of r.chunks()) {
+      seen.push(c);
+      copies.push(Buffer.from(c));
+      held.push(c);
+      // Handed back in batches (as flush callbacks arrive), each twice, plus a stranger: none of it
+      // may put one buffer under two reads.
+      if (held.length === 3) {
+        for (const h of held) {
+          r.recycle?.(h);
+          r.recycle?.(h);
+        }
+        r.recycle?.(new Uint8Array(chunk));
+        held = [];
+      }
+    }
+    await r.close();
+    expect(seen.length).toBe(10);
+    expect(Buffer.concat(copies).equals(Buffer.concat([data, data, data]))).toBe(true);
+    expect(new Set(seen.map((c) => c.buffer)).size).toBeLessThan(seen.length);
+    // A reader closed mid-file stops at once and may be closed again.
+    const early = await fs.read("/ahead.bin", 0);
+    for await (const c of early.chunks()) {
+      expect(c.length).toBe(chunk);
+      await early.close();
+    }
+    await early.close();
   });
 
   it("maps errno to error kinds", async () => {

@@ -2,12 +2,15 @@
 // or written the real path of the deepest existing ancestor must still be inside the root, so a
 // symlink that points out of the root is refused like a missing permission.
 import { promises as fsp, type Stats } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { FileStat, FsErrorKind, Millis } from "@pasv/core";
 import { VfsError, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
 
 /** Read size for downloads: large chunks keep loopback throughput high (see DESIGN's notes). */
 export const READ_CHUNK_BYTES = 1024 * 1024;
+/** Positional reads a download keeps in flight, so the socket never waits for the disk (libuv's pool has 4 threads). */
+export const READ_AHEAD_CHUNKS = 4;
 /** Uploads arrive in socket-sized pieces (64 KiB); gathering them into one writev per this many bytes cuts syscalls 16-fold. */
 export const WRITE_BATCH_BYTES = 1024 * 1024;
 
@@ -185,28 +188,7 @@ export class LocalFs implements Vfs {
         await handle.close();
         throw new VfsError(st.isDirectory() ? "is-a-directory" : "permission");
       }
-      const stream = handle.createReadStream({ start: offset, highWaterMark: READ_CHUNK_BYTES, autoClose: true });
-      stream.on("error", () => undefined);
-      let closed = false;
-      return {
-        chunks: async function* () {
-          try {
-            for await (const chunk of stream) yield chunk as Uint8Array;
-          } catch (error) {
-            throw vfsError(error);
-          }
-        },
-        close: async () => {
-          if (closed) return;
-          closed = true;
-          if (stream.closed) return;
-          // The stream owns the handle: destroying it closes the descriptor.
-          await new Promise<void>((resolve) => {
-            stream.once("close", resolve);
-            stream.destroy();
-          });
-        },
-      };
+      return new ReadAhead(handle, offset);
     });
   }
 
@@ -271,5 +253,71 @@ export class LocalFs implements Vfs {
         },
       };
     });
+  }
+}
+
+/**
+ * A download's reader: up to READ_AHEAD_CHUNKS positional reads in flight, yielded in order. A short
+ * read is the end of the file; reads issued past it are dropped, so a file that grows meanwhile is
+ * sent as the prefix it had, never with a gap. Buffers the consumer recycles are read into again
+ * (fresh 1 MiB buffers cost page faults: reuse measured about 15% more RETR throughput).
+ */
+class ReadAhead implements VfsReader {
+  private position: number;
+  private readonly inFlight: Promise<Uint8Array>[] = [];
+  /** Yielded buffers not yet recycled; only these may come back, and each only once. */
+  private readonly lent = new Set<ArrayBufferLike>();
+  private readonly free: Buffer[] = [];
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly handle: FileHandle, offset: number) {
+    this.position = offset;
+  }
+
+  private issue(): void {
+    const buffer = this.free.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
+    const read = this.handle.read(buffer, 0, READ_CHUNK_BYTES, this.position).then(({ bytesRead }) => buffer.subarray(0, bytesRead));
+    // Awaited in order below or drained by close(); this handler only keeps a read that nobody
+    // awaits any more (the reader was closed) from becoming an unhandled rejection.
+    void read.catch(() => undefined);
+    this.inFlight.push(read);
+    this.position += READ_CHUNK_BYTES;
+  }
+
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      while (!this.closed && this.inFlight.length < READ_AHEAD_CHUNKS) this.issue();
+      // Left in the queue while awaited, so a close() meanwhile waits for this read too.
+      const next = this.inFlight[0];
+      if (next === undefined) return;
+      let chunk: Uint8Array;
+      try {
+        chunk = await next;
+      } catch (error) {
+        throw vfsError(error);
+      }
+      if (this.closed) return;
+      void this.inFlight.shift(); // the read just awaited
+      if (chunk.length > 0) {
+        this.lent.add(chunk.buffer);
+        yield chunk;
+      }
+      if (chunk.length < READ_CHUNK_BYTES) return;
+    }
+  }
+
+  recycle(chunk: Uint8Array): void {
+    if (this.closed || !this.lent.delete(chunk.buffer) || this.free.length >= READ_AHEAD_CHUNKS) return;
+    this.free.push(Buffer.from(chunk.buffer, 0, READ_CHUNK_BYTES));
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    this.free.length = 0;
+    this.lent.clear();
+    // The descriptor closes only once no read still uses it.
+    this.closing ??= Promise.allSettled(this.inFlight.splice(0)).then(() => this.handle.close()).catch(() => undefined);
+    return this.closing;
   }
 }
