@@ -1,5 +1,6 @@
-// pasv beside vsftpd (from apt) in one run: RETR and STOR of a large file over loopback, and server
-// CPU seconds per GiB. Figures are printed as ratios to vsftpd; nothing is asserted (machines are noisy).
+// pasv (Node and Deno) beside vsftpd and pyftpdlib (both from apt) in one run: RETR and STOR of a
+// large file over loopback, and server CPU seconds per GiB. Figures are printed as ratios to vsftpd;
+// nothing is asserted (machines are noisy).
 // Run: pnpm bench server [--size-mib N] [--rounds N]
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
@@ -15,13 +16,31 @@ const arg = (name: string, fallback: number): number => {
 const sizeMiB = arg("--size-mib", 1024);
 const rounds = arg("--rounds", 3);
 
-function ensureVsftpd(): string {
-  const bin = "/usr/sbin/vsftpd";
-  if (existsSync(bin)) return bin;
-  console.log("installing vsftpd from apt …");
-  execFileSync("sh", ["-c", "apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends vsftpd >/dev/null 2>&1"]);
-  return bin;
+/** The peer servers come from Debian's archive; installed on first use (we are root on CI). */
+function ensurePeers(): void {
+  const missing = [existsSync("/usr/sbin/vsftpd") ? null : "vsftpd", hasPyftpdlib() ? null : "python3-pyftpdlib"].filter((p) => p !== null);
+  if (missing.length === 0) return;
+  console.log(`installing ${missing.join(" ")} from apt …`);
+  execFileSync("sh", ["-c", `apt-get update -qq >/dev/null 2>&1; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing.join(" ")} >/dev/null 2>&1`]);
 }
+
+function hasPyftpdlib(): boolean {
+  return spawnSync("/usr/bin/python3", ["-c", "import pyftpdlib"]).status === 0;
+}
+
+/** pyftpdlib as its docs show it: one user with full rights, a passive range, the default handler. */
+const PYFTPDLIB_SERVER = `
+import sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+root, port = sys.argv[1], int(sys.argv[2])
+auth = DummyAuthorizer()
+auth.add_user("bench", "bench", root, perm="elradfmwMT")
+FTPHandler.authorizer = auth
+FTPHandler.passive_ports = range(44000, 45000)
+FTPServer(("127.0.0.1", port), FTPHandler).serve_forever()
+`;
 
 function makeFile(file: string, bytes: number): void {
   if (existsSync(file) && statSync(file).size === bytes) return;
@@ -77,7 +96,8 @@ async function measured(args: string[], pid: number, comm: string | null): Promi
 
 function waitForPort(port: number): void {
   for (let i = 0; i < 100; i++) {
-    if (spawnSync("curl", ["-s", "-o", "/dev/null", "--max-time", "1", `ftp://127.0.0.1:${port}/`]).status === 0) return;
+    // A TCP connect is enough: not every server here lets an anonymous curl log in.
+    if (spawnSync("bash", ["-c", `exec 3<>/dev/tcp/127.0.0.1/${port}`]).status === 0) return;
     spawnSync("sleep", ["0.1"]);
   }
   throw new Error(`nothing answers on port ${port}`);
@@ -101,7 +121,8 @@ spawnSync("chmod", ["777", path.join(served, "incoming")]);
 
 const servers: Server[] = [];
 try {
-  const vsftpd = ensureVsftpd();
+  ensurePeers();
+  const vsftpd = "/usr/sbin/vsftpd";
   mkdirSync("/var/run/vsftpd/empty", { recursive: true });
   const vport = 22000 + Math.floor(Math.random() * 1000);
   const conf = path.join(work, "vsftpd.conf");
@@ -126,6 +147,9 @@ try {
     port: dport,
     up: "incoming/up.bin",
   });
+  const yport = vport + 3000;
+  // Debian's python3 (the one apt's pyftpdlib belongs to), not whatever python3 is first on PATH.
+  servers.push({ name: "pyftpdlib", proc: spawn("/usr/bin/python3", ["-c", PYFTPDLIB_SERVER, served, String(yport)], { stdio: "ignore" }), port: yport, up: "incoming/up.bin" });
   for (const s of servers) waitForPort(s.port);
 
   const results = new Map<string, { retr: number[]; stor: number[]; cpuRetr: number[]; cpuStor: number[] }>();
