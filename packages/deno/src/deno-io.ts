@@ -13,8 +13,10 @@
 import type { Endpoint, Family, Millis } from "@pasv/core";
 import { DataStreamError, type ControlIo, type DataIo, type DataStream, type PortRange, type Session, type SessionIo } from "@pasv/driver";
 
-/** Bytes read per conn.read() call. */
+/** Bytes read per conn.read() call on a control connection. */
 export const READ_BUFFER_BYTES = 64 * 1024;
+/** Bytes read per conn.read() on a data connection: an upload then takes a few large file writes. */
+export const DATA_READ_BYTES = 1024 * 1024;
 /** Bytes queued for a connection before write() reports backpressure. */
 export const WRITE_QUEUE_BYTES = 4 * 1024 * 1024;
 export const MAX_PASSIVE_PORT_ATTEMPTS = 64;
@@ -30,7 +32,8 @@ export class Wire {
 
   constructor(readonly conn: Deno.Conn) {}
 
-  write(bytes: Uint8Array): boolean {
+  /** `flushed` runs once every byte of `bytes` is written (not if the write fails). */
+  write(bytes: Uint8Array, flushed?: () => void): boolean {
     if (this.closed) return true;
     const copy = bytes;
     this.queued += copy.length;
@@ -38,6 +41,7 @@ export class Wire {
       let at = 0;
       try {
         while (at < copy.length) at += await this.conn.write(copy.subarray(at));
+        flushed?.();
       } catch (error) {
         this.writeFailed ??= error instanceof Error ? error : new Error(String(error));
       } finally {
@@ -341,7 +345,7 @@ class ConnStream implements DataStream {
   async *chunks(): AsyncIterable<Uint8Array> {
     try {
       for (;;) {
-        const buffer = new Uint8Array(READ_BUFFER_BYTES);
+        const buffer = new Uint8Array(DATA_READ_BYTES);
         const n = await this.wire.conn.read(buffer);
         this.arm();
         if (n === null) return;
@@ -354,11 +358,11 @@ class ConnStream implements DataStream {
     }
   }
 
-  async write(chunk: Uint8Array): Promise<void> {
+  async write(chunk: Uint8Array, flushed?: () => void): Promise<void> {
     if (this.failure !== null) throw this.failure;
     const broken = this.wire.error;
     if (broken !== null) throw new DataStreamError("reset", broken.message);
-    if (!this.wire.write(chunk)) await new Promise<void>((r) => (this.drained = r));
+    if (!this.wire.write(chunk, flushed)) await new Promise<void>((r) => (this.drained = r));
     this.arm();
     if (this.failure !== null) throw this.failure;
   }

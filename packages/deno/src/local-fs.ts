@@ -4,6 +4,8 @@ import type { FileStat, FsErrorKind, Millis } from "@pasv/core";
 import { VfsError, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
 
 export const READ_CHUNK_BYTES = 1024 * 1024;
+/** Recycled download buffers a reader keeps (one being read into, one being sent, spares). */
+export const SPARE_BUFFERS = 4;
 
 function kindOf(error: unknown): FsErrorKind {
   if (error instanceof VfsError) return error.kind;
@@ -143,43 +145,15 @@ export class DenoLocalFs implements Vfs {
     return guard(async () => {
       const host = await this.confine(p, true);
       const file = await Deno.open(host, { read: true });
-      let closed = false;
-      const close = (): void => {
-        if (closed) return;
-        closed = true;
-        try {
-          file.close();
-        } catch {
-          // already closed
-        }
-      };
       try {
         const info = await file.stat();
         if (!info.isFile) throw new VfsError(info.isDirectory ? "is-a-directory" : "permission");
         if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
       } catch (error) {
-        close();
+        closeQuietly(file);
         throw error;
       }
-      return {
-        chunks: async function* () {
-          try {
-            for (;;) {
-              if (closed) return;
-              const buffer = new Uint8Array(READ_CHUNK_BYTES);
-              const n = await file.read(buffer);
-              if (n === null) return;
-              yield buffer.subarray(0, n);
-            }
-          } catch (error) {
-            throw new VfsError(kindOf(error), String(error));
-          }
-        },
-        close: () => {
-          close();
-          return Promise.resolve();
-        },
-      };
+      return new SequentialReader(file);
     });
   }
 
@@ -228,5 +202,66 @@ export class DenoLocalFs implements Vfs {
         },
       };
     });
+  }
+}
+
+function closeQuietly(file: Deno.FsFile): void {
+  try {
+    file.close();
+  } catch {
+    // already closed
+  }
+}
+
+/**
+ * A download's reader: the next read runs while the current chunk is sent (one at a time, since
+ * Deno.FsFile reads at its own position), into buffers the data connection has finished with.
+ * A fresh zeroed 1 MiB buffer per chunk costs page faults on every chunk.
+ */
+class SequentialReader implements VfsReader {
+  /** Yielded buffers not yet recycled; only these may come back, and each only once. */
+  private readonly lent = new Set<ArrayBufferLike>();
+  private readonly free: Uint8Array[] = [];
+  private pending: Promise<Uint8Array | null> | null = null;
+  private closed = false;
+
+  constructor(private readonly file: Deno.FsFile) {}
+
+  private next(): Promise<Uint8Array | null> {
+    const buffer = this.free.pop() ?? new Uint8Array(READ_CHUNK_BYTES);
+    const read = this.file.read(buffer).then((n) => (n === null ? null : buffer.subarray(0, n)));
+    read.catch(() => undefined);
+    return read;
+  }
+
+  async *chunks(): AsyncGenerator<Uint8Array> {
+    try {
+      this.pending ??= this.next();
+      for (;;) {
+        const chunk = await this.pending;
+        this.pending = null;
+        if (chunk === null || this.closed) return;
+        this.pending = this.next();
+        this.lent.add(chunk.buffer);
+        yield chunk;
+      }
+    } catch (error) {
+      throw new VfsError(kindOf(error), String(error));
+    }
+  }
+
+  recycle(chunk: Uint8Array): void {
+    if (this.closed || !this.lent.delete(chunk.buffer) || this.free.length >= SPARE_BUFFERS) return;
+    this.free.push(new Uint8Array(chunk.buffer, 0, READ_CHUNK_BYTES));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.free.length = 0;
+    this.lent.clear();
+    // The file closes only once no read still uses it.
+    await this.pending?.catch(() => undefined);
+    closeQuietly(this.file);
   }
 }
