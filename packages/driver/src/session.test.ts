@@ -217,6 +217,24 @@ describe("Session", () => {
     expect(io.written).toMatch(/530 Login incorrect\.\r\n$/);
   });
 
+  it("re-arms the timer after an early tick (the lost-timer hang found by the simulator)", async () => {
+    const { io, session } = setup(true);
+    send(session, io, "USER alice");
+    send(session, io, "PASS x");
+    await settle();
+    expect(io.timer).toBe(1_000 + 2_000);
+    // The platform's one-shot timer fires a millisecond before the deadline, as Node's can.
+    io.timer = null;
+    io.clock = 2_999;
+    session.post({ type: "timer", now: io.clock });
+    expect(io.written).not.toMatch(/530/);
+    expect(io.timer).toBe(3_000);
+    io.timer = null;
+    io.clock = 3_000;
+    session.post({ type: "timer", now: io.clock });
+    expect(io.written).toMatch(/530 Login incorrect\.\r\n$/);
+  });
+
   it("releases everything when the control connection goes, and ignores late results", async () => {
     const { io, session } = setup();
     send(session, io, "USER alice");

@@ -109,6 +109,9 @@ export class Session {
     if (this.finished) return;
     if (this.queue.length >= MAX_QUEUED_EVENTS) throw new InvariantError("session event queue overflow");
     if (event.type === "tls.ready") this.tls = true;
+    // The adapter's timer is one-shot: once it has fired nothing is armed, even if the tick came a
+    // millisecond early (Node's setTimeout can) and the core's deadline is still the same one.
+    if (event.type === "timer") this.armed = null;
     this.queue.push(event);
     if (this.draining) return;
     this.draining = true;

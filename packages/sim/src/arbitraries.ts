@@ -11,6 +11,8 @@ export const scenarioArbitrary: fc.Arbitrary<{ seed: number; scenario: Scenario 
     maxLatency: fc.constantFrom(1, 5, 50),
     refuseConnect: fc.constantFrom(0, 0.05),
     resetPerChunk: fc.constantFrom(0, 0.0005),
+    timerEarly: fc.constantFrom(0, 1),
+    timerLate: fc.constantFrom(0, 50),
     failOp: fc.constantFrom(0, 0.03),
     noSpaceMidWrite: fc.constantFrom(0, 0.2),
     ioMidRead: fc.constantFrom(0, 0.2),
@@ -24,7 +26,7 @@ export const scenarioArbitrary: fc.Arbitrary<{ seed: number; scenario: Scenario 
   .map((k) => ({
     seed: k.seed,
     scenario: {
-      net: { maxChunk: k.maxChunk, minLatency: 0, maxLatency: k.maxLatency, refuseConnect: k.refuseConnect, resetPerChunk: k.resetPerChunk },
+      net: { maxChunk: k.maxChunk, minLatency: 0, maxLatency: k.maxLatency, refuseConnect: k.refuseConnect, resetPerChunk: k.resetPerChunk, timerEarly: k.timerEarly, timerLate: k.timerLate },
       fs: { failOp: k.failOp, noSpaceMidWrite: k.noSpaceMidWrite, ioMidRead: k.ioMidRead, maxReadChunk: k.maxReadChunk, maxDelay: 1 },
       config: makeConfig({ limits: { maxLineBytes: k.maxLineBytes }, timeouts: { idle: k.idle } }),
       goodClients: k.goodClients,

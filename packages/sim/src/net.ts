@@ -12,9 +12,14 @@ export interface NetFaults {
   readonly refuseConnect: number;
   /** Probability, per delivered piece, that the connection is reset instead. */
   readonly resetPerChunk: number;
+  /** How early a platform timer may fire: Node's setTimeout can run when Date.now() is still a
+   * millisecond short of the deadline, so a driver must survive an early tick. */
+  readonly timerEarly: number;
+  /** How late a platform timer may fire (a busy event loop). */
+  readonly timerLate: number;
 }
 
-export const CALM_NET: NetFaults = { maxChunk: 65536, minLatency: 1, maxLatency: 1, refuseConnect: 0, resetPerChunk: 0 };
+export const CALM_NET: NetFaults = { maxChunk: 65536, minLatency: 1, maxLatency: 1, refuseConnect: 0, resetPerChunk: 0, timerEarly: 0, timerLate: 0 };
 
 /** Bytes a sender may have in flight before write() says "wait for drain". */
 export const SOCKET_BUFFER_BYTES = 256 * 1024;

@@ -104,7 +104,8 @@ export class SimSessionIo implements SessionIo {
     this.timer = null;
     this.timerArmed = at !== null;
     if (at === null) return;
-    this.timer = this.net.world.schedule(at, () => {
+    const skew = this.net.rng.int(-this.net.faults.timerEarly, this.net.faults.timerLate);
+    this.timer = this.net.world.schedule(at + skew, () => {
       this.timer = null;
       this.timerArmed = false;
       this.post({ type: "timer", now: this.now() });

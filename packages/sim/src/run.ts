@@ -45,6 +45,8 @@ export function drawScenario(rng: Prng): Scenario {
       maxLatency: r.pick([2, 5, 50]),
       refuseConnect: on(0.3, 0.05),
       resetPerChunk: on(0.3, 0.0005),
+      timerEarly: on(0.5, r.pick([1, 2])),
+      timerLate: on(0.5, r.pick([1, 50])),
     },
     fs: {
       failOp: on(0.4, 0.03),
