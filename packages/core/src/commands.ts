@@ -353,11 +353,13 @@ function STRU(_s: Draft, c: Context): void {
 
 function REST(s: Draft, c: Context): void {
   const arg = (c.cmd.arg ?? "").trim();
-  if (!/^\d{1,15}$/.test(arg)) {
+  if (!/^\d+$/.test(arg)) {
     c.out.reply(501, "REST needs a non-negative decimal offset.");
     return;
   }
-  s.rest = Number(arg);
+  // Any digits are a valid REST (RFC 3659 §5.3); an offset past the end is the transfer's 554.
+  // Beyond 2^53 every offset is past every file, so clamping keeps that answer exact.
+  s.rest = Math.min(Number(arg), Number.MAX_SAFE_INTEGER);
   c.out.replyText(350, `Restarting at ${s.rest}. Send STOR or RETR.`);
 }
 
@@ -388,6 +390,10 @@ function EPSV(s: Draft, c: Context): void {
       return;
     }
     family = wanted;
+  } else if (/^\d+$/.test(arg)) {
+    // A protocol number we do not know is RFC 2428's 522 with the list we support, not a syntax error.
+    c.out.replyText(522, `Network protocol not supported, use (${s.family === 4 ? 1 : 2}).`);
+    return;
   } else if (arg !== "") {
     c.out.reply(501, "Syntax error in EPSV.");
     return;

@@ -5,7 +5,7 @@ import { beginTransfer } from "./data.js";
 import { fsErrorReply } from "./errors.js";
 import { formatList, formatListLine, formatMlsd, formatMlstLine, formatNlst, matchesGlob } from "./listing.js";
 import type { Out } from "./out.js";
-import { baseName } from "./paths.js";
+import { baseName, parentPath } from "./paths.js";
 import { quotePath } from "./reply.js";
 import type { Draft, FsContinuation, ListingRequest } from "./state.js";
 import { formatMdtm } from "./time.js";
@@ -113,6 +113,10 @@ export function onFsResult(s: Draft, then: FsContinuation, result: FsResult, sta
       ask(s, { op: "stat", path: candidate }, { k: "stou", base: then.base, attempt }, started, out);
       return;
     }
+    case "parent":
+      if (stat?.type === "dir") newFile(s, then.command, then.path, then.offset, started, now, out);
+      else out.reply(553, "Could not create file.");
+      return;
     case "listing-stat":
       if (stat === null) break;
       listingAfterStat(s, then.listing, stat, started, now, out);
@@ -131,18 +135,15 @@ export function onFsResult(s: Draft, then: FsContinuation, result: FsResult, sta
 function onFsError(s: Draft, then: FsContinuation, error: FsErrorKind, started: Millis, now: Millis, out: Out): void {
   if (then.k === "stou" && error === "not-found") {
     const path = then.attempt === 0 ? then.base : `${then.base}.${then.attempt}`;
-    beginTransfer(
-      s,
-      { command: "STOU", path, spec: { kind: "receive-file", path, mode: "create-new", offset: 0, ascii: s.type === "A" }, mark: `FILE: ${baseName(path)}` },
-      started,
-      now,
-      out,
-    );
+    newFileIn(s, "STOU", path, 0, started, now, out);
     return;
   }
   if (then.k === "store" && error === "not-found") {
-    // A new file: the parent directory's existence is the writer's business.
-    store(s, then.command, then.path, then.offset, 0, started, now, out);
+    newFileIn(s, then.command, then.path, then.offset, started, now, out);
+    return;
+  }
+  if (then.k === "parent" && (error === "not-found" || error === "not-a-directory")) {
+    out.reply(553, "Could not create file.");
     return;
   }
   if (then.k === "cwd") {
@@ -151,6 +152,27 @@ function onFsError(s: Draft, then: FsContinuation, error: FsErrorKind, started: 
   }
   const reply = fsErrorReply(error);
   out.replyText(reply.code, reply.text);
+}
+
+/** A file that does not exist yet: created only in a directory that does (the root always does). */
+function newFileIn(s: Draft, command: "STOR" | "APPE" | "STOU", path: string, offset: number, started: Millis, now: Millis, out: Out): void {
+  const parent = parentPath(path);
+  if (parent === "/") newFile(s, command, path, offset, started, now, out);
+  else ask(s, { op: "stat", path: parent }, { k: "parent", command, path, offset }, started, out);
+}
+
+function newFile(s: Draft, command: "STOR" | "APPE" | "STOU", path: string, offset: number, started: Millis, now: Millis, out: Out): void {
+  if (command !== "STOU") {
+    store(s, command, path, offset, 0, started, now, out);
+    return;
+  }
+  beginTransfer(
+    s,
+    { command: "STOU", path, spec: { kind: "receive-file", path, mode: "create-new", offset: 0, ascii: s.type === "A" }, mark: `FILE: ${baseName(path)}` },
+    started,
+    now,
+    out,
+  );
 }
 
 function store(s: Draft, command: "STOR" | "APPE", path: string, offset: number, size: number, started: Millis, now: Millis, out: Out): void {

@@ -84,6 +84,8 @@ export type FsContinuation =
   | { readonly k: "retr"; readonly path: string; readonly shown: string; readonly offset: number }
   | { readonly k: "store"; readonly command: "STOR" | "APPE"; readonly path: string; readonly offset: number }
   | { readonly k: "stou"; readonly base: string; readonly attempt: number }
+  /** A new file's directory must exist before the mark (vsftpd: 553), so the data set-up survives a refusal. */
+  | { readonly k: "parent"; readonly command: "STOR" | "APPE" | "STOU"; readonly path: string; readonly offset: number }
   /** LIST/NLST/MLSD: first stat the argument, then list it (or its parent, for a glob). */
   | { readonly k: "listing-stat"; readonly listing: ListingRequest }
   | { readonly k: "listing-list"; readonly listing: ListingRequest };

@@ -254,6 +254,36 @@ describe("seed: PASV and PORT (SPEC §4)", () => {
     expect(codes(w.cmd("EPSV 2"))).toEqual([522]);
     expect(codes(w.cmd("EPSV 1"))).toEqual([229]);
     expect(codes(w.cmd("EPSV x"))).toEqual([501]);
+    // An unknown protocol number is RFC 2428's 522, like a family we do not serve.
+    expect(codes(w.cmd("EPSV 3"))).toEqual([522]);
+  });
+
+  it("reports an absurd but well-formed REST at the transfer: 350, then 554 before any mark", () => {
+    const w = new World({ files });
+    w.login();
+    w.cmd("TYPE I");
+    expect(codes(w.cmd("REST 99999999999999999999"))).toEqual([350]);
+    w.cmd("PASV");
+    w.connectData();
+    expect(codes(w.cmd("RETR /big.iso"))).toEqual([554]);
+    // The set-up is untouched by the refusal, and the offset is gone.
+    expect(codes(w.cmd("RETR /big.iso"))).toEqual([150, 226]);
+  });
+
+  it("refuses STOR, APPE and STOU into a missing directory before the mark, keeping the data set-up", () => {
+    const w = new World({ files: { ...files, "/pub/file": "x" } });
+    w.login();
+    w.cmd("PASV");
+    w.connectData();
+    for (const line of ["STOR nodir/x.txt", "APPE /nodir/deeper/x", "STOU nodir/x", "STOR /pub/file/x"]) {
+      expect(codes(w.cmd(line)), line).toEqual([553]);
+    }
+    expect(codes(w.cmd("LIST"))).toEqual([150, 226]);
+    w.cmd("PASV");
+    w.connectData();
+    w.upload = "new";
+    expect(codes(w.cmd("STOR /pub/new.txt"))).toEqual([150, 226]);
+    expect(w.file("/pub/new.txt")).toBe("new");
   });
 
   it("refuses PASV on an IPv6 control connection and offers EPSV", () => {
@@ -584,7 +614,8 @@ describe("edge cases of every command", () => {
     ["STRU FF", [501]],
     ["REST", [501]],
     ["REST -1", [501]],
-    ["REST 1234567890123456", [501]],
+    ["REST 1234567890123456", [350]],
+    ["REST 99999999999999999999999999", [350]],
     ["PORT", [501]],
     ["EPRT", [501]],
     ["EPRT |1|x|1|", [501]],

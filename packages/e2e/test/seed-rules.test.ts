@@ -13,7 +13,7 @@ const content = Buffer.from("0123456789".repeat(1000));
 
 beforeAll(async () => {
   writeFileSync(path.join(root.dir, "file.bin"), content);
-  server = await startServer(root.dir);
+  server = await startServer(root.dir, ["-u", "writer:pw", "-w"]);
 });
 
 afterAll(async () => {
@@ -100,6 +100,20 @@ describe("the seed's data-connection rules", () => {
     expect((await c.cmd(`PORT ${formatPortArg("127.0.0.1", dead)}`)).code).toBe(200);
     expect((await c.cmd("RETR file.bin")).code).toBe(150);
     expect((await c.reply()).code).toBe(425);
+    c.close();
+  });
+
+  it("refuses before the mark and leaves the set-up for the next command (STOR into a missing directory, REST past the end)", async () => {
+    const c = await FtpControl.connect(server.port);
+    await c.login("writer", "pw");
+    await c.cmd("TYPE I");
+    const data = readAll(await c.pasv());
+    expect((await c.cmd("STOR nodir/x.bin")).code).toBe(553);
+    expect((await c.cmd("REST 99999999999999999999")).code).toBe(350);
+    expect((await c.cmd("RETR file.bin")).code).toBe(554);
+    expect((await c.cmd("RETR file.bin")).code).toBe(150);
+    expect((await c.reply()).code).toBe(226);
+    expect((await data).equals(content)).toBe(true);
     c.close();
   });
 
