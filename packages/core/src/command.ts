@@ -31,6 +31,26 @@ function asciiText(line: Uint8Array, from: number): string {
   return text;
 }
 
+function upper(line: Uint8Array, i: number): number {
+  const b = line[i] ?? 0;
+  return b >= 0x61 ? b - 0x20 : b;
+}
+
+/** The verb as one flat string (built in one call, so the verb table's lookup need not flatten it). */
+function upperVerb(line: Uint8Array, length: number): string {
+  switch (length) {
+    case 3:
+      return String.fromCharCode(upper(line, 0), upper(line, 1), upper(line, 2));
+    case 4:
+      return String.fromCharCode(upper(line, 0), upper(line, 1), upper(line, 2), upper(line, 3));
+    default: {
+      const codes: number[] = [];
+      for (let i = 0; i < length; i++) codes.push(upper(line, i));
+      return String.fromCharCode(...codes);
+    }
+  }
+}
+
 /** Most lines are short printable ASCII with a letters-only verb: one pass, no regular expression. */
 function parseAscii(line: Uint8Array): ParsedCommand | null {
   const n = line.length;
@@ -45,12 +65,7 @@ function parseAscii(line: Uint8Array): ParsedCommand | null {
   }
   const verbLength = space < 0 ? n : space;
   if (verbLength === 0) return null;
-  let verb = "";
-  for (let i = 0; i < verbLength; i++) {
-    const b = line[i] ?? 0;
-    verb += String.fromCharCode(b >= 0x61 ? b - 0x20 : b);
-  }
-  return { verb, arg: space < 0 ? null : asciiText(line, space + 1), argInvalid: false };
+  return { verb: upperVerb(line, verbLength), arg: space < 0 ? null : asciiText(line, space + 1), argInvalid: false };
 }
 
 export function parseCommand(line: Uint8Array): ParsedCommand {
