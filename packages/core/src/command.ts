@@ -31,24 +31,14 @@ function asciiText(line: Uint8Array, from: number): string {
   return text;
 }
 
-function upper(line: Uint8Array, i: number): number {
-  const b = line[i] ?? 0;
-  return b >= 0x61 ? b - 0x20 : b;
-}
-
-/** The verb as one flat string (built in one call, so the verb table's lookup need not flatten it). */
+/** The upper-cased verb as one flat string (one call, so the verb table's lookup need not flatten it). */
 function upperVerb(line: Uint8Array, length: number): string {
-  switch (length) {
-    case 3:
-      return String.fromCharCode(upper(line, 0), upper(line, 1), upper(line, 2));
-    case 4:
-      return String.fromCharCode(upper(line, 0), upper(line, 1), upper(line, 2), upper(line, 3));
-    default: {
-      const codes: number[] = [];
-      for (let i = 0; i < length; i++) codes.push(upper(line, i));
-      return String.fromCharCode(...codes);
-    }
+  const codes: number[] = [];
+  for (let i = 0; i < length; i++) {
+    const b = line[i] ?? 0;
+    codes.push(b >= 0x61 ? b - 0x20 : b);
   }
+  return String.fromCharCode(...codes);
 }
 
 /** Most lines are short printable ASCII with a letters-only verb: one pass, no regular expression. */

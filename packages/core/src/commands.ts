@@ -382,23 +382,18 @@ function EPSV(s: Draft, c: Context): void {
     c.out.reply(200, "EPSV ALL ok.");
     return;
   }
-  let family: Family = s.family;
-  if (arg === "1" || arg === "2") {
-    const wanted: Family = arg === "1" ? 4 : 6;
-    if (wanted !== s.family) {
-      c.out.replyText(522, `Network protocol not supported, use (${s.family === 4 ? 1 : 2}).`);
-      return;
-    }
-    family = wanted;
-  } else if (/^\d+$/.test(arg)) {
-    // A protocol number we do not know is RFC 2428's 522 with the list we support, not a syntax error.
-    c.out.replyText(522, `Network protocol not supported, use (${s.family === 4 ? 1 : 2}).`);
-    return;
-  } else if (arg !== "") {
+  if (arg !== "" && !/^\d+$/.test(arg)) {
     c.out.reply(501, "Syntax error in EPSV.");
     return;
   }
-  openPassive(s, true, family, c.out);
+  // Any protocol number but the control connection's own (1 = IPv4, 2 = IPv6) is RFC 2428's 522
+  // with the one we serve: a family we do not offer here and an unknown number alike.
+  const ours = s.family === 4 ? "1" : "2";
+  if (arg !== "" && arg !== ours) {
+    c.out.replyText(522, `Network protocol not supported, use (${ours}).`);
+    return;
+  }
+  openPassive(s, true, s.family, c.out);
 }
 
 function PORT(s: Draft, c: Context): void {

@@ -1,7 +1,7 @@
 // The local disk under a root, on Deno's file APIs, with the same confinement rule as the Node
 // adapter's LocalFs: the real path of the deepest existing ancestor must lie inside the root.
 import type { FileStat, FsErrorKind, Millis } from "@pasv/core";
-import { VfsError, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
+import { RecycledBuffers, VfsError, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
 
 export const READ_CHUNK_BYTES = 1024 * 1024;
 /** Recycled download buffers a reader keeps (one being read into, one being sent, spares). */
@@ -174,11 +174,6 @@ export class DenoLocalFs implements Vfs {
         await file.seek(offset, Deno.SeekMode.Start);
       }
       let closed = false;
-      const close = (): void => {
-        if (closed) return;
-        closed = true;
-        file.close();
-      };
       return {
         write: async (chunk) => {
           try {
@@ -188,15 +183,18 @@ export class DenoLocalFs implements Vfs {
             throw new VfsError(kindOf(error), String(error));
           }
         },
-        close: () => {
-          close();
+        // A failing close of a written file is reported (never a false 226); aborting ignores it.
+        close: () => guard(() => {
+          if (!closed) {
+            closed = true;
+            file.close();
+          }
           return Promise.resolve();
-        },
+        }),
         abort: () => {
-          try {
-            close();
-          } catch {
-            // already closed
+          if (!closed) {
+            closed = true;
+            closeQuietly(file);
           }
           return Promise.resolve();
         },
@@ -219,16 +217,14 @@ function closeQuietly(file: Deno.FsFile): void {
  * A fresh zeroed 1 MiB buffer per chunk costs page faults on every chunk.
  */
 class SequentialReader implements VfsReader {
-  /** Yielded buffers not yet recycled; only these may come back, and each only once. */
-  private readonly lent = new Set<ArrayBufferLike>();
-  private readonly free: Uint8Array[] = [];
+  private readonly buffers = new RecycledBuffers(READ_CHUNK_BYTES, SPARE_BUFFERS);
   private pending: Promise<Uint8Array | null> | null = null;
   private closed = false;
 
   constructor(private readonly file: Deno.FsFile) {}
 
   private next(): Promise<Uint8Array | null> {
-    const buffer = this.free.pop() ?? new Uint8Array(READ_CHUNK_BYTES);
+    const buffer = this.buffers.take();
     const read = this.file.read(buffer).then((n) => (n === null ? null : buffer.subarray(0, n)));
     read.catch(() => undefined);
     return read;
@@ -242,7 +238,7 @@ class SequentialReader implements VfsReader {
         this.pending = null;
         if (chunk === null || this.closed) return;
         this.pending = this.next();
-        this.lent.add(chunk.buffer);
+        this.buffers.lend(chunk);
         yield chunk;
       }
     } catch (error) {
@@ -251,15 +247,13 @@ class SequentialReader implements VfsReader {
   }
 
   recycle(chunk: Uint8Array): void {
-    if (this.closed || !this.lent.delete(chunk.buffer) || this.free.length >= SPARE_BUFFERS) return;
-    this.free.push(new Uint8Array(chunk.buffer, 0, READ_CHUNK_BYTES));
+    if (!this.closed) this.buffers.recycle(chunk);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.free.length = 0;
-    this.lent.clear();
+    this.buffers.clear();
     // The file closes only once no read still uses it.
     await this.pending?.catch(() => undefined);
     closeQuietly(this.file);

@@ -5,7 +5,7 @@ import { promises as fsp, type Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { FileStat, FsErrorKind, Millis } from "@pasv/core";
-import { VfsError, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
+import { RecycledBuffers, VfsError, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
 
 /** Read size for downloads: large chunks keep loopback throughput high (see DESIGN's notes). */
 export const READ_CHUNK_BYTES = 1024 * 1024;
@@ -265,9 +265,7 @@ export class LocalFs implements Vfs {
 class ReadAhead implements VfsReader {
   private position: number;
   private readonly inFlight: Promise<Uint8Array>[] = [];
-  /** Yielded buffers not yet recycled; only these may come back, and each only once. */
-  private readonly lent = new Set<ArrayBufferLike>();
-  private readonly free: Buffer[] = [];
+  private readonly buffers = new RecycledBuffers(READ_CHUNK_BYTES, READ_AHEAD_CHUNKS);
   private closed = false;
   private closing: Promise<void> | null = null;
 
@@ -276,7 +274,7 @@ class ReadAhead implements VfsReader {
   }
 
   private issue(): void {
-    const buffer = this.free.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
+    const buffer = this.buffers.take();
     const read = this.handle.read(buffer, 0, READ_CHUNK_BYTES, this.position).then(({ bytesRead }) => buffer.subarray(0, bytesRead));
     // Awaited in order below or drained by close(); this handler only keeps a read that nobody
     // awaits any more (the reader was closed) from becoming an unhandled rejection.
@@ -300,7 +298,7 @@ class ReadAhead implements VfsReader {
       if (this.closed) return;
       void this.inFlight.shift(); // the read just awaited
       if (chunk.length > 0) {
-        this.lent.add(chunk.buffer);
+        this.buffers.lend(chunk);
         yield chunk;
       }
       if (chunk.length < READ_CHUNK_BYTES) return;
@@ -308,14 +306,12 @@ class ReadAhead implements VfsReader {
   }
 
   recycle(chunk: Uint8Array): void {
-    if (this.closed || !this.lent.delete(chunk.buffer) || this.free.length >= READ_AHEAD_CHUNKS) return;
-    this.free.push(Buffer.from(chunk.buffer, 0, READ_CHUNK_BYTES));
+    if (!this.closed) this.buffers.recycle(chunk);
   }
 
   close(): Promise<void> {
     this.closed = true;
-    this.free.length = 0;
-    this.lent.clear();
+    this.buffers.clear();
     // The descriptor closes only once no read still uses it.
     this.closing ??= Promise.allSettled(this.inFlight.splice(0)).then(() => this.handle.close()).catch(() => undefined);
     return this.closing;
