@@ -127,6 +127,21 @@ export function openData(port: number, localAddress?: string): Promise<Socket> {
   });
 }
 
+/**
+ * Whether a port still takes connections `graceMs` after it should have stopped (0: right now).
+ * Deno closes a listener whose accept is pending a moment later than asked (the runtime cancels the
+ * accept asynchronously, and a loaded machine widens that moment); its adapter closes whatever it
+ * still accepts, so a Deno server gets the grace, a Node server none.
+ */
+export async function stillListening(port: number, graceMs = process.env.PASV_E2E_SERVER === "deno" ? 500 : 0): Promise<boolean> {
+  const until = Date.now() + graceMs;
+  for (;;) {
+    if (!(await canConnect(port))) return false;
+    if (Date.now() >= until) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host: "127.0.0.1" }, () => {

@@ -4,7 +4,7 @@ import net from "node:net";
 import path from "node:path";
 import { formatPortArg } from "@pasv/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { canConnect, FtpControl, openData, readAll } from "./ftp-control.js";
+import { FtpControl, openData, readAll, stillListening } from "./ftp-control.js";
 import { startServer, tempDir, type RunningServer } from "./server.js";
 
 let server: RunningServer;
@@ -52,7 +52,7 @@ describe("the seed's data-connection rules", () => {
     const second = await c.pasv();
     expect(second).not.toBe(first);
     await closed;
-    expect(await canConnect(first)).toBe(false);
+    expect(await stillListening(first)).toBe(false);
     const data = readAll(second);
     expect((await c.cmd("RETR file.bin")).code).toBe(150);
     expect((await c.reply()).code).toBe(226);
@@ -78,7 +78,7 @@ describe("the seed's data-connection rules", () => {
       });
     });
     expect((await c.cmd(`PORT ${formatPortArg("127.0.0.1", port)}`)).code).toBe(200);
-    expect(await canConnect(passive)).toBe(false);
+    expect(await stillListening(passive)).toBe(false);
     await new Promise((r) => setTimeout(r, 100));
     expect(connectedAt).toBe(-1);
     c.send("RETR file.bin");
