@@ -121,3 +121,17 @@ export function haveTool(name: string, probe: () => boolean): boolean {
   console.warn(`SKIPPING ${name} tests: ${name} is not installed (run npm test as root to install it)`);
   return false;
 }
+
+/**
+ * Waits until the server's output has a line matching `pattern` (the line, or null after `ms`).
+ * The log goes through a file, so lines written asynchronously (Deno's log queue) are polled for.
+ */
+export async function waitForLogLine(server: RunningServer, pattern: RegExp, ms = 5_000): Promise<string | null> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const line = server.output().split("\n").find((l) => pattern.test(l));
+    if (line !== undefined) return line;
+    if (Date.now() >= until) return null;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
