@@ -6,6 +6,11 @@ bash scripts/ensure-peers.sh
 bash scripts/setup.sh
 bash scripts/pnpm.sh run --silent lint
 bash scripts/pnpm.sh run --silent typecheck
+# The Deno package is outside tsc and ESLint (Node's types): Deno type-checks and lints it. The
+# workspace packages resolve to their built dist through node_modules; --sloppy-imports lets their
+# declaration files' "./x.js" specifiers find "./x.d.ts" (the member deno.json cannot set "unstable").
+bash scripts/deno.sh check --sloppy-imports packages/deno/src/mod.ts packages/deno/src/main.ts
+bash scripts/deno.sh lint packages/deno
 mkdir -p .cache
 status=0
 bash scripts/pnpm.sh exec vitest run --coverage --reporter=default --reporter=json --outputFile.json=.cache/vitest.json || status=$?
