@@ -18,7 +18,7 @@ describe("pasv command line", () => {
   });
 
   it("explains bad input instead of guessing", () => {
-    for (const argv of [["--bogus"], ["-p", "70000"], ["-p", "x"], ["-u", "nopassword"], ["-u", ":p"], ["--pasv-ports", "10-20"], ["--pasv-ports", "5000"], ["--pasv-ports", "60000-50000"], ["--public-address", "example.com"], ["--idle-timeout", "0"], ["--max-sessions", "-1"], ["a", "b"], ["--tls-cert", "c.pem"], ["--tls-key", "k.pem"], ["--tls-required"]]) {
+    for (const argv of [["--bogus"], ["-p", "70000"], ["-p", "x"], ["-u", "nopassword"], ["-u", ":p"], ["--pasv-ports", "10-20"], ["--pasv-ports", "5000"], ["--pasv-ports", "60000-50000"], ["--public-address", "example.com"], ["--public-address", "999.1.1.1"], ["--public-address", "::1"], ["-H", "localhost"], ["-H", "10.0.0.256"], ["--pasv-ports", "1000-2000"], ["--pasv-ports", "2000-70000"], ["--idle-timeout", "0"], ["--max-sessions", "-1"], ["a", "b"], ["--tls-cert", "c.pem"], ["--tls-key", "k.pem"], ["--tls-required"]]) {
       const r = parseCli(argv);
       expect(r.kind, argv.join(" ")).toBe("error");
     }

@@ -1,5 +1,7 @@
 // The `pasv` command line, parsed without side effects so every rule is testable.
 import { parseArgs } from "node:util";
+import { normalizeIp } from "@pasv/core";
+import { portRangeProblem, type PortRange } from "@pasv/driver";
 
 export interface CliUser {
   readonly user: string;
@@ -14,7 +16,7 @@ export interface CliOptions {
   readonly usersFile: string | null;
   readonly write: boolean;
   readonly anonymous: boolean;
-  readonly passivePorts: { readonly min: number; readonly max: number } | null;
+  readonly passivePorts: PortRange | null;
   readonly publicAddress: string | null;
   readonly idleTimeoutSeconds: number | null;
   readonly maxSessions: number | null;
@@ -121,16 +123,23 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     if (typeof user === "string") return { kind: "error", message: `--user: ${user}` };
     users.push(user);
   }
+  const host = v.host ?? "127.0.0.1";
+  if (normalizeIp(host) === null) return { kind: "error", message: `--host must be an IP address, got ${JSON.stringify(host)}` };
   let passivePorts: CliOptions["passivePorts"] = null;
   if (v["pasv-ports"] !== undefined) {
-    const m = /^(\d+)-(\d+)$/.exec(v["pasv-ports"]);
-    const min = Number(m?.[1]);
-    const max = Number(m?.[2]);
-    if (m === null || min < 1024 || max > 65535 || min > max) return { kind: "error", message: `--pasv-ports must be A-B with 1024 <= A <= B <= 65535, got ${JSON.stringify(v["pasv-ports"])}` };
-    passivePorts = { min, max };
+    const m = /^(\d{1,5})-(\d{1,5})$/.exec(v["pasv-ports"]);
+    if (m === null) return { kind: "error", message: `--pasv-ports must be A-B, got ${JSON.stringify(v["pasv-ports"])}` };
+    passivePorts = { min: Number(m[1]), max: Number(m[2]) };
+    const problem = portRangeProblem(passivePorts);
+    if (problem !== null) return { kind: "error", message: `--pasv-ports: ${problem}` };
   }
-  const publicAddress = v["public-address"] ?? null;
-  if (publicAddress !== null && !/^(\d{1,3})(\.\d{1,3}){3}$/.test(publicAddress)) return { kind: "error", message: `--public-address must be an IPv4 address, got ${JSON.stringify(publicAddress)}` };
+  let publicAddress: string | null = null;
+  if (v["public-address"] !== undefined) {
+    const ip = normalizeIp(v["public-address"]);
+    // 227 carries four bytes, so only an IPv4 address can be advertised.
+    if (ip?.family !== 4) return { kind: "error", message: `--public-address must be an IPv4 address, got ${JSON.stringify(v["public-address"])}` };
+    publicAddress = ip.address;
+  }
   const numbers: Record<string, number | null> = {};
   for (const [flag, min, max] of [["idle-timeout", 1, 86_400], ["max-sessions", 1, 1_000_000], ["max-sessions-per-ip", 1, 1_000_000]] as const) {
     const text = v[flag];
@@ -151,7 +160,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     kind: "run",
     options: {
       dir: parsed.positionals[0] ?? ".",
-      host: v.host ?? "127.0.0.1",
+      host,
       port,
       users,
       usersFile: v.users ?? null,

@@ -1,1 +1,2 @@
 export { parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser, type ParsedCli } from "./args.js";
+export { runCommand, serverOptions, VERSION, type CommandHost, type CommandOptions, type CommandServer } from "./run.js";

@@ -1,6 +1,14 @@
+export { FtpServer, CLOSE_GRACE_MS, LISTEN_BACKLOG, type Instrumentation, type ServerEvents, type ServerOptions } from "./server.js";
+export type { UserSpec } from "./accounts.js";
 export { Session, coreReducer, MAX_QUEUED_EVENTS, type Reducer, type SessionHooks, type SessionOptions } from "./session.js";
+export { PlatformSessionIo, CONTROL_CLOSE_GRACE_MS } from "./platform-io.js";
+export { MAX_PASSIVE_PORT_ATTEMPTS } from "./data-channels.js";
+export { SEND_QUEUE_BYTES } from "./socket-stream.js";
+export { SocketRelay } from "./socket-relay.js";
+export { ListenError, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type Platform, type SocketEvents, type Timer, type TlsUpgrader } from "./platform.js";
+export { checkPortRange, pickPort, portRangeProblem, DEFAULT_PASSIVE_PORTS, type PortRange } from "./port-range.js";
 export { SessionCounter, type Admission, type SessionLimits } from "./policy.js";
-export { DataStreamError, type ControlIo, type DataIo, type DataStream, type PortRange, type SessionIo } from "./io.js";
+export { DataStreamError, type ControlIo, type DataIo, type DataStream, type SessionIo } from "./io.js";
 export { VfsError, type Vfs, type VfsCapabilities, type VfsReader, type VfsWriter } from "./vfs.js";
 export { RecycledBuffers } from "./recycled-buffers.js";
 export type { AuthGrant, AuthProvider, AuthRequest } from "./auth.js";

@@ -26,15 +26,10 @@ export interface ControlIo {
   startTls(): void;
 }
 
-export interface PortRange {
-  readonly min: number;
-  readonly max: number;
-}
-
 export interface DataIo {
-  /** Listen at the control connection's local address on a random free port of `ports`; post
-   * `data.listening` or `data.listen-failed`, then `data.accepted` for each connection that arrives. */
-  listen(channel: number, family: Family, ports: PortRange): void;
+  /** Listen at the control connection's local address on a random free port of the passive range;
+   * post `data.listening` or `data.listen-failed`, then `data.accepted` for each connection that arrives. */
+  listen(channel: number, family: Family): void;
   /** Keep this accepted socket as the channel's connection and stop listening. */
   adopt(channel: number, socket: number): void;
   /** Close this accepted socket at once. */
@@ -65,7 +60,8 @@ export interface DataStream {
    * if given and the adapter supports it, runs once the stream no longer needs the chunk's memory
    * (it may never run, e.g. when the connection fails first). */
   write(chunk: Uint8Array, flushed?: () => void): Promise<void>;
-  /** Finish sending and resolve once the connection is fully closed. */
+  /** Finish sending: resolves once every byte and our FIN are handed to the kernel (TLS: after
+   * close_notify). Rejects if the connection failed first. */
   end(): Promise<void>;
   /** Abortive close. Idempotent. */
   destroy(): void;

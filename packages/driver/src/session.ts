@@ -195,7 +195,7 @@ export class Session {
         return;
       case "data.listen":
         this.channels.add(action.channel);
-        io.data.listen(action.channel, action.family, action.ports);
+        io.data.listen(action.channel, action.family);
         return;
       case "data.adopt":
         io.data.adopt(action.channel, action.socket);

@@ -1,4 +1,18 @@
-export { createServer, defaultAuth, LISTEN_BACKLOG, type FtpServer, type ServerEvents, type ServerOptions, type UserSpec } from "./server.js";
+export { createServer, type ServerOptions } from "./server.js";
+export { nodePlatform } from "./node-platform.js";
 export { LocalFs, READ_CHUNK_BYTES } from "./local-fs.js";
 export { MemoryFs, type MemoryTree } from "./memory-fs.js";
-export { NodeSessionIo } from "./node-io.js";
+export {
+  FtpServer,
+  VfsError,
+  type AuthGrant,
+  type AuthProvider,
+  type AuthRequest,
+  type Instrumentation,
+  type PortRange,
+  type ServerEvents,
+  type UserSpec,
+  type Vfs,
+  type VfsReader,
+  type VfsWriter,
+} from "@pasv/driver";

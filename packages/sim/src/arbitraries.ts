@@ -1,7 +1,6 @@
 // Scenarios as fast-check arbitraries, so a failing simulation shrinks to a small one: fewer
 // clients, fewer steps, faults switched off one by one.
 import fc from "fast-check";
-import { makeConfig } from "@pasv/core";
 import type { Scenario } from "./run.js";
 
 export const scenarioArbitrary: fc.Arbitrary<{ seed: number; scenario: Scenario }> = fc
@@ -19,6 +18,9 @@ export const scenarioArbitrary: fc.Arbitrary<{ seed: number; scenario: Scenario 
     maxReadChunk: fc.constantFrom(65536, 4096, 100, 1),
     maxLineBytes: fc.constantFrom(8192, 512, 64),
     idle: fc.constantFrom(300_000, 30_000, 2_000),
+    maxSessions: fc.constantFrom(512, 3, 1),
+    shutdownAt: fc.constantFrom(null, 60_000, 1_000),
+    sharedAddress: fc.boolean(),
     goodClients: fc.integer({ min: 1, max: 4 }),
     hostile: fc.array(fc.constantFrom("garbage", "overlong", "iac", "burst", "deaf", "thief"), { maxLength: 3 }),
     steps: fc.integer({ min: 1, max: 25 }),
@@ -28,7 +30,9 @@ export const scenarioArbitrary: fc.Arbitrary<{ seed: number; scenario: Scenario 
     scenario: {
       net: { maxChunk: k.maxChunk, minLatency: 0, maxLatency: k.maxLatency, refuseConnect: k.refuseConnect, resetPerChunk: k.resetPerChunk, timerEarly: k.timerEarly, timerLate: k.timerLate },
       fs: { failOp: k.failOp, noSpaceMidWrite: k.noSpaceMidWrite, ioMidRead: k.ioMidRead, maxReadChunk: k.maxReadChunk, maxDelay: 1 },
-      config: makeConfig({ limits: { maxLineBytes: k.maxLineBytes }, timeouts: { idle: k.idle } }),
+      server: { passivePorts: { min: 49152, max: 65534 }, limits: { maxLineBytes: k.maxLineBytes }, timeouts: { idle: k.idle }, maxSessions: k.maxSessions },
+      shutdownAt: k.shutdownAt,
+      sharedAddress: k.sharedAddress,
       goodClients: k.goodClients,
       hostile: k.hostile,
       steps: k.steps,

@@ -176,6 +176,8 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 
 type Mode = "PASV" | "EPSV" | "PORT" | "EPRT";
 
+const STOLEN = new TextEncoder().encode("stolen upload");
+
 /** A client that follows the protocol, with random choices; returns when done or disconnected. */
 export async function goodClient(ctx: ClientContext, id: number, address: string, steps: number): Promise<void> {
   const rng = ctx.rng.fork(`client ${id}`);
@@ -247,13 +249,20 @@ export async function goodClient(ctx: ClientContext, id: number, address: string
             ctx.count("STOR resume (REST)");
           }
           const verb = offset === 0 && old !== undefined && rng.chance(0.3) ? "APPE" : "STOR";
-          const r = await transfer(ctx, c, rng, address, `${verb} ${home}/${name}`, body);
+          // Some uploads end with a reset right after the last byte (a crashing client, a NAT timeout).
+          const cut = rng.chance(0.15) ? "reset" : "fin";
+          const r = await transfer(ctx, c, rng, address, `${verb} ${home}/${name}`, body, undefined, false, cut);
+          if (cut === "reset") {
+            ctx.count("upload reset after its last byte");
+            if (r?.code === 226) ctx.fail("no 226 for an upload the client reset", `client ${id} ${verb} ${name}: 226 although the data connection was reset`);
+          }
           if (r?.code === 226) {
             // No false success: a 226 means the stored bytes are exactly what was sent.
             const sent = type === "A" ? body.filter((b, k) => !(b === 0x0d && body[k + 1] === 0x0a)) : body;
             const expected = verb === "APPE" ? concat([old ?? new Uint8Array(), sent]) : offset > 0 ? concat([(old ?? new Uint8Array()).subarray(0, offset), sent]) : sent;
             const stored = ctx.fs.file(`${home}/${name}`);
-            if (stored === undefined || !equal(stored, expected)) ctx.fail("226 means stored bytes equal sent bytes", `client ${id} ${verb} ${name}: stored ${stored?.length ?? "none"} bytes, expected ${expected.length}`);
+            if (stored !== undefined && new TextDecoder().decode(stored).includes("stolen upload")) ctx.fail("data from a foreign address never used", `client ${id} ${verb} ${name}: a thief's bytes were stored`);
+            else if (stored === undefined || !equal(stored, expected)) ctx.fail("226 means stored bytes equal sent bytes", `client ${id} ${verb} ${name}: stored ${stored?.length ?? "none"} bytes, expected ${expected.length}`);
             files.set(name, expected);
           } else if (r !== null) {
             const now = ctx.fs.file(`${home}/${name}`);
@@ -305,6 +314,7 @@ async function transfer(
   upload: Uint8Array | null,
   sink?: { data: Uint8Array | null; mode?: string },
   abort = false,
+  cut: "fin" | "reset" = "fin",
 ): Promise<ParsedReply | null> {
   const mode = rng.pick<Mode>(["PASV", "EPSV", "PORT", "EPRT"]);
   if (sink !== undefined) sink.mode = mode;
@@ -321,7 +331,7 @@ async function transfer(
     if (!early) {
       const entry = c.send(line);
       data = connect();
-      return finishTransfer(ctx, c, entry, data, upload, sink, abort, true);
+      return finishTransfer(ctx, c, entry, data, upload, sink, abort, true, cut);
     }
   } else {
     const port = rng.int(20000, 29999);
@@ -338,7 +348,7 @@ async function transfer(
     void cleanup;
   }
   const entry = c.send(line);
-  return finishTransfer(ctx, c, entry, data, upload, sink, abort, false);
+  return finishTransfer(ctx, c, entry, data, upload, sink, abort, false, cut);
 }
 
 async function finishTransfer(
@@ -350,6 +360,7 @@ async function finishTransfer(
   sink: { data: Uint8Array | null } | undefined,
   abort: boolean,
   late: boolean,
+  cut: "fin" | "reset",
 ): Promise<ParsedReply | null> {
   const first = await c.reply();
   if (first.final) return entry.marked || c.outstanding.includes(entry) ? c.finalFor(entry) : first;
@@ -366,7 +377,8 @@ async function finishTransfer(
   }
   if (upload !== null) {
     for (let at = 0; at < upload.length; at += 4096) endpoint.write(upload.subarray(at, at + 4096));
-    endpoint.end();
+    if (cut === "reset") endpoint.reset();
+    else endpoint.end();
   }
   const final = await c.finalFor(entry);
   await Promise.race([collector.finished(), new Promise<void>((r) => setTimeoutSim(ctx, 5_000, r))]);
@@ -412,8 +424,11 @@ export async function hostileClient(ctx: ClientContext, id: number, address: str
         for (const line of ["USER anonymous", "PASS x@", "PWD", "TYPE I", "NOOP", "SIZE /missing", "EPSV", "QUIT"]) c.send(line);
         break;
       case "deaf":
+        // Stops reading for two minutes: long enough for every server grace period to run out. (A
+        // client that never reads again would hang on any server once it has been cut off with a FIN.)
         c.endpoint.pause();
         for (let i = 0; i < 200; i++) c.send("HELP");
+        ctx.net.world.after(120_000, () => c.endpoint.resume());
         break;
       case "thief": {
         // Keeps connecting to every passive port it can guess, from its own (foreign) address.
@@ -427,8 +442,9 @@ export async function hostileClient(ctx: ClientContext, id: number, address: str
               e.handlers = {
                 data: () => ctx.fail("data from a foreign address never used", `thief at ${address} received data on port ${port}`),
               };
-              // Holds the connection open, hoping to be served a download or to slip bytes into an upload.
-              e.write(new TextEncoder().encode("stolen upload"));
+              // Hopes to be served a download, or to have its bytes stored as someone's upload.
+              e.write(STOLEN);
+              e.end();
             });
           }
           await new Promise<void>((r) => ctx.net.world.after(rng.int(1, 3), r));

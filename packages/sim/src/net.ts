@@ -55,6 +55,16 @@ export class Endpoint {
     return this.closed || this.localClosed || (this.sentFin && this.gotFin);
   }
 
+  /** Bytes written and not yet consumed by the peer. */
+  get unacknowledged(): number {
+    return this.inFlight;
+  }
+
+  /** Bytes arrived that nobody has read yet (held while paused). */
+  get hasUnread(): boolean {
+    return this.held.length > 0;
+  }
+
   get sentFinished(): boolean {
     return this.sentFin;
   }
@@ -145,7 +155,9 @@ export class Endpoint {
   private receive(piece: Uint8Array, consumed: () => void): void {
     if (this.closed) return;
     if (this.localClosed) {
+      // Data for a closed socket: the kernel answers with a reset.
       consumed();
+      this.reset();
       return;
     }
     const run = (): void => {

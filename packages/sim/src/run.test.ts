@@ -1,6 +1,6 @@
 // The simulator in CI: every regression seed, fresh seeds for a time budget, determinism, and
 // proof that each oracle bites (a planted bug is caught and printed with its replay line).
-import { makeConfig, type Action, type SessionEvent, type SessionState } from "@pasv/core";
+import type { Action, SessionEvent, SessionState } from "@pasv/core";
 import { coreReducer, type Reducer } from "@pasv/driver";
 import { describe, expect, it } from "vitest";
 import { loadRegressions } from "./cli.js";
@@ -53,7 +53,9 @@ describe("simulation", () => {
 const calm = (extra: Partial<Scenario> = {}) => (): Scenario => ({
   net: CALM_NET,
   fs: CALM_FS,
-  config: makeConfig({ passivePorts: { min: 49152, max: 49152 + 15 } }),
+  server: { passivePorts: { min: 49152, max: 49152 + 15 } },
+  shutdownAt: null,
+  sharedAddress: false,
   goodClients: 2,
   hostile: [],
   steps: 30,
@@ -111,7 +113,7 @@ describe("every oracle bites", () => {
       ...coreReducer,
       step: (state, event) => coreReducer.step(state, event.type === "data.accepted" ? { ...event, remote: { ...event.remote, address: state.remote.address } } : event),
     };
-    await caught(noAddressCheck, "data from a foreign address never used", calm({ hostile: ["thief"], goodClients: 3, steps: 40, config: makeConfig({ passivePorts: { min: 49152, max: 49155 } }) }));
+    await caught(noAddressCheck, "data from a foreign address never used", calm({ hostile: ["thief"], goodClients: 3, steps: 40, server: { passivePorts: { min: 49152, max: 49155 } } }));
   }, 120_000);
 
   it("no file-system access outside the root", async () => {
@@ -131,6 +133,28 @@ describe("every oracle bites", () => {
       (event) => (event.type === "transfer.failed" ? { type: "transfer.done", now: event.now, transfer: event.transfer, bytes: event.bytes } : event),
     );
     await caught(lying, "226 means stored bytes equal sent bytes", calm({ fs: { ...CALM_FS, noSpaceMidWrite: 1 } }));
+  }, 60_000);
+
+  it("no 226 for an upload whose data connection was reset (the Node bug, planted back)", async () => {
+    // The planted bug: a data-side failure of an upload is reported as done, as a reset upload once was.
+    const resetIsDone = planted(
+      (_e, actions) => ({ actions }),
+      (event) => (event.type === "transfer.failed" && event.failure.side === "data" ? { type: "transfer.done", now: event.now, transfer: event.transfer, bytes: event.bytes } : event),
+    );
+    await caught(resetIsDone, "no 226 for an upload the client reset", calm({ goodClients: 3, steps: 40 }));
+  }, 60_000);
+
+  it("session caps hold: over the cap a client gets 421, never a greeting", async () => {
+    const noRefusal: Reducer = { ...coreReducer, initialSession: (config, open) => coreReducer.initialSession(config, { ...open, refuse: null }) };
+    await caught(noRefusal, "session caps hold", calm({ goodClients: 3, server: { passivePorts: { min: 49152, max: 49152 + 15 }, maxSessions: 1 } }));
+    await caught(noRefusal, "session caps hold", calm({ goodClients: 3, sharedAddress: true, server: { passivePorts: { min: 49152, max: 49152 + 15 }, maxSessionsPerIp: 1 } }));
+  }, 60_000);
+
+  it("shutdown: every session gets 421 and the server's close() finishes", async () => {
+    const deafToShutdown: Reducer = { ...coreReducer, step: (state, event) => (event.type === "shutdown" ? { state, actions: [] } : coreReducer.step(state, event)) };
+    await caught(deafToShutdown, "shutdown sends 421 and closes", calm({ goodClients: 3, shutdownAt: 200 }));
+    // The same scenario with the real reducer is clean, refusals and shutdown included.
+    for (const seed of [21, 22, 23]) assertClean(await runSeed(seed, { scenario: calm({ goodClients: 3, shutdownAt: 200, server: { passivePorts: { min: 49152, max: 49152 + 15 }, maxSessions: 2 } }) }));
   }, 60_000);
 
   it("no listener, connection or timer of a session is left after it ends", async () => {

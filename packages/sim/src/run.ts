@@ -1,11 +1,11 @@
 // One simulated run from one seed: a server, several clients (some hostile), faults drawn per seed,
 // oracles checked throughout, then a calm phase in which every client must finish.
-import { makeConfig, type Action, type CoreConfig, type SessionEvent, type SessionState } from "@pasv/core";
-import { coreReducer, type Reducer } from "@pasv/driver";
+import type { Action, SessionEvent } from "@pasv/core";
+import { CLOSE_GRACE_MS, CONTROL_CLOSE_GRACE_MS, coreReducer, type Reducer } from "@pasv/driver";
 import { goodClient, hostileClient, type ClientContext } from "./clients.js";
 import { CALM_FS, SimFs, type FsFaults } from "./memfs.js";
 import { CALM_NET, Counters, Network, type NetFaults } from "./net.js";
-import { SimServer } from "./platform.js";
+import { SimServer, type SimServerConfig } from "./platform.js";
 import { fnv1a, Prng } from "./prng.js";
 import { World } from "./world.js";
 
@@ -28,7 +28,11 @@ export interface RunResult {
 export interface Scenario {
   readonly net: NetFaults;
   readonly fs: FsFaults;
-  readonly config: CoreConfig;
+  readonly server: SimServerConfig;
+  /** When the server's close() is called (simulated ms), or null for never. */
+  readonly shutdownAt: number | null;
+  /** Every good client connects from one address (so the per-address cap bites). */
+  readonly sharedAddress: boolean;
   readonly goodClients: number;
   readonly hostile: readonly ("garbage" | "overlong" | "iac" | "burst" | "deaf" | "thief")[];
   readonly steps: number;
@@ -55,7 +59,7 @@ export function drawScenario(rng: Prng): Scenario {
       maxReadChunk: r.pick([1, 100, 4096, 65536]),
       maxDelay: r.pick([0, 1, 20]),
     },
-    config: makeConfig({
+    server: {
       passivePorts: { min: 49152, max: r.pick([49152 + 63, 65534]) },
       limits: {
         maxLineBytes: r.pick([64, 512, 8192]),
@@ -70,7 +74,11 @@ export function drawScenario(rng: Prng): Scenario {
         dataStall: r.pick([1_000, 300_000]),
         failedLoginDelay: r.pick([0, 2_000]),
       },
-    }),
+      maxSessions: r.pick([1, 3, 512]),
+      maxSessionsPerIp: r.pick([1, 2, 64]),
+    },
+    shutdownAt: r.chance(0.25) ? r.int(1, 120_000) : null,
+    sharedAddress: r.chance(0.3),
     goodClients: r.int(1, 4),
     hostile: Array.from({ length: r.int(0, 3) }, () => r.pick(["garbage", "overlong", "iac", "burst", "deaf", "thief"] as const)),
     steps: r.int(5, 25),
@@ -107,15 +115,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     hash = fnv1a(line, hash);
     if (options.keepTrace === true) trace.push(line);
   };
-  const base = options.reducer ?? coreReducer;
-  const reducer: Reducer = {
-    ...base,
-    step: (state: SessionState, event: SessionEvent) => {
-      const result = base.step(state, event);
-      observe(event, result.actions);
-      return result;
-    },
-  };
+  const reducer: Reducer = options.reducer ?? coreReducer;
   function observe(event: SessionEvent, actions: readonly Action[]): void {
     record(`${world.now} ${event.type} ${actions.map((a) => a.type).join(",")}`);
     if (event.type === "control.data" && event.bytes[event.bytes.length - 1] === 0x0d) counters.bump("CR and LF split across chunks");
@@ -132,7 +132,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
       }
       if (a.type === "control.write") {
         const text = new TextDecoder().decode(a.bytes);
-        if (text.startsWith("421")) counters.bump("421 and close");
+        if (text.startsWith("421")) counters.bump(event.type === "open" ? "session refused at the door (421)" : "421 and close");
         if (/^425 /m.test(text) && event.type === "timer") counters.bump("data accept/connect timeout (425)");
         if (/^426 /m.test(text)) counters.bump("426 transfer failed on the data side");
         if (/^45[12] /m.test(text)) counters.bump("451/452 file-side failure");
@@ -142,13 +142,32 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   function checkPath(path: string): void {
     if (!path.startsWith("/") || /(^|\/)\.\.?(\/|$)/.test(path) || path.includes("//")) fail("no file-system access outside the root", `fs request for ${JSON.stringify(path)}`);
   }
-  const server = new SimServer(net, { address: "10.0.0.1", port: 21, config: scenario.config, fs, reducer, onViolation: fail });
+  const server = new SimServer(net, { address: "10.0.0.1", port: 21, server: scenario.server, fs, reducer, onViolation: fail, onStep: (_id, event, actions) => observe(event, actions) });
+  await server.listen();
+  const shutdown: { state: "no" | "closing" | "closed" } = { state: "no" };
+  if (scenario.shutdownAt !== null) {
+    world.schedule(scenario.shutdownAt, () => {
+      shutdown.state = "closing";
+      counters.bump("server shutdown");
+      const started = world.now;
+      server.server.close().then(
+        () => {
+          shutdown.state = "closed";
+          // Sessions get their 421, then at most the close grace; a peer that never reads adds the control grace.
+          if (world.now - started > CLOSE_GRACE_MS + CONTROL_CLOSE_GRACE_MS + 1_000) fail("shutdown finishes", `close() took ${world.now - started} ms`);
+          if (net.listeningOn("10.0.0.1") > 0) fail("shutdown finishes", `${net.listeningOn("10.0.0.1")} listener(s) still open after close()`);
+          if (server.server.sessionCount > 0) fail("shutdown finishes", `${server.server.sessionCount} session(s) left after close()`);
+        },
+        (error: unknown) => fail("shutdown finishes", `close() rejected: ${String(error)}`),
+      );
+    });
+  }
   // An exception inside the driver's promise chains would otherwise vanish as an unhandled rejection.
   const onRejection = (reason: unknown): void => fail("invariants and no exceptions", `unhandled rejection: ${String(reason)}`);
   process.on("unhandledRejection", onRejection);
   const doing = new Map<string, string>();
   const ctx: ClientContext = {
-    passivePorts: scenario.config.passivePorts,
+    passivePorts: scenario.server.passivePorts,
     net,
     rng: rng.fork("clients"),
     fs,
@@ -176,7 +195,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   if (options.clients !== undefined) {
     options.clients(ctx).forEach((p, i) => track(`custom ${i}`, p));
   } else {
-    for (let i = 0; i < scenario.goodClients; i++) track(`client ${i}`, goodClient(ctx, i, `10.0.1.${i + 1}`, scenario.steps));
+    for (let i = 0; i < scenario.goodClients; i++) track(`client ${i}`, goodClient(ctx, i, scenario.sharedAddress ? "10.0.1.1" : `10.0.1.${i + 1}`, scenario.steps));
     scenario.hostile.forEach((kind, i) => track(`hostile ${i} (${kind})`, hostileClient(ctx, i, `10.0.2.${i + 1}`, kind)));
   }
   const faultyMs = options.faultyMs ?? 600_000;
@@ -197,18 +216,20 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   // Let the server side wind down, then nothing of any ended session may be left.
   await world.run(world.now + 60_000);
   process.off("unhandledRejection", onRejection);
-  if (server.sessions.every((s) => s.ended) && fs.openHandles !== 0) fail("no leaked listeners, connections or files", `${fs.openHandles} file handle(s) left open`);
-  for (const [i, io] of server.sessions.entries()) {
-    if (!io.ended) {
-      if (finished === clients.length) fail("no leaked listeners, connections or files", `session ${i} still open after every client finished`);
+  const allEnded = server.sessions.every((s) => s.io.closed);
+  if (allEnded && fs.openHandles !== 0) fail("no leaked listeners, connections or files", `${fs.openHandles} file handle(s) left open`);
+  for (const { id, session, io } of server.sessions) {
+    if (!io.closed) {
+      if (finished === clients.length) fail("no leaked listeners, connections or files", `session ${id} still open after every client finished`);
       continue;
     }
-    if (io.channels.size > 0) fail("no leaked listeners, connections or files", `session ${i} left ${io.channels.size} data channel(s)`);
-    if (io.timerArmed) fail("no leaked listeners, connections or files", `session ${i} left its timer armed`);
-    if (!io.session.closed) fail("no leaked listeners, connections or files", `session ${i}'s driver did not release`);
+    if (io.data.held().length > 0) fail("no leaked listeners, connections or files", `session ${id} left ${io.data.held().length} data channel(s)`);
+    if (io.timerArmed) fail("no leaked listeners, connections or files", `session ${id} left its timer armed`);
+    if (!session.closed) fail("no leaked listeners, connections or files", `session ${id}'s driver did not release`);
   }
-  const serverListeners = net.listeningOn("10.0.0.1") - 1;
-  if (serverListeners > 0 && server.sessions.every((s) => s.ended)) fail("no leaked listeners, connections or files", `${serverListeners} passive listener(s) left open`);
+  if (shutdown.state === "closing") fail("shutdown finishes", "close() never resolved");
+  const serverListeners = net.listeningOn("10.0.0.1") - (shutdown.state === "closed" ? 0 : 1);
+  if (serverListeners > 0 && allEnded) fail("no leaked listeners, connections or files", `${serverListeners} passive listener(s) left open`);
   return { seed, failures, counters: counters.counts, traceHash: hash.toString(16).padStart(8, "0"), trace: options.keepTrace === true ? trace : null, events: world.executed, simulatedMs: world.now };
 }
 

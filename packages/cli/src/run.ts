@@ -1,0 +1,153 @@
+// The `pasv` command, once for every runtime: flags (and the users file) become server options here
+// and nowhere else; a runtime supplies files, a server, signals and its output.
+import type { ServerOptions } from "@pasv/driver";
+import { parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser } from "./args.js";
+
+export const VERSION = "0.1.0";
+
+/** The driver's options as the command builds them, with the TLS material read from disk. */
+export interface CommandOptions extends Omit<ServerOptions, "tls"> {
+  readonly tls?: { readonly key: Uint8Array; readonly cert: Uint8Array; readonly required: boolean };
+}
+
+export interface CommandServer {
+  listen(port: number, host: string): Promise<{ address: string; port: number }>;
+  close(): Promise<void>;
+}
+
+export interface CommandHost {
+  /** Shown in --version and the start-up line. */
+  readonly runtime: string;
+  /** Why explicit FTPS cannot run here, or null when it can. */
+  readonly noTls: string | null;
+  readonly args: readonly string[];
+  out(line: string): void;
+  err(line: string): void;
+  exit(code: number): never;
+  /** The absolute real path of a directory; throws (any error) when it is not one. */
+  directory(path: string): string;
+  readText(path: string): string;
+  readBytes(path: string): Uint8Array;
+  createServer(options: CommandOptions): CommandServer;
+  onSignal(signal: "SIGINT" | "SIGTERM", run: () => void): void;
+  /** Resolves once every line written with out() is out (before exit). */
+  flush(): Promise<void>;
+}
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export async function runCommand(host: CommandHost): Promise<void> {
+  const fail = (message: string): never => {
+    host.err(`pasv: ${message}\nTry 'pasv --help' for more information.`);
+    return host.exit(2);
+  };
+  const parsed = parseCli(host.args);
+  switch (parsed.kind) {
+    case "help":
+      host.out(USAGE.trimEnd());
+      await host.flush();
+      return host.exit(0);
+    case "version":
+      host.out(`pasv ${VERSION} (${host.runtime})`);
+      await host.flush();
+      return host.exit(0);
+    case "error":
+      return fail(parsed.message);
+    case "run":
+      break;
+  }
+  const o = parsed.options;
+  if (o.tls !== null && host.noTls !== null) fail(`--tls-cert/--tls-key: ${host.noTls}`);
+  let dir: string;
+  try {
+    dir = host.directory(o.dir);
+  } catch {
+    return fail(`cannot serve ${o.dir}: not a directory`);
+  }
+  let users: CliUser[] = [...o.users];
+  if (o.usersFile !== null) {
+    let text: string;
+    try {
+      text = host.readText(o.usersFile);
+    } catch (error) {
+      return fail(`cannot read users file ${o.usersFile}: ${reason(error)}`);
+    }
+    const more = parseUsersFile(text);
+    if (typeof more === "string") fail(`${o.usersFile}: ${more}`);
+    else users = users.concat(more);
+  }
+  if (!o.anonymous && users.length === 0) fail("--no-anonymous needs at least one --user or --users file");
+  let tls: CommandOptions["tls"];
+  if (o.tls !== null) {
+    try {
+      tls = { cert: host.readBytes(o.tls.cert), key: host.readBytes(o.tls.key), required: o.tls.required };
+    } catch (error) {
+      fail(`cannot read the TLS certificate or key: ${reason(error)}`);
+    }
+  }
+  let server: CommandServer;
+  try {
+    server = host.createServer(serverOptions(o, dir, users, tls, (line) => host.out(`${new Date().toISOString()} ${line}`)));
+  } catch (error) {
+    return fail(reason(error));
+  }
+  let address: { address: string; port: number };
+  try {
+    address = await server.listen(o.port, o.host);
+  } catch (error) {
+    return fail(`cannot listen on ${o.host}:${o.port}: ${reason(error)}`);
+  }
+  host.out(`pasv: serving ${dir} on ${url(address)} (${who(o, users)}) [${host.runtime}]`);
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    host.out(`pasv: ${signal}, stopping`);
+    void server
+      .close()
+      .then(
+        () => 0,
+        () => 1,
+      )
+      .then(async (code) => {
+        await host.flush();
+        host.exit(code);
+      });
+  };
+  host.onSignal("SIGINT", () => stop("SIGINT"));
+  host.onSignal("SIGTERM", () => stop("SIGTERM"));
+}
+
+/** The one mapping from flags to server options. */
+export function serverOptions(o: CliOptions, dir: string, users: readonly CliUser[], tls: CommandOptions["tls"], log: (line: string) => void): CommandOptions {
+  return {
+    root: dir,
+    users: users.map((u) => ({ ...u, write: o.write })),
+    anonymous: o.anonymous,
+    write: o.write,
+    ...(o.passivePorts === null ? {} : { passivePorts: o.passivePorts }),
+    ...(o.publicAddress === null ? {} : { publicAddress: o.publicAddress }),
+    ...(o.idleTimeoutSeconds === null ? {} : { idleTimeoutMs: o.idleTimeoutSeconds * 1000 }),
+    ...(o.maxSessions === null ? {} : { maxSessions: o.maxSessions }),
+    ...(o.maxSessionsPerIp === null ? {} : { maxSessionsPerIp: o.maxSessionsPerIp }),
+    ...(tls === undefined ? {} : { tls }),
+    log,
+  };
+}
+
+function url(address: { address: string; port: number }): string {
+  const host = address.address.includes(":") ? `[${address.address}]` : address.address;
+  return `ftp://${host}:${address.port}`;
+}
+
+function who(o: CliOptions, users: readonly CliUser[]): string {
+  return [
+    o.anonymous ? "anonymous read-only" : null,
+    users.length > 0 ? `${users.length} user${users.length === 1 ? "" : "s"} ${o.write ? "read-write" : "read-only"}` : null,
+    o.tls === null ? null : o.tls.required ? "TLS required for users" : "TLS offered",
+  ]
+    .filter((x) => x !== null)
+    .join(", ");
+}

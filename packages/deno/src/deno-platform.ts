@@ -1,0 +1,248 @@
+// The driver's Platform on Deno's own APIs (Deno.listen, Deno.connect, Deno.Conn). It moves bytes;
+// it decides nothing.
+//
+// Where this differs from Node, and why:
+// - Reads are a loop over conn.read() into a fresh buffer each time (the core keeps views of the
+//   bytes it is given, so a buffer is never reused); the buffer grows while reads fill it.
+// - Writes go through a per-connection promise chain: Deno's write() may write part of a buffer.
+// - No TLS: Deno.startTls upgrades client connections only (denoland/deno#18451), and an accepted
+//   Deno.Conn cannot be handed to node:tls, so `tls` is null and the core offers no AUTH TLS.
+// - Control connections are read one byte per read. Deno's reactor (tokio) takes a short read as
+//   proof the socket is drained and waits for the next readiness edge, but Linux also ends a read
+//   at a TCP urgent mark: after a Telnet Synch (IAC DM as urgent data) the ABOR that follows it
+//   would sit unread until the client sent something else. A one-byte read is never short.
+// - Deno.connect cannot bind a local address, so active-mode connections leave from the default one.
+import { ListenError, SocketRelay, type ByteSocket, type Clock, type Listener, type ListenRequest, type Platform, type SocketEvents } from "@pasv/driver";
+import type { Endpoint } from "@pasv/core";
+import { DenoLocalFs } from "./local-fs.ts";
+
+/** The first read of a connection; doubles while reads fill the buffer, up to the largest. */
+export const FIRST_READ_BYTES = 64 * 1024;
+export const LARGEST_READ_BYTES = 1024 * 1024;
+
+const NOT_YET_VALUE = -1;
+const NOT_YET = Promise.resolve(NOT_YET_VALUE);
+
+function endpointOf(addr: Deno.Addr): Endpoint {
+  return addr.transport === "tcp" ? { address: addr.hostname, port: addr.port } : { address: "0.0.0.0", port: 0 };
+}
+
+class DenoSocket implements ByteSocket {
+  readonly local: Endpoint;
+  readonly remote: Endpoint;
+  private readonly relay = new SocketRelay();
+  private writes: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private paused = true;
+  private reading = false;
+  private wake: (() => void) | null = null;
+  private peerEnded = false;
+  private writeEnded = false;
+  private finSent = false;
+  private closed = false;
+
+  constructor(private readonly conn: Deno.Conn, private readonly bytewise = false) {
+    this.local = endpointOf(conn.localAddr);
+    this.remote = endpointOf(conn.remoteAddr);
+    if (conn.remoteAddr.transport === "tcp") {
+      const tcp = conn as Deno.TcpConn;
+      tcp.setNoDelay(true);
+      tcp.setKeepAlive(true);
+    }
+  }
+
+  attach(events: SocketEvents): void {
+    this.relay.attach(events);
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+    if (!this.reading) {
+      this.reading = true;
+      void this.readLoop();
+    }
+  }
+
+  private async readLoop(): Promise<void> {
+    if (this.bytewise) return this.readBytewise();
+    let size = FIRST_READ_BYTES;
+    try {
+      for (;;) {
+        if (this.paused) await new Promise<void>((resolve) => (this.wake = resolve));
+        if (this.closed) return;
+        const buffer = new Uint8Array(size);
+        const n = await this.conn.read(buffer);
+        if (n === null) {
+          this.peerEnded = true;
+          this.relay.end();
+          this.closeIfDone();
+          return;
+        }
+        if (n === size) size = Math.min(size * 2, LARGEST_READ_BYTES);
+        this.relay.data(buffer.subarray(0, n));
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  /** One byte per read; bytes that are already there are posted together, at most a line at a time. */
+  private async readBytewise(): Promise<void> {
+    let pending: number[] = [];
+    const post = (): void => {
+      if (pending.length === 0) return;
+      this.relay.data(Uint8Array.from(pending));
+      pending = [];
+    };
+    try {
+      for (;;) {
+        if (this.paused) {
+          post();
+          await new Promise<void>((resolve) => (this.wake = resolve));
+        }
+        if (this.closed) return;
+        const one = new Uint8Array(1);
+        const reading = this.conn.read(one);
+        // A read that has not completed at once means nothing more is there yet: post what is.
+        let n = await Promise.race([reading, NOT_YET]);
+        if (n === NOT_YET_VALUE) {
+          post();
+          n = await reading;
+        }
+        if (n === null) {
+          post();
+          this.peerEnded = true;
+          this.relay.end();
+          this.closeIfDone();
+          return;
+        }
+        pending.push(one[0] as number);
+        if (one[0] === 0x0a || pending.length >= FIRST_READ_BYTES) post();
+      }
+    } catch (error) {
+      post();
+      this.fail(error);
+    }
+  }
+
+  get buffered(): number {
+    return this.queued;
+  }
+
+  write(bytes: Uint8Array, flushed?: () => void): void {
+    if (this.closed || this.writeEnded) return;
+    this.queued += bytes.length;
+    this.writes = this.writes.then(async () => {
+      try {
+        let at = 0;
+        while (at < bytes.length && !this.closed) at += await this.conn.write(bytes.subarray(at));
+        if (!this.closed) flushed?.();
+      } catch (error) {
+        this.fail(error);
+      } finally {
+        this.queued -= bytes.length;
+        if (this.queued === 0) this.relay.drain();
+      }
+    });
+  }
+
+  end(): void {
+    if (this.closed || this.writeEnded) return;
+    this.writeEnded = true;
+    this.writes = this.writes.then(async () => {
+      if (this.closed) return;
+      try {
+        await this.conn.closeWrite();
+        this.finSent = true;
+        this.relay.finished();
+        this.closeIfDone();
+      } catch (error) {
+        this.fail(error);
+      }
+    });
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+    this.wake?.();
+    this.relay.close();
+  }
+
+  private fail(error: unknown): void {
+    if (this.closed) return;
+    this.relay.error(error instanceof Error ? error.message : String(error));
+    this.destroy();
+  }
+
+  private closeIfDone(): void {
+    if (this.peerEnded && this.finSent) this.destroy();
+  }
+}
+
+function listen(request: ListenRequest, accept: (socket: ByteSocket) => void): Promise<Listener> {
+  let listener: Deno.Listener;
+  try {
+    listener = Deno.listen({ hostname: request.host, port: request.port, transport: "tcp" });
+  } catch (error) {
+    const code = error instanceof Deno.errors.AddrInUse ? "in-use" : error instanceof Deno.errors.PermissionDenied ? "denied" : "other";
+    return Promise.reject(new ListenError(code, error instanceof Error ? error.message : String(error)));
+  }
+  let closed = false;
+  void (async () => {
+    try {
+      for await (const conn of listener) accept(new DenoSocket(conn, request.urgentData));
+    } catch {
+      // the listener was closed
+    }
+  })();
+  const addr = endpointOf(listener.addr);
+  return Promise.resolve({
+    address: addr.address,
+    port: addr.port,
+    close: () => {
+      if (!closed) {
+        closed = true;
+        try {
+          listener.close();
+        } catch {
+          // already closed
+        }
+      }
+      return Promise.resolve();
+    },
+  });
+}
+
+const clock: Clock = {
+  now: () => Date.now(),
+  after: (delay, fn) => {
+    const id = setTimeout(fn, delay);
+    Deno.unrefTimer(id);
+    return { cancel: () => clearTimeout(id) };
+  },
+};
+
+export function denoPlatform(): Platform {
+  return {
+    clock,
+    random: Math.random,
+    listen,
+    connect: async (request) => new DenoSocket(await Deno.connect({ hostname: request.host, port: request.port, transport: "tcp" })),
+    tls: null,
+    localFs: (root) => new DenoLocalFs(root),
+    cwd: () => Deno.cwd(),
+  };
+}

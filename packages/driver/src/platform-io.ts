@@ -1,0 +1,147 @@
+// SessionIo on any Platform: the control connection (with its close grace and the AUTH TLS upgrade),
+// the session's one timer and its data channels. Runtimes supply only the Platform underneath.
+import type { Endpoint, Millis, SessionEvent } from "@pasv/core";
+import { DataChannels } from "./data-channels.js";
+import type { ControlIo, SessionIo } from "./io.js";
+import type { ByteSocket, Platform, Timer } from "./platform.js";
+import type { PortRange } from "./port-range.js";
+import type { Session } from "./session.js";
+
+/** Replies a peer may leave unread before the session stops reading its commands. */
+export const CONTROL_QUEUE_BYTES = 64 * 1024;
+/** After our close: how long a peer that never reads may hold the control connection. */
+export const CONTROL_CLOSE_GRACE_MS = 10_000;
+/** An AUTH TLS handshake that takes longer than this fails. */
+export const TLS_HANDSHAKE_MS = 30_000;
+
+export class PlatformSessionIo implements SessionIo {
+  session: Session | null = null;
+  readonly control: ControlIo;
+  readonly data: DataChannels;
+  private socket: ByteSocket;
+  private timer: Timer | null = null;
+  private grace: Timer | null = null;
+  private ended = false;
+
+  constructor(
+    private readonly platform: Platform,
+    socket: ByteSocket,
+    ports: PortRange,
+    private readonly onEnded: () => void,
+  ) {
+    this.socket = socket;
+    this.data = new DataChannels(platform, socket.local, ports, (make) => this.post(make));
+    const local: Endpoint = socket.local;
+    const remote: Endpoint = socket.remote;
+    this.control = {
+      local,
+      remote,
+      write: (bytes) => {
+        this.socket.write(bytes);
+        return this.socket.buffered <= CONTROL_QUEUE_BYTES;
+      },
+      close: () => {
+        this.socket.end();
+        // A peer that never reads or closes must not pin the session.
+        this.grace ??= this.platform.clock.after(CONTROL_CLOSE_GRACE_MS, () => this.socket.destroy());
+      },
+      pauseReading: () => this.socket.pause(),
+      resumeReading: () => this.socket.resume(),
+      startTls: () => this.upgrade(),
+    };
+  }
+
+  /** The session's timer is armed (the simulator's leak oracle reads this). */
+  get timerArmed(): boolean {
+    return this.timer !== null;
+  }
+
+  /** The control connection is gone and everything was released. */
+  get closed(): boolean {
+    return this.ended;
+  }
+
+  now(): Millis {
+    return this.platform.clock.now();
+  }
+
+  setTimer(at: Millis | null): void {
+    this.timer?.cancel();
+    this.timer = null;
+    if (at === null || this.ended) return;
+    this.timer = this.platform.clock.after(Math.max(0, at - this.now()), () => {
+      this.timer = null;
+      this.post((now) => ({ type: "timer", now }));
+    });
+  }
+
+  /** Wires the control connection to the session and starts reading; call once `session` is set. */
+  start(): void {
+    this.wire(this.socket);
+    this.socket.resume();
+  }
+
+  /** Cuts the control connection now (shutdown after its grace period). */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private post(make: (now: Millis) => SessionEvent): void {
+    const session = this.session;
+    if (session === null || session.closed) return;
+    session.post(make(this.now()));
+  }
+
+  private wire(socket: ByteSocket): void {
+    socket.attach({
+      data: (bytes) => this.post((now) => ({ type: "control.data", now, bytes })),
+      end: () => this.post((now) => ({ type: "control.eof", now })),
+      error: (message) => this.post((now) => ({ type: "control.error", now, message })),
+      drain: () => this.session?.controlDrained(),
+      finished: () => undefined,
+      close: () => this.release(),
+    });
+  }
+
+  private upgrade(): void {
+    const tls = this.platform.tls;
+    if (tls === null) {
+      this.post((now) => ({ type: "tls.failed", now, message: "no TLS on this platform" }));
+      return;
+    }
+    const raw = this.socket;
+    // Bytes that follow AUTH in the same read are plaintext injected before the handshake: they are
+    // dropped, never posted (the session would read them as protected commands).
+    raw.attach({ data: () => undefined, end: () => undefined, error: () => undefined, drain: () => undefined, finished: () => undefined, close: () => this.release() });
+    const deadline = this.platform.clock.after(TLS_HANDSHAKE_MS, () => raw.destroy());
+    tls.upgrade(raw, []).then(
+      (secure) => {
+        deadline.cancel();
+        if (this.ended) {
+          secure.destroy();
+          return;
+        }
+        this.socket = secure;
+        this.wire(secure);
+        this.post((now) => ({ type: "tls.ready", now }));
+        secure.resume();
+      },
+      (error: unknown) => {
+        deadline.cancel();
+        this.post((now) => ({ type: "tls.failed", now, message: error instanceof Error ? error.message : String(error) }));
+      },
+    );
+  }
+
+  private release(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.timer?.cancel();
+    this.timer = null;
+    this.grace?.cancel();
+    this.grace = null;
+    this.session?.controlClosed();
+    this.data.closeAll();
+    this.onEnded();
+  }
+}

@@ -1,0 +1,200 @@
+// The FTP server, once for every runtime (quinn's Endpoint): core config, session caps and refusal,
+// the login rule, the file-system cache, events, log lines and shutdown. A runtime hands it a
+// Platform (sockets, timers, TLS, files); the simulator hands it a simulated one.
+import { makeConfig, normalizeIp, type Action, type CoreConfig, type CoreLimits, type CoreTimeouts, type Endpoint, type SessionEvent, type SessionNotice, type SessionState } from "@pasv/core";
+import { accountsAuth, type UserSpec } from "./accounts.js";
+import type { AuthProvider } from "./auth.js";
+import { Emitter } from "./events.js";
+import { sessionLine, transferLine } from "./log-line.js";
+import type { ByteSocket, Listener, Platform, Timer } from "./platform.js";
+import { PlatformSessionIo } from "./platform-io.js";
+import { SessionCounter } from "./policy.js";
+import { checkPortRange, DEFAULT_PASSIVE_PORTS, type PortRange } from "./port-range.js";
+import { Session, type Reducer } from "./session.js";
+import type { Vfs } from "./vfs.js";
+
+export interface ServerOptions {
+  /** Served directory (default: the platform's current directory). */
+  readonly root?: string;
+  /** Any file system instead of `root` (e.g. a MemoryFs). */
+  readonly vfs?: Vfs;
+  readonly users?: readonly UserSpec[];
+  /** Replaces users/anonymous entirely. */
+  readonly auth?: AuthProvider;
+  /** Anonymous ("anonymous"/"ftp", any password) read-only logins; default true. */
+  readonly anonymous?: boolean;
+  /** Named users may write; default false. */
+  readonly write?: boolean;
+  /** Inclusive range of passive ports, within 1024-65535 (default 49152-65534). */
+  readonly passivePorts?: PortRange;
+  /** The address put in 227 replies: fixed, or chosen per client (NAT, containers). */
+  readonly publicAddress?: string | ((client: Endpoint) => string | null);
+  readonly idleTimeoutMs?: number;
+  readonly maxSessions?: number;
+  readonly maxSessionsPerIp?: number;
+  /** AUTH TLS is offered (the platform carries the certificate). With `required`, named users must
+   * protect the control connection before USER and their data with PROT P (vsftpd's
+   * force_local_logins_ssl and force_local_data_ssl); anonymous sessions may stay in plaintext. */
+  readonly tls?: { readonly required?: boolean };
+  readonly core?: { readonly limits?: Partial<CoreLimits>; readonly timeouts?: Partial<CoreTimeouts> };
+  /** One line per transfer and notable event. */
+  readonly log?: (line: string) => void;
+}
+
+export interface ServerEvents {
+  "session-open": { id: number; remote: Endpoint };
+  "session-close": { id: number; remote: Endpoint };
+  login: { id: number; user: string; anonymous: boolean };
+  "login-failed": { id: number; user: string; remote: Endpoint };
+  transfer: { id: number } & Extract<SessionNotice, { kind: "transfer" }>;
+}
+
+/** What the simulator (and tests) hook into: the reducer, every step, every session's I/O. */
+export interface Instrumentation {
+  readonly reducer?: Reducer;
+  readonly stepped?: (session: number, event: SessionEvent, state: SessionState, actions: readonly Action[]) => void;
+  readonly opened?: (session: number, handle: { readonly session: Session; readonly io: PlatformSessionIo }) => void;
+}
+
+/** Control connections waiting in the kernel: FTP's server speaks first, so a dropped SYN is a client hung forever. */
+export const LISTEN_BACKLOG = 1024;
+/** How long close() lets sessions finish after their 421 before cutting them. */
+export const CLOSE_GRACE_MS = 5_000;
+export const DEFAULT_MAX_SESSIONS = 512;
+export const DEFAULT_MAX_SESSIONS_PER_IP = 64;
+
+export class FtpServer extends Emitter<ServerEvents> {
+  private readonly sessions = new Map<number, { session: Session; io: PlatformSessionIo }>();
+  private readonly counter: SessionCounter;
+  private readonly auth: AuthProvider;
+  private readonly config: CoreConfig;
+  private readonly ports: PortRange;
+  private listener: Listener | null = null;
+  private nextId = 1;
+  private closing = false;
+  private drained: (() => void) | null = null;
+
+  constructor(
+    private readonly platform: Platform,
+    private readonly options: ServerOptions = {},
+    private readonly instrument: Instrumentation = {},
+  ) {
+    super();
+    if (options.tls !== undefined && platform.tls === null) throw new Error("TLS is not available on this platform");
+    this.ports = checkPortRange(options.passivePorts ?? DEFAULT_PASSIVE_PORTS);
+    const fsCache = new Map<string, Vfs>();
+    const vfsFor = (root: string | undefined): Vfs => {
+      if (root === undefined && options.vfs !== undefined) return options.vfs;
+      const dir = root ?? options.root ?? platform.cwd();
+      let vfs = fsCache.get(dir);
+      if (vfs === undefined) {
+        vfs = platform.localFs(dir);
+        fsCache.set(dir, vfs);
+      }
+      return vfs;
+    };
+    this.auth = options.auth ?? accountsAuth({ users: options.users ?? [], anonymous: options.anonymous ?? true, write: options.write ?? false }, vfsFor);
+    this.counter = new SessionCounter({ maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS, maxSessionsPerIp: options.maxSessionsPerIp ?? DEFAULT_MAX_SESSIONS_PER_IP });
+    this.config = makeConfig({
+      anonymous: options.anonymous ?? true,
+      tls: options.tls !== undefined,
+      requireTlsForLogin: options.tls?.required === true,
+      requireTlsForData: options.tls?.required === true,
+      limits: options.core?.limits ?? {},
+      timeouts: { ...(options.idleTimeoutMs === undefined ? {} : { idle: options.idleTimeoutMs }), ...options.core?.timeouts },
+    });
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  async listen(port = 2121, host = "127.0.0.1"): Promise<{ address: string; port: number }> {
+    if (this.listener !== null) throw new Error("already listening");
+    const family = host.includes(":") ? 6 : 4;
+    this.listener = await this.platform.listen({ host, port, family, backlog: LISTEN_BACKLOG, urgentData: true }, (socket) => this.accept(socket));
+    return { address: this.listener.address, port: this.listener.port };
+  }
+
+  /** Stops accepting, sends every session its 421, and cuts those still open after the grace period. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const stopped = this.listener?.close() ?? Promise.resolve();
+    let grace: Timer | null = null;
+    const drained = new Promise<void>((resolve) => {
+      if (this.sessions.size === 0) {
+        resolve();
+        return;
+      }
+      this.drained = resolve;
+      for (const { session } of this.sessions.values()) session.post({ type: "shutdown", now: this.platform.clock.now() });
+      grace = this.platform.clock.after(CLOSE_GRACE_MS, () => {
+        for (const { io } of this.sessions.values()) io.destroy();
+      });
+    });
+    await Promise.all([stopped, drained]);
+    (grace as Timer | null)?.cancel();
+  }
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+
+  private passiveAddress(remote: Endpoint): string | null {
+    const pub = this.options.publicAddress;
+    if (pub === undefined) return null;
+    return typeof pub === "string" ? pub : pub(remote);
+  }
+
+  private accept(socket: ByteSocket): void {
+    const id = this.nextId++;
+    const remote: Endpoint = { address: normalizeIp(socket.remote.address)?.address ?? socket.remote.address, port: socket.remote.port };
+    const admission = this.closing ? ({ admitted: false, reason: "shutting-down" } as const) : this.counter.admit(remote.address);
+    const io = new PlatformSessionIo(this.platform, socket, this.ports, () => {
+      if (admission.admitted) admission.release();
+      this.sessions.delete(id);
+      this.emit("session-close", { id, remote });
+      if (this.sessions.size === 0 && this.drained !== null) {
+        this.drained();
+        this.drained = null;
+      }
+    });
+    const stepped = this.instrument.stepped;
+    const session = new Session({
+      config: this.config,
+      open: { local: socket.local, remote: socket.remote, implicitTls: false, passiveAddress: this.passiveAddress(remote), refuse: admission.admitted ? null : { reason: admission.reason } },
+      io,
+      auth: this.auth,
+      ...(this.instrument.reducer === undefined ? {} : { reducer: this.instrument.reducer }),
+      hooks: {
+        notice: (notice) => this.notice(id, remote, notice),
+        log: (level, message) => {
+          if (level !== "debug") this.log(sessionLine(id, remote, message));
+        },
+        ...(stepped === undefined ? {} : { stepped: (event: SessionEvent, state: SessionState, actions: readonly Action[]) => stepped(id, event, state, actions) }),
+      },
+    });
+    io.session = session;
+    this.sessions.set(id, { session, io });
+    this.instrument.opened?.(id, { session, io });
+    this.emit("session-open", { id, remote });
+    session.start();
+    io.start();
+  }
+
+  private notice(id: number, remote: Endpoint, notice: SessionNotice): void {
+    switch (notice.kind) {
+      case "login":
+        this.emit("login", { id, user: notice.user, anonymous: notice.anonymous });
+        return;
+      case "login-failed":
+        this.log(sessionLine(id, remote, `failed login for ${JSON.stringify(notice.user)}`));
+        this.emit("login-failed", { id, user: notice.user, remote });
+        return;
+      case "transfer":
+        this.log(transferLine(notice, remote));
+        this.emit("transfer", { id, ...notice });
+        return;
+    }
+  }
+}

@@ -1,0 +1,161 @@
+// A data connection as the driver's DataStream, the same on every platform. This is where "transfer
+// done" has its one meaning: a download is done once every byte and our FIN are handed to the kernel
+// (SPEC 4.7 step 6: close first, then reply; never wait for the client's close); an upload is done
+// only on the peer's clean end of stream. A reset, an error or a stall is a failure, always.
+import type { Millis } from "@pasv/core";
+import { DataStreamError, type DataStream } from "./io.js";
+import type { ByteSocket, Clock, Timer } from "./platform.js";
+
+/** Bytes a download may queue before write() waits: enough that the next file read overlaps with
+ * the kernel draining this one (measured on Node: a 16 KiB mark halves throughput). */
+export const SEND_QUEUE_BYTES = 4 * 1024 * 1024;
+/** Received chunks held before reading pauses (the file writer is slower than the network). */
+export const MAX_HELD_CHUNKS = 64;
+
+/** What an idle data connection already delivered before the transfer took it over. */
+export interface Prefix {
+  readonly chunks: readonly Uint8Array[];
+  readonly ended: boolean;
+}
+
+export class SocketStream implements DataStream {
+  private queue: Uint8Array[];
+  private head = 0;
+  private ended: boolean;
+  private finished = false;
+  private closed = false;
+  private failure: DataStreamError | null = null;
+  private waiter: (() => void) | null = null;
+  private lastActivity: Millis;
+  private stall: Timer | null = null;
+
+  constructor(private readonly socket: ByteSocket, private readonly clock: Clock, private readonly stallTimeout: Millis, prefix: Prefix) {
+    this.queue = [...prefix.chunks];
+    this.ended = prefix.ended;
+    this.lastActivity = clock.now();
+    socket.attach({
+      data: (bytes) => {
+        this.queue.push(bytes);
+        if (this.queue.length - this.head >= MAX_HELD_CHUNKS) socket.pause();
+        this.moved();
+      },
+      end: () => {
+        this.ended = true;
+        this.moved();
+      },
+      error: (message) => this.fail(new DataStreamError("reset", message)),
+      drain: () => this.moved(),
+      finished: () => {
+        this.finished = true;
+        this.moved();
+      },
+      close: () => {
+        this.closed = true;
+        this.wake();
+      },
+    });
+    this.armStall(this.lastActivity + stallTimeout);
+  }
+
+  /** One timer for the whole stream: activity only moves `lastActivity`; the timer re-arms itself. */
+  private armStall(at: Millis): void {
+    this.stall = this.clock.after(Math.max(0, at - this.clock.now()), () => {
+      const due = this.lastActivity + this.stallTimeout;
+      if (this.clock.now() < due) {
+        this.armStall(due);
+        return;
+      }
+      this.stall = null;
+      this.fail(new DataStreamError("stall", "no data moved before the stall timeout"));
+      this.socket.destroy();
+    });
+  }
+
+  private moved(): void {
+    this.lastActivity = this.clock.now();
+    this.wake();
+  }
+
+  private fail(error: DataStreamError): void {
+    this.failure ??= error;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  private wait(): Promise<void> {
+    return new Promise((resolve) => (this.waiter = resolve));
+  }
+
+  /** A method, so no flag is narrowed across awaits. */
+  private check(): void {
+    if (this.failure !== null) throw this.failure;
+  }
+
+  private checkWritable(): void {
+    this.check();
+    if (this.closed) throw new DataStreamError("reset", "connection closed");
+  }
+
+  private gone(): boolean {
+    return this.failure !== null || this.closed;
+  }
+
+  async *chunks(): AsyncIterable<Uint8Array> {
+    this.socket.resume();
+    try {
+      for (;;) {
+        if (this.head < this.queue.length) {
+          const chunk = this.queue[this.head++] as Uint8Array;
+          if (this.head === this.queue.length) {
+            this.queue = [];
+            this.head = 0;
+            this.socket.resume();
+          }
+          yield chunk;
+          continue;
+        }
+        this.check();
+        // Only a FIN is a clean end; a close without one (a reset the platform reported late) is not.
+        if (this.ended) return;
+        if (this.closed) throw new DataStreamError("reset", "connection closed without end of stream");
+        await this.wait();
+      }
+    } finally {
+      this.cancelStall();
+    }
+  }
+
+  async write(chunk: Uint8Array, flushed?: () => void): Promise<void> {
+    this.checkWritable();
+    this.socket.write(chunk, () => {
+      this.moved();
+      flushed?.();
+    });
+    while (this.socket.buffered > SEND_QUEUE_BYTES && !this.gone()) await this.wait();
+    this.checkWritable();
+  }
+
+  async end(): Promise<void> {
+    this.check();
+    this.socket.end();
+    while (!this.finished && !this.gone()) await this.wait();
+    this.cancelStall();
+    this.check();
+    if (!this.finished) throw new DataStreamError("reset", "connection closed before our end of stream went out");
+  }
+
+  destroy(): void {
+    this.cancelStall();
+    this.socket.destroy();
+  }
+
+  private cancelStall(): void {
+    this.stall?.cancel();
+    this.stall = null;
+  }
+}

@@ -1,0 +1,170 @@
+// The driver's Platform on node:net, node:tls and node:fs. It moves bytes; it decides nothing.
+import net from "node:net";
+import tls, { type SecureContext } from "node:tls";
+import { ListenError, SocketRelay, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type Platform, type SocketEvents, type TlsUpgrader } from "@pasv/driver";
+import { LocalFs } from "./local-fs.js";
+
+const EMPTY = new Uint8Array(0);
+
+class NodeSocket implements ByteSocket {
+  readonly local;
+  readonly remote;
+  private readonly relay = new SocketRelay();
+
+  constructor(readonly raw: net.Socket) {
+    this.local = { address: raw.localAddress ?? "0.0.0.0", port: raw.localPort ?? 0 };
+    this.remote = { address: raw.remoteAddress ?? "0.0.0.0", port: raw.remotePort ?? 0 };
+    raw.pause();
+    raw.on("data", (chunk: Buffer) => this.relay.data(chunk));
+    raw.on("end", () => this.peerEnded());
+    raw.on("error", (error) => this.relay.error(error.message));
+    raw.on("drain", () => this.relay.drain());
+    raw.on("finish", () => this.relay.finished());
+    raw.on("close", () => this.relay.close());
+  }
+
+  /**
+   * libuv reports a reset that lands right after a short read as a clean EOF (its POLLHUP shortcut
+   * skips the read that would return ECONNRESET), so a FIN is confirmed with an empty write, which
+   * the kernel fails on a reset connection (ECONNRESET or EPIPE) and accepts on a half-closed one.
+   */
+  private peerEnded(): void {
+    const raw = this.raw;
+    if (raw.destroyed || raw.writableEnded || raw instanceof tls.TLSSocket) {
+      this.relay.end();
+      return;
+    }
+    raw.write(EMPTY, (error) => {
+      if (error === null || error === undefined) this.relay.end();
+      else this.relay.error(error.message);
+    });
+  }
+
+  attach(events: SocketEvents): void {
+    this.relay.attach(events);
+  }
+
+  pause(): void {
+    this.raw.pause();
+  }
+
+  resume(): void {
+    this.raw.resume();
+  }
+
+  get buffered(): number {
+    return this.raw.writableLength;
+  }
+
+  write(bytes: Uint8Array, flushed?: () => void): void {
+    if (this.raw.destroyed || this.raw.writableEnded) return;
+    this.raw.write(bytes, (error) => {
+      if (error === null || error === undefined) flushed?.();
+    });
+  }
+
+  end(): void {
+    if (!this.raw.destroyed) this.raw.end();
+  }
+
+  destroy(): void {
+    this.raw.destroy();
+  }
+}
+
+function adopt(socket: net.Socket): NodeSocket {
+  socket.setNoDelay(true);
+  // Long silent transfers behind NAT: keep the control connection's mapping alive.
+  socket.setKeepAlive(true, 60_000);
+  return new NodeSocket(socket);
+}
+
+function listenCode(error: NodeJS.ErrnoException): "in-use" | "denied" | "other" {
+  if (error.code === "EADDRINUSE") return "in-use";
+  if (error.code === "EACCES") return "denied";
+  return "other";
+}
+
+function listen(request: ListenRequest, accept: (socket: ByteSocket) => void): Promise<Listener> {
+  const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (socket) => {
+    socket.on("error", () => undefined);
+    if (socket.remoteAddress === undefined) socket.destroy();
+    else accept(adopt(socket));
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) => reject(new ListenError(listenCode(error), error.message)));
+    server.listen({ port: request.port, host: request.host, backlog: request.backlog, ipv6Only: request.family === 6 }, () => {
+      server.removeAllListeners("error");
+      server.on("error", () => undefined);
+      const address = server.address();
+      const bound = address !== null && typeof address !== "string" ? address : { address: request.host, port: request.port };
+      let closed = false;
+      resolve({
+        address: bound.address,
+        port: bound.port,
+        close: () => {
+          // Resolves once accepting stopped; connections already accepted belong to their sessions.
+          if (!closed) server.close();
+          closed = true;
+          return Promise.resolve();
+        },
+      });
+    });
+  });
+}
+
+function connect(request: ConnectRequest): Promise<ByteSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: request.host, port: request.port, family: request.family, localAddress: request.localAddress, allowHalfOpen: true });
+    socket.pause();
+    socket.once("connect", () => {
+      socket.removeListener("error", reject);
+      socket.on("error", () => undefined);
+      resolve(adopt(socket));
+    });
+    socket.once("error", reject);
+  });
+}
+
+function upgrader(context: SecureContext): TlsUpgrader {
+  return {
+    upgrade: (socket, prefix) => {
+      if (!(socket instanceof NodeSocket)) return Promise.reject(new Error("not a Node socket"));
+      const raw = socket.raw;
+      raw.removeAllListeners("data");
+      raw.pause();
+      // node:tls reads what the socket already buffered before its own reads (a ClientHello held idle).
+      for (const chunk of [...prefix].reverse()) raw.unshift(chunk);
+      const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+      return new Promise((resolve, reject) => {
+        secure.once("secure", () => {
+          secure.removeListener("error", reject);
+          secure.on("error", () => undefined);
+          resolve(new NodeSocket(secure));
+        });
+        secure.once("error", reject);
+      });
+    },
+  };
+}
+
+const clock: Clock = {
+  now: () => Date.now(),
+  after: (delay, fn) => {
+    const timer = setTimeout(fn, delay);
+    timer.unref();
+    return { cancel: () => clearTimeout(timer) };
+  },
+};
+
+export function nodePlatform(secureContext: SecureContext | null): Platform {
+  return {
+    clock,
+    random: Math.random,
+    listen,
+    connect,
+    tls: secureContext === null ? null : upgrader(secureContext),
+    localFs: (root) => new LocalFs(root),
+    cwd: () => process.cwd(),
+  };
+}
