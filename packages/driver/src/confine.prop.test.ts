@@ -230,6 +230,8 @@ describe("confine", () => {
     expect(await kindOf("/nothing/deeper/still", "create")).toBe("ok");
     expect(await kindOf("/important/x", "follow")).toBe("ok");
     expect(await kindOf("/", "follow")).toBe("ok");
+    // An entry operation on the root itself would change the root's parent.
+    expect(await kindOf("/", "entry")).toBe("permission");
   });
 
   it("pins the root once: a later change of the root's symlink does not move it", async () => {

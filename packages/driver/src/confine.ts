@@ -80,49 +80,54 @@ function missing(error: unknown): boolean {
 
 /** Throws unless the real path of `host`, or of its deepest existing ancestor, lies inside `root`. */
 async function checkDeepest(root: string, host: string, realPath: RealPath): Promise<void> {
+  const depth = segments(root).length;
   let probe = host;
   for (;;) {
-    let real: string;
-    try {
-      real = await realPath(probe);
-    } catch (error) {
-      if (!missing(error)) throw toVfsError(error);
-      // Walk up to the deepest ancestor that exists; the root itself must.
-      if (!isWithin(root, probe) || probe === root || segments(probe).length <= segments(root).length) throw new VfsError("not-found", "the root is gone");
-      probe = parentOf(probe);
-      continue;
+    const real = await realOrNull(probe, realPath);
+    if (real !== null) {
+      if (!isWithin(root, real)) throw new VfsError("permission", "outside the root");
+      return;
     }
-    if (!isWithin(root, real)) throw new VfsError("permission", "outside the root");
-    return;
+    // Walk up to the deepest ancestor that exists; the root itself must.
+    if (!isWithin(root, probe) || segments(probe).length <= depth) throw new VfsError("not-found", "the root is gone");
+    probe = parentOf(probe);
+  }
+}
+
+/** The real path of `host`, or null when it (or the target of a final symlink) does not exist. */
+async function realOrNull(host: string, realPath: RealPath): Promise<string | null> {
+  try {
+    return await realPath(host);
+  } catch (error) {
+    if (missing(error)) return null;
+    throw toVfsError(error);
   }
 }
 
 /**
  * Maps `virtual` below the pinned `root` and checks it (see Reach); returns the host path to use.
- * Rejects with VfsError: "permission" when the operation would reach outside the root, the errno
+ * Rejects with VfsError: "permission" when the operation would reach outside the root (an "entry"
+ * operation on the root itself would change the root's parent, so it is refused too), the errno
  * kind when the check itself failed, "not-found" when the root is gone.
  */
 export async function confine(root: string, virtual: string, reach: Reach, platform: ConfinePlatform): Promise<string> {
-  const host = hostPath(root, virtual);
-  if (host === hostPath(root, "/")) {
-    await checkDeepest(root, host, platform.realPath);
-    return host;
+  const base = hostPath(root, "/");
+  const host = hostPath(base, virtual);
+  if (host === base && reach === "entry") throw new VfsError("permission", "the root itself");
+  if (reach !== "entry") {
+    // A following operation touches the target's real path, when there is one.
+    const real = await realOrNull(host, platform.realPath);
+    if (real !== null) {
+      if (!isWithin(base, real)) throw new VfsError("permission", "a symlink leads outside the root");
+      return host;
+    }
+    if (host === base) throw new VfsError("not-found", "the root is gone");
   }
-  // The directory the entry lives in (or its deepest existing ancestor) must be inside.
-  await checkDeepest(root, parentOf(host), platform.realPath);
-  if (reach === "entry") return host;
-  let real: string | null = null;
-  try {
-    real = await platform.realPath(host);
-  } catch (error) {
-    if (!missing(error)) throw toVfsError(error);
-  }
-  if (real !== null) {
-    if (!isWithin(root, real)) throw new VfsError("permission", "a symlink leads outside the root");
-    return host;
-  }
-  // Missing or a dangling symlink: opening for writing would create the link's target wherever it points.
+  // Missing, a dangling symlink, or the entry itself: the directory it lives in (or that
+  // directory's deepest existing ancestor) must be inside.
+  await checkDeepest(base, parentOf(host), platform.realPath);
   if (reach === "create") {
+    // Opening for writing would create a dangling symlink's target wherever it points.
     let link: boolean;
     try {
       link = await platform.isSymlink(host);

@@ -1,6 +1,6 @@
-// The local disk under a root. Virtual paths ("/a/b") map below the root; before anything is read
-// or written the real path of the deepest existing ancestor must still be inside the root, so a
-// symlink that points out of the root is refused like a missing permission.
+// The local disk under a root, with the driver's one confinement rule (the same as the Deno
+// adapter's): virtual paths ("/a/b") map below the root's real path, and what an operation touches
+// must resolve inside it, so a symlink that points out of the root is refused like a missing permission.
 import { promises as fsp, type Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
