@@ -1,42 +1,16 @@
-// The local disk under a root, on Deno's file APIs, with the same confinement rule as the Node
-// adapter's LocalFs: the real path of the deepest existing ancestor must lie inside the root.
-import type { FileStat, FsErrorKind, Millis } from "@pasv/core";
-import { RecycledBuffers, VfsError, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
+// The local disk under a root, on Deno's file APIs, with the driver's one confinement rule (the
+// same as the Node adapter's LocalFs): what an operation touches must resolve inside the root.
+import type { FileStat, Millis } from "@pasv/core";
+import { Confinement, RecycledBuffers, toVfsError, VfsError, vfsGuard as guard, type ConfinePlatform, type Reach, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
 
 export const READ_CHUNK_BYTES = 1024 * 1024;
 /** Recycled download buffers a reader keeps (one being read into, one being sent, spares). */
 export const SPARE_BUFFERS = 4;
 
-function kindOf(error: unknown): FsErrorKind {
-  if (error instanceof VfsError) return error.kind;
-  if (error instanceof Deno.errors.NotFound) return "not-found";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission";
-  if (error instanceof Deno.errors.AlreadyExists) return "exists";
-  if (error instanceof Deno.errors.IsADirectory) return "is-a-directory";
-  if (error instanceof Deno.errors.NotADirectory) return "not-a-directory";
-  if (error instanceof Deno.errors.Busy) return "busy";
-  const code = (error as { code?: string } | null)?.code ?? "";
-  const table: Record<string, FsErrorKind> = { ENOTEMPTY: "not-empty", ENOSPC: "no-space", EDQUOT: "quota", ENAMETOOLONG: "invalid-name", ELOOP: "permission", EROFS: "permission", ENOTDIR: "not-a-directory", EISDIR: "is-a-directory" };
-  return table[code] ?? (/not empty/i.test(String(error)) ? "not-empty" : "io");
-}
-
-async function guard<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    throw error instanceof VfsError ? error : new VfsError(kindOf(error), String(error));
-  }
-}
-
-function join(root: string, virtual: string): string {
-  const parts = virtual.split("/").filter((p) => p !== "" && p !== "." && p !== "..");
-  return parts.length === 0 ? root : `${root}/${parts.join("/")}`;
-}
-
-function dirname(p: string): string {
-  const i = p.lastIndexOf("/");
-  return i <= 0 ? "/" : p.slice(0, i);
-}
+const platform: ConfinePlatform = {
+  realPath: (p) => Deno.realPath(p),
+  isSymlink: async (p) => (await Deno.lstat(p)).isSymlink,
+};
 
 function toStat(name: string, info: Deno.FileInfo, target?: string): FileStat {
   const type = info.isDirectory ? "dir" : info.isFile ? "file" : info.isSymlink ? "symlink" : "other";
@@ -52,49 +26,27 @@ function toStat(name: string, info: Deno.FileInfo, target?: string): FileStat {
 }
 
 export class DenoLocalFs implements Vfs {
-  readonly capabilities = { setMtime: true };
-  private realRoot: string | null = null;
+  private readonly confinement: Confinement;
 
-  constructor(private readonly root: string) {}
-
-  private async rootReal(): Promise<string> {
-    this.realRoot ??= await Deno.realPath(this.root);
-    return this.realRoot;
+  /** The root's real path is pinned now: moving a symlink on the way to it later does not move this file system. */
+  constructor(root: string) {
+    this.confinement = new Confinement(root, platform);
   }
 
-  private inside(real: string, rootReal: string): boolean {
-    return real === rootReal || real.startsWith(rootReal.endsWith("/") ? rootReal : `${rootReal}/`);
-  }
-
-  private async confine(virtual: string, followLast: boolean): Promise<string> {
-    const rootReal = await this.rootReal();
-    const target = join(this.root, virtual);
-    let probe = followLast ? target : dirname(target);
-    for (;;) {
-      try {
-        const real = await Deno.realPath(probe);
-        if (!this.inside(real, rootReal)) throw new VfsError("permission", "outside the root");
-        return target;
-      } catch (error) {
-        if (error instanceof VfsError) throw error;
-        if (!(error instanceof Deno.errors.NotFound) && !(error instanceof Deno.errors.NotADirectory)) throw new VfsError(kindOf(error), String(error));
-        const up = dirname(probe);
-        if (probe === this.root || up === probe) throw new VfsError("not-found");
-        probe = up;
-      }
-    }
+  private confine(virtual: string, reach: Reach): Promise<string> {
+    return this.confinement.resolve(virtual, reach);
   }
 
   stat(p: string): Promise<FileStat> {
     return guard(async () => {
-      const host = await this.confine(p, true);
+      const host = await this.confine(p, "follow");
       return toStat(host.slice(host.lastIndexOf("/") + 1), await Deno.stat(host));
     });
   }
 
   list(p: string): Promise<FileStat[]> {
     return guard(async () => {
-      const host = await this.confine(p, true);
+      const host = await this.confine(p, "follow");
       const out: FileStat[] = [];
       for await (const entry of Deno.readDir(host)) {
         try {
@@ -110,12 +62,12 @@ export class DenoLocalFs implements Vfs {
   }
 
   mkdir(p: string): Promise<void> {
-    return guard(async () => Deno.mkdir(await this.confine(p, false)));
+    return guard(async () => Deno.mkdir(await this.confine(p, "entry")));
   }
 
   rmdir(p: string): Promise<void> {
     return guard(async () => {
-      const host = await this.confine(p, false);
+      const host = await this.confine(p, "entry");
       if (!(await Deno.lstat(host)).isDirectory) throw new VfsError("not-a-directory");
       await Deno.remove(host);
     });
@@ -123,19 +75,19 @@ export class DenoLocalFs implements Vfs {
 
   delete(p: string): Promise<void> {
     return guard(async () => {
-      const host = await this.confine(p, false);
+      const host = await this.confine(p, "entry");
       if ((await Deno.lstat(host)).isDirectory) throw new VfsError("is-a-directory");
       await Deno.remove(host);
     });
   }
 
   rename(from: string, to: string): Promise<void> {
-    return guard(async () => Deno.rename(await this.confine(from, false), await this.confine(to, false)));
+    return guard(async () => Deno.rename(await this.confine(from, "entry"), await this.confine(to, "entry")));
   }
 
   setMtime(p: string, mtime: Millis): Promise<void> {
     return guard(async () => {
-      const host = await this.confine(p, true);
+      const host = await this.confine(p, "follow");
       const info = await Deno.stat(host);
       await Deno.utime(host, info.atime ?? new Date(mtime), new Date(mtime));
     });
@@ -143,7 +95,7 @@ export class DenoLocalFs implements Vfs {
 
   read(p: string, offset: number): Promise<VfsReader> {
     return guard(async () => {
-      const host = await this.confine(p, true);
+      const host = await this.confine(p, "follow");
       const file = await Deno.open(host, { read: true });
       try {
         const info = await file.stat();
@@ -159,13 +111,9 @@ export class DenoLocalFs implements Vfs {
 
   write(p: string, mode: "truncate" | "append" | "at-offset" | "create-new", offset: number): Promise<VfsWriter> {
     return guard(async () => {
-      const host = await this.confine(p, false);
+      const host = await this.confine(p, "create");
       const existing = await Deno.lstat(host).catch(() => null);
       if (existing?.isDirectory === true) throw new VfsError("is-a-directory");
-      if (existing?.isSymlink === true) {
-        const real = await Deno.realPath(host).catch(() => null);
-        if (real === null || !this.inside(real, await this.rootReal())) throw new VfsError("permission", "symlink leads outside the root");
-      }
       const options: Deno.OpenOptions =
         mode === "truncate" ? { write: true, create: true, truncate: true } : mode === "append" ? { append: true, create: true } : mode === "create-new" ? { write: true, createNew: true } : { read: true, write: true };
       const file = await Deno.open(host, { ...options, mode: 0o644 });
@@ -180,7 +128,7 @@ export class DenoLocalFs implements Vfs {
             let at = 0;
             while (at < chunk.length) at += await file.write(chunk.subarray(at));
           } catch (error) {
-            throw new VfsError(kindOf(error), String(error));
+            throw toVfsError(error);
           }
         },
         // A failing close of a written file is reported (never a false 226); aborting ignores it.
@@ -242,7 +190,7 @@ class SequentialReader implements VfsReader {
         yield chunk;
       }
     } catch (error) {
-      throw new VfsError(kindOf(error), String(error));
+      throw toVfsError(error);
     }
   }
 

@@ -9,12 +9,7 @@ export class VfsError extends Error {
   }
 }
 
-export interface VfsCapabilities {
-  readonly setMtime: boolean;
-}
-
 export interface Vfs {
-  readonly capabilities: VfsCapabilities;
   /** Every method rejects with a VfsError (never another error type). */
   stat(path: string): Promise<FileStat>;
   list(path: string): Promise<FileStat[]>;

@@ -55,9 +55,34 @@ describe("LocalFs", () => {
     expect(await kind(fs.write("/out-link", "truncate", 0))).toBe("permission");
     expect(await kind(fs.mkdir("/out-dir/x"))).toBe("permission");
     expect(await kind(fs.rename("/a.txt", "/out-dir/a.txt"))).toBe("permission");
-    // Virtual paths that try to climb stay inside.
-    expect(await kind(fs.stat("/../secret.txt"))).toBe("not-found");
+    // A ".." segment (which the core never sends) is refused, never climbed.
+    expect(await kind(fs.stat("/../secret.txt"))).toBe("permission");
     expect(readFileSync(path.join(outer, "secret.txt"), "utf8")).toBe("secret");
+  });
+
+  it("keeps names that start with two dots as names, inside the root", async () => {
+    const w = await fs.write("/..secret.txt", "truncate", 0);
+    await w.write(Buffer.from("literal"));
+    await w.close();
+    expect(readFileSync(path.join(root, "..secret.txt"), "utf8")).toBe("literal");
+    expect(readFileSync(path.join(outer, "secret.txt"), "utf8")).toBe("secret");
+    expect(await kind(fs.stat(`/..../${path.basename(root)}/a.txt`))).toBe("not-found");
+    await fs.delete("/..secret.txt");
+  });
+
+  it("pins the root's real path when created, and compares by segments", async () => {
+    mkdirSync(path.join(outer, "root2"), { recursive: true });
+    writeFileSync(path.join(outer, "root2", "x.txt"), "sibling");
+    symlinkSync(path.join(outer, "root2", "x.txt"), path.join(root, "sib-link"));
+    expect(await kind(fs.stat("/sib-link"))).toBe("permission");
+    symlinkSync(root, path.join(outer, "root-link"));
+    const viaLink = new LocalFs(path.join(outer, "root-link"));
+    expect((await viaLink.stat("/a.txt")).size).toBe(11);
+    rmSync(path.join(outer, "root-link"));
+    symlinkSync(path.join(outer, "root2"), path.join(outer, "root-link"));
+    expect(await kind(viaLink.stat("/x.txt"))).toBe("not-found");
+    expect((await viaLink.stat("/a.txt")).size).toBe(11);
+    rmSync(path.join(root, "sib-link"));
   });
 
   it("reads from an offset and writes in every mode", async () => {

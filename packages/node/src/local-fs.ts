@@ -1,11 +1,11 @@
-// The local disk under a root. Virtual paths ("/a/b") map below the root; before anything is read
-// or written the real path of the deepest existing ancestor must still be inside the root, so a
-// symlink that points out of the root is refused like a missing permission.
+// The local disk under a root, with the driver's one confinement rule (the same as the Deno
+// adapter's): virtual paths ("/a/b") map below the root's real path, and what an operation touches
+// must resolve inside it, so a symlink that points out of the root is refused like a missing permission.
 import { promises as fsp, type Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
-import type { FileStat, FsErrorKind, Millis } from "@pasv/core";
-import { RecycledBuffers, VfsError, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
+import type { FileStat, Millis } from "@pasv/core";
+import { Confinement, RecycledBuffers, toVfsError, VfsError, vfsGuard as guard, type ConfinePlatform, type Reach, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
 
 /** Read size for downloads: large chunks keep loopback throughput high (see DESIGN's notes). */
 export const READ_CHUNK_BYTES = 1024 * 1024;
@@ -14,36 +14,10 @@ export const READ_AHEAD_CHUNKS = 4;
 /** Uploads arrive in socket-sized pieces (64 KiB); gathering them into one writev per this many bytes cuts syscalls 16-fold. */
 export const WRITE_BATCH_BYTES = 1024 * 1024;
 
-const ERRNO: Record<string, FsErrorKind> = {
-  ENOENT: "not-found",
-  EACCES: "permission",
-  EPERM: "permission",
-  EROFS: "permission",
-  EEXIST: "exists",
-  ENOTEMPTY: "not-empty",
-  ENOTDIR: "not-a-directory",
-  EISDIR: "is-a-directory",
-  ENOSPC: "no-space",
-  EDQUOT: "quota",
-  EBUSY: "busy",
-  ENAMETOOLONG: "invalid-name",
-  ELOOP: "permission",
-  EINVAL: "invalid-name",
+const platform: ConfinePlatform = {
+  realPath: (p) => fsp.realpath(p),
+  isSymlink: async (p) => (await fsp.lstat(p)).isSymbolicLink(),
 };
-
-export function vfsError(error: unknown): VfsError {
-  if (error instanceof VfsError) return error;
-  const code = (error as NodeJS.ErrnoException | null)?.code ?? "";
-  return new VfsError(ERRNO[code] ?? "io", String(error));
-}
-
-async function guard<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    throw vfsError(error);
-  }
-}
 
 function toStat(name: string, st: Stats, target?: string): FileStat {
   const type = st.isDirectory() ? "dir" : st.isFile() ? "file" : st.isSymbolicLink() ? "symlink" : "other";
@@ -74,61 +48,28 @@ function remainder(parts: readonly Uint8Array[], written: number): Uint8Array[] 
 }
 
 export class LocalFs implements Vfs {
-  readonly capabilities = { setMtime: true };
-  private readonly root: string;
-  private realRoot: string | null = null;
+  private readonly confinement: Confinement;
 
+  /** The root's real path is pinned now: moving a symlink on the way to it later does not move this file system. */
   constructor(root: string) {
-    this.root = path.resolve(root);
+    this.confinement = new Confinement(path.resolve(root), platform);
   }
 
-  private async rootReal(): Promise<string> {
-    this.realRoot ??= await fsp.realpath(this.root);
-    return this.realRoot;
-  }
-
-  /** The host path for a virtual one; `..` cannot climb because the core hands us normalised paths, and we re-normalise anyway. */
-  private host(virtual: string): string {
-    const clean = path.posix.normalize(`/${virtual}`).replace(/^(\/\.\.)+/, "");
-    return path.join(this.root, clean);
-  }
-
-  private inside(real: string, rootReal: string): boolean {
-    return real === rootReal || real.startsWith(rootReal.endsWith(path.sep) ? rootReal : rootReal + path.sep);
-  }
-
-  /** Refuses the operation if the real location of `virtual` (or of its deepest existing ancestor) is outside the root. */
-  private async confine(virtual: string, followLast: boolean): Promise<string> {
-    const rootReal = await this.rootReal();
-    const target = this.host(virtual);
-    let probe = followLast ? target : path.dirname(target);
-    for (;;) {
-      try {
-        const real = await fsp.realpath(probe);
-        if (!this.inside(real, rootReal)) throw new VfsError("permission", "outside the root");
-        return target;
-      } catch (error) {
-        if (error instanceof VfsError) throw error;
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code !== "ENOENT" && code !== "ENOTDIR") throw vfsError(error);
-        // Walk up to the deepest ancestor that exists; the root itself must.
-        const up = path.dirname(probe);
-        if (probe === this.root || up === probe) throw new VfsError("not-found");
-        probe = up;
-      }
-    }
+  /** The host path for `virtual`, refused unless what the operation touches stays inside the root (see the driver's confine). */
+  private confine(virtual: string, reach: Reach): Promise<string> {
+    return this.confinement.resolve(virtual, reach);
   }
 
   stat(p: string): Promise<FileStat> {
     return guard(async () => {
-      const host = await this.confine(p, true);
+      const host = await this.confine(p, "follow");
       return toStat(path.basename(host), await fsp.stat(host));
     });
   }
 
   list(p: string): Promise<FileStat[]> {
     return guard(async () => {
-      const host = await this.confine(p, true);
+      const host = await this.confine(p, "follow");
       const names = await fsp.readdir(host);
       const out: FileStat[] = [];
       for (const name of names) {
@@ -146,19 +87,19 @@ export class LocalFs implements Vfs {
 
   mkdir(p: string): Promise<void> {
     return guard(async () => {
-      await fsp.mkdir(await this.confine(p, false));
+      await fsp.mkdir(await this.confine(p, "entry"));
     });
   }
 
   rmdir(p: string): Promise<void> {
     return guard(async () => {
-      await fsp.rmdir(await this.confine(p, false));
+      await fsp.rmdir(await this.confine(p, "entry"));
     });
   }
 
   delete(p: string): Promise<void> {
     return guard(async () => {
-      const host = await this.confine(p, false);
+      const host = await this.confine(p, "entry");
       const st = await fsp.lstat(host);
       if (st.isDirectory()) throw new VfsError("is-a-directory");
       await fsp.unlink(host);
@@ -167,13 +108,13 @@ export class LocalFs implements Vfs {
 
   rename(from: string, to: string): Promise<void> {
     return guard(async () => {
-      await fsp.rename(await this.confine(from, false), await this.confine(to, false));
+      await fsp.rename(await this.confine(from, "entry"), await this.confine(to, "entry"));
     });
   }
 
   setMtime(p: string, mtime: Millis): Promise<void> {
     return guard(async () => {
-      const host = await this.confine(p, true);
+      const host = await this.confine(p, "follow");
       const st = await fsp.stat(host);
       await fsp.utimes(host, st.atime, new Date(mtime));
     });
@@ -181,7 +122,7 @@ export class LocalFs implements Vfs {
 
   read(p: string, offset: number): Promise<VfsReader> {
     return guard(async () => {
-      const host = await this.confine(p, true);
+      const host = await this.confine(p, "follow");
       const handle = await fsp.open(host, "r");
       const st = await handle.stat();
       if (!st.isFile()) {
@@ -194,14 +135,9 @@ export class LocalFs implements Vfs {
 
   write(p: string, mode: "truncate" | "append" | "at-offset" | "create-new", offset: number): Promise<VfsWriter> {
     return guard(async () => {
-      const host = await this.confine(p, false);
+      const host = await this.confine(p, "create");
       const existing = await fsp.lstat(host).catch(() => null);
       if (existing?.isDirectory() === true) throw new VfsError("is-a-directory");
-      if (existing?.isSymbolicLink() === true) {
-        // Opening for write follows the link: it must resolve, and inside the root.
-        const real = await fsp.realpath(host).catch(() => null);
-        if (real === null || !this.inside(real, await this.rootReal())) throw new VfsError("permission", "symlink leads outside the root");
-      }
       const flags = mode === "truncate" ? "w" : mode === "append" ? "a" : mode === "create-new" ? "wx" : "r+";
       const handle = await fsp.open(host, flags, 0o644);
       let position: number | null = null;
@@ -232,7 +168,7 @@ export class LocalFs implements Vfs {
           try {
             await flush();
           } catch (error) {
-            throw vfsError(error);
+            throw toVfsError(error);
           }
         },
         close: async () => {
@@ -243,7 +179,7 @@ export class LocalFs implements Vfs {
             await handle.close();
           } catch (error) {
             await handle.close().catch(() => undefined);
-            throw vfsError(error);
+            throw toVfsError(error);
           }
         },
         abort: async () => {
@@ -293,7 +229,7 @@ class ReadAhead implements VfsReader {
       try {
         chunk = await next;
       } catch (error) {
-        throw vfsError(error);
+        throw toVfsError(error);
       }
       if (this.closed) return;
       void this.inFlight.shift(); // the read just awaited
