@@ -964,6 +964,8 @@ describe("more edges", () => {
         op: { kind: "transfer", phase: "running", transfer: 2, channel: 1, plan: { command: "RETR", path: "/x", spec: { kind: "send-bytes", bytes: new Uint8Array() }, mark: "" }, started: 0, deadline: 1 },
       },
       { ...good, op: { kind: "transfer", phase: "running", transfer: 2, channel: 1, plan: { command: "RETR", path: "/x", spec: { kind: "send-bytes", bytes: new Uint8Array() }, mark: "" }, started: 0, deadline: null } },
+      { ...good, lastActivity: good.lastActivity + 1 },
+      { ...good, deadlines: { ...good.deadlines, listener: 5 } },
     ];
     for (const state of bad) expect(() => checkInvariants(state), JSON.stringify(state.op)).toThrow(InvariantError);
     expect(() => checkInvariants(good)).not.toThrow();
@@ -978,5 +980,108 @@ describe("more edges", () => {
     w.cmd("QUIT");
     expect(nextDeadline(w.state)).toBeNull();
     expect(step(w.state, { type: "timer", now: w.now }).actions).toEqual([]);
+  });
+});
+
+describe("the deadline table", () => {
+  const logs = (w: World): string[] => w.actions.flatMap((a) => (a.type === "log" ? [a.message] : []));
+
+  it("a failed login's delay, then the login timeout, each fire once and say so", () => {
+    const w = new World({ config: { timeouts: { failedLoginDelay: 2_000, login: 10_000 } } });
+    w.cmd("USER alice");
+    expect(w.cmd("PASS wrong")).toEqual([]);
+    expect(w.state.deadlines).toMatchObject({ "login-delay": w.now + 2_000, login: null, idle: null });
+    expect(w.advance(1_999)).toEqual([]);
+    expect(w.advance(1)).toEqual(["530 Login incorrect."]);
+    expect(logs(w)).toEqual(["deadline login-delay expired"]);
+    expect(w.advance(0)).toEqual([]);
+    expect(w.expire()).toEqual(["421 Login timeout."]);
+    expect(logs(w)).toEqual(["deadline login-delay expired", "deadline login expired"]);
+    expect(w.closed).toBe(true);
+  });
+
+  it("the idle deadline follows the last command and SITE IDLE, and pauses while a command is outstanding", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true });
+    w.login();
+    expect(w.state.deadlines.idle).toBe(w.now + 300_000);
+    w.now += 1_000;
+    w.cmd("SITE IDLE 60");
+    expect(w.state.deadlines.idle).toBe(w.now + 60_000);
+    w.cmd("PASV");
+    const retrAt = w.now;
+    w.cmd("RETR big.iso");
+    expect(w.state.deadlines).toEqual({ "login-delay": null, "data-accept": null, "data-connect": null, listener: null, login: null, idle: null });
+    expect(nextDeadline(w.state)).toBeNull();
+    expect(w.advance(120_000)).toEqual([]);
+    expect(w.finishTransfer()).toEqual(["226 Transfer complete."]);
+    // As before the table: idle counts from the last command, so a transfer longer than it ends in 421 at once.
+    expect(w.state.deadlines.idle).toBe(retrAt + 60_000);
+    expect(w.expire()).toEqual(["421 Timeout."]);
+    expect(logs(w)).toEqual(["deadline idle expired"]);
+  });
+
+  it("data-accept: a transfer command whose client never connects gets 425", () => {
+    const w = new World({ files, config: { timeouts: { dataAccept: 500 } } });
+    w.login();
+    w.cmd("PASV");
+    expect(w.state.deadlines.listener).toBe(w.now + 500);
+    w.now += 100;
+    expect(codes(w.cmd("RETR big.iso"))).toEqual([150]);
+    expect(w.state.deadlines).toMatchObject({ "data-accept": w.now + 500, listener: null, idle: null });
+    expect(w.advance(499)).toEqual([]);
+    expect(w.advance(1)).toEqual(["425 Failed to establish connection."]);
+    expect(logs(w)).toEqual(["deadline data-accept expired"]);
+    expect(w.state.channel.kind).toBe("none");
+  });
+
+  it("data-connect: a PORT target that never answers gets 425", () => {
+    const w = new World({ files, holdConnect: true, config: { timeouts: { dataConnect: 700 } } });
+    w.login();
+    w.cmd("PORT 127,0,0,1,200,1");
+    expect(codes(w.cmd("RETR big.iso"))).toEqual([150]);
+    const channel = w.state.channel.kind === "active" ? w.state.channel.id : -1;
+    expect(w.state.deadlines["data-connect"]).toBe(w.now + 700);
+    expect(w.expire()).toEqual(["425 Failed to establish connection."]);
+    expect(logs(w)).toEqual(["deadline data-connect expired"]);
+    expect(w.actions).toContainEqual({ type: "data.close", channel });
+    expect(w.state.op.kind).toBe("none");
+  });
+
+  it("several deadlines due at once expire in table order; a closing one ends the round", () => {
+    const both = new World({ files, config: { timeouts: { dataAccept: 1_000, idle: 1_000 } } });
+    both.login();
+    both.cmd("PASV");
+    const ch = both.currentPassive();
+    expect(both.advance(1_000)).toEqual(["421 Timeout."]);
+    expect(logs(both)).toEqual(["deadline listener expired", "deadline idle expired"]);
+    expect(both.actions.filter((a) => a.type === "data.close")).toEqual([{ type: "data.close", channel: ch }]);
+
+    const first = new World({ config: { timeouts: { login: 1_000, idle: 1_000 } } });
+    expect(first.state.deadlines).toMatchObject({ login: first.now + 1_000, idle: first.now + 1_000 });
+    expect(first.advance(5_000)).toEqual(["421 Login timeout."]);
+    expect(logs(first)).toEqual(["deadline login expired"]);
+  });
+
+  it("an early or repeated timer does nothing", () => {
+    const w = new World({ files, config: { timeouts: { dataAccept: 1_000 } } });
+    w.login();
+    w.cmd("PASV");
+    const at = nextDeadline(w.state)!;
+    const early = step(w.state, { type: "timer", now: at - 1 });
+    expect(early.actions).toEqual([]);
+    expect(early.state).toEqual(w.state);
+    expect(w.advance(at - w.now)).toEqual([]);
+    expect(logs(w)).toEqual(["deadline listener expired"]);
+    const again = step(w.state, { type: "timer", now: w.now });
+    expect(again.actions).toEqual([]);
+    expect(again.state).toEqual(w.state);
+  });
+
+  it("no deadlines before the greeting or after the close", () => {
+    const w = new World({ noOpen: true });
+    expect(nextDeadline(w.state)).toBeNull();
+    expect(step(w.state, { type: "timer", now: w.now + 10_000_000 }).actions).toEqual([]);
+    w.post({ type: "open", now: w.now });
+    expect(nextDeadline(w.state)).toBe(w.now + w.config.timeouts.login);
   });
 });

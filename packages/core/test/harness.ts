@@ -31,6 +31,8 @@ export interface WorldOptions {
   autoConnect?: boolean;
   /** Active connects fail. */
   refuseConnect?: boolean;
+  /** Active connects never answer (neither connected nor failed). */
+  holdConnect?: boolean;
   /** Transfers stay running until the test finishes them. */
   holdTransfers?: boolean;
   now?: number;
@@ -220,6 +222,7 @@ export class World {
         this.rejected.push(action.socket);
         return;
       case "data.connect":
+        if (this.options.holdConnect === true) return;
         queue.push(this.options.refuseConnect === true ? { type: "data.connect-failed", now, channel: action.channel, message: "ECONNREFUSED" } : { type: "data.connected", now, channel: action.channel });
         return;
       case "data.close":
