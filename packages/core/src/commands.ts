@@ -137,8 +137,9 @@ function USER(s: Draft, c: Context): void {
   c.out.reply(331, anonymous ? "Anonymous login ok, send your e-mail address as password." : "Please specify the password.");
 }
 
-export function isAnonymousName(name: string): boolean {
-  const lower = name.toLowerCase();
+/** The anonymous-login rule (SPEC §2.4): "anonymous" or "ftp", in any case. Exported for the adapters' auth. */
+export function isAnonymousName(user: string): boolean {
+  const lower = user.toLowerCase();
   return lower === "anonymous" || lower === "ftp";
 }
 

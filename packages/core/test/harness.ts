@@ -3,6 +3,7 @@
 import {
   checkInvariants,
   initialSession,
+  isAnonymousName,
   makeConfig,
   nextDeadline,
   step,
@@ -257,8 +258,7 @@ export class World {
   }
 
   private authenticate(user: string, password: string): Account | null {
-    const lower = user.toLowerCase();
-    if (lower === "anonymous" || lower === "ftp") return { user: "anonymous", anonymous: true, write: false };
+    if (isAnonymousName(user)) return { user: "anonymous", anonymous: true, write: false };
     const account = this.accounts.get(user);
     return account?.password === password ? { user, anonymous: false, write: account.write } : null;
   }
