@@ -1,9 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { isAnonymousName } from "./commands.js";
+import { parseCommand } from "./command.js";
+import { isAnonymousName, isTransferRunningCommand } from "./commands.js";
 import { check } from "../test/replay.js";
 
 const FILE = "packages/core/src/commands.test.ts";
+const te = new TextEncoder();
 
 /** The name in any mix of upper and lower case. */
 const anyCase = (name: string): fc.Arbitrary<string> =>
@@ -21,5 +23,14 @@ describe("isAnonymousName", () => {
       }),
       FILE,
     );
+  });
+});
+
+describe("isTransferRunningCommand", () => {
+  const during = (line: string): boolean => isTransferRunningCommand(parseCommand(te.encode(line)));
+
+  it("ABOR, STAT without a path and NOOP jump in; everything else waits", () => {
+    for (const line of ["ABOR", "abor", "STAT", "STAT   ", "NOOP", "noop", "NOOP x"]) expect(during(line), line).toBe(true);
+    for (const line of ["STAT /pub", "QUIT", "PASV", "REST 5", "TYPE I", "CWD /", "NOOPS", "XYZZY", ""]) expect(during(line), line).toBe(false);
   });
 });

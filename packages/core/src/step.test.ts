@@ -403,7 +403,7 @@ describe("ABOR and the control connection during a transfer", () => {
     expect(codes(w.cmd("ABOR"))).toEqual([426, 226]);
   });
 
-  it("answers STAT at once but queues NOOP and QUIT until the final reply", () => {
+  it("answers STAT and NOOP at once but queues QUIT until the final reply", () => {
     const w = new World({ files, holdTransfers: true, autoConnect: true });
     w.login();
     w.cmd("PASV");
@@ -411,10 +411,54 @@ describe("ABOR and the control connection during a transfer", () => {
     const stat = w.cmd("STAT");
     expect(stat[0]).toBe("211-Status of pasv:");
     expect(stat.join("\n")).toContain("Transfer in progress: RETR /big.iso");
-    expect(w.cmd("NOOP")).toEqual([]);
+    expect(w.cmd("NOOP")).toEqual(["200 NOOP ok."]);
     expect(w.cmd("QUIT")).toEqual([]);
-    expect(w.finishTransfer()).toEqual(["226 Transfer complete.", "200 NOOP ok.", "221 Goodbye."]);
+    expect(w.cmd("NOOP")).toEqual([]);
+    expect(w.finishTransfer()).toEqual(["226 Transfer complete.", "221 Goodbye."]);
     expect(w.closed).toBe(true);
+  });
+
+  it("NOOP as a keep-alive: answered at once during a transfer, the transfer untouched (a departure from SPEC §4.10)", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    w.now += 60_000;
+    expect(w.cmd("NOOP")).toEqual(["200 NOOP ok."]);
+    expect(w.cmd("noop with an ignored argument")).toEqual(["200 NOOP ok."]);
+    expect(w.state.op.kind).toBe("transfer");
+    expect(w.state.lastActivity).toBe(w.now);
+    expect(w.actions.some((a) => a.type === "transfer.abort")).toBe(false);
+    expect(w.finishTransfer()).toEqual(["226 Transfer complete."]);
+  });
+
+  it("NOOP behind other pipelined commands keeps FIFO order during a transfer", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    // At the head it is answered; behind CWD it waits its turn, and so does everything after it.
+    expect(w.send("NOOP\r\nSTAT\r\nCWD /pub\r\nNOOP\r\nSTAT\r\nPWD\r\n").filter((r) => !r.startsWith(" ") && !r.startsWith("211-"))).toEqual(["200 NOOP ok.", "211 End of status"]);
+    expect(w.finishTransfer().filter((r) => !r.startsWith(" ") && !r.startsWith("211-"))).toEqual([
+      "226 Transfer complete.",
+      "250 Directory successfully changed.",
+      "200 NOOP ok.",
+      "211 End of status",
+      '257 "/pub" is the current directory.',
+    ]);
+  });
+
+  it("NOOP after the mark while the data connection is still awaited, and not during other outstanding commands", () => {
+    const w = new World({ files, manualFs: true });
+    w.login();
+    w.cmd("PASV");
+    expect(w.cmd("RETR big.iso")).toEqual([]);
+    // The RETR's stat is outstanding (no mark yet): NOOP waits.
+    expect(w.cmd("NOOP")).toEqual([]);
+    w.answerFs({ ok: true, value: { op: "stat", stat: { name: "big.iso", type: "file", size: 10, mtime: 0, mode: 0o644, unique: "" } } });
+    expect(codes(w.replies.slice(-2))).toEqual([150, 200]);
+    expect(w.cmd("NOOP")).toEqual(["200 NOOP ok."]);
+    expect(w.state.op).toMatchObject({ kind: "transfer", phase: "await-connection" });
   });
 
   it("closes everything when the client vanishes mid-transfer", () => {

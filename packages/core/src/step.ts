@@ -137,7 +137,7 @@ function receive(s: Draft, bytes: Uint8Array): void {
   s.queueBytes = bytesQueued;
 }
 
-/** Executes queued lines while no command is outstanding; during a transfer only ABOR and STAT jump in. */
+/** Executes queued lines while no command is outstanding; during a transfer only ABOR, STAT and NOOP at the head are answered. */
 function runQueue(s: Draft, now: Millis, out: Out): void {
   let head = 0;
   while (head < s.queue.length && s.phase === "ready") {
@@ -153,6 +153,8 @@ function runQueue(s: Draft, now: Millis, out: Out): void {
       if (command.verb === "ABOR") {
         abortTransfer(s, now, out);
         out.reply(226, "ABOR successful.");
+      } else if (command.verb === "NOOP") {
+        executeCommand(s, command, now, out);
       } else {
         out.replyText(211, statusLines(s));
       }
