@@ -1121,6 +1121,24 @@ describe("the deadline table", () => {
     expect(again.state).toEqual(w.state);
   });
 
+  it("REIN drops an open listener; a client vanishing before the data connection aborts nothing", () => {
+    const w = new World({ files });
+    w.login();
+    w.cmd("PASV");
+    const ch = w.currentPassive();
+    expect(codes(w.cmd("REIN"))).toEqual([220]);
+    expect(w.actions).toContainEqual({ type: "data.close", channel: ch });
+    expect(w.state.channel.kind).toBe("none");
+    expect(w.state.deadlines).toMatchObject({ listener: null, login: w.now + w.config.timeouts.login });
+    w.login();
+    w.cmd("PASV");
+    expect(codes(w.cmd("RETR big.iso"))).toEqual([150]);
+    w.post({ type: "control.eof", now: w.now });
+    expect(w.closed).toBe(true);
+    expect(w.actions.some((a) => a.type === "transfer.abort")).toBe(false);
+    expect(w.state.deadlines["data-accept"]).toBeNull();
+  });
+
   it("no deadlines before the greeting or after the close", () => {
     const w = new World({ noOpen: true });
     expect(nextDeadline(w.state)).toBeNull();
