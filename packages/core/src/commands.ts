@@ -27,9 +27,13 @@ interface Verb {
   readonly run: (s: Draft, c: Context) => void;
 }
 
-/** ABOR and STAT (no argument) are answered while a transfer runs; everything else waits. */
+/**
+ * ABOR, STAT (no argument) and NOOP are answered while a transfer command runs, when they reach the
+ * head of the queue; everything else waits. NOOP departs from SPEC §4.10 as ProFTPD does: clients
+ * send it as a keep-alive during long transfers (see the README).
+ */
 export function isTransferRunningCommand(cmd: ParsedCommand): boolean {
-  return cmd.verb === "ABOR" || (cmd.verb === "STAT" && (cmd.arg === null || cmd.arg.trim() === ""));
+  return cmd.verb === "ABOR" || cmd.verb === "NOOP" || (cmd.verb === "STAT" && (cmd.arg === null || cmd.arg.trim() === ""));
 }
 
 export function executeCommand(s: Draft, cmd: ParsedCommand, now: Millis, out: Out): void {
@@ -137,8 +141,9 @@ function USER(s: Draft, c: Context): void {
   c.out.reply(331, anonymous ? "Anonymous login ok, send your e-mail address as password." : "Please specify the password.");
 }
 
-export function isAnonymousName(name: string): boolean {
-  const lower = name.toLowerCase();
+/** The anonymous-login rule (SPEC §2.4): "anonymous" or "ftp", in any case. Exported for the adapters' auth. */
+export function isAnonymousName(user: string): boolean {
+  const lower = user.toLowerCase();
   return lower === "anonymous" || lower === "ftp";
 }
 

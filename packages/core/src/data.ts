@@ -77,6 +77,14 @@ export function onConnectFailed(s: Draft, channel: number, now: Millis, out: Out
   finishTransfer(s, op, 425, "Failed to establish connection.", 0, "failed", now, out);
 }
 
+/** The accept or connect deadline of a transfer command passed before its data connection was up. */
+export function onDataSetupTimeout(s: Draft, now: Millis, out: Out): void {
+  if (s.op.kind !== "transfer") return;
+  const op = s.op;
+  dropChannel(s, out);
+  finishTransfer(s, op, 425, "Failed to establish connection.", 0, "failed", now, out);
+}
+
 /** After the pre-checks passed: send the mark, then use, await or make the data connection. */
 export function beginTransfer(s: Draft, plan: TransferPlan, started: Millis, now: Millis, out: Out): void {
   const ch = s.channel;

@@ -1,10 +1,42 @@
-export * from "./types.js";
-export * from "./config.js";
-export { initialSession, type SessionState, type Channel, type Op, type Login, type Phase } from "./state.js";
+// The public API: the reducer and its contract, plus the few helpers the adapters, the simulator and
+// the end-to-end tests use. Everything else in src/ is internal and may change without notice.
+
+// The reducer.
 export { step } from "./step.js";
-export { isAnonymousName } from "./commands.js";
-export { nextDeadline } from "./deadline.js";
+export { initialSession, type SessionState } from "./state.js";
+export { nextDeadline, type DeadlineName, type Deadlines } from "./deadline.js";
 export { checkInvariants } from "./invariants.js";
+export { makeConfig } from "./config.js";
+export { isAnonymousName } from "./commands.js";
 export { assertNever } from "./assert.js";
-export * from "./codecs.js";
-export * from "./formats.js";
+
+// The contract: events in, actions out, and the data they carry.
+export {
+  InvariantError,
+  type Account,
+  type Action,
+  type CoreConfig,
+  type CoreLimits,
+  type CoreTimeouts,
+  type Endpoint,
+  type EntryType,
+  type Family,
+  type FileStat,
+  type FsErrorKind,
+  type FsOp,
+  type FsResult,
+  type FsValue,
+  type LogLevel,
+  type Millis,
+  type SessionEvent,
+  type SessionNotice,
+  type SessionOpen,
+  type StepResult,
+  type TransferFailure,
+  type TransferSpec,
+} from "./types.js";
+
+// Codecs the adapters and test clients share with the core.
+export { AsciiDecoder, AsciiEncoder } from "./ascii.js";
+export { feedReplies, initialReplyReader, type ParsedReply, type ReplyReader } from "./reply.js";
+export { formatEprtArg, formatPortArg, normalizeIp, parse227, parse229 } from "./address.js";

@@ -2,6 +2,7 @@
 import { assertNever } from "./assert.js";
 import { InvariantError } from "./types.js";
 import type { SessionState } from "./state.js";
+import { DEADLINE_NAMES, deadlinesOf } from "./deadline.js";
 
 function check(condition: boolean, message: string): void {
   if (!condition) throw new InvariantError(message);
@@ -52,4 +53,6 @@ export function checkInvariants(s: SessionState): void {
   if (s.channel.kind === "passive" && s.channel.socket !== null) check(s.channel.port !== null, "adopted a socket before listening");
   for (const id of ids) check(id > 0 && id < s.nextId, `id ${id} not from the counter (next ${s.nextId})`);
   check(s.login.kind !== "in" || s.login.account.user.length > 0 || s.login.account.anonymous, "logged in without a user");
+  const table = deadlinesOf(s);
+  for (const name of DEADLINE_NAMES) check(s.deadlines[name] === table[name], `deadline ${name} is ${s.deadlines[name]}, the state implies ${table[name]}`);
 }

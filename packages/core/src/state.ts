@@ -2,6 +2,7 @@
 import { initialLineReader, type FramedItem, type LineReader } from "./framing.js";
 import { normalizeIp } from "./address.js";
 import { DEFAULT_MLST_FACTS, type MlstFact } from "./listing.js";
+import { NO_DEADLINES, type Deadlines } from "./deadline.js";
 import type { Account, CoreConfig, Endpoint, Family, Millis, SessionOpen, TransferSpec } from "./types.js";
 
 export type Phase =
@@ -135,6 +136,8 @@ export interface SessionState {
   readonly lastActivity: Millis;
   /** The one id counter: channels, transfers, fs and auth requests. */
   readonly nextId: number;
+  /** The named deadlines, brought up to date at the end of every step (`deadlinesOf`). */
+  readonly deadlines: Deadlines;
 }
 
 export function initialSession(config: CoreConfig, open: SessionOpen): SessionState {
@@ -172,6 +175,7 @@ export function initialSession(config: CoreConfig, open: SessionOpen): SessionSt
     op: { kind: "none" },
     lastActivity: open.now,
     nextId: 1,
+    deadlines: NO_DEADLINES,
   };
 }
 
@@ -215,5 +219,6 @@ export function copyState(s: SessionState): Draft {
     op: s.op,
     lastActivity: s.lastActivity,
     nextId: s.nextId,
+    deadlines: s.deadlines,
   };
 }

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { step, type SessionEvent } from "./index.js";
+import { nextDeadline, step, type SessionEvent } from "./index.js";
+import { DEADLINE_NAMES } from "./deadline.js";
 import { check } from "../test/replay.js";
 import { World } from "../test/harness.js";
 
@@ -94,6 +95,47 @@ describe("step over any peer behaviour", () => {
         expect(w.replies).toEqual(whole.replies);
       }),
       FILE,
+    );
+  });
+
+  it("a timer expires exactly the deadlines due, in table order; an early or repeated one does nothing", () => {
+    const ms = fc.integer({ min: 1, max: 600_000 });
+    const timeouts = fc.record({ idle: ms, login: ms, dataAccept: ms, dataConnect: ms, failedLoginDelay: ms });
+    // Lines sent last, so that each kind of deadline is often the one pending.
+    const tail = fc.constantFrom([], ["PASV"], ["PASV", "RETR a.txt"], ["PORT 127,0,0,1,200,1", "RETR a.txt"], ["USER alice", "PASS wrong"]);
+    check(
+      fc.property(fc.array(peerEvent, { maxLength: 30 }), timeouts, fc.boolean(), fc.boolean(), tail, fc.integer({ min: 1, max: 400_000 }), (events, timeouts, hold, login, last, short) => {
+        const w = new World({ files, holdTransfers: hold, holdConnect: hold, config: { tls: true, limits: { maxLineBytes: 64 }, timeouts } });
+        if (login) w.login();
+        for (const e of events) apply(w, e);
+        for (const line of last) w.cmd(line);
+        const at = nextDeadline(w.state);
+        if (at === null) {
+          expect(step(w.state, { type: "timer", now: w.now + short }).actions).toEqual([]);
+          return;
+        }
+        const early = step(w.state, { type: "timer", now: at - short });
+        expect(early.actions).toEqual([]);
+        expect(early.state).toEqual(w.state);
+        const due = DEADLINE_NAMES.filter((name) => {
+          const when = w.state.deadlines[name];
+          return when !== null && when <= at;
+        });
+        const fired = step(w.state, { type: "timer", now: at });
+        const logged = fired.actions.flatMap((a) => (a.type === "log" && a.message.startsWith("deadline ") ? [a.message.split(" ")[1]] : []));
+        expect(logged.length).toBeGreaterThan(0);
+        // Due entries in order; only a close may cut the round short.
+        expect(due.slice(0, logged.length)).toEqual(logged);
+        if (fired.state.phase !== "closed") expect(logged).toEqual(due);
+        const next = nextDeadline(fired.state);
+        if (next === null || next > at) {
+          const again = step(fired.state, { type: "timer", now: at });
+          expect(again.actions).toEqual([]);
+          expect(again.state).toEqual(fired.state);
+        }
+      }),
+      FILE,
+      { numRuns: 300 },
     );
   });
 

@@ -403,7 +403,7 @@ describe("ABOR and the control connection during a transfer", () => {
     expect(codes(w.cmd("ABOR"))).toEqual([426, 226]);
   });
 
-  it("answers STAT at once but queues NOOP and QUIT until the final reply", () => {
+  it("answers STAT and NOOP at once but queues QUIT until the final reply", () => {
     const w = new World({ files, holdTransfers: true, autoConnect: true });
     w.login();
     w.cmd("PASV");
@@ -411,10 +411,54 @@ describe("ABOR and the control connection during a transfer", () => {
     const stat = w.cmd("STAT");
     expect(stat[0]).toBe("211-Status of pasv:");
     expect(stat.join("\n")).toContain("Transfer in progress: RETR /big.iso");
-    expect(w.cmd("NOOP")).toEqual([]);
+    expect(w.cmd("NOOP")).toEqual(["200 NOOP ok."]);
     expect(w.cmd("QUIT")).toEqual([]);
-    expect(w.finishTransfer()).toEqual(["226 Transfer complete.", "200 NOOP ok.", "221 Goodbye."]);
+    expect(w.cmd("NOOP")).toEqual([]);
+    expect(w.finishTransfer()).toEqual(["226 Transfer complete.", "221 Goodbye."]);
     expect(w.closed).toBe(true);
+  });
+
+  it("NOOP as a keep-alive: answered at once during a transfer, the transfer untouched (a departure from SPEC §4.10)", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    w.now += 60_000;
+    expect(w.cmd("NOOP")).toEqual(["200 NOOP ok."]);
+    expect(w.cmd("noop with an ignored argument")).toEqual(["200 NOOP ok."]);
+    expect(w.state.op.kind).toBe("transfer");
+    expect(w.state.lastActivity).toBe(w.now);
+    expect(w.actions.some((a) => a.type === "transfer.abort")).toBe(false);
+    expect(w.finishTransfer()).toEqual(["226 Transfer complete."]);
+  });
+
+  it("NOOP behind other pipelined commands keeps FIFO order during a transfer", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    // At the head it is answered; behind CWD it waits its turn, and so does everything after it.
+    expect(w.send("NOOP\r\nSTAT\r\nCWD /pub\r\nNOOP\r\nSTAT\r\nPWD\r\n").filter((r) => !r.startsWith(" ") && !r.startsWith("211-"))).toEqual(["200 NOOP ok.", "211 End of status"]);
+    expect(w.finishTransfer().filter((r) => !r.startsWith(" ") && !r.startsWith("211-"))).toEqual([
+      "226 Transfer complete.",
+      "250 Directory successfully changed.",
+      "200 NOOP ok.",
+      "211 End of status",
+      '257 "/pub" is the current directory.',
+    ]);
+  });
+
+  it("NOOP after the mark while the data connection is still awaited, and not during other outstanding commands", () => {
+    const w = new World({ files, manualFs: true });
+    w.login();
+    w.cmd("PASV");
+    expect(w.cmd("RETR big.iso")).toEqual([]);
+    // The RETR's stat is outstanding (no mark yet): NOOP waits.
+    expect(w.cmd("NOOP")).toEqual([]);
+    w.answerFs({ ok: true, value: { op: "stat", stat: { name: "big.iso", type: "file", size: 10, mtime: 0, mode: 0o644, unique: "" } } });
+    expect(codes(w.replies.slice(-2))).toEqual([150, 200]);
+    expect(w.cmd("NOOP")).toEqual(["200 NOOP ok."]);
+    expect(w.state.op).toMatchObject({ kind: "transfer", phase: "await-connection" });
   });
 
   it("closes everything when the client vanishes mid-transfer", () => {
@@ -964,6 +1008,8 @@ describe("more edges", () => {
         op: { kind: "transfer", phase: "running", transfer: 2, channel: 1, plan: { command: "RETR", path: "/x", spec: { kind: "send-bytes", bytes: new Uint8Array() }, mark: "" }, started: 0, deadline: 1 },
       },
       { ...good, op: { kind: "transfer", phase: "running", transfer: 2, channel: 1, plan: { command: "RETR", path: "/x", spec: { kind: "send-bytes", bytes: new Uint8Array() }, mark: "" }, started: 0, deadline: null } },
+      { ...good, lastActivity: good.lastActivity + 1 },
+      { ...good, deadlines: { ...good.deadlines, listener: 5 } },
     ];
     for (const state of bad) expect(() => checkInvariants(state), JSON.stringify(state.op)).toThrow(InvariantError);
     expect(() => checkInvariants(good)).not.toThrow();
@@ -978,5 +1024,126 @@ describe("more edges", () => {
     w.cmd("QUIT");
     expect(nextDeadline(w.state)).toBeNull();
     expect(step(w.state, { type: "timer", now: w.now }).actions).toEqual([]);
+  });
+});
+
+describe("the deadline table", () => {
+  const logs = (w: World): string[] => w.actions.flatMap((a) => (a.type === "log" ? [a.message] : []));
+
+  it("a failed login's delay, then the login timeout, each fire once and say so", () => {
+    const w = new World({ config: { timeouts: { failedLoginDelay: 2_000, login: 10_000 } } });
+    w.cmd("USER alice");
+    expect(w.cmd("PASS wrong")).toEqual([]);
+    expect(w.state.deadlines).toMatchObject({ "login-delay": w.now + 2_000, login: null, idle: null });
+    expect(w.advance(1_999)).toEqual([]);
+    expect(w.advance(1)).toEqual(["530 Login incorrect."]);
+    expect(logs(w)).toEqual(["deadline login-delay expired"]);
+    expect(w.advance(0)).toEqual([]);
+    expect(w.expire()).toEqual(["421 Login timeout."]);
+    expect(logs(w)).toEqual(["deadline login-delay expired", "deadline login expired"]);
+    expect(w.closed).toBe(true);
+  });
+
+  it("the idle deadline follows the last command and SITE IDLE, and pauses while a command is outstanding", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true });
+    w.login();
+    expect(w.state.deadlines.idle).toBe(w.now + 300_000);
+    w.now += 1_000;
+    w.cmd("SITE IDLE 60");
+    expect(w.state.deadlines.idle).toBe(w.now + 60_000);
+    w.cmd("PASV");
+    const retrAt = w.now;
+    w.cmd("RETR big.iso");
+    expect(w.state.deadlines).toEqual({ "login-delay": null, "data-accept": null, "data-connect": null, listener: null, login: null, idle: null });
+    expect(nextDeadline(w.state)).toBeNull();
+    expect(w.advance(120_000)).toEqual([]);
+    expect(w.finishTransfer()).toEqual(["226 Transfer complete."]);
+    // As before the table: idle counts from the last command, so a transfer longer than it ends in 421 at once.
+    expect(w.state.deadlines.idle).toBe(retrAt + 60_000);
+    expect(w.expire()).toEqual(["421 Timeout."]);
+    expect(logs(w)).toEqual(["deadline idle expired"]);
+  });
+
+  it("data-accept: a transfer command whose client never connects gets 425", () => {
+    const w = new World({ files, config: { timeouts: { dataAccept: 500 } } });
+    w.login();
+    w.cmd("PASV");
+    expect(w.state.deadlines.listener).toBe(w.now + 500);
+    w.now += 100;
+    expect(codes(w.cmd("RETR big.iso"))).toEqual([150]);
+    expect(w.state.deadlines).toMatchObject({ "data-accept": w.now + 500, listener: null, idle: null });
+    expect(w.advance(499)).toEqual([]);
+    expect(w.advance(1)).toEqual(["425 Failed to establish connection."]);
+    expect(logs(w)).toEqual(["deadline data-accept expired"]);
+    expect(w.state.channel.kind).toBe("none");
+  });
+
+  it("data-connect: a PORT target that never answers gets 425", () => {
+    const w = new World({ files, holdConnect: true, config: { timeouts: { dataConnect: 700 } } });
+    w.login();
+    w.cmd("PORT 127,0,0,1,200,1");
+    expect(codes(w.cmd("RETR big.iso"))).toEqual([150]);
+    const channel = w.state.channel.kind === "active" ? w.state.channel.id : -1;
+    expect(w.state.deadlines["data-connect"]).toBe(w.now + 700);
+    expect(w.expire()).toEqual(["425 Failed to establish connection."]);
+    expect(logs(w)).toEqual(["deadline data-connect expired"]);
+    expect(w.actions).toContainEqual({ type: "data.close", channel });
+    expect(w.state.op.kind).toBe("none");
+  });
+
+  it("several deadlines due at once expire in table order; a closing one ends the round", () => {
+    const both = new World({ files, config: { timeouts: { dataAccept: 1_000, idle: 1_000 } } });
+    both.login();
+    both.cmd("PASV");
+    const ch = both.currentPassive();
+    expect(both.advance(1_000)).toEqual(["421 Timeout."]);
+    expect(logs(both)).toEqual(["deadline listener expired", "deadline idle expired"]);
+    expect(both.actions.filter((a) => a.type === "data.close")).toEqual([{ type: "data.close", channel: ch }]);
+
+    const first = new World({ config: { timeouts: { login: 1_000, idle: 1_000 } } });
+    expect(first.state.deadlines).toMatchObject({ login: first.now + 1_000, idle: first.now + 1_000 });
+    expect(first.advance(5_000)).toEqual(["421 Login timeout."]);
+    expect(logs(first)).toEqual(["deadline login expired"]);
+  });
+
+  it("an early or repeated timer does nothing", () => {
+    const w = new World({ files, config: { timeouts: { dataAccept: 1_000 } } });
+    w.login();
+    w.cmd("PASV");
+    const at = nextDeadline(w.state)!;
+    const early = step(w.state, { type: "timer", now: at - 1 });
+    expect(early.actions).toEqual([]);
+    expect(early.state).toEqual(w.state);
+    expect(w.advance(at - w.now)).toEqual([]);
+    expect(logs(w)).toEqual(["deadline listener expired"]);
+    const again = step(w.state, { type: "timer", now: w.now });
+    expect(again.actions).toEqual([]);
+    expect(again.state).toEqual(w.state);
+  });
+
+  it("REIN drops an open listener; a client vanishing before the data connection aborts nothing", () => {
+    const w = new World({ files });
+    w.login();
+    w.cmd("PASV");
+    const ch = w.currentPassive();
+    expect(codes(w.cmd("REIN"))).toEqual([220]);
+    expect(w.actions).toContainEqual({ type: "data.close", channel: ch });
+    expect(w.state.channel.kind).toBe("none");
+    expect(w.state.deadlines).toMatchObject({ listener: null, login: w.now + w.config.timeouts.login });
+    w.login();
+    w.cmd("PASV");
+    expect(codes(w.cmd("RETR big.iso"))).toEqual([150]);
+    w.post({ type: "control.eof", now: w.now });
+    expect(w.closed).toBe(true);
+    expect(w.actions.some((a) => a.type === "transfer.abort")).toBe(false);
+    expect(w.state.deadlines["data-accept"]).toBeNull();
+  });
+
+  it("no deadlines before the greeting or after the close", () => {
+    const w = new World({ noOpen: true });
+    expect(nextDeadline(w.state)).toBeNull();
+    expect(step(w.state, { type: "timer", now: w.now + 10_000_000 }).actions).toEqual([]);
+    w.post({ type: "open", now: w.now });
+    expect(nextDeadline(w.state)).toBe(w.now + w.config.timeouts.login);
   });
 });

@@ -2,7 +2,8 @@
 import { bufferedBytes, feedControl, initialLineReader, type FramedItem } from "./framing.js";
 import { parseCommand } from "./command.js";
 import { executeCommand, isTransferRunningCommand, statusLines } from "./commands.js";
-import { abortTransfer, finishTransfer, onAccepted, onConnectFailed, onConnected, onListenFailed, onListening, onTransferEnded } from "./data.js";
+import { abortTransfer, dropChannel, onAccepted, onConnectFailed, onConnected, onDataSetupTimeout, onListenFailed, onListening, onTransferEnded } from "./data.js";
+import { armDeadlines, DEADLINE_NAMES, type DeadlineName } from "./deadline.js";
 import { onFsResult } from "./fs-results.js";
 import { Out } from "./out.js";
 import { closeSession, endLoginDelay, onAuthResult, onTlsFailed, onTlsReady } from "./session-control.js";
@@ -19,6 +20,7 @@ export function step(state: SessionState, event: SessionEvent): StepResult<Sessi
     runQueue(s, event.now, out);
     applyBackpressure(s, out);
   }
+  armDeadlines(s);
   return { state: s, actions: out.finish() };
 }
 
@@ -135,7 +137,7 @@ function receive(s: Draft, bytes: Uint8Array): void {
   s.queueBytes = bytesQueued;
 }
 
-/** Executes queued lines while no command is outstanding; during a transfer only ABOR and STAT jump in. */
+/** Executes queued lines while no command is outstanding; during a transfer only ABOR, STAT and NOOP at the head are answered. */
 function runQueue(s: Draft, now: Millis, out: Out): void {
   let head = 0;
   while (head < s.queue.length && s.phase === "ready") {
@@ -151,6 +153,8 @@ function runQueue(s: Draft, now: Millis, out: Out): void {
       if (command.verb === "ABOR") {
         abortTransfer(s, now, out);
         out.reply(226, "ABOR successful.");
+      } else if (command.verb === "NOOP") {
+        executeCommand(s, command, now, out);
       } else {
         out.replyText(211, statusLines(s));
       }
@@ -188,31 +192,44 @@ function applyBackpressure(s: Draft, out: Out): void {
   }
 }
 
+/**
+ * Expires the entries of the deadline table that are due at `now`, in table order, each exactly once;
+ * an early or repeated timer finds nothing due and does nothing. The table is the one the previous
+ * step left, so each entry's condition lives only in `deadlinesOf`.
+ */
 function onTimer(s: Draft, now: Millis, out: Out): void {
-  if (s.phase !== "ready") return;
-  const op = s.op;
-  if (op.kind === "login-delay" && now >= op.until) {
-    endLoginDelay(s, out);
-    return;
+  const due = s.deadlines;
+  for (const name of DEADLINE_NAMES) {
+    const at = due[name];
+    if (at === null || now < at) continue;
+    out.push({ type: "log", level: "debug", message: `deadline ${name} expired` });
+    expire(s, name, now, out);
+    if (s.phase !== "ready") return;
   }
-  if (op.kind === "transfer" && op.deadline !== null && now >= op.deadline) {
-    out.push({ type: "data.close", channel: op.channel });
-    s.channel = { kind: "none" };
-    finishTransfer(s, op, 425, "Failed to establish connection.", 0, "failed", now, out);
-    return;
-  }
-  if (s.channel.kind === "passive" && s.channel.expires !== null && now >= s.channel.expires && s.op.kind === "none") {
-    // Nobody used the listener: drop it silently (no unsolicited reply).
-    out.push({ type: "data.close", channel: s.channel.id });
-    s.channel = { kind: "none" };
-  }
-  if (s.login.kind !== "in" && op.kind !== "auth" && op.kind !== "login-delay" && now >= s.unauthSince + s.config.timeouts.login) {
-    out.reply(421, "Login timeout.");
-    closeSession(s, out);
-    return;
-  }
-  if (s.op.kind === "none" && now >= s.lastActivity + s.idleTimeout) {
-    out.reply(421, "Timeout.");
-    closeSession(s, out);
+}
+
+function expire(s: Draft, name: DeadlineName, now: Millis, out: Out): void {
+  switch (name) {
+    case "login-delay":
+      endLoginDelay(s, out);
+      return;
+    case "data-accept":
+    case "data-connect":
+      onDataSetupTimeout(s, now, out);
+      return;
+    case "listener":
+      // Nobody used the listener: drop it silently (no unsolicited reply).
+      dropChannel(s, out);
+      return;
+    case "login":
+      out.reply(421, "Login timeout.");
+      closeSession(s, out);
+      return;
+    case "idle":
+      out.reply(421, "Timeout.");
+      closeSession(s, out);
+      return;
+    default:
+      assertNever(name);
   }
 }

@@ -3,6 +3,7 @@
 import {
   checkInvariants,
   initialSession,
+  isAnonymousName,
   makeConfig,
   nextDeadline,
   step,
@@ -31,6 +32,8 @@ export interface WorldOptions {
   autoConnect?: boolean;
   /** Active connects fail. */
   refuseConnect?: boolean;
+  /** Active connects never answer (neither connected nor failed). */
+  holdConnect?: boolean;
   /** Transfers stay running until the test finishes them. */
   holdTransfers?: boolean;
   now?: number;
@@ -220,6 +223,7 @@ export class World {
         this.rejected.push(action.socket);
         return;
       case "data.connect":
+        if (this.options.holdConnect === true) return;
         queue.push(this.options.refuseConnect === true ? { type: "data.connect-failed", now, channel: action.channel, message: "ECONNREFUSED" } : { type: "data.connected", now, channel: action.channel });
         return;
       case "data.close":
@@ -254,8 +258,7 @@ export class World {
   }
 
   private authenticate(user: string, password: string): Account | null {
-    const lower = user.toLowerCase();
-    if (lower === "anonymous" || lower === "ftp") return { user: "anonymous", anonymous: true, write: false };
+    if (isAnonymousName(user)) return { user: "anonymous", anonymous: true, write: false };
     const account = this.accounts.get(user);
     return account?.password === password ? { user, anonymous: false, write: account.write } : null;
   }

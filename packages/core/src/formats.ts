@@ -1,4 +1,0 @@
-export * from "./paths.js";
-export * from "./ascii.js";
-export * from "./time.js";
-export * from "./listing.js";
