@@ -38,5 +38,6 @@ export {
 
 // Codecs the adapters and test clients share with the core.
 export { AsciiDecoder, AsciiEncoder } from "./ascii.js";
+export { encodeUtf8 } from "./utf8.js";
 export { feedReplies, initialReplyReader, type ParsedReply, type ReplyReader } from "./reply.js";
 export { formatEprtArg, formatPortArg, normalizeIp, parse227, parse229 } from "./address.js";
