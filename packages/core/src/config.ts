@@ -29,7 +29,6 @@ export const defaultConfig: CoreConfig = {
   requireTlsForData: false,
   allowForeignDataAddress: false,
   allowPrivilegedDataPort: false,
-  passivePorts: { min: 49152, max: 65534 },
   showDotFiles: true,
 };
 

@@ -19,7 +19,7 @@ export function openPassive(s: Draft, extended: boolean, family: Family, out: Ou
   const id = s.nextId++;
   s.channel = { kind: "passive", id, family, port: null, socket: null, expires: null };
   s.op = { kind: "listen", channel: id, extended };
-  out.push({ type: "data.listen", channel: id, family, ports: s.config.passivePorts });
+  out.push({ type: "data.listen", channel: id, family });
 }
 
 export function setActive(s: Draft, family: Family, address: string, port: number, out: Out): void {
@@ -174,6 +174,9 @@ export function finishTransfer(
   out: Out,
 ): void {
   s.op = { kind: "none" };
+  // The idle clock restarts when the transfer ends (vsftpd re-arms it when it next waits for a
+  // command): a transfer longer than the idle timeout must not be followed by 421 at once.
+  s.lastActivity = now;
   out.reply(code, text);
   out.push({
     type: "notice",

@@ -1058,8 +1058,10 @@ describe("the deadline table", () => {
     expect(nextDeadline(w.state)).toBeNull();
     expect(w.advance(120_000)).toEqual([]);
     expect(w.finishTransfer()).toEqual(["226 Transfer complete."]);
-    // As before the table: idle counts from the last command, so a transfer longer than it ends in 421 at once.
-    expect(w.state.deadlines.idle).toBe(retrAt + 60_000);
+    // Idle counts again from the transfer's end: a transfer longer than the idle timeout is not cut off after its 226.
+    expect(retrAt + 60_000).toBeLessThan(w.now);
+    expect(w.state.deadlines.idle).toBe(w.now + 60_000);
+    expect(w.advance(59_000)).toEqual([]);
     expect(w.expire()).toEqual(["421 Timeout."]);
     expect(logs(w)).toEqual(["deadline idle expired"]);
   });

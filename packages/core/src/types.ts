@@ -72,8 +72,6 @@ export interface CoreConfig {
   /** Bounce defence: PORT/EPRT may only name the client's own address and a port >= 1024. */
   readonly allowForeignDataAddress: boolean;
   readonly allowPrivilegedDataPort: boolean;
-  /** Inclusive passive port range the adapter picks from at random. */
-  readonly passivePorts: { readonly min: number; readonly max: number };
   /** Listings show names that start with a dot. */
   readonly showDotFiles: boolean;
 }
@@ -211,8 +209,9 @@ export type Action =
   | { readonly type: "control.resume" }
   /** Upgrade the control connection to TLS as the server (after the 234 is flushed). */
   | { readonly type: "control.tls" }
-  /** Listen on a random free port of `ports` at the control connection's local address. */
-  | { readonly type: "data.listen"; readonly channel: number; readonly family: Family; readonly ports: { readonly min: number; readonly max: number } }
+  /** Listen at the control connection's local address on a port the driver picks (the passive
+   * range is the driver's: the core decides nothing with it and learns the port from data.listening). */
+  | { readonly type: "data.listen"; readonly channel: number; readonly family: Family }
   /** Use this accepted socket as the channel's connection and stop listening. */
   | { readonly type: "data.adopt"; readonly channel: number; readonly socket: number }
   /** Close this accepted socket at once; keep listening. */
