@@ -122,8 +122,10 @@ export class PlatformSessionIo implements SessionIo {
           return;
         }
         this.socket = secure;
-        this.wire(secure);
+        // tls.ready first: protected bytes that came with the handshake's end are commands, and the
+        // core drops anything it reads while the handshake is still running.
         this.post((now) => ({ type: "tls.ready", now }));
+        this.wire(secure);
         secure.resume();
       },
       (error: unknown) => {

@@ -5,6 +5,8 @@ import type { SocketEvents } from "./platform.js";
 
 export class SocketRelay {
   private sink: SocketEvents | null = null;
+  /** Bytes that came before anyone attached (a platform that cannot start paused). */
+  private early: Uint8Array[] = [];
   private ended = false;
   private failure: string | null = null;
   private done = false;
@@ -12,6 +14,9 @@ export class SocketRelay {
 
   attach(sink: SocketEvents): void {
     this.sink = sink;
+    const early = this.early;
+    this.early = [];
+    for (const bytes of early) sink.data(bytes);
     if (this.ended) sink.end();
     if (this.failure !== null) sink.error(this.failure);
     if (this.done) sink.finished();
@@ -23,7 +28,8 @@ export class SocketRelay {
   }
 
   data(bytes: Uint8Array): void {
-    this.sink?.data(bytes);
+    if (this.sink === null) this.early.push(bytes);
+    else this.sink.data(bytes);
   }
 
   end(): void {

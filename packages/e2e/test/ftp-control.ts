@@ -127,13 +127,8 @@ export function openData(port: number, localAddress?: string): Promise<Socket> {
   });
 }
 
-/**
- * Whether a port still takes connections `graceMs` after it should have stopped (0: right now).
- * Deno closes a listener whose accept is pending a moment later than asked (the runtime cancels the
- * accept asynchronously, and a loaded machine widens that moment); its adapter closes whatever it
- * still accepts, so a Deno server gets the grace, a Node server none.
- */
-export async function stillListening(port: number, graceMs = process.env.PASV_E2E_SERVER === "deno" ? 500 : 0): Promise<boolean> {
+/** Whether a port still takes connections `graceMs` after it should have stopped (0: right now). */
+export async function stillListening(port: number, graceMs = 0): Promise<boolean> {
   const until = Date.now() + graceMs;
   for (;;) {
     if (!(await canConnect(port))) return false;

@@ -2,17 +2,5 @@ export { createServer, type ServerOptions } from "./server.js";
 export { nodePlatform } from "./node-platform.js";
 export { LocalFs, READ_CHUNK_BYTES } from "./local-fs.js";
 export { MemoryFs, type MemoryTree } from "./memory-fs.js";
-export {
-  FtpServer,
-  VfsError,
-  type AuthGrant,
-  type AuthProvider,
-  type AuthRequest,
-  type Instrumentation,
-  type PortRange,
-  type ServerEvents,
-  type UserSpec,
-  type Vfs,
-  type VfsReader,
-  type VfsWriter,
-} from "@pasv/driver";
+// The types this API takes and returns, so an embedder needs no other package.
+export { FtpServer, VfsError, type AuthGrant, type AuthProvider, type AuthRequest, type Instrumentation, type PortRange, type ServerEvents, type UserSpec, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";

@@ -14,7 +14,9 @@ class NodeSocket implements ByteSocket {
   constructor(readonly raw: net.Socket) {
     this.local = { address: raw.localAddress ?? "0.0.0.0", port: raw.localPort ?? 0 };
     this.remote = { address: raw.remoteAddress ?? "0.0.0.0", port: raw.remotePort ?? 0 };
-    raw.pause();
+    // A TLS socket is wrapped before its handshake and left flowing: the relay holds what arrives
+    // before the driver attaches, so nothing depends on how a runtime's node:tls treats a pause then.
+    if (!(raw instanceof tls.TLSSocket)) raw.pause();
     raw.on("data", (chunk: Buffer) => this.relay.data(chunk));
     raw.on("end", () => this.peerEnded());
     raw.on("error", (error) => this.relay.error(error.message));
@@ -136,11 +138,13 @@ function upgrader(context: SecureContext): TlsUpgrader {
       // node:tls reads what the socket already buffered before its own reads (a ClientHello held idle).
       for (const chunk of [...prefix].reverse()) raw.unshift(chunk);
       const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+      // Wrapped at once, so its listeners exist before the first protected byte (the relay holds
+      // what arrives before the driver attaches).
+      const wrapped = new NodeSocket(secure);
       return new Promise((resolve, reject) => {
         secure.once("secure", () => {
           secure.removeListener("error", reject);
-          secure.on("error", () => undefined);
-          resolve(new NodeSocket(secure));
+          resolve(wrapped);
         });
         secure.once("error", reject);
       });
