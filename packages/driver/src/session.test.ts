@@ -83,7 +83,6 @@ class FakeIo implements SessionIo {
 const stat = (name: string, size: number): FileStat => ({ name, type: "file", size, mtime: 0, mode: 0o644, unique: "" });
 
 class FakeVfs implements Vfs {
-  capabilities = { setMtime: true };
   files = new Map<string, Uint8Array>([["/a.txt", te.encode("one\ntwo\n")]]);
   written = new Map<string, Uint8Array>();
   failRead = false;
