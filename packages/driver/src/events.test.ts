@@ -28,7 +28,9 @@ describe("Emitter", () => {
     const bus = new Bus();
     bus.fire("ping", { n: 0 });
     const seen: number[] = [];
-    const a = (e: { n: number }): void => void seen.push(e.n);
+    const a = (e: { n: number }): void => {
+      seen.push(e.n);
+    };
     const b = (e: { n: number }): void => void seen.push(e.n * 10);
     bus.on("ping", a).on("ping", b);
     expect(bus.off("ping", a)).toBe(bus);
@@ -40,7 +42,9 @@ describe("Emitter", () => {
   it("adding the same listener twice registers it once", () => {
     const bus = new Bus();
     let calls = 0;
-    const l = (): void => void calls++;
+    const l = (): void => {
+      calls++;
+    };
     bus.on("ping", l).on("ping", l);
     bus.fire("ping", { n: 1 });
     expect(calls).toBe(1);

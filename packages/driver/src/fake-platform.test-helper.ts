@@ -1,19 +1,20 @@
 // Test boilerplate (not shipped API): a small deterministic Platform whose sockets, listeners,
 // connects, clock and randomness the test drives by hand. No real sockets, no real timers.
-import type { Endpoint, Millis } from "@pasv/core";
+import { encodeUtf8, type Endpoint, type Millis } from "@pasv/core";
 import { MemoryFs, type MemoryTree } from "./memory-fs.js";
 import { ListenError, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type Platform, type SocketEvents, type Timer, type TlsUpgrader } from "./platform.js";
 import { SocketRelay } from "./socket-relay.js";
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
 export function bytes(text: string): Uint8Array {
-  return encoder.encode(text);
+  return encodeUtf8(text);
 }
 
+/** The chunks as text, one character per byte (the tests' data is ASCII). This file is compiled with
+ * the driver, which has no TextDecoder in its lib. */
 export function text(chunks: readonly Uint8Array[]): string {
-  return chunks.map((c) => decoder.decode(c)).join("");
+  let out = "";
+  for (const chunk of chunks) for (const byte of chunk) out += String.fromCharCode(byte);
+  return out;
 }
 
 /** One end of a connection: records what the code under test does; the test emits what the peer does. */

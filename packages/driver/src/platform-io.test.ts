@@ -28,7 +28,9 @@ function setup(tls: FakeTls | null = null): { platform: FakePlatform; socket: Fa
   const platform = new FakePlatform({ tls });
   const socket = new FakeSocket({ address: "192.0.2.1", port: 21 }, { address: "198.51.100.4", port: 5555 });
   let endedCalls = 0;
-  const io = new PlatformSessionIo(platform, socket, { min: 50000, max: 50010 }, () => void endedCalls++);
+  const io = new PlatformSessionIo(platform, socket, { min: 50000, max: 50010 }, () => {
+    endedCalls++;
+  });
   const session = new StubSession();
   io.session = session as unknown as Session;
   io.start();
