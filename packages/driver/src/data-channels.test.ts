@@ -84,6 +84,15 @@ describe("DataChannels passive listen", () => {
     expect(events).toEqual([{ type: "data.listen-failed", now: platform.clock.now(), channel: 2, message: "EADDRNOTAVAIL" }]);
   });
 
+  it("a listen rejection that is not an Error fails with its text", async () => {
+    const { platform, channels, events } = setup();
+    platform.manualListen = true;
+    channels.listen(2, 4);
+    platform.pendingListens[0]!.reject("EACCES-ish");
+    await settle();
+    expect(events).toEqual([{ type: "data.listen-failed", now: platform.clock.now(), channel: 2, message: "EACCES-ish" }]);
+  });
+
   it("a listen that resolves after close(channel) closes the listener and posts nothing", async () => {
     const { platform, channels, events } = setup();
     platform.manualListen = true;
@@ -288,6 +297,14 @@ describe("DataChannels active connect", () => {
     expect(events).toEqual([{ type: "data.connect-failed", now: platform.clock.now(), channel: 4, message: "ECONNREFUSED" }]);
   });
 
+  it("a connect rejection that is not an Error is reported as text", async () => {
+    const { platform, channels, events } = setup();
+    channels.connect(4, "198.51.100.7", 6001, 4);
+    platform.connects[0]!.reject("refused");
+    await settle();
+    expect(events).toMatchObject([{ type: "data.connect-failed", channel: 4, message: "refused" }]);
+  });
+
   it("a connect that settles after close posts nothing and destroys the socket", async () => {
     const { platform, channels, events } = setup();
     channels.connect(4, "198.51.100.7", 6001, 4);
@@ -340,6 +357,19 @@ describe("DataChannels TLS on open", () => {
     tls.upgrades[0]!.reject(new Error("bad record mac"));
     await expect(opening).rejects.toMatchObject({ reason: "tls", message: "bad record mac" });
     expect(s.platform.clock.pending).toBe(0);
+  });
+
+  it("a handshake rejection that is not an Error rejects tls with its text", async () => {
+    const tls = new FakeTls();
+    const s = setup({ tls });
+    s.channels.listen(1, 4);
+    await settle();
+    s.platform.last.connect();
+    s.channels.adopt(1, 1);
+    const opening = s.channels.open(1, true, 1_000);
+    await settle();
+    tls.upgrades[0]!.reject("alert 40");
+    await expect(opening).rejects.toMatchObject({ reason: "tls", message: "alert 40" });
   });
 
   it("a handshake that outlasts the deadline cuts the socket and rejects tls", async () => {

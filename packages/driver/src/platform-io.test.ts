@@ -185,6 +185,15 @@ describe("PlatformSessionIo AUTH TLS upgrade", () => {
     expect(platform.clock.pending).toBe(0);
   });
 
+  it("a handshake rejection that is not an Error posts tls.failed with its text", async () => {
+    const tls = new FakeTls();
+    const { io, session } = setup(tls);
+    io.control.startTls();
+    tls.upgrades[0]!.reject("handshake_failure");
+    await settle();
+    expect(session.events).toMatchObject([{ type: "tls.failed", message: "handshake_failure" }]);
+  });
+
   it("bytes on the plaintext socket after startTls are not posted; success posts tls.ready and rewires", async () => {
     const tls = new FakeTls();
     const { io, session, socket, platform } = setup(tls);
