@@ -282,3 +282,178 @@ describe("FtpServer close", () => {
     expect(first.state).toBe("resolved");
   });
 });
+
+/** Logs in on a fresh control connection. */
+async function loggedIn(h: Harness, user = "anonymous", password = "x"): Promise<FakeSocket> {
+  const c = h.connect();
+  await send(c, `USER ${user}`);
+  await send(c, `PASS ${password}`);
+  expect(lastReply(c)).toMatch(/^230 /);
+  return c;
+}
+
+/** PASV, then the client's data connection from its own address. */
+async function passive(h: Harness, c: FakeSocket): Promise<FakeSocket> {
+  await send(c, "PASV");
+  expect(lastReply(c)).toMatch(/^227 /);
+  return h.platform.last.connect({ address: CLIENT.address, port: 4100 });
+}
+
+describe("FtpServer end to end on the fake platform", () => {
+  const writer = { users: [{ user: "alice", password: "pw" }], write: true, passivePorts: { min: 50000, max: 50000 } } as const;
+
+  it("an idle session is closed after idleTimeoutMs with 421", async () => {
+    const h = await start({ idleTimeoutMs: 1_000 });
+    const c = await loggedIn(h);
+    h.platform.clock.advance(999);
+    await settle();
+    expect(lastReply(c)).toMatch(/^230 /);
+    h.platform.clock.advance(1);
+    await settle();
+    expect(lastReply(c)).toMatch(/^421 /);
+    expect(c.endCalls).toBeGreaterThan(0);
+  });
+
+  it("STOR stores the bytes once the client's end of stream arrives, then 226 after our FIN", async () => {
+    const h = await start(writer);
+    const c = await loggedIn(h, "alice", "pw");
+    const data = await passive(h, c);
+    await send(c, "STOR /up.txt");
+    expect(lastReply(c)).toMatch(/^150 /);
+    data.data("abc");
+    data.data("def");
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^150 /);
+    data.peerEnd();
+    await settle(40);
+    expect(data.endCalls).toBe(1);
+    data.finished();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^226 /);
+    await send(c, "TYPE I");
+    await send(c, "SIZE /up.txt");
+    expect(lastReply(c)).toBe("213 6");
+    expect(h.events.find((e) => e.name === "transfer")?.event).toMatchObject({ outcome: "completed", command: "STOR", direction: "upload", bytes: 6, user: "alice", code: 226 });
+  });
+
+  it("an upload reset before its end of stream is a 426, not a stored file", async () => {
+    const h = await start(writer);
+    const c = await loggedIn(h, "alice", "pw");
+    const data = await passive(h, c);
+    await send(c, "STOR /broken.txt");
+    data.data("partial");
+    await settle(40);
+    data.fail("ECONNRESET");
+    data.close();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^426 /);
+    expect(h.events.find((e) => e.name === "transfer")?.event).toMatchObject({ outcome: "failed", command: "STOR", code: 426 });
+  });
+
+  it("anonymous users may not upload", async () => {
+    const h = await start(writer);
+    const c = await loggedIn(h);
+    await passive(h, c);
+    await send(c, "STOR /nope.txt");
+    expect(lastReply(c)).toMatch(/^550 /);
+  });
+
+  it("LIST sends the listing over the data connection", async () => {
+    const h = await start({ passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h);
+    const data = await passive(h, c);
+    await send(c, "LIST /pub");
+    await settle(40);
+    expect(data.written()).toContain("a.txt");
+    data.finished();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^226 /);
+  });
+
+  it("file commands reach the file system: MKD, SIZE, MDTM, RNFR/RNTO, DELE, RMD", async () => {
+    const h = await start(writer);
+    const c = await loggedIn(h, "alice", "pw");
+    for (const [command, code] of [
+      ["TYPE I", "200"],
+      ["MKD /d", "257"],
+      ["SIZE /pub/a.txt", "213"],
+      ["MDTM /pub/a.txt", "213"],
+      ["RNFR /pub/a.txt", "350"],
+      ["RNTO /d/b.txt", "250"],
+      ["SIZE /pub/a.txt", "550"],
+      ["DELE /d/b.txt", "250"],
+      ["RMD /d", "250"],
+      ["RMD /d", "550"],
+    ] as const) {
+      await send(c, command);
+      expect(lastReply(c).slice(0, 3), command).toBe(code);
+    }
+  });
+
+  it("RETR of a missing file is 550 and moves no bytes", async () => {
+    const h = await start({ passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h);
+    const data = await passive(h, c);
+    await send(c, "RETR /pub/missing.txt");
+    expect(lastReply(c)).toMatch(/^550 /);
+    expect(data.written()).toBe("");
+  });
+
+  it("ABOR during a download blocked on a full send queue cuts the data connection", async () => {
+    const h = await start({ passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h);
+    const data = await passive(h, c);
+    data.buffered = Number.MAX_SAFE_INTEGER;
+    await send(c, "RETR /pub/a.txt");
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^150 /);
+    await send(c, "ABOR");
+    await settle(40);
+    expect(data.destroyed).toBe(true);
+    expect(replies(c).slice(-2).map((r) => r.slice(0, 3))).toEqual(["426", "226"]);
+  });
+
+  it("a download whose data connection stalls fails with 426 after the stall timeout", async () => {
+    const h = await start({ passivePorts: { min: 50000, max: 50000 }, core: { timeouts: { dataStall: 2_000 } } });
+    const c = await loggedIn(h);
+    const data = await passive(h, c);
+    await send(c, "RETR /pub/a.txt");
+    await settle(40);
+    expect(data.endCalls).toBe(1); // our FIN is queued but never reported out
+    h.platform.clock.advance(2_000);
+    await settle(40);
+    expect(data.destroyed).toBe(true);
+    expect(lastReply(c)).toMatch(/^426 /);
+  });
+
+  it("active mode: PORT connects from the control address and RETR sends over it", async () => {
+    const h = await start();
+    const c = await loggedIn(h);
+    await send(c, "PORT 198,51,100,1,19,137");
+    expect(lastReply(c)).toMatch(/^200 /);
+    await send(c, "RETR /pub/a.txt");
+    await settle(40);
+    expect(h.platform.connects).toHaveLength(1);
+    expect(h.platform.connects[0]!.request).toEqual({ host: "198.51.100.1", port: 5001, family: 4, localAddress: "127.0.0.1" });
+    const data = h.platform.connects[0]!.resolve();
+    await settle(40);
+    expect(data.written()).toBe("hello");
+    data.finished();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^226 /);
+  });
+
+  it("runs the instrumented reducer and writes the session's log lines", async () => {
+    const platform = new FakePlatform();
+    const lines: string[] = [];
+    let steps = 0;
+    const { coreReducer } = await import("./session.js");
+    const server = new FtpServer(platform, { log: (l) => lines.push(l) }, { reducer: { ...coreReducer, step: (s, e) => (steps++, coreReducer.step(s, e)) } });
+    await server.listen();
+    const c = platform.last.connect({ address: "not-an-ip", port: 9 });
+    expect(lastReply(c)).toMatch(/^220 /);
+    expect(steps).toBeGreaterThan(0);
+    c.close();
+    expect(lines.every((l) => l.startsWith("session 1 not-an-ip: "))).toBe(true);
+  });
+});
