@@ -457,3 +457,87 @@ describe("FtpServer end to end on the fake platform", () => {
     expect(lines.every((l) => l.startsWith("session 1 not-an-ip: "))).toBe(true);
   });
 });
+
+describe("FtpServer on the fake platform: TLS, backpressure, foreign data connections, ASCII", () => {
+  it("AUTH TLS upgrades the control connection; PROT P data is upgraded too", async () => {
+    const tls = new FakeTls();
+    const platform = new FakePlatform({ tls, tree: { pub: { "a.txt": "hello" } } });
+    const h = await start({ tls: {}, passivePorts: { min: 50000, max: 50000 } }, platform);
+    const raw = h.connect();
+    await send(raw, "AUTH TLS");
+    expect(lastReply(raw)).toMatch(/^234 /);
+    expect(tls.upgrades).toHaveLength(1);
+    const c = tls.upgrades[0]!.resolve();
+    await settle(40);
+    await send(c, "USER anonymous");
+    await send(c, "PASS x");
+    expect(lastReply(c)).toMatch(/^230 /);
+    await send(c, "PBSZ 0");
+    await send(c, "PROT P");
+    expect(lastReply(c)).toMatch(/^200 /);
+    await send(c, "PASV");
+    const rawData = h.platform.last.connect({ address: CLIENT.address, port: 4200 });
+    await send(c, "RETR /pub/a.txt");
+    await settle(40);
+    expect(tls.upgrades).toHaveLength(2);
+    expect(tls.upgrades[1]!.socket).toBe(rawData);
+    const data = tls.upgrades[1]!.resolve();
+    await settle(40);
+    expect(data.written()).toBe("hello");
+    data.finished();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^226 /);
+    expect(raw.written()).not.toContain("230");
+  });
+
+  it("a control writer backed up pauses reading until it drains", async () => {
+    const h = await start();
+    const c = h.connect();
+    expect(c.paused).toBe(false);
+    c.buffered = 10 * 1024 * 1024;
+    await send(c, "NOOP");
+    expect(c.paused).toBe(true);
+    c.drain();
+    expect(c.paused).toBe(false);
+  });
+
+  it("a data connection from a foreign address is rejected; the client's own is used", async () => {
+    const h = await start({ passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h);
+    await send(c, "PASV");
+    const listener = h.platform.last;
+    const foreign = listener.connect({ address: "203.0.113.99", port: 1234 });
+    expect(foreign.destroyed).toBe(true);
+    const own = listener.connect({ address: CLIENT.address, port: 4300 });
+    await send(c, "RETR /pub/a.txt");
+    await settle(40);
+    expect(own.written()).toBe("hello");
+    expect(foreign.written()).toBe("");
+  });
+
+  it("an ASCII upload turns CRLF into LF; MFMT sets the modification time", async () => {
+    const h = await start({ users: [{ user: "alice", password: "pw" }], write: true, passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h, "alice", "pw");
+    await send(c, "TYPE A");
+    let data = await passive(h, c);
+    await send(c, "STOR /t.txt");
+    data.data("one\r\ntwo\r");
+    data.data("\n");
+    data.peerEnd();
+    await settle(40);
+    data.finished();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^226 /);
+    await send(c, "TYPE I");
+    await send(c, "SIZE /t.txt");
+    expect(lastReply(c)).toBe("213 8");
+    await send(c, "MFMT 20200102030405 /t.txt");
+    expect(lastReply(c)).toMatch(/^213 /);
+    await send(c, "MDTM /t.txt");
+    expect(lastReply(c)).toBe("213 20200102030405");
+    data = await passive(h, c);
+    await send(c, "RETR /t.txt");
+    await settle(40);
+    expect(data.written()).toBe("one\ntwo\n");
+  });
+});
