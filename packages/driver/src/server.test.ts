@@ -2,6 +2,7 @@ import type { SessionEvent } from "@pasv/core";
 import { describe, expect, it } from "vitest";
 import { FakePlatform, FakeSocket, FakeTls, settle } from "./fake-platform.test-helper.js";
 import { MemoryFs } from "./memory-fs.js";
+import { VfsError, type Vfs, type VfsReader } from "./vfs.js";
 import { CLOSE_GRACE_MS, FtpServer, LISTEN_BACKLOG, type ServerEvents, type ServerOptions } from "./server.js";
 
 const CLIENT = { address: "198.51.100.1", port: 4000 };
@@ -539,5 +540,90 @@ describe("FtpServer on the fake platform: TLS, backpressure, foreign data connec
     await send(c, "RETR /t.txt");
     await settle(40);
     expect(data.written()).toBe("one\ntwo\n");
+  });
+});
+
+/** The in-memory fs with a reader the test shapes (a recycle hook, a read that breaks). */
+function shapedFs(options: { recycle?: (chunk: Uint8Array) => void; failWith?: Error }): Vfs {
+  const inner = new MemoryFs({ pub: { "a.txt": "hello" } });
+  return new Proxy(inner, {
+    get(target, key, receiver) {
+      if (key !== "read") return Reflect.get(target, key, receiver) as unknown;
+      return async (path: string, offset: number): Promise<VfsReader> => {
+        const reader = await target.read(path, offset);
+        const failWith = options.failWith;
+        return {
+          chunks: failWith === undefined
+            ? () => reader.chunks()
+            : async function* () {
+                yield await Promise.resolve(new Uint8Array([104, 105]));
+                throw failWith;
+              },
+          ...(options.recycle === undefined ? {} : { recycle: options.recycle }),
+          close: () => reader.close(),
+        };
+      };
+    },
+  });
+}
+
+describe("FtpServer on the fake platform: file readers", () => {
+  it("a reader's recycle hook runs once the chunk is flushed to the kernel", async () => {
+    const recycled: number[] = [];
+    const h = await start({ vfs: shapedFs({ recycle: (chunk) => recycled.push(chunk.length) }), passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h);
+    await send(c, "TYPE I");
+    const data = await passive(h, c);
+    await send(c, "RETR /pub/a.txt");
+    await settle(40);
+    expect(data.written()).toBe("hello");
+    expect(recycled).toEqual([]);
+    data.flush();
+    expect(recycled).toEqual([5]);
+    data.finished();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^226 /);
+  });
+
+  it("a reader that breaks with a plain Error fails the transfer on the file side (451)", async () => {
+    const h = await start({ vfs: shapedFs({ failWith: new Error("EIO") }), passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h);
+    const data = await passive(h, c);
+    await send(c, "RETR /pub/a.txt");
+    await settle(60);
+    expect(data.written()).toBe("hi");
+    expect(lastReply(c)).toMatch(/^451 /);
+    expect(h.lines.some((l) => l.includes("failed") && l.includes("EIO"))).toBe(true);
+  });
+
+  it("a reader that breaks with a VfsError keeps its kind", async () => {
+    const h = await start({ vfs: shapedFs({ failWith: new VfsError("permission") }), passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h);
+    await passive(h, c);
+    await send(c, "RETR /pub/a.txt");
+    await settle(60);
+    expect(lastReply(c)).toMatch(/^(451|550) /);
+  });
+
+  it("ABOR while the data connection's TLS handshake is still running sends nothing", async () => {
+    const tls = new FakeTls();
+    const platform = new FakePlatform({ tls, tree: { pub: { "a.txt": "hello" } } });
+    const h = await start({ tls: {}, passivePorts: { min: 50000, max: 50000 } }, platform);
+    const raw = h.connect();
+    await send(raw, "AUTH TLS");
+    const c = tls.upgrades[0]!.resolve();
+    await settle(40);
+    await send(c, "USER anonymous");
+    await send(c, "PASS x");
+    await send(c, "PBSZ 0");
+    await send(c, "PROT P");
+    const rawData = await passive(h, c);
+    await send(c, "RETR /pub/a.txt");
+    await send(c, "ABOR");
+    expect(rawData.destroyed).toBe(true);
+    const late = tls.upgrades[1]!.resolve();
+    await settle(40);
+    expect(late.destroyed).toBe(true);
+    expect(late.written()).toBe("");
   });
 });
