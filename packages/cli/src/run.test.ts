@@ -1,0 +1,301 @@
+import { describe, expect, it } from "vitest";
+import { parseCli, USAGE, type CliOptions } from "./args.js";
+import { runCommand, serverOptions, VERSION, type CommandHost, type CommandOptions, type CommandServer } from "./run.js";
+
+class Exit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+class FakeServer implements CommandServer {
+  readonly calls: string[] = [];
+  listenError: Error | null = null;
+  bound = { address: "127.0.0.1", port: 2121 };
+  private finishClose: ((ok: boolean) => void) | null = null;
+
+  listen(port: number, host: string): Promise<{ address: string; port: number }> {
+    this.calls.push(`listen ${host}:${port}`);
+    return this.listenError === null ? Promise.resolve(this.bound) : Promise.reject(this.listenError);
+  }
+
+  close(): Promise<void> {
+    this.calls.push("close");
+    return new Promise((resolve, reject) => {
+      this.finishClose = (ok) => {
+        if (ok) resolve();
+        else reject(new Error("close failed"));
+      };
+    });
+  }
+
+  settleClose(ok = true): void {
+    this.finishClose?.(ok);
+  }
+}
+
+class FakeHost implements CommandHost {
+  readonly runtime = "testrt";
+  noTls: string | null = null;
+  readonly out_: string[] = [];
+  readonly err_: string[] = [];
+  readonly log: string[] = [];
+  readonly exits: number[] = [];
+  /** Like process.exit, exit() does not return (it throws Exit) unless this is false. */
+  exitThrows = true;
+  readonly files = new Map<string, string>();
+  readonly dirs = new Map<string, string>([
+    [".", "/real/cwd"],
+    ["/srv", "/srv"],
+  ]);
+  readonly created: CommandOptions[] = [];
+  readonly server = new FakeServer();
+  createError: Error | null = null;
+  readonly signals = new Map<string, () => void>();
+
+  constructor(readonly args: readonly string[]) {}
+
+  out(line: string): void {
+    this.out_.push(line);
+    this.log.push(`out ${line}`);
+  }
+  err(line: string): void {
+    this.err_.push(line);
+  }
+  exit(code: number): never {
+    this.exits.push(code);
+    this.log.push(`exit ${code}`);
+    if (this.exitThrows) throw new Exit(code);
+    return undefined as never;
+  }
+  directory(path: string): string {
+    const real = this.dirs.get(path);
+    if (real === undefined) throw new Error("ENOTDIR");
+    return real;
+  }
+  readText(path: string): string {
+    const t = this.files.get(path);
+    if (t === undefined) throw new Error(`ENOENT: ${path}`);
+    return t;
+  }
+  readBytes(path: string): Uint8Array {
+    return new TextEncoder().encode(this.readText(path));
+  }
+  createServer(options: CommandOptions): CommandServer {
+    this.created.push(options);
+    if (this.createError !== null) throw this.createError;
+    this.server.calls.push("created");
+    return this.server;
+  }
+  onSignal(signal: "SIGINT" | "SIGTERM", run: () => void): void {
+    this.signals.set(signal, run);
+  }
+  flush(): Promise<void> {
+    this.log.push("flush");
+    return Promise.resolve();
+  }
+  stderr(): string {
+    return this.err_.join("\n");
+  }
+}
+
+/** Runs the command; the exit code, or null when it kept running (serving). */
+async function run(host: FakeHost): Promise<number | null> {
+  try {
+    await runCommand(host);
+    return null;
+  } catch (error) {
+    if (error instanceof Exit) return error.code;
+    throw error;
+  }
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+}
+
+function options(argv: string[]): CliOptions {
+  const parsed = parseCli(argv);
+  if (parsed.kind !== "run") throw new Error(`not a run: ${JSON.stringify(parsed)}`);
+  return parsed.options;
+}
+
+const TRY = "Try 'pasv --help' for more information.";
+
+describe("runCommand: help, version, bad flags", () => {
+  it("--help prints the usage, flushes and exits 0", async () => {
+    for (const flag of ["--help", "-h"]) {
+      const host = new FakeHost([flag]);
+      expect(await run(host)).toBe(0);
+      expect(host.out_).toEqual([USAGE.trimEnd()]);
+      expect(host.log.slice(-2)).toEqual(["flush", "exit 0"]);
+      expect(host.created).toEqual([]);
+    }
+  });
+
+  it("--version prints the version and runtime, flushes and exits 0", async () => {
+    const host = new FakeHost(["--version"]);
+    expect(await run(host)).toBe(0);
+    expect(host.out_).toEqual([`pasv ${VERSION} (testrt)`]);
+    expect(host.log.slice(-2)).toEqual(["flush", "exit 0"]);
+  });
+
+  it("a bad flag exits 2 with the reason and \"Try 'pasv --help'\"", async () => {
+    const host = new FakeHost(["--bogus"]);
+    expect(await run(host)).toBe(2);
+    expect(host.stderr()).toMatch(/^pasv: .*bogus/);
+    expect(host.stderr()).toContain(TRY);
+    expect(host.out_).toEqual([]);
+  });
+});
+
+describe("runCommand: start-up errors exit 2", () => {
+  it("--tls-cert on a host that cannot run FTPS names the reason", async () => {
+    const host = new FakeHost(["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+    host.noTls = "Deno cannot upgrade an accepted connection to TLS";
+    expect(await run(host)).toBe(2);
+    expect(host.stderr()).toBe(`pasv: --tls-cert/--tls-key: Deno cannot upgrade an accepted connection to TLS\n${TRY}`);
+    expect(host.created).toEqual([]);
+  });
+
+  it("--no-anonymous without any user", async () => {
+    const host = new FakeHost(["--no-anonymous"]);
+    expect(await run(host)).toBe(2);
+    expect(host.stderr()).toBe(`pasv: --no-anonymous needs at least one --user or --users file\n${TRY}`);
+  });
+
+  it("a bad users file line names the file and the line", async () => {
+    const host = new FakeHost(["--users", "/etc/pasv-users"]);
+    host.files.set("/etc/pasv-users", "# ok\nalice:pw\nnocolon\n");
+    expect(await run(host)).toBe(2);
+    expect(host.stderr()).toBe(`pasv: /etc/pasv-users: users file line 3: user must be NAME:PASSWORD, got "nocolon"\n${TRY}`);
+  });
+
+  it("an unreadable users file names the file and the error", async () => {
+    const host = new FakeHost(["--users", "/missing"]);
+    expect(await run(host)).toBe(2);
+    expect(host.stderr()).toMatch(/^pasv: cannot read users file \/missing: ENOENT: \/missing\n/);
+  });
+
+  it("a directory that is not one", async () => {
+    const host = new FakeHost(["/nope"]);
+    expect(await run(host)).toBe(2);
+    expect(host.stderr()).toBe(`pasv: cannot serve /nope: not a directory\n${TRY}`);
+  });
+
+  it("unreadable TLS material", async () => {
+    const host = new FakeHost(["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+    host.files.set("c.pem", "CERT");
+    expect(await run(host)).toBe(2);
+    expect(host.stderr()).toMatch(/^pasv: cannot read the TLS certificate or key: ENOENT: k.pem/);
+  });
+
+  it("a server the options cannot build", async () => {
+    const host = new FakeHost([]);
+    host.createError = new RangeError("bad range");
+    expect(await run(host)).toBe(2);
+    expect(host.stderr()).toBe(`pasv: bad range\n${TRY}`);
+  });
+
+  it("a listen failure names host:port", async () => {
+    const host = new FakeHost(["-H", "0.0.0.0", "-p", "21"]);
+    host.server.listenError = new Error("EADDRINUSE");
+    expect(await run(host)).toBe(2);
+    expect(host.stderr()).toBe(`pasv: cannot listen on 0.0.0.0:21: EADDRINUSE\n${TRY}`);
+    expect(host.server.calls).toEqual(["created", "listen 0.0.0.0:21"]);
+  });
+});
+
+describe("runCommand: serving", () => {
+  it("prints where it serves and whom it admits, then keeps running", async () => {
+    const host = new FakeHost([]);
+    expect(await run(host)).toBeNull();
+    expect(host.out_).toEqual(["pasv: serving /real/cwd on ftp://127.0.0.1:2121 (anonymous read-only) [testrt]"]);
+    expect(host.exits).toEqual([]);
+    expect([...host.signals.keys()].sort()).toEqual(["SIGINT", "SIGTERM"]);
+    expect(host.created[0]).toMatchObject({ root: "/real/cwd", anonymous: true, write: false, users: [] });
+  });
+
+  it("describes users, write access, TLS and an IPv6 address", async () => {
+    const host = new FakeHost(["/srv", "-H", "::1", "-u", "a:1", "--users", "u.txt", "-w", "--no-anonymous", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required"]);
+    host.files.set("u.txt", "b:2\n").set("c.pem", "CERT").set("k.pem", "KEY");
+    host.server.bound = { address: "::1", port: 2121 };
+    expect(await run(host)).toBeNull();
+    expect(host.out_).toEqual(["pasv: serving /srv on ftp://[::1]:2121 (2 users read-write, TLS required for users) [testrt]"]);
+    const created = host.created[0]!;
+    expect(created.users).toEqual([
+      { user: "a", password: "1", write: true },
+      { user: "b", password: "2", write: true },
+    ]);
+    expect(created.tls).toEqual({ cert: new TextEncoder().encode("CERT"), key: new TextEncoder().encode("KEY"), required: true });
+  });
+
+  it("one user, read-only, TLS offered", async () => {
+    const host = new FakeHost(["-u", "a:1", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+    host.files.set("c.pem", "C").set("k.pem", "K");
+    await run(host);
+    expect(host.out_[0]).toContain("(anonymous read-only, 1 user read-only, TLS offered)");
+  });
+
+  it("the server's log lines go to out with a timestamp", async () => {
+    const host = new FakeHost([]);
+    await run(host);
+    host.created[0]!.log?.("transfer completed");
+    expect(host.out_.at(-1)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z transfer completed$/);
+  });
+
+  it("SIGTERM closes the server, then flushes and exits 0; a second signal is ignored", async () => {
+    const host = new FakeHost([]);
+    await run(host);
+    host.exitThrows = false;
+    host.signals.get("SIGTERM")!();
+    host.signals.get("SIGINT")!();
+    await settle();
+    expect(host.out_.at(-1)).toBe("pasv: SIGTERM, stopping");
+    expect(host.server.calls).toEqual(["created", "listen 127.0.0.1:2121", "close"]);
+    expect(host.exits).toEqual([]);
+    host.server.settleClose(true);
+    await settle();
+    expect(host.log.slice(-2)).toEqual(["flush", "exit 0"]);
+    expect(host.exits).toEqual([0]);
+  });
+
+  it("SIGINT with a failing close exits 1 after the flush", async () => {
+    const host = new FakeHost([]);
+    await run(host);
+    host.exitThrows = false;
+    host.signals.get("SIGINT")!();
+    host.server.settleClose(false);
+    await settle();
+    expect(host.out_).toContain("pasv: SIGINT, stopping");
+    expect(host.log.slice(-2)).toEqual(["flush", "exit 1"]);
+  });
+});
+
+describe("serverOptions", () => {
+  const log = (): void => undefined;
+
+  it("maps every flag", () => {
+    const o = options(["/srv", "-H", "0.0.0.0", "-p", "0", "-w", "--no-anonymous", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2"]);
+    const tls = { cert: new Uint8Array([1]), key: new Uint8Array([2]), required: true };
+    expect(serverOptions(o, "/real/srv", [{ user: "a", password: "b" }], tls, log)).toEqual({
+      root: "/real/srv",
+      users: [{ user: "a", password: "b", write: true }],
+      anonymous: false,
+      write: true,
+      passivePorts: { min: 50000, max: 50100 },
+      publicAddress: "203.0.113.1",
+      idleTimeoutMs: 60_000,
+      maxSessions: 10,
+      maxSessionsPerIp: 2,
+      tls,
+      log,
+    });
+  });
+
+  it("leaves unset flags to the server's defaults", () => {
+    const mapped = serverOptions(options([]), "/d", [], undefined, log);
+    expect(mapped).toEqual({ root: "/d", users: [], anonymous: true, write: false, log });
+    expect(Object.keys(mapped).sort()).toEqual(["anonymous", "log", "root", "users", "write"]);
+  });
+});

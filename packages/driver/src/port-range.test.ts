@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { seededRandom } from "./fake-platform.test-helper.js";
+import { checkPortRange, DEFAULT_PASSIVE_PORTS, LOWEST_PASSIVE_PORT, pickPort, portRangeProblem } from "./port-range.js";
+
+describe("passive port range", () => {
+  it("accepts the default and the edges of the allowed span", () => {
+    expect(portRangeProblem(DEFAULT_PASSIVE_PORTS)).toBeNull();
+    expect(portRangeProblem({ min: LOWEST_PASSIVE_PORT, max: 65535 })).toBeNull();
+    expect(portRangeProblem({ min: 50000, max: 50000 })).toBeNull();
+  });
+
+  it("names each problem", () => {
+    expect(portRangeProblem({ min: 1.5, max: 2000 })).toBe("passive ports must be whole numbers (got 1.5-2000)");
+    expect(portRangeProblem({ min: 2000, max: Number.NaN })).toMatch(/whole numbers/);
+    expect(portRangeProblem({ min: 1023, max: 2000 })).toBe("passive ports must lie within 1024-65535 (got 1023-2000)");
+    expect(portRangeProblem({ min: 2000, max: 65536 })).toMatch(/within 1024-65535/);
+    expect(portRangeProblem({ min: 3000, max: 2000 })).toBe("passive port range 3000-2000 is reversed");
+  });
+
+  it("checkPortRange throws a RangeError with the problem, else returns the range", () => {
+    const ok = { min: 50000, max: 50010 };
+    expect(checkPortRange(ok)).toBe(ok);
+    expect(() => checkPortRange({ min: 10, max: 20 })).toThrow(RangeError);
+    expect(() => checkPortRange({ min: 3000, max: 2000 })).toThrow("passive port range 3000-2000 is reversed");
+  });
+
+  it("pickPort stays within the range, reaching both ends", () => {
+    const range = { min: 50000, max: 50003 };
+    expect(pickPort(range, () => 0)).toBe(50000);
+    expect(pickPort(range, () => 0.999999)).toBe(50003);
+    // a random() of exactly 1 (outside the contract) still stays inside
+    expect(pickPort(range, () => 1)).toBe(50003);
+    expect(pickPort({ min: 60000, max: 60000 }, () => 0.7)).toBe(60000);
+    const random = seededRandom(7);
+    const seen = new Set<number>();
+    for (let i = 0; i < 400; i++) {
+      const p = pickPort(range, random);
+      expect(p).toBeGreaterThanOrEqual(50000);
+      expect(p).toBeLessThanOrEqual(50003);
+      seen.add(p);
+    }
+    expect(seen.size).toBe(4);
+  });
+});

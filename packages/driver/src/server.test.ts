@@ -1,0 +1,629 @@
+import type { SessionEvent } from "@pasv/core";
+import { describe, expect, it } from "vitest";
+import { FakePlatform, FakeSocket, FakeTls, settle } from "./fake-platform.test-helper.js";
+import { MemoryFs } from "./memory-fs.js";
+import { VfsError, type Vfs, type VfsReader } from "./vfs.js";
+import { CLOSE_GRACE_MS, FtpServer, LISTEN_BACKLOG, type ServerEvents, type ServerOptions } from "./server.js";
+
+const CLIENT = { address: "198.51.100.1", port: 4000 };
+
+interface Harness {
+  platform: FakePlatform;
+  server: FtpServer;
+  lines: string[];
+  events: { name: keyof ServerEvents; event: unknown }[];
+  connect(remote?: { address: string; port: number }): FakeSocket;
+}
+
+async function start(options: ServerOptions = {}, platform = new FakePlatform({ tree: { pub: { "a.txt": "hello" } } })): Promise<Harness> {
+  const lines: string[] = [];
+  const server = new FtpServer(platform, { log: (line) => lines.push(line), ...options });
+  const events: Harness["events"] = [];
+  for (const name of ["session-open", "session-close", "login", "login-failed", "transfer"] as const) server.on(name, (event) => events.push({ name, event }));
+  await server.listen(2121, "127.0.0.1");
+  const listener = platform.last;
+  return { platform, server, lines, events, connect: (remote = CLIENT) => listener.connect(remote) };
+}
+
+/** Sends a command and lets the session's promises (auth, fs) settle. */
+async function send(socket: FakeSocket, line: string): Promise<void> {
+  socket.data(`${line}\r\n`);
+  await settle(40);
+}
+
+function replies(socket: FakeSocket): string[] {
+  return socket.written().split("\r\n").filter((l) => l !== "");
+}
+
+function lastReply(socket: FakeSocket): string {
+  return replies(socket).at(-1) ?? "";
+}
+
+function track<T>(promise: Promise<T>): { state: "pending" | "resolved" | "rejected" } {
+  const t: { state: "pending" | "resolved" | "rejected" } = { state: "pending" };
+  promise.then(
+    () => (t.state = "resolved"),
+    () => (t.state = "rejected"),
+  );
+  return t;
+}
+
+describe("FtpServer construction", () => {
+  it("refuses the tls option on a platform without TLS", () => {
+    expect(() => new FtpServer(new FakePlatform(), { tls: {} })).toThrow("TLS is not available on this platform");
+    expect(() => new FtpServer(new FakePlatform({ tls: new FakeTls() }), { tls: { required: true } })).not.toThrow();
+  });
+
+  it("refuses an invalid passive port range with a RangeError", () => {
+    expect(() => new FtpServer(new FakePlatform(), { passivePorts: { min: 100, max: 200 } })).toThrow(RangeError);
+    expect(() => new FtpServer(new FakePlatform(), { passivePorts: { min: 60000, max: 50000 } })).toThrow(/reversed/);
+  });
+
+  it("listens with a large backlog and urgent data, once", async () => {
+    const platform = new FakePlatform();
+    const server = new FtpServer(platform);
+    expect(await server.listen(0, "::1")).toEqual({ address: "::1", port: 2121 });
+    expect(platform.listenRequests[0]).toEqual({ host: "::1", port: 0, family: 6, backlog: LISTEN_BACKLOG, urgentData: true });
+    await expect(server.listen()).rejects.toThrow("already listening");
+  });
+});
+
+describe("FtpServer sessions", () => {
+  it("greets with 220 and emits session-open / session-close with the peer address", async () => {
+    const h = await start();
+    const c = h.connect();
+    expect(lastReply(c)).toMatch(/^220 /);
+    expect(h.server.sessionCount).toBe(1);
+    expect(h.events).toEqual([{ name: "session-open", event: { id: 1, remote: CLIENT } }]);
+    c.close();
+    expect(h.server.sessionCount).toBe(0);
+    expect(h.events[1]).toEqual({ name: "session-close", event: { id: 1, remote: CLIENT } });
+  });
+
+  it("normalizes an IPv4-mapped peer address in events", async () => {
+    const h = await start();
+    h.connect({ address: "::ffff:198.51.100.1", port: 4000 });
+    expect(h.events[0]).toEqual({ name: "session-open", event: { id: 1, remote: CLIENT } });
+  });
+
+  it("refuses sessions beyond maxSessions with 421 and admits again once one closes", async () => {
+    const h = await start({ maxSessions: 1 });
+    const a = h.connect();
+    const b = h.connect({ address: "198.51.100.2", port: 1 });
+    expect(lastReply(a)).toMatch(/^220 /);
+    expect(lastReply(b)).toMatch(/^421 /);
+    expect(b.endCalls).toBeGreaterThan(0);
+    b.close();
+    a.close();
+    const c = h.connect();
+    expect(lastReply(c)).toMatch(/^220 /);
+  });
+
+  it("refuses sessions beyond maxSessionsPerIp with 421, per address", async () => {
+    const h = await start({ maxSessionsPerIp: 1 });
+    const a = h.connect({ address: "198.51.100.1", port: 1 });
+    const b = h.connect({ address: "198.51.100.1", port: 2 });
+    const other = h.connect({ address: "198.51.100.9", port: 3 });
+    expect(lastReply(a)).toMatch(/^220 /);
+    expect(lastReply(b)).toMatch(/^421 /);
+    expect(lastReply(other)).toMatch(/^220 /);
+  });
+
+  it("calls the instrumentation hooks", async () => {
+    const opened: number[] = [];
+    const stepped: string[] = [];
+    const platform = new FakePlatform();
+    const server = new FtpServer(platform, {}, { opened: (id) => opened.push(id), stepped: (id, event: SessionEvent) => stepped.push(`${id}:${event.type}`) });
+    await server.listen();
+    platform.last.connect();
+    expect(opened).toEqual([1]);
+    expect(stepped[0]).toBe("1:open");
+  });
+});
+
+describe("FtpServer logins", () => {
+  it("anonymous login succeeds by default, emits login, and uses the platform's local fs at cwd", async () => {
+    const h = await start();
+    const c = h.connect();
+    await send(c, "USER anonymous");
+    expect(lastReply(c)).toMatch(/^331 /);
+    await send(c, "PASS me@example.com");
+    expect(lastReply(c)).toMatch(/^230 /);
+    expect(h.events.at(-1)).toEqual({ name: "login", event: { id: 1, user: "anonymous", anonymous: true } });
+    expect(h.platform.fsRoots).toEqual(["/srv/ftp"]);
+    const d = h.connect();
+    await send(d, "USER ftp");
+    await send(d, "PASS x");
+    expect(lastReply(d)).toMatch(/^230 /);
+    expect(h.platform.fsRoots).toEqual(["/srv/ftp"]); // cached per root
+  });
+
+  it("with anonymous disabled refuses an anonymous login", async () => {
+    const h = await start({ anonymous: false, users: [{ user: "alice", password: "pw" }] });
+    const c = h.connect();
+    await send(c, "USER anonymous");
+    await send(c, "PASS x");
+    expect(replies(c).slice(1).some((r) => r.startsWith("530 "))).toBe(true);
+    expect(replies(c).some((r) => r.startsWith("230 "))).toBe(false);
+    expect(h.events.some((e) => e.name === "login")).toBe(false);
+  });
+
+  it("a named user logs in on their own root; a wrong password emits login-failed and a log line", async () => {
+    const h = await start({ root: "/data", users: [{ user: "alice", password: "pw", root: "/home/alice" }] });
+    const c = h.connect();
+    await send(c, "USER alice");
+    await send(c, "PASS wrong");
+    h.platform.clock.advance(5_000);
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^530 /);
+    expect(h.events).toContainEqual({ name: "login-failed", event: { id: 1, user: "alice", remote: CLIENT } });
+    expect(h.lines).toContain('session 1 198.51.100.1: failed login for "alice"');
+    await send(c, "USER alice");
+    await send(c, "PASS pw");
+    expect(lastReply(c)).toMatch(/^230 /);
+    expect(h.events.at(-1)).toEqual({ name: "login", event: { id: 1, user: "alice", anonymous: false } });
+    expect(h.platform.fsRoots).toEqual(["/home/alice"]);
+  });
+
+  it("uses options.vfs instead of the platform's file system, and options.auth instead of accounts", async () => {
+    const vfs = new MemoryFs({});
+    const h = await start({ vfs });
+    const c = h.connect();
+    await send(c, "USER anonymous");
+    await send(c, "PASS x");
+    expect(lastReply(c)).toMatch(/^230 /);
+    expect(h.platform.fsRoots).toEqual([]);
+    const h2 = await start({ auth: { authenticate: (r) => Promise.resolve(r.user === "root" ? { account: { user: "root", anonymous: false, write: true }, vfs } : null) } });
+    const d = h2.connect();
+    await send(d, "USER root");
+    await send(d, "PASS anything");
+    expect(lastReply(d)).toMatch(/^230 /);
+  });
+});
+
+describe("FtpServer transfers", () => {
+  it("a RETR emits a transfer event and logs one transfer line", async () => {
+    const h = await start({ publicAddress: "203.0.113.5", passivePorts: { min: 50000, max: 50000 } });
+    const c = h.connect();
+    await send(c, "USER anonymous");
+    await send(c, "PASS x");
+    await send(c, "PASV");
+    expect(lastReply(c)).toBe("227 Entering Passive Mode (203,0,113,5,195,80).");
+    const data = h.platform.last.connect({ address: CLIENT.address, port: 4001 });
+    await send(c, "RETR /pub/a.txt");
+    expect(lastReply(c)).toMatch(/^150 /);
+    await settle(40);
+    expect(data.written()).toBe("hello");
+    expect(data.endCalls).toBe(1);
+    data.finished();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^226 /);
+    const transfer = h.events.find((e) => e.name === "transfer");
+    expect(transfer?.event).toEqual({ id: 1, kind: "transfer", outcome: "completed", command: "RETR", direction: "download", path: "/pub/a.txt", bytes: 5, durationMs: 0, user: "anonymous", code: 226 });
+    expect(h.lines).toContain('transfer completed user=anonymous ip=198.51.100.1 RETR "/pub/a.txt" bytes=5 duration=0ms rate=- code=226');
+  });
+
+  it("a publicAddress function is asked per client", async () => {
+    const asked: string[] = [];
+    const h = await start({
+      publicAddress: (client) => {
+        asked.push(client.address);
+        return "192.0.2.77";
+      },
+      passivePorts: { min: 50001, max: 50001 },
+    });
+    const c = h.connect();
+    await send(c, "USER anonymous");
+    await send(c, "PASS x");
+    await send(c, "PASV");
+    expect(lastReply(c)).toBe("227 Entering Passive Mode (192,0,2,77,195,81).");
+    expect(asked).toEqual([CLIENT.address]);
+  });
+});
+
+describe("FtpServer close", () => {
+  it("sends 421 to live sessions, stops listening, and resolves once they close", async () => {
+    const h = await start();
+    const a = h.connect();
+    const b = h.connect({ address: "198.51.100.2", port: 1 });
+    const closing = track(h.server.close());
+    await settle();
+    expect(lastReply(a)).toMatch(/^421 /);
+    expect(lastReply(b)).toMatch(/^421 /);
+    expect(a.endCalls).toBeGreaterThan(0);
+    expect(h.platform.last.closed).toBe(true);
+    expect(closing.state).toBe("pending");
+    a.close();
+    await settle();
+    expect(closing.state).toBe("pending");
+    b.close();
+    await settle();
+    expect(closing.state).toBe("resolved");
+    expect(a.destroyed || b.destroyed).toBe(false);
+    expect(h.platform.clock.pending).toBe(0);
+  });
+
+  it(`destroys sessions still open after ${CLOSE_GRACE_MS} ms`, async () => {
+    const h = await start();
+    const a = h.connect();
+    const closing = track(h.server.close());
+    await settle();
+    h.platform.clock.advance(CLOSE_GRACE_MS - 1);
+    await settle();
+    expect(a.destroyed).toBe(false);
+    expect(closing.state).toBe("pending");
+    h.platform.clock.advance(1);
+    await settle();
+    expect(a.destroyed).toBe(true);
+    expect(closing.state).toBe("resolved");
+    expect(h.server.sessionCount).toBe(0);
+  });
+
+  it("resolves at once with no sessions, and refuses connections that arrive while closing", async () => {
+    const platform = new FakePlatform();
+    const server = new FtpServer(platform);
+    await server.close(); // never listened
+    const h = await start();
+    await h.server.close();
+    const late = h.connect();
+    expect(lastReply(late)).toMatch(/^421 /);
+  });
+
+  // BUG: server.ts:129 (field at :75) — close() keeps one `drained` resolver; a second close() while sessions are
+  // still open overwrites it (`this.drained = resolve`), so the first close()'s promise never settles.
+  it.fails("close() called twice: both calls resolve once the sessions are gone", async () => {
+    const h = await start();
+    const a = h.connect();
+    const first = track(h.server.close());
+    const second = track(h.server.close());
+    await settle();
+    a.close();
+    await settle();
+    expect(second.state).toBe("resolved");
+    expect(first.state).toBe("resolved");
+  });
+});
+
+/** Logs in on a fresh control connection. */
+async function loggedIn(h: Harness, user = "anonymous", password = "x"): Promise<FakeSocket> {
+  const c = h.connect();
+  await send(c, `USER ${user}`);
+  await send(c, `PASS ${password}`);
+  expect(lastReply(c)).toMatch(/^230 /);
+  return c;
+}
+
+/** PASV, then the client's data connection from its own address. */
+async function passive(h: Harness, c: FakeSocket): Promise<FakeSocket> {
+  await send(c, "PASV");
+  expect(lastReply(c)).toMatch(/^227 /);
+  return h.platform.last.connect({ address: CLIENT.address, port: 4100 });
+}
+
+describe("FtpServer end to end on the fake platform", () => {
+  const writer = { users: [{ user: "alice", password: "pw" }], write: true, passivePorts: { min: 50000, max: 50000 } } as const;
+
+  it("an idle session is closed after idleTimeoutMs with 421", async () => {
+    const h = await start({ idleTimeoutMs: 1_000 });
+    const c = await loggedIn(h);
+    h.platform.clock.advance(999);
+    await settle();
+    expect(lastReply(c)).toMatch(/^230 /);
+    h.platform.clock.advance(1);
+    await settle();
+    expect(lastReply(c)).toMatch(/^421 /);
+    expect(c.endCalls).toBeGreaterThan(0);
+  });
+
+  it("STOR stores the bytes once the client's end of stream arrives, then 226 after our FIN", async () => {
+    const h = await start(writer);
+    const c = await loggedIn(h, "alice", "pw");
+    const data = await passive(h, c);
+    await send(c, "STOR /up.txt");
+    expect(lastReply(c)).toMatch(/^150 /);
+    data.data("abc");
+    data.data("def");
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^150 /);
+    data.peerEnd();
+    await settle(40);
+    expect(data.endCalls).toBe(1);
+    data.finished();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^226 /);
+    await send(c, "TYPE I");
+    await send(c, "SIZE /up.txt");
+    expect(lastReply(c)).toBe("213 6");
+    expect(h.events.find((e) => e.name === "transfer")?.event).toMatchObject({ outcome: "completed", command: "STOR", direction: "upload", bytes: 6, user: "alice", code: 226 });
+  });
+
+  it("an upload reset before its end of stream is a 426, not a stored file", async () => {
+    const h = await start(writer);
+    const c = await loggedIn(h, "alice", "pw");
+    const data = await passive(h, c);
+    await send(c, "STOR /broken.txt");
+    data.data("partial");
+    await settle(40);
+    data.fail("ECONNRESET");
+    data.close();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^426 /);
+    expect(h.events.find((e) => e.name === "transfer")?.event).toMatchObject({ outcome: "failed", command: "STOR", code: 426 });
+  });
+
+  it("anonymous users may not upload", async () => {
+    const h = await start(writer);
+    const c = await loggedIn(h);
+    await passive(h, c);
+    await send(c, "STOR /nope.txt");
+    expect(lastReply(c)).toMatch(/^550 /);
+  });
+
+  it("LIST sends the listing over the data connection", async () => {
+    const h = await start({ passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h);
+    const data = await passive(h, c);
+    await send(c, "LIST /pub");
+    await settle(40);
+    expect(data.written()).toContain("a.txt");
+    data.finished();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^226 /);
+  });
+
+  it("file commands reach the file system: MKD, SIZE, MDTM, RNFR/RNTO, DELE, RMD", async () => {
+    const h = await start(writer);
+    const c = await loggedIn(h, "alice", "pw");
+    for (const [command, code] of [
+      ["TYPE I", "200"],
+      ["MKD /d", "257"],
+      ["SIZE /pub/a.txt", "213"],
+      ["MDTM /pub/a.txt", "213"],
+      ["RNFR /pub/a.txt", "350"],
+      ["RNTO /d/b.txt", "250"],
+      ["SIZE /pub/a.txt", "550"],
+      ["DELE /d/b.txt", "250"],
+      ["RMD /d", "250"],
+      ["RMD /d", "550"],
+    ] as const) {
+      await send(c, command);
+      expect(lastReply(c).slice(0, 3), command).toBe(code);
+    }
+  });
+
+  it("RETR of a missing file is 550 and moves no bytes", async () => {
+    const h = await start({ passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h);
+    const data = await passive(h, c);
+    await send(c, "RETR /pub/missing.txt");
+    expect(lastReply(c)).toMatch(/^550 /);
+    expect(data.written()).toBe("");
+  });
+
+  it("ABOR during a download blocked on a full send queue cuts the data connection", async () => {
+    const h = await start({ passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h);
+    const data = await passive(h, c);
+    data.buffered = Number.MAX_SAFE_INTEGER;
+    await send(c, "RETR /pub/a.txt");
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^150 /);
+    await send(c, "ABOR");
+    await settle(40);
+    expect(data.destroyed).toBe(true);
+    expect(replies(c).slice(-2).map((r) => r.slice(0, 3))).toEqual(["426", "226"]);
+  });
+
+  it("a download whose data connection stalls fails with 426 after the stall timeout", async () => {
+    const h = await start({ passivePorts: { min: 50000, max: 50000 }, core: { timeouts: { dataStall: 2_000 } } });
+    const c = await loggedIn(h);
+    const data = await passive(h, c);
+    await send(c, "RETR /pub/a.txt");
+    await settle(40);
+    expect(data.endCalls).toBe(1); // our FIN is queued but never reported out
+    h.platform.clock.advance(2_000);
+    await settle(40);
+    expect(data.destroyed).toBe(true);
+    expect(lastReply(c)).toMatch(/^426 /);
+  });
+
+  it("active mode: PORT connects from the control address and RETR sends over it", async () => {
+    const h = await start();
+    const c = await loggedIn(h);
+    await send(c, "PORT 198,51,100,1,19,137");
+    expect(lastReply(c)).toMatch(/^200 /);
+    await send(c, "RETR /pub/a.txt");
+    await settle(40);
+    expect(h.platform.connects).toHaveLength(1);
+    expect(h.platform.connects[0]!.request).toEqual({ host: "198.51.100.1", port: 5001, family: 4, localAddress: "127.0.0.1" });
+    const data = h.platform.connects[0]!.resolve();
+    await settle(40);
+    expect(data.written()).toBe("hello");
+    data.finished();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^226 /);
+  });
+
+  it("runs the instrumented reducer and writes the session's log lines", async () => {
+    const platform = new FakePlatform();
+    const lines: string[] = [];
+    let steps = 0;
+    const { coreReducer } = await import("./session.js");
+    const server = new FtpServer(platform, { log: (l) => lines.push(l) }, { reducer: { ...coreReducer, step: (s, e) => (steps++, coreReducer.step(s, e)) } });
+    await server.listen();
+    const c = platform.last.connect({ address: "not-an-ip", port: 9 });
+    expect(lastReply(c)).toMatch(/^220 /);
+    expect(steps).toBeGreaterThan(0);
+    c.close();
+    expect(lines.every((l) => l.startsWith("session 1 not-an-ip: "))).toBe(true);
+  });
+});
+
+describe("FtpServer on the fake platform: TLS, backpressure, foreign data connections, ASCII", () => {
+  it("AUTH TLS upgrades the control connection; PROT P data is upgraded too", async () => {
+    const tls = new FakeTls();
+    const platform = new FakePlatform({ tls, tree: { pub: { "a.txt": "hello" } } });
+    const h = await start({ tls: {}, passivePorts: { min: 50000, max: 50000 } }, platform);
+    const raw = h.connect();
+    await send(raw, "AUTH TLS");
+    expect(lastReply(raw)).toMatch(/^234 /);
+    expect(tls.upgrades).toHaveLength(1);
+    const c = tls.upgrades[0]!.resolve();
+    await settle(40);
+    await send(c, "USER anonymous");
+    await send(c, "PASS x");
+    expect(lastReply(c)).toMatch(/^230 /);
+    await send(c, "PBSZ 0");
+    await send(c, "PROT P");
+    expect(lastReply(c)).toMatch(/^200 /);
+    await send(c, "PASV");
+    const rawData = h.platform.last.connect({ address: CLIENT.address, port: 4200 });
+    await send(c, "RETR /pub/a.txt");
+    await settle(40);
+    expect(tls.upgrades).toHaveLength(2);
+    expect(tls.upgrades[1]!.socket).toBe(rawData);
+    const data = tls.upgrades[1]!.resolve();
+    await settle(40);
+    expect(data.written()).toBe("hello");
+    data.finished();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^226 /);
+    expect(raw.written()).not.toContain("230");
+  });
+
+  it("a control writer backed up pauses reading until it drains", async () => {
+    const h = await start();
+    const c = h.connect();
+    expect(c.paused).toBe(false);
+    c.buffered = 10 * 1024 * 1024;
+    await send(c, "NOOP");
+    expect(c.paused).toBe(true);
+    c.drain();
+    expect(c.paused).toBe(false);
+  });
+
+  it("a data connection from a foreign address is rejected; the client's own is used", async () => {
+    const h = await start({ passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h);
+    await send(c, "PASV");
+    const listener = h.platform.last;
+    const foreign = listener.connect({ address: "203.0.113.99", port: 1234 });
+    expect(foreign.destroyed).toBe(true);
+    const own = listener.connect({ address: CLIENT.address, port: 4300 });
+    await send(c, "RETR /pub/a.txt");
+    await settle(40);
+    expect(own.written()).toBe("hello");
+    expect(foreign.written()).toBe("");
+  });
+
+  it("an ASCII upload turns CRLF into LF; MFMT sets the modification time", async () => {
+    const h = await start({ users: [{ user: "alice", password: "pw" }], write: true, passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h, "alice", "pw");
+    await send(c, "TYPE A");
+    let data = await passive(h, c);
+    await send(c, "STOR /t.txt");
+    data.data("one\r\ntwo\r");
+    data.data("\n");
+    data.peerEnd();
+    await settle(40);
+    data.finished();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^226 /);
+    await send(c, "TYPE I");
+    await send(c, "SIZE /t.txt");
+    expect(lastReply(c)).toBe("213 8");
+    await send(c, "MFMT 20200102030405 /t.txt");
+    expect(lastReply(c)).toMatch(/^213 /);
+    await send(c, "MDTM /t.txt");
+    expect(lastReply(c)).toBe("213 20200102030405");
+    data = await passive(h, c);
+    await send(c, "RETR /t.txt");
+    await settle(40);
+    expect(data.written()).toBe("one\ntwo\n");
+  });
+});
+
+/** The in-memory fs with a reader the test shapes (a recycle hook, a read that breaks). */
+function shapedFs(options: { recycle?: (chunk: Uint8Array) => void; failWith?: Error }): Vfs {
+  const inner = new MemoryFs({ pub: { "a.txt": "hello" } });
+  return new Proxy(inner, {
+    get(target, key, receiver) {
+      if (key !== "read") return Reflect.get(target, key, receiver) as unknown;
+      return async (path: string, offset: number): Promise<VfsReader> => {
+        const reader = await target.read(path, offset);
+        const failWith = options.failWith;
+        return {
+          chunks: failWith === undefined
+            ? () => reader.chunks()
+            : async function* () {
+                yield await Promise.resolve(new Uint8Array([104, 105]));
+                throw failWith;
+              },
+          ...(options.recycle === undefined ? {} : { recycle: options.recycle }),
+          close: () => reader.close(),
+        };
+      };
+    },
+  });
+}
+
+describe("FtpServer on the fake platform: file readers", () => {
+  it("a reader's recycle hook runs once the chunk is flushed to the kernel", async () => {
+    const recycled: number[] = [];
+    const h = await start({ vfs: shapedFs({ recycle: (chunk) => recycled.push(chunk.length) }), passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h);
+    await send(c, "TYPE I");
+    const data = await passive(h, c);
+    await send(c, "RETR /pub/a.txt");
+    await settle(40);
+    expect(data.written()).toBe("hello");
+    expect(recycled).toEqual([]);
+    data.flush();
+    expect(recycled).toEqual([5]);
+    data.finished();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^226 /);
+  });
+
+  it("a reader that breaks with a plain Error fails the transfer on the file side (451)", async () => {
+    const h = await start({ vfs: shapedFs({ failWith: new Error("EIO") }), passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h);
+    const data = await passive(h, c);
+    await send(c, "RETR /pub/a.txt");
+    await settle(60);
+    expect(data.written()).toBe("hi");
+    expect(lastReply(c)).toMatch(/^451 /);
+    expect(h.lines.some((l) => l.includes("failed") && l.includes("EIO"))).toBe(true);
+  });
+
+  it("a reader that breaks with a VfsError keeps its kind", async () => {
+    const h = await start({ vfs: shapedFs({ failWith: new VfsError("permission") }), passivePorts: { min: 50000, max: 50000 } });
+    const c = await loggedIn(h);
+    await passive(h, c);
+    await send(c, "RETR /pub/a.txt");
+    await settle(60);
+    expect(lastReply(c)).toMatch(/^(451|550) /);
+  });
+
+  it("ABOR while the data connection's TLS handshake is still running sends nothing", async () => {
+    const tls = new FakeTls();
+    const platform = new FakePlatform({ tls, tree: { pub: { "a.txt": "hello" } } });
+    const h = await start({ tls: {}, passivePorts: { min: 50000, max: 50000 } }, platform);
+    const raw = h.connect();
+    await send(raw, "AUTH TLS");
+    const c = tls.upgrades[0]!.resolve();
+    await settle(40);
+    await send(c, "USER anonymous");
+    await send(c, "PASS x");
+    await send(c, "PBSZ 0");
+    await send(c, "PROT P");
+    const rawData = await passive(h, c);
+    await send(c, "RETR /pub/a.txt");
+    await send(c, "ABOR");
+    expect(rawData.destroyed).toBe(true);
+    const late = tls.upgrades[1]!.resolve();
+    await settle(40);
+    expect(late.destroyed).toBe(true);
+    expect(late.written()).toBe("");
+  });
+});
