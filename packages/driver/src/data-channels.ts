@@ -53,7 +53,7 @@ export class DataChannels implements DataIo {
 
   private async bind(channel: number, ch: Channel, family: Family): Promise<void> {
     let last = "no free passive port";
-    for (let attempt = 0; attempt < MAX_PASSIVE_PORT_ATTEMPTS; attempt++) {
+    for (let attempt = 0; attempt < MAX_PASSIVE_PORT_ATTEMPTS && this.channels.get(channel) === ch; attempt++) {
       const port = pickPort(this.ports, () => this.platform.random());
       let listener: Listener;
       try {
@@ -107,8 +107,11 @@ export class DataChannels implements DataIo {
   private watch(channel: number, ch: Channel, socket: ByteSocket): void {
     const idle: Idle = { chunks: [], ended: false, broken: false };
     ch.idle = idle;
+    let told = false;
     const gone = (): void => {
-      if (this.channels.get(channel) === ch && ch.idle === idle) this.post((now) => ({ type: "data.closed", now, channel }));
+      if (told || this.channels.get(channel) !== ch || ch.idle !== idle) return;
+      told = true;
+      this.post((now) => ({ type: "data.closed", now, channel }));
     };
     socket.attach({
       data: (bytes) => {

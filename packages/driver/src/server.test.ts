@@ -269,9 +269,8 @@ describe("FtpServer close", () => {
     expect(lastReply(late)).toMatch(/^421 /);
   });
 
-  // BUG: server.ts:129 (field at :75) — close() keeps one `drained` resolver; a second close() while sessions are
-  // still open overwrites it (`this.drained = resolve`), so the first close()'s promise never settles.
-  it.fails("close() called twice: both calls resolve once the sessions are gone", async () => {
+  // Once a bug: a second close() replaced the first one's resolver, which then never settled.
+  it("close() called twice: both calls resolve once the sessions are gone", async () => {
     const h = await start();
     const a = h.connect();
     const first = track(h.server.close());

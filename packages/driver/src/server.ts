@@ -72,6 +72,7 @@ export class FtpServer extends Emitter<ServerEvents> {
   private listener: Listener | null = null;
   private nextId = 1;
   private closing = false;
+  private closed: Promise<void> | null = null;
   private drained: (() => void) | null = null;
 
   constructor(
@@ -116,8 +117,14 @@ export class FtpServer extends Emitter<ServerEvents> {
     return { address: this.listener.address, port: this.listener.port };
   }
 
-  /** Stops accepting, sends every session its 421, and cuts those still open after the grace period. */
-  async close(): Promise<void> {
+  /** Stops accepting, sends every session its 421, and cuts those still open after the grace period.
+   * Idempotent: every call resolves when the first one does. */
+  close(): Promise<void> {
+    this.closed ??= this.shutDown();
+    return this.closed;
+  }
+
+  private async shutDown(): Promise<void> {
     this.closing = true;
     const stopped = this.listener?.close() ?? Promise.resolve();
     let grace: Timer | null = null;

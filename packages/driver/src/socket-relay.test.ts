@@ -18,13 +18,16 @@ function recorder(): { sink: SocketEvents; log: string[] } {
 }
 
 describe("SocketRelay", () => {
-  it("drops events before anyone attaches, except the sticky ones", () => {
+  it("holds bytes that come before anyone attaches and hands them to the first sink; drops a drain", () => {
     const relay = new SocketRelay();
     relay.data(new Uint8Array(3));
     relay.drain();
     const a = recorder();
     relay.attach(a.sink);
-    expect(a.log).toEqual([]);
+    const b = recorder();
+    relay.attach(b.sink);
+    expect(a.log).toEqual(["data 3"]);
+    expect(b.log).toEqual([]);
   });
 
   it("forwards every event to the sink attached last, and nothing more to the previous one", () => {

@@ -60,6 +60,8 @@ export class SocketStream implements DataStream {
   /** One timer for the whole stream: activity only moves `lastActivity`; the timer re-arms itself. */
   private armStall(at: Millis): void {
     this.stall = this.clock.after(Math.max(0, at - this.clock.now()), () => {
+      // Chunks still waiting for the file writer: the slow side is ours, not the connection.
+      if (this.head < this.queue.length) this.lastActivity = this.clock.now();
       const due = this.lastActivity + this.stallTimeout;
       if (this.clock.now() < due) {
         this.armStall(due);
