@@ -16,9 +16,13 @@ import { ListenError, SocketRelay, type ByteSocket, type Clock, type Listener, t
 import type { Endpoint } from "@pasv/core";
 import { DenoLocalFs } from "./local-fs.ts";
 
-/** The first read of a connection; doubles while reads fill the buffer, up to the largest. */
-export const FIRST_READ_BYTES = 64 * 1024;
-export const LARGEST_READ_BYTES = 1024 * 1024;
+/** Bytes per read on a data connection: an upload then takes a few large file writes. */
+export const READ_BYTES = 1024 * 1024;
+/** A read that filled less than this share of its buffer is copied out, so a small chunk held in a
+ * queue does not pin a whole read buffer. */
+const COPY_BELOW = READ_BYTES / 4;
+/** Control bytes posted together at most (a line usually ends a batch first). */
+const MAX_CONTROL_BATCH = 64 * 1024;
 
 const NOT_YET_VALUE = -1;
 const NOT_YET = Promise.resolve(NOT_YET_VALUE);
@@ -72,12 +76,11 @@ class DenoSocket implements ByteSocket {
 
   private async readLoop(): Promise<void> {
     if (this.bytewise) return this.readBytewise();
-    let size = FIRST_READ_BYTES;
     try {
       for (;;) {
         if (this.paused) await new Promise<void>((resolve) => (this.wake = resolve));
         if (this.closed) return;
-        const buffer = new Uint8Array(size);
+        const buffer = new Uint8Array(READ_BYTES);
         const n = await this.conn.read(buffer);
         if (n === null) {
           this.peerEnded = true;
@@ -85,8 +88,7 @@ class DenoSocket implements ByteSocket {
           this.closeIfDone();
           return;
         }
-        if (n === size) size = Math.min(size * 2, LARGEST_READ_BYTES);
-        this.relay.data(buffer.subarray(0, n));
+        this.relay.data(n < COPY_BELOW ? buffer.slice(0, n) : buffer.subarray(0, n));
       }
     } catch (error) {
       this.fail(error);
@@ -124,7 +126,7 @@ class DenoSocket implements ByteSocket {
           return;
         }
         pending.push(one[0] as number);
-        if (one[0] === 0x0a || pending.length >= FIRST_READ_BYTES) post();
+        if (one[0] === 0x0a || pending.length >= MAX_CONTROL_BATCH) post();
       }
     } catch (error) {
       post();
