@@ -7,7 +7,7 @@ import { Client } from "basic-ftp";
 import { feedReplies, initialReplyReader, parse229, type ParsedReply } from "@pasv/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryFs } from "./memory-fs.js";
-import { createServer, type FtpServer, type ServerEvents } from "./index.js";
+import { createServer, type AuthProvider, type FtpServer, type ServerEvents, type Vfs } from "./index.js";
 
 const servers: FtpServer[] = [];
 afterEach(async () => {
@@ -49,6 +49,21 @@ async function control(port: number, host = "127.0.0.1"): Promise<{ send(line: s
 }
 
 describe("createServer", () => {
+  it("takes an AuthProvider typed from @pasv/node alone (no reach into @pasv/driver)", async () => {
+    const vfs: Vfs = new MemoryFs({ "a.txt": "A" });
+    const auth: AuthProvider = {
+      authenticate: ({ user, password }) => Promise.resolve(user === "k" && password === "v" ? { account: { user, anonymous: false, write: false }, vfs } : null),
+    };
+    const { port } = await start({ auth });
+    const c = await control(port);
+    expect((await c.next()).code).toBe(220);
+    await c.send("USER k");
+    expect((await c.send("PASS v")).code).toBe(230);
+    expect((await c.send("TYPE I")).code).toBe(200);
+    expect((await c.send("SIZE /a.txt")).code).toBe(213);
+    c.close();
+  });
+
   it("serves a MemoryFs and emits typed events for sessions, logins and transfers", async () => {
     const vfs = new MemoryFs({ "hello.txt": "hello", pub: {} });
     const { server, port } = await start({ vfs, users: [{ user: "alice", password: "pw", write: true }] });
