@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock, FakeSocket, bytes, settle, text } from "./fake-platform.test-helper.js";
 import { DataStreamError } from "./io.js";
-import { MAX_HELD_CHUNKS, SEND_QUEUE_BYTES, SocketStream, type Prefix } from "./socket-stream.js";
+import { RECEIVE_QUEUE_BYTES, SEND_QUEUE_BYTES, SocketStream, type Prefix } from "./socket-stream.js";
 
 const STALL = 1_000;
 const none: Prefix = { chunks: [], ended: false };
@@ -136,16 +136,18 @@ describe("SocketStream upload (chunks)", () => {
     expect(r.done).toBe(true);
   });
 
-  it(`pauses reading once ${MAX_HELD_CHUNKS} chunks are held and resumes when they are taken`, async () => {
+  it(`pauses reading once ${RECEIVE_QUEUE_BYTES} bytes are held and resumes when they are taken`, async () => {
     const { socket, stream } = setup();
     socket.resume();
-    for (let i = 0; i < MAX_HELD_CHUNKS - 1; i++) socket.data("z");
+    const quarter = "z".repeat(RECEIVE_QUEUE_BYTES / 4);
+    for (let i = 0; i < 3; i++) socket.data(quarter);
+    socket.data("z".repeat(RECEIVE_QUEUE_BYTES / 4 - 1));
     expect(socket.paused).toBe(false);
     socket.data("z");
     expect(socket.paused).toBe(true);
     const r = read(stream);
-    await settle(MAX_HELD_CHUNKS * 4);
-    expect(r.chunks.length).toBe(MAX_HELD_CHUNKS);
+    await settle(32);
+    expect(r.chunks.length).toBe(5);
     expect(socket.paused).toBe(false);
     socket.peerEnd();
     await settle();

@@ -9,8 +9,8 @@ import type { ByteSocket, Clock, Timer } from "./platform.js";
 /** Bytes a download may queue before write() waits: enough that the next file read overlaps with
  * the kernel draining this one (measured on Node: a 16 KiB mark halves throughput). */
 export const SEND_QUEUE_BYTES = 4 * 1024 * 1024;
-/** Received chunks held before reading pauses (the file writer is slower than the network). */
-export const MAX_HELD_CHUNKS = 64;
+/** Received bytes held before reading pauses (the file writer is slower than the network). */
+export const RECEIVE_QUEUE_BYTES = 4 * 1024 * 1024;
 
 /** What an idle data connection already delivered before the transfer took it over. */
 export interface Prefix {
@@ -20,6 +20,7 @@ export interface Prefix {
 
 export class SocketStream implements DataStream {
   private queue: Uint8Array[];
+  private held = 0;
   private head = 0;
   private ended: boolean;
   private finished = false;
@@ -31,12 +32,14 @@ export class SocketStream implements DataStream {
 
   constructor(private readonly socket: ByteSocket, private readonly clock: Clock, private readonly stallTimeout: Millis, prefix: Prefix) {
     this.queue = [...prefix.chunks];
+    for (const chunk of this.queue) this.held += chunk.length;
     this.ended = prefix.ended;
     this.lastActivity = clock.now();
     socket.attach({
       data: (bytes) => {
         this.queue.push(bytes);
-        if (this.queue.length - this.head >= MAX_HELD_CHUNKS) socket.pause();
+        this.held += bytes.length;
+        if (this.held >= RECEIVE_QUEUE_BYTES) socket.pause();
         this.moved();
       },
       end: () => {
@@ -113,6 +116,7 @@ export class SocketStream implements DataStream {
       for (;;) {
         if (this.head < this.queue.length) {
           const chunk = this.queue[this.head++] as Uint8Array;
+          this.held -= chunk.length;
           if (this.head === this.queue.length) {
             this.queue = [];
             this.head = 0;
