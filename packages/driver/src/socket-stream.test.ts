@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock, FakeSocket, bytes, settle, text } from "./fake-platform.test-helper.js";
 import { DataStreamError } from "./io.js";
-import { RECEIVE_QUEUE_BYTES, SEND_QUEUE_BYTES, SocketStream, type Prefix } from "./socket-stream.js";
+import { MERGE_BYTES, RECEIVE_QUEUE_BYTES, SEND_QUEUE_BYTES, SocketStream, type Prefix } from "./socket-stream.js";
 
 const STALL = 1_000;
 const none: Prefix = { chunks: [], ended: false };
@@ -124,7 +124,21 @@ describe("SocketStream upload (chunks)", () => {
     socket.data("d2");
     socket.peerEnd();
     await settle();
-    expect(r.chunks.map((c) => new TextDecoder().decode(c))).toEqual(["p1", "p2", "d1", "d2"]);
+    // What waited is joined for the writer (p1 p2 d1 came before the reader); order is kept.
+    expect(r.chunks.map((c) => new TextDecoder().decode(c))).toEqual(["p1p2d1", "d2"]);
+    expect(r.done).toBe(true);
+  });
+
+  it("joins waiting chunks up to MERGE_BYTES, never past it", async () => {
+    const { socket, stream } = setup();
+    const half = "h".repeat(MERGE_BYTES / 2);
+    socket.data(half);
+    socket.data(half);
+    socket.data("x");
+    socket.peerEnd();
+    const r = read(stream);
+    await settle();
+    expect(r.chunks.map((c) => c.length)).toEqual([MERGE_BYTES, 1]);
     expect(r.done).toBe(true);
   });
 

@@ -9,6 +9,8 @@ import type { ByteSocket, Clock, Timer } from "./platform.js";
 /** Bytes a download may queue before write() waits: enough that the next file read overlaps with
  * the kernel draining this one (measured on Node: a 16 KiB mark halves throughput). */
 export const SEND_QUEUE_BYTES = 4 * 1024 * 1024;
+/** Waiting received chunks joined into one for the file writer at most. */
+export const MERGE_BYTES = 256 * 1024;
 /** Received bytes held before reading pauses (the file writer is slower than the network). */
 export const RECEIVE_QUEUE_BYTES = 4 * 1024 * 1024;
 
@@ -21,6 +23,8 @@ export interface Prefix {
 export class SocketStream implements DataStream {
   private queue: Uint8Array[];
   private held = 0;
+  /** chunks() is being consumed (an upload); a download never reads what the peer sends. */
+  private reading = false;
   private head = 0;
   private ended: boolean;
   private finished = false;
@@ -63,8 +67,8 @@ export class SocketStream implements DataStream {
   /** One timer for the whole stream: activity only moves `lastActivity`; the timer re-arms itself. */
   private armStall(at: Millis): void {
     this.stall = this.clock.after(Math.max(0, at - this.clock.now()), () => {
-      // Chunks still waiting for the file writer: the slow side is ours, not the connection.
-      if (this.head < this.queue.length) this.lastActivity = this.clock.now();
+      // An upload whose chunks still wait for the file writer: the slow side is ours, not the connection.
+      if (this.reading && this.head < this.queue.length) this.lastActivity = this.clock.now();
       const due = this.lastActivity + this.stallTimeout;
       if (this.clock.now() < due) {
         this.armStall(due);
@@ -111,12 +115,12 @@ export class SocketStream implements DataStream {
   }
 
   async *chunks(): AsyncIterable<Uint8Array> {
+    this.reading = true;
     this.socket.resume();
     try {
       for (;;) {
         if (this.head < this.queue.length) {
-          const chunk = this.queue[this.head++] as Uint8Array;
-          this.held -= chunk.length;
+          const chunk = this.take();
           if (this.head === this.queue.length) {
             this.queue = [];
             this.head = 0;
@@ -134,6 +138,26 @@ export class SocketStream implements DataStream {
     } finally {
       this.cancelStall();
     }
+  }
+
+  /** The next chunk; when the writer fell behind, the small chunks waiting are joined (up to
+   * MERGE_BYTES), so a stream cut into tiny segments does not cost one file write per segment. */
+  private take(): Uint8Array {
+    const first = this.queue[this.head++] as Uint8Array;
+    let size = first.length;
+    let end = this.head;
+    while (end < this.queue.length && size + (this.queue[end] as Uint8Array).length <= MERGE_BYTES) size += (this.queue[end++] as Uint8Array).length;
+    this.held -= size;
+    if (end === this.head) return first;
+    const merged = new Uint8Array(size);
+    merged.set(first, 0);
+    let at = first.length;
+    for (; this.head < end; this.head++) {
+      const chunk = this.queue[this.head] as Uint8Array;
+      merged.set(chunk, at);
+      at += chunk.length;
+    }
+    return merged;
   }
 
   async write(chunk: Uint8Array, flushed?: () => void): Promise<void> {
