@@ -7,6 +7,7 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v lftp >/dev/null 2>&1 || need+=(lftp)
 command -v ftp >/dev/null 2>&1 || need+=(ftp)
 command -v ncftpput >/dev/null 2>&1 || need+=(ncftp)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing FTP clients for the end-to-end tests: ${need[*]}" >&2

@@ -13,6 +13,10 @@ describe("LIST", () => {
     expect(formatListLine(file, now)).toBe("-rw-r--r--    1 ftp      ftp          1234 Jan 05 12:34 report.txt");
     expect(formatListLine(dir, now)).toBe("drwxr-xr-x    2 ftp      ftp          4096 Mar 17  2021 archive");
     expect(formatListLine(link, now)).toBe("lrwxrwxrwx    1 ftp      ftp            11 Jun 01 08:00 latest -> report.txt");
+    // A link target with CR/LF (from the disk, never checked as a name) cannot forge a row or a reply.
+    const forged = { ...link, target: "x\r\n-rw-r--r-- 1 ftp ftp 1 Jan 01 00:00 FAKE\r\n226 done" };
+    expect(formatListLine(forged, now)).toBe("lrwxrwxrwx    1 ftp      ftp            11 Jun 01 08:00 latest -> x??-rw-r--r-- 1 ftp ftp 1 Jan 01 00:00 FAKE??226 done");
+    expect(formatList([forged], now, false).split("\r\n")).toHaveLength(2);
     expect(formatListLine(other, now)).toMatch(/^-rw-r--r-- /);
     expect(formatListLine({ ...dir, mode: 0 }, now)).toMatch(/^drwxr-xr-x /);
     expect(formatListLine({ ...file, size: 123_456_789_012 }, now)).toContain(" 123456789012 ");

@@ -27,7 +27,9 @@ function sorted(entries: readonly FileStat[], showDotFiles: boolean): FileStat[]
 export function formatListLine(stat: FileStat, now: Millis): string {
   const links = stat.type === "dir" ? 2 : 1;
   const size = String(stat.size).padStart(8);
-  const target = stat.type === "symlink" && stat.target !== undefined ? ` -> ${stat.target}` : "";
+  // A link target comes from the disk, not from a name we checked: a CR or LF in it would start a
+  // forged row (or a forged reply, for STAT), so it is shown with those bytes replaced.
+  const target = stat.type === "symlink" && stat.target !== undefined ? ` -> ${stat.target.replace(/[\r\n]/g, "?")}` : "";
   return `${typeChar(stat)}${permissions(stat)} ${String(links).padStart(4)} ftp      ftp      ${size} ${formatListDate(stat.mtime, now)} ${stat.name}${target}`;
 }
 

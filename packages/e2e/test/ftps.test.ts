@@ -117,3 +117,15 @@ describe("FTPS control-channel rules", () => {
     c.socket.destroy();
   });
 });
+
+describe.runIf(haveTool("openssl", () => has("openssl")))("FTPS renegotiation", () => {
+  it("refuses a client-initiated TLS 1.2 renegotiation on the control connection", () => {
+    // s_client renegotiates on a line "R"; a NOOP after it would be answered only if the session survived one.
+    const r = spawnSync("sh", ["-c", `(printf 'R\\n'; sleep 2; printf 'NOOP\\r\\n'; sleep 1) | timeout 10 openssl s_client -starttls ftp -connect 127.0.0.1:${server.port} -tls1_2 2>&1`], { maxBuffer: 1024 * 1024 });
+    const out = r.stdout.toString();
+    expect(out).toContain("220 ");
+    expect(out).toContain("RENEGOTIATING");
+    expect(out).toMatch(/no renegotiation/i);
+    expect(out).not.toContain("200 NOOP");
+  });
+});

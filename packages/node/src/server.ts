@@ -1,4 +1,5 @@
 // The embedding API on Node: the driver's server on node:net, node:tls and the local disk.
+import { constants } from "node:crypto";
 import tls from "node:tls";
 import { FtpServer, type ServerOptions as DriverOptions } from "@pasv/driver";
 import { nodePlatform } from "./node-platform.js";
@@ -15,7 +16,9 @@ export interface ServerOptions extends Omit<DriverOptions, "tls"> {
 export function createServer(options: ServerOptions = {}): FtpServer {
   const { tls: material, ...rest } = options;
   if (material === undefined) return new FtpServer(nodePlatform(null), rest);
-  const context = tls.createSecureContext({ key: pem(material.key), cert: pem(material.cert) });
+  // No client-initiated renegotiation (TLS 1.2): each one costs the server a full handshake, and
+  // nothing in FTPS needs it (vsftpd and ProFTPD refuse it too).
+  const context = tls.createSecureContext({ key: pem(material.key), cert: pem(material.cert), secureOptions: constants.SSL_OP_NO_RENEGOTIATION });
   return new FtpServer(nodePlatform(context), { ...rest, tls: { required: material.required === true } });
 }
 
