@@ -16,6 +16,8 @@ export interface CliOptions {
   readonly usersFile: string | null;
   readonly write: boolean;
   readonly anonymous: boolean;
+  /** A failed upload leaves NAME.partial (uploads are atomic either way). */
+  readonly keepPartialUploads: boolean;
   readonly passivePorts: PortRange | null;
   readonly publicAddress: string | null;
   readonly idleTimeoutSeconds: number | null;
@@ -43,6 +45,8 @@ Options:
       --users FILE              add users from FILE, one NAME:PASSWORD per line (# comments)
   -w, --write                   logged-in users may upload, make/remove dirs, delete, rename
       --no-anonymous            refuse anonymous login (anonymous is always read-only)
+      --keep-partial-uploads    a failed upload leaves what it received as NAME.partial
+                                (uploads replace a file only once complete either way)
       --pasv-ports A-B          passive port range (default 49152-65534)
       --public-address ADDR     IPv4 address to advertise in PASV replies (NAT, containers)
       --idle-timeout SECONDS    close idle sessions after SECONDS (default 300)
@@ -96,6 +100,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         users: { type: "string" },
         write: { type: "boolean", short: "w" },
         "no-anonymous": { type: "boolean" },
+        "keep-partial-uploads": { type: "boolean" },
         "pasv-ports": { type: "string" },
         "public-address": { type: "string" },
         "idle-timeout": { type: "string" },
@@ -166,6 +171,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
       usersFile: v.users ?? null,
       write: v.write === true,
       anonymous: v["no-anonymous"] !== true,
+      keepPartialUploads: v["keep-partial-uploads"] === true,
       passivePorts,
       publicAddress,
       idleTimeoutSeconds: numbers["idle-timeout"] ?? null,

@@ -127,6 +127,7 @@ export function serverOptions(o: CliOptions, dir: string, users: readonly CliUse
     users: users.map((u) => ({ ...u, write: o.write })),
     anonymous: o.anonymous,
     write: o.write,
+    ...(o.keepPartialUploads ? { keepPartialUploads: true } : {}),
     ...(o.passivePorts === null ? {} : { passivePorts: o.passivePorts }),
     ...(o.publicAddress === null ? {} : { publicAddress: o.publicAddress }),
     ...(o.idleTimeoutSeconds === null ? {} : { idleTimeoutMs: o.idleTimeoutSeconds * 1000 }),

@@ -4,6 +4,7 @@
 import { makeConfig, normalizeIp, type Action, type CoreConfig, type CoreLimits, type CoreTimeouts, type Endpoint, type SessionEvent, type SessionNotice, type SessionState } from "@pasv/core";
 import { accountsAuth, type UserSpec } from "./accounts.js";
 import type { AuthProvider } from "./auth.js";
+import { atomicUploads } from "./atomic-uploads.js";
 import { Emitter } from "./events.js";
 import { sessionLine, transferLine } from "./log-line.js";
 import type { ByteSocket, Listener, Platform, Timer } from "./platform.js";
@@ -25,6 +26,11 @@ export interface ServerOptions {
   readonly anonymous?: boolean;
   /** Named users may write; default false. */
   readonly write?: boolean;
+  /** STOR writes to a hidden name and renames over the target only after a clean end, so a failed
+   * upload never looks complete (default true). */
+  readonly atomicUploads?: boolean;
+  /** A failed upload leaves what it received as `NAME.partial` instead of nothing (default false). */
+  readonly keepPartialUploads?: boolean;
   /** Inclusive range of passive ports, within 1024-65535 (default 49152-65534). */
   readonly passivePorts?: PortRange;
   /** The address put in 227 replies: fixed, or chosen per client (NAT, containers). */
@@ -83,13 +89,15 @@ export class FtpServer extends Emitter<ServerEvents> {
     super();
     if (options.tls !== undefined && platform.tls === null) throw new Error("TLS is not available on this platform");
     this.ports = checkPortRange(options.passivePorts ?? DEFAULT_PASSIVE_PORTS);
+    const uploads = (vfs: Vfs): Vfs => (options.atomicUploads === false ? vfs : atomicUploads(vfs, { keepPartial: options.keepPartialUploads === true }));
+    const given = options.vfs === undefined ? undefined : uploads(options.vfs);
     const fsCache = new Map<string, Vfs>();
     const vfsFor = (root: string | undefined): Vfs => {
-      if (root === undefined && options.vfs !== undefined) return options.vfs;
+      if (root === undefined && given !== undefined) return given;
       const dir = root ?? options.root ?? platform.cwd();
       let vfs = fsCache.get(dir);
       if (vfs === undefined) {
-        vfs = platform.localFs(dir);
+        vfs = uploads(platform.localFs(dir));
         fsCache.set(dir, vfs);
       }
       return vfs;

@@ -3,7 +3,7 @@
 // The same expectations hold for every runtime the suite starts (PASV_E2E_SERVER).
 import { execFile, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -100,6 +100,64 @@ describe("a reset upload", () => {
       expect((await c.cmd("NOOP")).code).toBe(200);
     } finally {
       c.close();
+    }
+  });
+
+  it("over an existing file leaves that file as it was, and no partial or hidden file beside it", async () => {
+    const before = "the previous, complete version\n";
+    writeFileSync(path.join(root.dir, "keep.txt"), before);
+    const listed = (): string[] => readdirSync(root.dir).filter((n) => n.includes("keep"));
+    const c = await alice();
+    try {
+      const port = await c.pasv();
+      const data = await openData(port);
+      data.on("error", () => undefined);
+      expect((await c.cmd("STOR keep.txt")).code).toBe(150);
+      await writeAll(data, randomBytes(5 * 1024 * 1024));
+      data.resetAndDestroy();
+      expect((await c.reply(10_000)).code).toBe(426);
+      expect(readFileSync(path.join(root.dir, "keep.txt"), "utf8")).toBe(before);
+      expect(listed()).toEqual(["keep.txt"]);
+      // The same upload ending with a clean FIN replaces the file whole.
+      const port2 = await c.pasv();
+      const data2 = await openData(port2);
+      expect((await c.cmd("STOR keep.txt")).code).toBe(150);
+      data2.end("the new version\n");
+      expect((await c.reply(10_000)).code).toBe(226);
+      expect(readFileSync(path.join(root.dir, "keep.txt"), "utf8")).toBe("the new version\n");
+      expect(listed()).toEqual(["keep.txt"]);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe("--keep-partial-uploads", () => {
+  it("a reset upload leaves what arrived as NAME.partial and the target untouched", async () => {
+    const dir = tempDir("pasv-partial-");
+    writeFileSync(path.join(dir.dir, "cam.jpg"), "previous frame");
+    const own = await startServer(dir.dir, ["-u", "alice:pw", "-w", "--keep-partial-uploads"]);
+    try {
+      const c = await FtpControl.connect(own.port);
+      await c.login("alice", "pw");
+      expect((await c.cmd("TYPE I")).code).toBe(200);
+      const data = await openData(await c.pasv());
+      data.on("error", () => undefined);
+      expect((await c.cmd("STOR cam.jpg")).code).toBe(150);
+      await writeAll(data, Buffer.alloc(64 * 1024, 0x62));
+      // Let the server take the bytes before the reset (a reset discards what it has not read).
+      await new Promise((r) => setTimeout(r, 300));
+      data.resetAndDestroy();
+      expect((await c.reply(10_000)).code).toBe(426);
+      expect(readFileSync(path.join(dir.dir, "cam.jpg"), "utf8")).toBe("previous frame");
+      const partial = readFileSync(path.join(dir.dir, "cam.jpg.partial"));
+      expect(partial.length).toBeGreaterThan(0);
+      expect(partial.every((b) => b === 0x62)).toBe(true);
+      expect(readdirSync(dir.dir).sort()).toEqual(["cam.jpg", "cam.jpg.partial"]);
+      c.close();
+    } finally {
+      await own.stop();
+      dir.remove();
     }
   });
 });

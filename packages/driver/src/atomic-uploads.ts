@@ -1,0 +1,66 @@
+// Uploads that replace a file appear whole or not at all (ProFTPD's HiddenStores): the bytes go to a
+// hidden name in the same directory, renamed over the target only once the file is closed after a
+// clean end of stream. A reset, an abort, a full disk or a killed session leaves the target as it
+// was, and nothing else (or, when asked, the partial bytes under a name that says so). Appends and
+// REST offsets change the file in place, as on every FTP server, so they are passed through.
+import type { Vfs, VfsReader, VfsWriter } from "./vfs.js";
+
+export interface UploadOptions {
+  /** Keep what a failed upload received, as `NAME.partial` beside the target; default false. */
+  readonly keepPartial: boolean;
+}
+
+/** The hidden name an upload writes to: a dot name, so listings do not show it. */
+export function uploadTempName(path: string, n: number): string {
+  const slash = path.lastIndexOf("/");
+  return `${path.slice(0, slash + 1)}.pasv-upload-${n}.${path.slice(slash + 1)}`;
+}
+
+export function partialName(path: string): string {
+  return `${path}.partial`;
+}
+
+export function atomicUploads(vfs: Vfs, options: UploadOptions): Vfs {
+  let next = 0;
+  return {
+    stat: (path) => vfs.stat(path),
+    list: (path) => vfs.list(path),
+    mkdir: (path) => vfs.mkdir(path),
+    rmdir: (path) => vfs.rmdir(path),
+    delete: (path) => vfs.delete(path),
+    rename: (from, to) => vfs.rename(from, to),
+    setMtime: (path, mtime) => vfs.setMtime(path, mtime),
+    read: (path, offset): Promise<VfsReader> => vfs.read(path, offset),
+    write: async (path, mode, offset): Promise<VfsWriter> => {
+      if (mode !== "truncate") return vfs.write(path, mode, offset);
+      const temp = uploadTempName(path, ++next);
+      const writer = await vfs.write(temp, "create-new", 0);
+      let done = false;
+      return {
+        write: (chunk) => writer.write(chunk),
+        close: async () => {
+          await writer.close();
+          done = true;
+          try {
+            await vfs.rename(temp, path);
+          } catch (error) {
+            await vfs.delete(temp).catch(() => undefined);
+            throw error;
+          }
+        },
+        abort: async () => {
+          if (done) return;
+          done = true;
+          if (!options.keepPartial) {
+            await writer.abort();
+            await vfs.delete(temp).catch(() => undefined);
+            return;
+          }
+          // Keeping the partial file means keeping every byte that arrived: flush it, then rename.
+          await writer.close().catch(() => writer.abort());
+          await vfs.rename(temp, partialName(path)).catch(() => vfs.delete(temp).catch(() => undefined));
+        },
+      };
+    },
+  };
+}
