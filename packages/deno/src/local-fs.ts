@@ -1,16 +1,62 @@
 // The local disk under a root, on Deno's file APIs, with the driver's one confinement rule (the
-// same as the Node adapter's LocalFs): what an operation touches must resolve inside the root.
+// same as the Node adapter's LocalFs): what an operation touches must resolve inside the root. The
+// descriptors that make the rule race-free on Linux come from Deno's node:fs, whose descriptors
+// are the host's own (Deno.FsFile exposes none); the files are then used with Deno's APIs.
+import fs from "node:fs";
 import type { FileStat, Millis } from "@pasv/core";
-import { Confinement, RecycledBuffers, toVfsError, VfsError, vfsGuard as guard, type ConfinePlatform, type Reach, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
+import { Confinement, RecycledBuffers, toVfsError, VfsError, vfsGuard as guard, type Access, type ConfinePlatform, type DescriptorOps, type Guarantee, type Reached, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
 
 export const READ_CHUNK_BYTES = 1024 * 1024;
 /** Recycled download buffers a reader keeps (one being read into, one being sent, spares). */
 export const SPARE_BUFFERS = 4;
 
+/** Linux's O_PATH (node:fs does not export it). */
+const O_PATH = 0o10000000;
+const { O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_WRONLY } = fs.constants;
+
+function openFd(host: string, flags: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.open(host, flags, 0o644, (error, fd) => {
+      if (error === null) resolve(fd);
+      else reject(error);
+    });
+  });
+}
+
+const descriptors: DescriptorOps = {
+  openPath: (host, directory) => openFd(host, O_PATH | (directory ? O_DIRECTORY : 0)),
+  createNew: (host) => openFd(host, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY),
+  // /proc/self/fd links are read from memory and closing a descriptor does no I/O: done inline,
+  // they cost less than a round trip through the thread pool.
+  readLink: (host) => Promise.resolve().then(() => Deno.readLinkSync(host)),
+  close: (fd) => {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // already closed
+    }
+    return Promise.resolve();
+  },
+};
+
 const platform: ConfinePlatform = {
   realPath: (p) => Deno.realPath(p),
   isSymlink: async (p) => (await Deno.lstat(p)).isSymlink,
+  ...(Deno.build.os === "linux" ? { descriptors } : {}),
 };
+
+type WriteMode = "truncate" | "append" | "at-offset" | "create-new";
+
+/** The open options of a write once the rule has passed: a file the check created is new and empty. */
+function writeOptions(mode: WriteMode, at: Reached): Deno.OpenOptions {
+  if (at.created) return mode === "append" ? { append: true } : { write: true };
+  return mode === "truncate" ? { write: true, create: true, truncate: true } : mode === "append" ? { append: true, create: true } : mode === "create-new" ? { write: true, createNew: true } : { read: true, write: true };
+}
+
+/** A write's reach: REST-offset writes need the file to exist; STOU's file must not. */
+function writeAccess(mode: WriteMode): Access {
+  return mode === "at-offset" ? "follow" : mode === "create-new" ? "create-new" : "create";
+}
 
 function toStat(name: string, info: Deno.FileInfo, target?: string): FileStat {
   const type = info.isDirectory ? "dir" : info.isFile ? "file" : info.isSymlink ? "symlink" : "other";
@@ -33,24 +79,26 @@ export class DenoLocalFs implements Vfs {
     this.confinement = new Confinement(root, platform);
   }
 
-  private confine(virtual: string, reach: Reach): Promise<string> {
-    return this.confinement.resolve(virtual, reach);
+  /** Whether confinement holds against racing local processes here (see the driver's Guarantee). */
+  get guarantee(): Promise<Guarantee> {
+    return this.confinement.guarantee;
+  }
+
+  /** Runs `use` once what `virtual` reaches has passed the driver's confinement rule. */
+  private at<T>(virtual: string, access: Access, use: (at: Reached) => Promise<T>): Promise<T> {
+    return guard(() => this.confinement.with(virtual, access, use));
   }
 
   stat(p: string): Promise<FileStat> {
-    return guard(async () => {
-      const host = await this.confine(p, "follow");
-      return toStat(host.slice(host.lastIndexOf("/") + 1), await Deno.stat(host));
-    });
+    return this.at(p, "follow", async (at) => toStat(at.name, await Deno.stat(at.path)));
   }
 
   list(p: string): Promise<FileStat[]> {
-    return guard(async () => {
-      const host = await this.confine(p, "follow");
+    return this.at(p, "follow", async (at) => {
       const out: FileStat[] = [];
-      for await (const entry of Deno.readDir(host)) {
+      for await (const entry of Deno.readDir(at.path)) {
         try {
-          const full = `${host}/${entry.name}`;
+          const full = `${at.path}/${entry.name}`;
           const info = await Deno.lstat(full);
           out.push(toStat(entry.name, info, info.isSymlink ? await Deno.readLink(full) : undefined));
         } catch {
@@ -62,44 +110,41 @@ export class DenoLocalFs implements Vfs {
   }
 
   mkdir(p: string): Promise<void> {
-    return guard(async () => Deno.mkdir(await this.confine(p, "entry")));
+    return this.at(p, "entry", (at) => Deno.mkdir(at.path));
   }
 
   rmdir(p: string): Promise<void> {
-    return guard(async () => {
-      const host = await this.confine(p, "entry");
-      if (!(await Deno.lstat(host)).isDirectory) throw new VfsError("not-a-directory");
-      await Deno.remove(host);
+    return this.at(p, "entry", async (at) => {
+      if (!(await Deno.lstat(at.path)).isDirectory) throw new VfsError("not-a-directory");
+      await Deno.remove(at.path);
     });
   }
 
   delete(p: string): Promise<void> {
-    return guard(async () => {
-      const host = await this.confine(p, "entry");
-      if ((await Deno.lstat(host)).isDirectory) throw new VfsError("is-a-directory");
-      await Deno.remove(host);
+    return this.at(p, "entry", async (at) => {
+      if ((await Deno.lstat(at.path)).isDirectory) throw new VfsError("is-a-directory");
+      await Deno.remove(at.path);
     });
   }
 
   rename(from: string, to: string): Promise<void> {
-    return guard(async () => Deno.rename(await this.confine(from, "entry"), await this.confine(to, "entry")));
+    return this.at(from, "entry", (a) => this.confinement.with(to, "entry", (b) => Deno.rename(a.path, b.path)));
   }
 
   setMtime(p: string, mtime: Millis): Promise<void> {
-    return guard(async () => {
-      const host = await this.confine(p, "follow");
-      const info = await Deno.stat(host);
-      await Deno.utime(host, info.atime ?? new Date(mtime), new Date(mtime));
+    return this.at(p, "follow", async (at) => {
+      const info = await Deno.stat(at.path);
+      await Deno.utime(at.path, info.atime ?? new Date(mtime), new Date(mtime));
     });
   }
 
   read(p: string, offset: number): Promise<VfsReader> {
-    return guard(async () => {
-      const host = await this.confine(p, "follow");
-      const file = await Deno.open(host, { read: true });
+    return this.at(p, "follow", async (at) => {
+      // Checked before opening: opening a FIFO for reading would wait for a writer.
+      const info = await Deno.stat(at.path);
+      if (!info.isFile) throw new VfsError(info.isDirectory ? "is-a-directory" : "permission");
+      const file = await Deno.open(at.path, { read: true });
       try {
-        const info = await file.stat();
-        if (!info.isFile) throw new VfsError(info.isDirectory ? "is-a-directory" : "permission");
         if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
       } catch (error) {
         closeQuietly(file);
@@ -109,46 +154,50 @@ export class DenoLocalFs implements Vfs {
     });
   }
 
-  write(p: string, mode: "truncate" | "append" | "at-offset" | "create-new", offset: number): Promise<VfsWriter> {
-    return guard(async () => {
-      const host = await this.confine(p, "create");
-      const existing = await Deno.lstat(host).catch(() => null);
-      if (existing?.isDirectory === true) throw new VfsError("is-a-directory");
-      const options: Deno.OpenOptions =
-        mode === "truncate" ? { write: true, create: true, truncate: true } : mode === "append" ? { append: true, create: true } : mode === "create-new" ? { write: true, createNew: true } : { read: true, write: true };
-      const file = await Deno.open(host, { ...options, mode: 0o644 });
+  write(p: string, mode: WriteMode, offset: number): Promise<VfsWriter> {
+    return this.at(p, writeAccess(mode), async (at) => {
+      const file = await Deno.open(at.path, { ...writeOptions(mode, at), mode: 0o644 });
       if (mode === "at-offset") {
-        await file.truncate(offset);
-        await file.seek(offset, Deno.SeekMode.Start);
+        try {
+          await file.truncate(offset);
+          await file.seek(offset, Deno.SeekMode.Start);
+        } catch (error) {
+          closeQuietly(file);
+          throw error;
+        }
       }
-      let closed = false;
-      return {
-        write: async (chunk) => {
-          try {
-            let at = 0;
-            while (at < chunk.length) at += await file.write(chunk.subarray(at));
-          } catch (error) {
-            throw toVfsError(error);
-          }
-        },
-        // A failing close of a written file is reported (never a false 226); aborting ignores it.
-        close: () => guard(() => {
-          if (!closed) {
-            closed = true;
-            file.close();
-          }
-          return Promise.resolve();
-        }),
-        abort: () => {
-          if (!closed) {
-            closed = true;
-            closeQuietly(file);
-          }
-          return Promise.resolve();
-        },
-      };
+      return writer(file);
     });
   }
+}
+
+function writer(file: Deno.FsFile): VfsWriter {
+  let closed = false;
+  return {
+    write: async (chunk) => {
+      try {
+        let at = 0;
+        while (at < chunk.length) at += await file.write(chunk.subarray(at));
+      } catch (error) {
+        throw toVfsError(error);
+      }
+    },
+    // A failing close of a written file is reported (never a false 226); aborting ignores it.
+    close: () => guard(() => {
+      if (!closed) {
+        closed = true;
+        file.close();
+      }
+      return Promise.resolve();
+    }),
+    abort: () => {
+      if (!closed) {
+        closed = true;
+        closeQuietly(file);
+      }
+      return Promise.resolve();
+    },
+  };
 }
 
 function closeQuietly(file: Deno.FsFile): void {

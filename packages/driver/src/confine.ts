@@ -12,9 +12,26 @@ export type RealPath = (hostPath: string) => Promise<string>;
 /** Whether the entry itself (a final symlink not followed) is a symbolic link; false when it does not exist. */
 export type IsSymlink = (hostPath: string) => Promise<boolean>;
 
+/**
+ * A Linux host's descriptor primitives (node:fs, on Node and on Deno alike): what makes the check
+ * race-free. A name is resolved once, into a descriptor; the check reads what the kernel says the
+ * descriptor is (/proc/self/fd/N); the operation then goes through that descriptor's magic link, so
+ * a symlink swapped in between the check and the use cannot redirect it.
+ */
+export interface DescriptorOps {
+  /** open(host, O_PATH, or O_PATH | O_DIRECTORY), following symlinks: a reference to what the name is now. */
+  openPath(host: string, directory: boolean): Promise<number>;
+  /** open(host, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY, 0o644): a new empty file, never through a symlink. */
+  createNew(host: string): Promise<number>;
+  readLink(host: string): Promise<string>;
+  close(fd: number): Promise<void>;
+}
+
 export interface ConfinePlatform {
   readonly realPath: RealPath;
   readonly isSymlink: IsSymlink;
+  /** Present on Linux; without it (or without /proc) the rule is checked by name (see Guarantee). */
+  readonly descriptors?: DescriptorOps | undefined;
 }
 
 /**
@@ -24,6 +41,31 @@ export interface ConfinePlatform {
  * - "create": it follows a final symlink, or creates the entry when there is none (open for writing).
  */
 export type Reach = "follow" | "entry" | "create";
+
+/** An operation's reach, with "create-new": a file that must not exist yet (STOU's "create-new" mode). */
+export type Access = Reach | "create-new";
+
+/**
+ * What the rule guarantees on this host:
+ * - "descriptor": what is checked is what is used (Linux with /proc): no race can lead outside;
+ * - "name": the real path is checked, and the operation then uses the name again, so a local
+ *   process that swaps a symlink in between can win (the rule still holds against FTP commands on
+ *   a tree without symlinks that lead out).
+ */
+export type Guarantee = "descriptor" | "name";
+
+/** What an operation uses once the rule has passed. */
+export interface Reached {
+  /** The host path to hand to the platform call: through /proc/self/fd when descriptors pin it. */
+  readonly path: string;
+  /** The entry's own name (the last segment of its host path). */
+  readonly name: string;
+  /** The check itself created the file, empty ("create" and "create-new" with descriptors). */
+  readonly created: boolean;
+}
+
+/** Rounds of "open, else create" before a name that keeps vanishing and reappearing (or a dangling symlink) is refused. */
+export const CREATE_ATTEMPTS = 3;
 
 function segments(p: string): string[] {
   return p.split("/").filter((s) => s !== "");
@@ -140,18 +182,122 @@ export async function confine(root: string, virtual: string, reach: Reach, platf
   return host;
 }
 
+/** The magic link through which a descriptor's file is used by name. */
+function fdLink(fd: number): string {
+  return `/proc/self/fd/${String(fd)}`;
+}
+
+function lastSegment(host: string): string {
+  return host.slice(host.lastIndexOf("/") + 1);
+}
+
 /** A root pinned at creation, with the rule bound to one platform: what a local-disk VFS keeps. */
 export class Confinement {
   /** The pinned real root; rejects (as a VfsError) if the root could not be resolved. */
   readonly root: Promise<string>;
+  /** Which guarantee holds here, decided once with the pin. */
+  readonly guarantee: Promise<Guarantee>;
 
   constructor(root: string, private readonly platform: ConfinePlatform) {
     this.root = pinRoot(root, platform.realPath);
+    this.guarantee = this.root.then((real) => this.probe(real));
     // Each operation awaits (and reports) a failed pin; this only keeps it from being unhandled meanwhile.
     this.root.catch(() => undefined);
+    this.guarantee.catch(() => undefined);
   }
 
-  async resolve(virtual: string, reach: Reach): Promise<string> {
-    return confine(await this.root, virtual, reach, this.platform);
+  /** Descriptors are used only where /proc/self/fd reports the pinned root exactly. */
+  private async probe(real: string): Promise<Guarantee> {
+    const ops = this.platform.descriptors;
+    if (ops === undefined) return "name";
+    let fd: number;
+    try {
+      fd = await ops.openPath(real, true);
+    } catch {
+      return "name";
+    }
+    try {
+      return (await ops.readLink(fdLink(fd))) === real ? "descriptor" : "name";
+    } catch {
+      return "name";
+    } finally {
+      await ops.close(fd).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Runs `use` on what `virtual` reaches once the rule has passed; descriptors taken for the check
+   * stay open until `use` settles. Rejects with a VfsError as confine() does.
+   */
+  async with<T>(virtual: string, access: Access, use: (at: Reached) => Promise<T>): Promise<T> {
+    const root = await this.root;
+    const ops = this.platform.descriptors;
+    if ((await this.guarantee) === "name" || ops === undefined) {
+      const path = await confine(root, virtual, access === "create-new" ? "create" : access, this.platform);
+      return use({ path, name: lastSegment(path), created: false });
+    }
+    const host = hostPath(root, virtual);
+    const name = lastSegment(host);
+    if (access === "follow") return this.held(ops, root, await opened(() => ops.openPath(host, false)), (fd) => use({ path: fdLink(fd), name, created: false }));
+    if (host === root) throw access === "entry" ? new VfsError("permission", "the root itself") : new VfsError("is-a-directory");
+    const dir = await opened(() => ops.openPath(parentOf(host), true));
+    return this.held(ops, root, dir, (d) => {
+      const inDir = `${fdLink(d)}/${name}`;
+      if (access === "entry") return use({ path: inDir, name, created: false });
+      return this.openOrCreate(ops, root, inDir, access === "create-new", (path, created) => use({ path, name, created }));
+    });
+  }
+
+  /** Checks the descriptor, runs `use` on it and closes it, whatever happens. */
+  private async held<T>(ops: DescriptorOps, root: string, fd: number, use: (fd: number) => Promise<T>): Promise<T> {
+    try {
+      let real: string;
+      try {
+        real = await ops.readLink(fdLink(fd));
+      } catch (error) {
+        throw toVfsError(error);
+      }
+      if (!isWithin(root, real)) throw new VfsError("permission", "outside the root");
+      return await use(fd);
+    } finally {
+      await ops.close(fd).catch(() => undefined);
+    }
+  }
+
+  /**
+   * The file `inDir` names in a checked directory: the existing one (checked, since a final symlink
+   * is followed), or a new one created there with O_EXCL | O_NOFOLLOW, so nothing is ever created
+   * before a check has passed and never through a symlink.
+   */
+  private async openOrCreate<T>(ops: DescriptorOps, root: string, inDir: string, exclusive: boolean, use: (path: string, created: boolean) => Promise<T>): Promise<T> {
+    for (let attempt = 0; attempt < CREATE_ATTEMPTS; attempt++) {
+      if (!exclusive) {
+        let fd: number | null = null;
+        try {
+          fd = await ops.openPath(inDir, false);
+        } catch (error) {
+          // Missing, or a dangling symlink: created below (O_EXCL refuses the dangling symlink).
+          if (!missing(error)) throw toVfsError(error);
+        }
+        if (fd !== null) return this.held(ops, root, fd, (f) => use(fdLink(f), false));
+      }
+      let fd: number;
+      try {
+        fd = await ops.createNew(inDir);
+      } catch (error) {
+        if (!exclusive && fsErrorKind(error) === "exists") continue;
+        throw toVfsError(error);
+      }
+      return this.held(ops, root, fd, (f) => use(fdLink(f), true));
+    }
+    throw new VfsError("permission", "a dangling symlink");
+  }
+}
+
+async function opened(open: () => Promise<number>): Promise<number> {
+  try {
+    return await open();
+  } catch (error) {
+    throw toVfsError(error);
   }
 }

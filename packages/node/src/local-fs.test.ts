@@ -107,6 +107,23 @@ describe("LocalFs", () => {
     const aborted = await fs.write("/aborted.bin", "truncate", 0);
     await aborted.write(Buffer.from("x"));
     await aborted.abort();
+    // A new file in every creating mode; a REST write needs the file to exist.
+    const stou = await fs.write("/stou.txt", "create-new", 0);
+    await stou.write(Buffer.from("u"));
+    await stou.close();
+    expect(readFileSync(path.join(root, "stou.txt"), "utf8")).toBe("u");
+    const appe = await fs.write("/appe.txt", "append", 0);
+    await appe.write(Buffer.from("p"));
+    await appe.close();
+    expect(readFileSync(path.join(root, "appe.txt"), "utf8")).toBe("p");
+    expect(await kind(fs.write("/missing.txt", "at-offset", 2))).toBe("not-found");
+    expect(await kind(fs.write("/dir", "truncate", 0))).toBe("is-a-directory");
+  });
+
+  it("holds the rule through descriptors on Linux", async () => {
+    expect(await fs.guarantee).toBe(process.platform === "linux" ? "descriptor" : "name");
+    expect((await fs.stat("/a.txt")).name).toBe("a.txt");
+    expect((await fs.stat("/in-link")).name).toBe("in-link");
   });
 
   it("reads ahead in order at every size and offset, and reuses only buffers handed back once", async () => {

@@ -1,11 +1,13 @@
 // The local disk under a root, with the driver's one confinement rule (the same as the Deno
 // adapter's): virtual paths ("/a/b") map below the root's real path, and what an operation touches
-// must resolve inside it, so a symlink that points out of the root is refused like a missing permission.
-import { promises as fsp, type Stats } from "node:fs";
+// must resolve inside it, so a symlink that points out of the root is refused like a missing
+// permission. On Linux the rule holds through descriptors (node:fs open with O_PATH, then
+// /proc/self/fd), so a symlink swapped in by a local process cannot win a race against it.
+import fs, { promises as fsp, type Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { FileStat, Millis } from "@pasv/core";
-import { Confinement, RecycledBuffers, toVfsError, VfsError, vfsGuard as guard, type ConfinePlatform, type Reach, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
+import { Confinement, RecycledBuffers, toVfsError, VfsError, vfsGuard as guard, type Access, type ConfinePlatform, type DescriptorOps, type Guarantee, type Reached, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
 
 /** Read size for downloads: large chunks keep loopback throughput high (see DESIGN's notes). */
 export const READ_CHUNK_BYTES = 1024 * 1024;
@@ -14,10 +16,51 @@ export const READ_AHEAD_CHUNKS = 4;
 /** Uploads arrive in socket-sized pieces (64 KiB); gathering them into one writev per this many bytes cuts syscalls 16-fold. */
 export const WRITE_BATCH_BYTES = 1024 * 1024;
 
+/** Linux's O_PATH (the same value on every architecture Node runs on there); Node does not export it. */
+const O_PATH = 0o10000000;
+const { O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_WRONLY } = fs.constants;
+
+function openFd(host: string, flags: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.open(host, flags, 0o644, (error, fd) => {
+      if (error === null) resolve(fd);
+      else reject(error);
+    });
+  });
+}
+
+const descriptors: DescriptorOps = {
+  openPath: (host, directory) => openFd(host, O_PATH | (directory ? O_DIRECTORY : 0)),
+  createNew: (host) => openFd(host, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY),
+  // /proc/self/fd links are read from memory and closing a descriptor does no I/O: done inline,
+  // they cost less than a round trip through the thread pool.
+  readLink: (host) => Promise.resolve().then(() => fs.readlinkSync(host)),
+  close: (fd) => {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // already closed
+    }
+    return Promise.resolve();
+  },
+};
+
 const platform: ConfinePlatform = {
   realPath: (p) => fsp.realpath(p),
   isSymlink: async (p) => (await fsp.lstat(p)).isSymbolicLink(),
+  ...(process.platform === "linux" ? { descriptors } : {}),
 };
+
+/** The open flags of a write once the rule has passed: a file the check created is new and empty. */
+function writeFlags(mode: "truncate" | "append" | "at-offset" | "create-new", at: Reached): string {
+  if (at.created) return mode === "append" ? "a" : "r+";
+  return mode === "truncate" ? "w" : mode === "append" ? "a" : mode === "create-new" ? "wx" : "r+";
+}
+
+/** A write's reach: REST-offset writes need the file to exist; STOU's file must not. */
+function writeAccess(mode: "truncate" | "append" | "at-offset" | "create-new"): Access {
+  return mode === "at-offset" ? "follow" : mode === "create-new" ? "create-new" : "create";
+}
 
 function toStat(name: string, st: Stats, target?: string): FileStat {
   const type = st.isDirectory() ? "dir" : st.isFile() ? "file" : st.isSymbolicLink() ? "symlink" : "other";
@@ -55,26 +98,27 @@ export class LocalFs implements Vfs {
     this.confinement = new Confinement(path.resolve(root), platform);
   }
 
-  /** The host path for `virtual`, refused unless what the operation touches stays inside the root (see the driver's confine). */
-  private confine(virtual: string, reach: Reach): Promise<string> {
-    return this.confinement.resolve(virtual, reach);
+  /** Whether confinement holds against racing local processes here (see the driver's Guarantee). */
+  get guarantee(): Promise<Guarantee> {
+    return this.confinement.guarantee;
+  }
+
+  /** Runs `use` once what `virtual` reaches has passed the driver's confinement rule. */
+  private at<T>(virtual: string, access: Access, use: (at: Reached) => Promise<T>): Promise<T> {
+    return guard(() => this.confinement.with(virtual, access, use));
   }
 
   stat(p: string): Promise<FileStat> {
-    return guard(async () => {
-      const host = await this.confine(p, "follow");
-      return toStat(path.basename(host), await fsp.stat(host));
-    });
+    return this.at(p, "follow", async (at) => toStat(at.name, await fsp.stat(at.path)));
   }
 
   list(p: string): Promise<FileStat[]> {
-    return guard(async () => {
-      const host = await this.confine(p, "follow");
-      const names = await fsp.readdir(host);
+    return this.at(p, "follow", async (at) => {
+      const names = await fsp.readdir(at.path);
       const out: FileStat[] = [];
       for (const name of names) {
         try {
-          const full = path.join(host, name);
+          const full = `${at.path}/${name}`;
           const st = await fsp.lstat(full);
           out.push(toStat(name, st, st.isSymbolicLink() ? await fsp.readlink(full) : undefined));
         } catch {
@@ -86,110 +130,103 @@ export class LocalFs implements Vfs {
   }
 
   mkdir(p: string): Promise<void> {
-    return guard(async () => {
-      await fsp.mkdir(await this.confine(p, "entry"));
-    });
+    return this.at(p, "entry", (at) => fsp.mkdir(at.path));
   }
 
   rmdir(p: string): Promise<void> {
-    return guard(async () => {
-      await fsp.rmdir(await this.confine(p, "entry"));
-    });
+    return this.at(p, "entry", (at) => fsp.rmdir(at.path));
   }
 
   delete(p: string): Promise<void> {
-    return guard(async () => {
-      const host = await this.confine(p, "entry");
-      const st = await fsp.lstat(host);
-      if (st.isDirectory()) throw new VfsError("is-a-directory");
-      await fsp.unlink(host);
+    return this.at(p, "entry", async (at) => {
+      if ((await fsp.lstat(at.path)).isDirectory()) throw new VfsError("is-a-directory");
+      await fsp.unlink(at.path);
     });
   }
 
   rename(from: string, to: string): Promise<void> {
-    return guard(async () => {
-      await fsp.rename(await this.confine(from, "entry"), await this.confine(to, "entry"));
-    });
+    return this.at(from, "entry", (a) => this.confinement.with(to, "entry", (b) => fsp.rename(a.path, b.path)));
   }
 
   setMtime(p: string, mtime: Millis): Promise<void> {
-    return guard(async () => {
-      const host = await this.confine(p, "follow");
-      const st = await fsp.stat(host);
-      await fsp.utimes(host, st.atime, new Date(mtime));
+    return this.at(p, "follow", async (at) => {
+      const st = await fsp.stat(at.path);
+      await fsp.utimes(at.path, st.atime, new Date(mtime));
     });
   }
 
   read(p: string, offset: number): Promise<VfsReader> {
-    return guard(async () => {
-      const host = await this.confine(p, "follow");
-      const handle = await fsp.open(host, "r");
-      const st = await handle.stat();
-      if (!st.isFile()) {
-        await handle.close();
-        throw new VfsError(st.isDirectory() ? "is-a-directory" : "permission");
-      }
-      return new ReadAhead(handle, offset);
+    return this.at(p, "follow", async (at) => {
+      // Checked before opening: opening a FIFO for reading would wait for a writer.
+      const st = await fsp.stat(at.path);
+      if (!st.isFile()) throw new VfsError(st.isDirectory() ? "is-a-directory" : "permission");
+      return new ReadAhead(await fsp.open(at.path, "r"), offset);
     });
   }
 
   write(p: string, mode: "truncate" | "append" | "at-offset" | "create-new", offset: number): Promise<VfsWriter> {
-    return guard(async () => {
-      const host = await this.confine(p, "create");
-      const existing = await fsp.lstat(host).catch(() => null);
-      if (existing?.isDirectory() === true) throw new VfsError("is-a-directory");
-      const flags = mode === "truncate" ? "w" : mode === "append" ? "a" : mode === "create-new" ? "wx" : "r+";
-      const handle = await fsp.open(host, flags, 0o644);
-      let position: number | null = null;
-      if (mode === "at-offset") {
-        await handle.truncate(offset);
-        position = offset;
-      }
-      let closed = false;
-      let batch: Uint8Array[] = [];
-      let batched = 0;
-      const flush = async (): Promise<void> => {
-        let parts = batch;
-        let left = batched;
-        batch = [];
-        batched = 0;
-        while (left > 0) {
-          const { bytesWritten } = await handle.writev(parts, position ?? undefined);
-          left -= bytesWritten;
-          if (position !== null) position += bytesWritten;
-          if (left > 0) parts = remainder(parts, bytesWritten);
-        }
-      };
-      return {
-        write: async (chunk) => {
-          batch.push(chunk);
-          batched += chunk.length;
-          if (batched < WRITE_BATCH_BYTES) return;
-          try {
-            await flush();
-          } catch (error) {
-            throw toVfsError(error);
-          }
-        },
-        close: async () => {
-          if (closed) return;
-          closed = true;
-          try {
-            await flush();
-            await handle.close();
-          } catch (error) {
-            await handle.close().catch(() => undefined);
-            throw toVfsError(error);
-          }
-        },
-        abort: async () => {
-          if (closed) return;
-          closed = true;
-          await handle.close().catch(() => undefined);
-        },
-      };
+    return this.at(p, writeAccess(mode), async (at) => {
+      const handle = await fsp.open(at.path, writeFlags(mode, at), 0o644);
+      return writer(handle, mode === "at-offset" ? offset : null);
     });
   }
+}
+
+/** A writer on an open file: pieces batched into one writev per WRITE_BATCH_BYTES; `offset` for REST writes. */
+async function writer(handle: FileHandle, offset: number | null): Promise<VfsWriter> {
+  let position: number | null = null;
+  if (offset !== null) {
+    try {
+      await handle.truncate(offset);
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
+    position = offset;
+  }
+  let closed = false;
+  let batch: Uint8Array[] = [];
+  let batched = 0;
+  const flush = async (): Promise<void> => {
+    let parts = batch;
+    let left = batched;
+    batch = [];
+    batched = 0;
+    while (left > 0) {
+      const { bytesWritten } = await handle.writev(parts, position ?? undefined);
+      left -= bytesWritten;
+      if (position !== null) position += bytesWritten;
+      if (left > 0) parts = remainder(parts, bytesWritten);
+    }
+  };
+  return {
+    write: async (chunk) => {
+      batch.push(chunk);
+      batched += chunk.length;
+      if (batched < WRITE_BATCH_BYTES) return;
+      try {
+        await flush();
+      } catch (error) {
+        throw toVfsError(error);
+      }
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      try {
+        await flush();
+        await handle.close();
+      } catch (error) {
+        await handle.close().catch(() => undefined);
+        throw toVfsError(error);
+      }
+    },
+    abort: async () => {
+      if (closed) return;
+      closed = true;
+      await handle.close().catch(() => undefined);
+    },
+  };
 }
 
 /**

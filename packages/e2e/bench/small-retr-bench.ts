@@ -1,0 +1,106 @@
+// Small downloads per second: sessions that each repeat PASV + RETR of a 4 KiB file, on pasv (Node
+// and Deno) beside vsftpd, in one run; what the per-operation costs (the confinement check, the
+// passive listener, the replies) add up to. With --baseline DIR, pasv built in another checkout runs
+// beside this one (e.g. the commit before a change), so a change's cost is a ratio from one run.
+// Figures are printed, never asserted.
+// Run: pnpm bench small [--seconds N] [--rounds N] [--sessions N] [--baseline DIR]
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { FtpControl, readAll } from "../test/ftp-control.js";
+import { ensurePeers, serverTicks, startPasv, startVsftpd, waitForPort, type Server } from "./servers.js";
+
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? undefined : process.argv[i + 1];
+};
+const seconds = Number(arg("--seconds") ?? 5);
+const rounds = Number(arg("--rounds") ?? 3);
+const sessions = Number(arg("--sessions") ?? 4);
+const baseline = arg("--baseline");
+const FILE_BYTES = 4096;
+
+/** Logs in as the server wants it (vsftpd's anonymous login needs no password). */
+async function login(c: FtpControl, user: string): Promise<void> {
+  await c.greeting();
+  const name = user === "" ? "anonymous" : user.slice(0, user.indexOf(":"));
+  const u = await c.cmd(`USER ${name}`);
+  if (u.code === 331) {
+    const p = await c.cmd(`PASS ${user === "" ? "bench@" : user.slice(user.indexOf(":") + 1, -1)}`);
+    if (p.code !== 230) throw new Error(`PASS got ${p.code}`);
+  } else if (u.code !== 230) throw new Error(`USER got ${u.code}`);
+  await c.cmd("TYPE I");
+}
+
+/** One session's loop until `until`: RETRs completed. */
+async function loop(server: Server, until: number): Promise<number> {
+  const c = await FtpControl.connect(server.port);
+  await login(c, server.user);
+  let done = 0;
+  while (Date.now() < until) {
+    const port = await c.pasv();
+    const data = readAll(port);
+    const mark = await c.cmd("RETR small.bin");
+    if (mark.code !== 150 && mark.code !== 125) throw new Error(`${server.name}: RETR got ${mark.code}`);
+    const [bytes, final] = await Promise.all([data, c.reply()]);
+    if (final.code !== 226 || bytes.length !== FILE_BYTES) throw new Error(`${server.name}: ${final.code}, ${bytes.length} bytes`);
+    done++;
+  }
+  await c.cmd("QUIT").catch(() => undefined);
+  c.close();
+  return done;
+}
+
+/** RETRs per second over all sessions, and server CPU milliseconds per RETR. */
+async function round(server: Server): Promise<{ rate: number; cpuMs: number }> {
+  const before = serverTicks(server.proc.pid!, server.comm);
+  const start = Date.now();
+  const until = start + seconds * 1000;
+  let last = new Map(before);
+  const poll = setInterval(() => {
+    for (const [p, t] of serverTicks(server.proc.pid!, server.comm)) last.set(p, Math.max(t, last.get(p) ?? 0));
+  }, 50);
+  const counts = await Promise.all(Array.from({ length: sessions }, () => loop(server, until)));
+  clearInterval(poll);
+  last = new Map([...last, ...serverTicks(server.proc.pid!, server.comm)].map(([p, t]) => [p, Math.max(t, last.get(p) ?? 0)]));
+  const total = counts.reduce((a, b) => a + b, 0);
+  let ticks = 0;
+  for (const [p, t] of last) ticks += t - (before.get(p) ?? 0);
+  return { rate: total / ((Date.now() - start) / 1000), cpuMs: (ticks * 10) / Math.max(1, total) };
+}
+
+const work = mkdtempSync(path.join(tmpdir(), "pasv-small-bench-"));
+const served = path.join(work, "srv");
+mkdirSync(served);
+writeFileSync(path.join(served, "small.bin"), Buffer.alloc(FILE_BYTES, 0x61));
+const servers: Server[] = [];
+try {
+  ensurePeers();
+  const base = 23000 + Math.floor(Math.random() * 900);
+  servers.push(startVsftpd(work, served, base), startPasv("node", served, base + 1), startPasv("deno", served, base + 2));
+  if (baseline !== undefined) {
+    servers.push(startPasv("node", served, base + 3, { checkout: path.resolve(baseline), label: "baseline (node)" }));
+    servers.push(startPasv("deno", served, base + 4, { checkout: path.resolve(baseline), label: "baseline (deno)" }));
+  }
+  for (const s of servers) waitForPort(s.port);
+  const results = new Map<string, { rate: number[]; cpuMs: number[] }>(servers.map((s) => [s.name, { rate: [], cpuMs: [] }]));
+  for (let r = 0; r < rounds; r++) {
+    for (const s of servers) {
+      const got = await round(s);
+      results.get(s.name)!.rate.push(got.rate);
+      results.get(s.name)!.cpuMs.push(got.cpuMs);
+    }
+  }
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const ref = results.get("vsftpd")!;
+  console.log(`\n4 KiB RETRs, ${sessions} sessions for ${seconds} s, median of ${rounds} rounds (raw client, PASV per RETR)\n`);
+  console.log("server            RETR/s   CPU ms/RETR   RETR/s ratio   CPU ratio   (ratios to vsftpd)");
+  for (const [name, res] of results) {
+    const rate = median(res.rate);
+    const cpu = median(res.cpuMs);
+    console.log(`${name.padEnd(16)} ${rate.toFixed(0).padStart(7)} ${cpu.toFixed(3).padStart(13)} ${(rate / median(ref.rate)).toFixed(2).padStart(13)}x ${(cpu / Math.max(0.001, median(ref.cpuMs))).toFixed(2).padStart(10)}x`);
+  }
+} finally {
+  for (const s of servers) s.proc.kill("SIGTERM");
+  rmSync(work, { recursive: true, force: true });
+}
