@@ -13,6 +13,6 @@ export { DataStreamError, type ControlIo, type DataIo, type DataStream, type Ses
 export { VfsError, type Vfs, type VfsReader, type VfsWriter } from "./vfs.js";
 export { Confinement, confine, CREATE_ATTEMPTS, hostPath, isWithin, pinRoot, type Access, type ConfinePlatform, type DescriptorOps, type Guarantee, type IsSymlink, type Reach, type Reached, type RealPath } from "./confine.js";
 export { ERRNO_KINDS, ERROR_NAME_KINDS, fsErrorKind, toVfsError, vfsGuard } from "./errno.js";
-export { MEMORY_FS_MAX_FILE_BYTES, MEMORY_FS_READ_CHUNK, MemoryFs, type MemoryTree } from "./memory-fs.js";
+export { MEMORY_FS_MAX_FILE_BYTES, MEMORY_FS_NAME_MAX_BYTES, MEMORY_FS_READ_CHUNK, MemoryFs, type MemoryTree } from "./memory-fs.js";
 export { RecycledBuffers } from "./recycled-buffers.js";
 export type { AuthGrant, AuthProvider, AuthRequest } from "./auth.js";

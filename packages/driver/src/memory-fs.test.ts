@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MemoryFs } from "./memory-fs.js";
+import { MEMORY_FS_NAME_MAX_BYTES, MemoryFs } from "./memory-fs.js";
 import { VfsError } from "./vfs.js";
 
 async function kind(p: Promise<unknown>): Promise<string> {
@@ -41,6 +41,15 @@ describe("MemoryFs", () => {
     await fs.setMtime("/new", 7);
     expect((await fs.stat("/new")).mtime).toBe(7);
     expect(fs.openHandles).toBe(0);
+  });
+
+  it("refuses a name longer than NAME_MAX bytes, as the disk does", async () => {
+    const fs = new MemoryFs({});
+    await fs.mkdir(`/${"a".repeat(MEMORY_FS_NAME_MAX_BYTES)}`);
+    await expect(fs.mkdir(`/${"b".repeat(MEMORY_FS_NAME_MAX_BYTES + 1)}`)).rejects.toMatchObject({ kind: "invalid-name" });
+    // 128 two-byte characters are 256 bytes.
+    await expect(fs.stat(`/${"é".repeat(128)}`)).rejects.toMatchObject({ kind: "invalid-name" });
+    await expect(fs.stat(`/${"é".repeat(127)}`)).rejects.toMatchObject({ kind: "not-found" });
   });
 
   it("renames directories with everything in them, and replaces targets as rename(2) does", async () => {

@@ -31,10 +31,18 @@ interface DirNode {
 
 type Node = FileNode | DirNode;
 
+/** The longest name a directory entry may have, in UTF-8 bytes: Linux's NAME_MAX, so the tree refuses what the disk refuses. */
+export const MEMORY_FS_NAME_MAX_BYTES = 255;
+
 function split(p: string): string[] {
   const parts = p.split("/").filter((s) => s !== "" && s !== ".");
   if (parts.includes("..")) throw new VfsError("permission", "a '..' segment in a virtual path");
   return parts;
+}
+
+/** Refuses a name too long for a directory entry; checked where the disk checks it, when the name is looked up in a directory. */
+function checkName(name: string): void {
+  if (name.length * 3 > MEMORY_FS_NAME_MAX_BYTES && encodeUtf8(name).length > MEMORY_FS_NAME_MAX_BYTES) throw new VfsError("invalid-name", "a name longer than NAME_MAX");
 }
 
 export class MemoryFs implements Vfs {
@@ -77,6 +85,7 @@ export class MemoryFs implements Vfs {
     let at: Node = this.top;
     for (const name of split(p)) {
       if (at.type !== "dir") throw new VfsError("not-a-directory");
+      checkName(name);
       const next = at.entries.get(name);
       if (next === undefined) throw new VfsError("not-found");
       at = next;
@@ -91,6 +100,7 @@ export class MemoryFs implements Vfs {
     if (name === undefined) throw new VfsError("permission", "the root itself");
     const dir = this.lookup(`/${parts.join("/")}`);
     if (dir.type !== "dir") throw new VfsError("not-a-directory");
+    checkName(name);
     return { dir, name };
   }
 

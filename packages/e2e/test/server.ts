@@ -42,10 +42,12 @@ export function denoBinary(): string {
  */
 export interface StartOptions {
   readonly entry?: "adapter" | "node-cli";
+  /** This runtime whatever PASV_E2E_SERVER says (for tests that compare the runtimes side by side). */
+  readonly runtime?: "node" | "deno";
 }
 
 function command(dir: string, flags: readonly string[], options: StartOptions): [string, string[]] {
-  const which = process.env.PASV_E2E_SERVER ?? "node";
+  const which = options.runtime ?? process.env.PASV_E2E_SERVER ?? "node";
   const nodeCli = path.join(ROOT, "packages/cli/dist/main.js");
   const args = [dir, "-p", "0", ...flags];
   if (which === "deno") {
