@@ -1,6 +1,7 @@
 // What a runtime supplies: byte sockets, listeners, outgoing connections, a clock, randomness, a TLS
 // upgrade and a local file system. Nothing here knows FTP; everything that does lives in the driver.
 import type { Endpoint, Family, Millis } from "@pasv/core";
+import type { Guarantee } from "./confine.js";
 import type { Vfs } from "./vfs.js";
 
 /** What a socket reports. Every callback may run at any time after `attach`; `close` runs exactly once. */
@@ -92,6 +93,13 @@ export interface TlsUpgrader {
   upgrade(socket: ByteSocket, prefix: readonly Uint8Array[]): Promise<ByteSocket>;
 }
 
+/** A file system on a host directory (a platform without one may return any Vfs). */
+export interface LocalVfs extends Vfs {
+  /** Settles once the root's real path is pinned, with what confinement guarantees on this host;
+   * rejects (a VfsError) when the root cannot be resolved. */
+  readonly guarantee?: Promise<Guarantee>;
+}
+
 export interface Platform {
   readonly clock: Clock;
   /** Uniform in [0, 1): passive port choice. The simulator's is seeded. */
@@ -103,7 +111,7 @@ export interface Platform {
   /** null when this platform cannot run server-side TLS over an accepted connection. */
   readonly tls: TlsUpgrader | null;
   /** The local-disk file system rooted at `root`. */
-  localFs(root: string): Vfs;
+  localFs(root: string): LocalVfs;
   /** Where `root` defaults to. */
   cwd(): string;
 }

@@ -150,6 +150,8 @@ describe("FtpServer logins", () => {
 
   it("a named user logs in on their own root; a wrong password emits login-failed and a log line", async () => {
     const h = await start({ root: "/data", users: [{ user: "alice", password: "pw", root: "/home/alice" }] });
+    // Every root the server knows is opened (and pinned) at start-up, before any login.
+    expect(h.platform.fsRoots).toEqual(["/data", "/home/alice"]);
     const c = h.connect();
     await send(c, "USER alice");
     await send(c, "PASS wrong");
@@ -162,7 +164,16 @@ describe("FtpServer logins", () => {
     await send(c, "PASS pw");
     expect(lastReply(c)).toMatch(/^230 /);
     expect(h.events.at(-1)).toEqual({ name: "login", event: { id: 1, user: "alice", anonymous: false } });
-    expect(h.platform.fsRoots).toEqual(["/home/alice"]);
+    expect(h.platform.fsRoots).toEqual(["/data", "/home/alice"]);
+  });
+
+  it("does not listen when a root cannot be pinned, and says which root", async () => {
+    const platform = new FakePlatform({ tree: {} });
+    const local = platform.localFs.bind(platform);
+    platform.localFs = (root: string) => (root === "/gone" ? Object.assign(new MemoryFs({}), { guarantee: Promise.reject(new VfsError("not-found", "ENOENT")) }) : local(root));
+    const server = new FtpServer(platform, { root: "/data", users: [{ user: "bob", password: "pw", root: "/gone" }] });
+    await expect(server.listen(2121, "127.0.0.1")).rejects.toThrow(/the root \/gone cannot be served/);
+    expect(platform.listeners).toEqual([]);
   });
 
   it("uses options.vfs instead of the platform's file system, and options.auth instead of accounts", async () => {

@@ -76,6 +76,8 @@ export class FtpServer extends Emitter<ServerEvents> {
   private readonly config: CoreConfig;
   private readonly ports: PortRange;
   private listener: Listener | null = null;
+  /** Every root known at construction, pinned (see listen). */
+  private readonly pinned: Promise<void>;
   private nextId = 1;
   private closing = false;
   private closed: Promise<void> | null = null;
@@ -92,16 +94,33 @@ export class FtpServer extends Emitter<ServerEvents> {
     const uploads = (vfs: Vfs): Vfs => (options.atomicUploads === false ? vfs : atomicUploads(vfs, { keepPartial: options.keepPartialUploads === true }));
     const given = options.vfs === undefined ? undefined : uploads(options.vfs);
     const fsCache = new Map<string, Vfs>();
+    const pins: Promise<void>[] = [];
     const vfsFor = (root: string | undefined): Vfs => {
       if (root === undefined && given !== undefined) return given;
       const dir = root ?? options.root ?? platform.cwd();
       let vfs = fsCache.get(dir);
       if (vfs === undefined) {
-        vfs = uploads(platform.localFs(dir));
+        const local = platform.localFs(dir);
+        const pinned = Promise.resolve(local.guarantee).then(
+          () => undefined,
+          (error: unknown) => {
+            throw new Error(`the root ${dir} cannot be served: ${error instanceof Error ? error.message : String(error)}`);
+          },
+        );
+        // Awaited by listen(); this only keeps a root that fails before then from being unhandled.
+        pinned.catch(() => undefined);
+        pins.push(pinned);
+        vfs = uploads(local);
         fsCache.set(dir, vfs);
       }
       return vfs;
     };
+    // Every root known now is pinned now, at start-up, not at its first login: a root replaced by
+    // a symlink before anyone logs in is not followed.
+    if (given === undefined) vfsFor(undefined);
+    for (const user of options.users ?? []) if (user.root !== undefined) vfsFor(user.root);
+    this.pinned = Promise.all(pins).then(() => undefined);
+    this.pinned.catch(() => undefined);
     this.auth = options.auth ?? accountsAuth({ users: options.users ?? [], anonymous: options.anonymous ?? true, write: options.write ?? false }, vfsFor);
     this.counter = new SessionCounter({ maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS, maxSessionsPerIp: options.maxSessionsPerIp ?? DEFAULT_MAX_SESSIONS_PER_IP });
     this.config = makeConfig({
@@ -120,6 +139,7 @@ export class FtpServer extends Emitter<ServerEvents> {
 
   async listen(port = 2121, host = "127.0.0.1"): Promise<{ address: string; port: number }> {
     if (this.listener !== null) throw new Error("already listening");
+    await this.pinned;
     const family = host.includes(":") ? 6 : 4;
     this.listener = await this.platform.listen({ host, port, family, backlog: LISTEN_BACKLOG, urgentData: true }, (socket) => this.accept(socket));
     return { address: this.listener.address, port: this.listener.port };
