@@ -7,6 +7,9 @@ import { createRequire } from "node:module";
 import path from "node:path";
 
 export const ROOT = path.resolve(import.meta.dirname, "../../..");
+/** Whose server the suite starts: this tree's, or with PASV_E2E_CHECKOUT another built checkout's
+ * (to show that a test fails on the code before a fix). */
+const CHECKOUT = path.resolve(process.env.PASV_E2E_CHECKOUT ?? ROOT);
 
 export interface RunningServer {
   readonly port: number;
@@ -48,10 +51,10 @@ export interface StartOptions {
 
 function command(dir: string, flags: readonly string[], options: StartOptions): [string, string[]] {
   const which = options.runtime ?? process.env.PASV_E2E_SERVER ?? "node";
-  const nodeCli = path.join(ROOT, "packages/cli/dist/main.js");
+  const nodeCli = path.join(CHECKOUT, "packages/cli/dist/main.js");
   const args = [dir, "-p", "0", ...flags];
   if (which === "deno") {
-    const entry = options.entry === "node-cli" ? nodeCli : path.join(ROOT, "packages/deno/src/main.ts");
+    const entry = options.entry === "node-cli" ? nodeCli : path.join(CHECKOUT, "packages/deno/src/main.ts");
     return [denoBinary(), ["run", "-A", "--quiet", entry, ...args]];
   }
   return [process.execPath, [nodeCli, ...args]];
