@@ -927,6 +927,7 @@ describe("edge cases of every command", () => {
     w.login();
     expect(w.cmd("EPSV")).toEqual(["425 Can't open passive connection."]);
     expect(w.state.channel.kind).toBe("none");
+    expect(w.actions).toContainEqual({ type: "log", level: "warn", message: "passive listen failed: EADDRINUSE" });
   });
 
   it("shutdown and refusals say 421 and close; a failed TLS handshake just closes", () => {
