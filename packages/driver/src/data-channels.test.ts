@@ -424,7 +424,7 @@ describe("DataChannels per-address passive cap", () => {
     b.channels.listen(1, 4);
     await settle();
     expect(a.platform.listenRequests).toHaveLength(1);
-    expect(b.events).toEqual([{ type: "data.listen-failed", now: a.platform.clock.now(), channel: 1, message: "this client address already holds 1 passive listener(s), its limit" }]);
+    expect(b.events).toEqual([{ type: "data.listen-failed", now: a.platform.clock.now(), channel: 1, message: "per-address cap reached: 1 passive listener(s) held (maxPassivePerIp)" }]);
     expect(b.channels.held()).toEqual([]);
     expect(counter.held).toBe(1);
   });

@@ -52,7 +52,7 @@ export class DataChannels implements DataIo {
     const claim = this.passive.claim();
     if (!claim.granted) {
       // Answered like any failed listen (425), through the queue: the session is mid-drain here.
-      this.post((now) => ({ type: "data.listen-failed", now, channel, message: `this client address already holds ${claim.limit} passive listener(s), its limit` }));
+      this.post((now) => ({ type: "data.listen-failed", now, channel, message: `per-address cap reached: ${claim.limit} passive listener(s) held (maxPassivePerIp)` }));
       return;
     }
     const ch: Channel = { listener: null, release: claim.release, pending: new Map(), socket: null, idle: null };
