@@ -5,15 +5,15 @@ describe("pasv command line", () => {
   it("defaults: the current directory, read-only anonymous, 127.0.0.1:2121", () => {
     expect(parseCli([])).toEqual({
       kind: "run",
-      options: { dir: ".", host: "127.0.0.1", port: 2121, users: [], usersFile: null, write: false, anonymous: true, keepPartialUploads: false, passivePorts: null, publicAddress: null, idleTimeoutSeconds: null, maxSessions: null, maxSessionsPerIp: null, tls: null },
+      options: { dir: ".", host: "127.0.0.1", port: 2121, users: [], usersFile: null, write: false, anonymous: true, keepPartialUploads: false, passivePorts: null, publicAddress: null, idleTimeoutSeconds: null, maxSessions: null, maxSessionsPerIp: null, maxPassivePerIp: null, tls: null },
     });
   });
 
   it("reads every flag", () => {
-    const r = parseCli(["/srv", "-H", "0.0.0.0", "-p", "0", "-u", "a:b:c", "--user", "x:y", "--users", "f", "-w", "--no-anonymous", "--keep-partial-uploads", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required"]);
+    const r = parseCli(["/srv", "-H", "0.0.0.0", "-p", "0", "-u", "a:b:c", "--user", "x:y", "--users", "f", "-w", "--no-anonymous", "--keep-partial-uploads", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required"]);
     expect(r).toEqual({
       kind: "run",
-      options: { dir: "/srv", host: "0.0.0.0", port: 0, users: [{ user: "a", password: "b:c" }, { user: "x", password: "y" }], usersFile: "f", write: true, anonymous: false, keepPartialUploads: true, passivePorts: { min: 50000, max: 50100 }, publicAddress: "203.0.113.1", idleTimeoutSeconds: 60, maxSessions: 10, maxSessionsPerIp: 2, tls: { cert: "c.pem", key: "k.pem", required: true } },
+      options: { dir: "/srv", host: "0.0.0.0", port: 0, users: [{ user: "a", password: "b:c" }, { user: "x", password: "y" }], usersFile: "f", write: true, anonymous: false, keepPartialUploads: true, passivePorts: { min: 50000, max: 50100 }, publicAddress: "203.0.113.1", idleTimeoutSeconds: 60, maxSessions: 10, maxSessionsPerIp: 2, maxPassivePerIp: 3, tls: { cert: "c.pem", key: "k.pem", required: true } },
     });
   });
 
@@ -25,6 +25,16 @@ describe("pasv command line", () => {
     expect(parseCli(["--help"])).toEqual({ kind: "help" });
     expect(parseCli(["-h"])).toEqual({ kind: "help" });
     expect(parseCli(["--version"])).toEqual({ kind: "version" });
+  });
+
+  it("--max-passive-per-ip takes a whole number from 1 to 65535 and names what was wrong", () => {
+    expect(parseCli(["--max-passive-per-ip", "1"])).toMatchObject({ kind: "run", options: { maxPassivePerIp: 1 } });
+    expect(parseCli(["--max-passive-per-ip", "65535"])).toMatchObject({ kind: "run", options: { maxPassivePerIp: 65535 } });
+    expect(parseCli(["--max-passive-per-ip", "0"])).toEqual({ kind: "error", message: "--max-passive-per-ip must be between 1 and 65535, got 0" });
+    expect(parseCli(["--max-passive-per-ip", "65536"])).toEqual({ kind: "error", message: "--max-passive-per-ip must be between 1 and 65535, got 65536" });
+    expect(parseCli(["--max-passive-per-ip", "-1"]).kind).toBe("error");
+    for (const bad of ["1.5", "x", "", "2k", " 3"]) expect(parseCli([`--max-passive-per-ip=${bad}`])).toEqual({ kind: "error", message: `--max-passive-per-ip must be a whole number, got ${JSON.stringify(bad)}` });
+    expect(parseCli(["--max-passive-per-ip"]).kind).toBe("error");
   });
 
   it("reads users files with comments and blank lines", () => {

@@ -23,6 +23,8 @@ export interface CliOptions {
   readonly idleTimeoutSeconds: number | null;
   readonly maxSessions: number | null;
   readonly maxSessionsPerIp: number | null;
+  /** Passive listeners one client address may hold at once (null: the server's default). */
+  readonly maxPassivePerIp: number | null;
   /** PEM files that enable explicit FTPS (AUTH TLS). */
   readonly tls: { readonly cert: string; readonly key: string; readonly required: boolean } | null;
 }
@@ -52,6 +54,8 @@ Options:
       --idle-timeout SECONDS    close idle sessions after SECONDS (default 300)
       --max-sessions N          most simultaneous sessions (default 512)
       --max-sessions-per-ip N   most simultaneous sessions from one address (default 64)
+      --max-passive-per-ip N    most open passive listeners of one address, over all its sessions
+                                (default 16, at most a quarter of --pasv-ports); beyond it PASV gets 425
       --tls-cert FILE           PEM certificate (chain) for explicit FTPS (AUTH TLS)
       --tls-key FILE            PEM private key for --tls-cert
       --tls-required            named users must use TLS for login and data (anonymous may not need it)
@@ -106,6 +110,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "idle-timeout": { type: "string" },
         "max-sessions": { type: "string" },
         "max-sessions-per-ip": { type: "string" },
+        "max-passive-per-ip": { type: "string" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "tls-required": { type: "boolean" },
@@ -146,7 +151,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     publicAddress = ip.address;
   }
   const numbers: Record<string, number | null> = {};
-  for (const [flag, min, max] of [["idle-timeout", 1, 86_400], ["max-sessions", 1, 1_000_000], ["max-sessions-per-ip", 1, 1_000_000]] as const) {
+  for (const [flag, min, max] of [["idle-timeout", 1, 86_400], ["max-sessions", 1, 1_000_000], ["max-sessions-per-ip", 1, 1_000_000], ["max-passive-per-ip", 1, 65_535]] as const) {
     const text = v[flag];
     if (text === undefined) {
       numbers[flag] = null;
@@ -177,6 +182,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
       idleTimeoutSeconds: numbers["idle-timeout"] ?? null,
       maxSessions: numbers["max-sessions"] ?? null,
       maxSessionsPerIp: numbers["max-sessions-per-ip"] ?? null,
+      maxPassivePerIp: numbers["max-passive-per-ip"] ?? null,
       tls,
     },
   };

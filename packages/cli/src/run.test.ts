@@ -158,6 +158,13 @@ describe("runCommand: start-up errors exit 2", () => {
     expect(host.created).toEqual([]);
   });
 
+  it("a --max-passive-per-ip that is not a positive whole number", async () => {
+    const host = new FakeHost(["--max-passive-per-ip", "0"]);
+    expect(await run(host)).toBe(2);
+    expect(host.stderr()).toBe(`pasv: --max-passive-per-ip must be between 1 and 65535, got 0\n${TRY}`);
+    expect(host.created).toEqual([]);
+  });
+
   it("--no-anonymous without any user", async () => {
     const host = new FakeHost(["--no-anonymous"]);
     expect(await run(host)).toBe(2);
@@ -276,7 +283,7 @@ describe("serverOptions", () => {
   const log = (): void => undefined;
 
   it("maps every flag", () => {
-    const o = options(["/srv", "-H", "0.0.0.0", "-p", "0", "-w", "--no-anonymous", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2"]);
+    const o = options(["/srv", "-H", "0.0.0.0", "-p", "0", "-w", "--no-anonymous", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3"]);
     const tls = { cert: new Uint8Array([1]), key: new Uint8Array([2]), required: true };
     expect(serverOptions(o, "/real/srv", [{ user: "a", password: "b" }], tls, log)).toEqual({
       root: "/real/srv",
@@ -288,6 +295,7 @@ describe("serverOptions", () => {
       idleTimeoutMs: 60_000,
       maxSessions: 10,
       maxSessionsPerIp: 2,
+      maxPassivePerIp: 3,
       tls,
       log,
     });

@@ -133,6 +133,7 @@ export function serverOptions(o: CliOptions, dir: string, users: readonly CliUse
     ...(o.idleTimeoutSeconds === null ? {} : { idleTimeoutMs: o.idleTimeoutSeconds * 1000 }),
     ...(o.maxSessions === null ? {} : { maxSessions: o.maxSessions }),
     ...(o.maxSessionsPerIp === null ? {} : { maxSessionsPerIp: o.maxSessionsPerIp }),
+    ...(o.maxPassivePerIp === null ? {} : { maxPassivePerIp: o.maxPassivePerIp }),
     ...(tls === undefined ? {} : { tls }),
     log,
   };

@@ -370,7 +370,12 @@ function REST(s: Draft, c: Context): void {
 
 // ---------------------------------------------------------------- data connection set-up
 
+// Every PASV, EPSV (but EPSV ALL), PORT and EPRT gives up the current set-up first, whatever its
+// answer: a client asking for a new one will never use the old, and a refused request must not leave
+// a passive port held until its deadline (with a small range, other clients would get 425).
+
 function PASV(s: Draft, c: Context): void {
+  dropChannel(s, c.out);
   if (channelRefusedAfterEpsvAll(s, c)) return;
   if (s.family !== 4 || s.passiveAddress === null || normalizeIp(s.passiveAddress)?.family !== 4) {
     // 227 can only carry an IPv4 address; IPv6 clients use EPSV.
@@ -387,6 +392,7 @@ function EPSV(s: Draft, c: Context): void {
     c.out.reply(200, "EPSV ALL ok.");
     return;
   }
+  dropChannel(s, c.out);
   if (arg !== "" && !/^\d+$/.test(arg)) {
     c.out.reply(501, "Syntax error in EPSV.");
     return;
@@ -402,6 +408,7 @@ function EPSV(s: Draft, c: Context): void {
 }
 
 function PORT(s: Draft, c: Context): void {
+  dropChannel(s, c.out);
   if (channelRefusedAfterEpsvAll(s, c)) return;
   const target = parsePortArg(c.cmd.arg ?? "");
   if (target === null) {
@@ -412,6 +419,7 @@ function PORT(s: Draft, c: Context): void {
 }
 
 function EPRT(s: Draft, c: Context): void {
+  dropChannel(s, c.out);
   if (channelRefusedAfterEpsvAll(s, c)) return;
   const parsed = parseEprtArg(c.cmd.arg ?? "");
   if (!parsed.ok) {

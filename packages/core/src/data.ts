@@ -40,11 +40,13 @@ export function onListening(s: Draft, channel: number, port: number, now: Millis
   }
 }
 
-export function onListenFailed(s: Draft, channel: number, out: Out): void {
+export function onListenFailed(s: Draft, channel: number, message: string, out: Out): void {
   if (s.op.kind !== "listen" || s.op.channel !== channel) return;
   s.op = { kind: "none" };
   s.channel = { kind: "none" };
   out.reply(425, "Can't open passive connection.");
+  // The reply cannot say why (a full range, a per-address cap, a bind error); the operator's log can.
+  out.push({ type: "log", level: "warn", message: `passive listen failed: ${message}` });
 }
 
 export function onAccepted(s: Draft, channel: number, socket: number, remote: string, out: Out): void {

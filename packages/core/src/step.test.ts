@@ -258,6 +258,56 @@ describe("seed: PASV and PORT (SPEC §4)", () => {
     expect(codes(w.cmd("EPSV 3"))).toEqual([522]);
   });
 
+  it("a refused PASV, EPSV, PORT or EPRT still gives up the old set-up (its listener is closed at once)", () => {
+    const refused: [string, number][] = [
+      ["PORT 127,0,0,1,0,80", 504],
+      ["PORT 1,2,3", 501],
+      ["EPRT |1|127.0.0.2|5000|", 504],
+      ["EPRT |3|x|5000|", 522],
+      ["EPRT nonsense", 501],
+      ["EPSV 2", 522],
+      ["EPSV x", 501],
+    ];
+    for (const [line, code] of refused) {
+      const w = new World();
+      w.login();
+      w.cmd("PASV");
+      const held = w.currentPassive();
+      expect(codes(w.cmd(line)), line).toEqual([code]);
+      expect(w.actions, line).toContainEqual({ type: "data.close", channel: held });
+      expect(w.state.channel.kind, line).toBe("none");
+      // A late connection to the given-up listener is not used.
+      const late = w.connectData("127.0.0.1", held);
+      expect(w.rejected, line).toContain(late);
+      expect(codes(w.cmd("RETR x")), line).toEqual([425]);
+    }
+    const all = new World();
+    all.login();
+    all.cmd("EPSV");
+    const epsv = all.currentPassive();
+    all.cmd("EPSV ALL");
+    expect(all.state.channel.kind).toBe("passive");
+    expect(codes(all.cmd("PORT 127,0,0,1,200,10"))).toEqual([503]);
+    expect(all.actions).toContainEqual({ type: "data.close", channel: epsv });
+    const v6 = new World({ clientAddress: "::1", serverAddress: "::1" });
+    v6.login();
+    v6.cmd("EPSV");
+    const v6held = v6.currentPassive();
+    expect(codes(v6.cmd("PASV"))).toEqual([425]);
+    expect(v6.actions).toContainEqual({ type: "data.close", channel: v6held });
+    expect(v6.state.channel.kind).toBe("none");
+  });
+
+  it("an active set-up is given up by a refused PORT too, so no later transfer connects to it", () => {
+    const w = new World({ files });
+    w.login();
+    expect(codes(w.cmd("PORT 127,0,0,1,200,10"))).toEqual([200]);
+    expect(codes(w.cmd("PORT 127,0,0,1,0,21"))).toEqual([504]);
+    expect(w.state.channel.kind).toBe("none");
+    expect(w.cmd("RETR big.iso")).toEqual(["425 Use PORT or PASV first."]);
+    expect(w.actions.some((a) => a.type === "data.connect")).toBe(false);
+  });
+
   it("reports an absurd but well-formed REST at the transfer: 350, then 554 before any mark", () => {
     const w = new World({ files });
     w.login();
@@ -877,6 +927,7 @@ describe("edge cases of every command", () => {
     w.login();
     expect(w.cmd("EPSV")).toEqual(["425 Can't open passive connection."]);
     expect(w.state.channel.kind).toBe("none");
+    expect(w.actions).toContainEqual({ type: "log", level: "warn", message: "passive listen failed: EADDRINUSE" });
   });
 
   it("shutdown and refusals say 421 and close; a failed TLS handshake just closes", () => {

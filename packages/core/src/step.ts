@@ -58,7 +58,7 @@ function handle(s: Draft, event: SessionEvent, out: Out): void {
       onListening(s, event.channel, event.port, event.now, out);
       return;
     case "data.listen-failed":
-      onListenFailed(s, event.channel, out);
+      onListenFailed(s, event.channel, event.message, out);
       return;
     case "data.accepted":
       onAccepted(s, event.channel, event.socket, event.remote.address, out);

@@ -4,15 +4,20 @@ import { MAX_PASSIVE_PORT_ATTEMPTS, PASSIVE_BACKLOG, DataChannels } from "./data
 import { FakePlatform, FakeSocket, FakeTls, settle, text } from "./fake-platform.test-helper.js";
 import { DataStreamError, type DataStream } from "./io.js";
 import { ListenError } from "./platform.js";
+import { DEFAULT_MAX_PASSIVE_PER_IP, PassiveCounter } from "./port-range.js";
 
 const LOCAL = { address: "192.0.2.1", port: 21 };
 const PORTS = { min: 50000, max: 50009 };
 
-function setup(options: { ports?: { min: number; max: number }; tls?: FakeTls } = {}): { platform: FakePlatform; channels: DataChannels; events: SessionEvent[] } {
-  const platform = new FakePlatform({ seed: 42, ...(options.tls === undefined ? {} : { tls: options.tls }) });
+const CLIENT = "198.51.100.9";
+
+function setup(options: { ports?: { min: number; max: number }; tls?: FakeTls; counter?: PassiveCounter; platform?: FakePlatform; client?: string } = {}): { platform: FakePlatform; channels: DataChannels; events: SessionEvent[]; counter: PassiveCounter } {
+  const platform = options.platform ?? new FakePlatform({ seed: 42, ...(options.tls === undefined ? {} : { tls: options.tls }) });
   const events: SessionEvent[] = [];
-  const channels = new DataChannels(platform, LOCAL, options.ports ?? PORTS, (make: (now: Millis) => SessionEvent) => events.push(make(platform.clock.now())));
-  return { platform, channels, events };
+  const counter = options.counter ?? new PassiveCounter(DEFAULT_MAX_PASSIVE_PER_IP);
+  const passive = { range: options.ports ?? PORTS, claim: () => counter.claim(options.client ?? CLIENT) };
+  const channels = new DataChannels(platform, LOCAL, passive, (make: (now: Millis) => SessionEvent) => events.push(make(platform.clock.now())));
+  return { platform, channels, events, counter };
 }
 
 function types(events: readonly SessionEvent[]): string[] {
@@ -400,5 +405,92 @@ describe("DataChannels TLS on open", () => {
     const secure = tls.upgrades[0]!.resolve();
     await expect(opening).rejects.toMatchObject({ reason: "reset" });
     expect(secure.destroyed).toBe(true);
+  });
+});
+
+describe("DataChannels per-address passive cap", () => {
+  /** Two sessions' channels of one client address sharing a counter of `max`, on one platform. */
+  function pair(max: number): { a: ReturnType<typeof setup>; b: ReturnType<typeof setup>; counter: PassiveCounter } {
+    const counter = new PassiveCounter(max);
+    const a = setup({ counter });
+    const b = setup({ counter, platform: a.platform });
+    return { a, b, counter };
+  }
+
+  it("over the cap: data.listen-failed naming the limit, no listen attempt, no channel held", async () => {
+    const { a, b, counter } = pair(1);
+    a.channels.listen(1, 4);
+    await settle();
+    b.channels.listen(1, 4);
+    await settle();
+    expect(a.platform.listenRequests).toHaveLength(1);
+    expect(b.events).toEqual([{ type: "data.listen-failed", now: a.platform.clock.now(), channel: 1, message: "per-address cap reached: 1 passive listener(s) held (maxPassivePerIp)" }]);
+    expect(b.channels.held()).toEqual([]);
+    expect(counter.held).toBe(1);
+  });
+
+  it("another address has its own share", async () => {
+    const counter = new PassiveCounter(1);
+    const a = setup({ counter });
+    const other = setup({ counter, platform: a.platform, client: "203.0.113.4" });
+    a.channels.listen(1, 4);
+    other.channels.listen(1, 4);
+    await settle();
+    expect(types(a.events)).toEqual(["data.listening"]);
+    expect(types(other.events)).toEqual(["data.listening"]);
+    expect(counter.held).toBe(2);
+  });
+
+  it("the slot comes back when the channel closes, even with its listen still in flight", async () => {
+    const { a, b, counter } = pair(1);
+    a.platform.manualListen = true;
+    a.channels.listen(1, 4);
+    expect(counter.held).toBe(1);
+    a.channels.close(1);
+    expect(counter.held).toBe(0);
+    const late = a.platform.pendingListens[0]!.resolve();
+    await settle();
+    expect(late.closed).toBe(true);
+    b.channels.listen(2, 4);
+    a.platform.pendingListens[1]!.resolve();
+    await settle();
+    expect(types(b.events)).toEqual(["data.listening"]);
+    a.channels.close(1); // again: the slot is not given back twice
+    expect(counter.held).toBe(1);
+  });
+
+  it("the slot comes back once the listener closes on adopt; the adopted connection does not count", async () => {
+    const { a, b, counter } = pair(1);
+    a.channels.listen(1, 4);
+    await settle();
+    a.platform.last.connect({ address: CLIENT, port: 6000 });
+    a.channels.adopt(1, 1);
+    expect(a.platform.last.closed).toBe(true);
+    expect(counter.held).toBe(0);
+    b.channels.listen(1, 4);
+    await settle();
+    expect(types(b.events)).toEqual(["data.listening"]);
+    a.channels.close(1);
+    expect(counter.held).toBe(1);
+  });
+
+  it("a listen that fails gives its slot back", async () => {
+    const { a, counter } = pair(1);
+    a.platform.otherFailure = "EADDRNOTAVAIL";
+    a.channels.listen(1, 4);
+    await settle();
+    expect(types(a.events)).toEqual(["data.listen-failed"]);
+    expect(counter.held).toBe(0);
+  });
+
+  it("closeAll and active connects: every slot back, and connects take none", async () => {
+    const { a, counter } = pair(2);
+    a.channels.listen(1, 4);
+    a.channels.listen(2, 4);
+    a.channels.connect(3, CLIENT, 7000, 4);
+    await settle();
+    expect(counter.held).toBe(2);
+    a.channels.closeAll();
+    expect(counter.held).toBe(0);
   });
 });

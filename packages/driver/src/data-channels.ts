@@ -1,11 +1,12 @@
 // The driver's DataIo on any Platform: passive listeners on a random port of the range (one retry
-// loop), accepted sockets held until the core adopts or rejects one, outgoing connects, and the
-// watch on an idle adopted connection that notices the client closing it before the transfer.
+// loop) within the client address's share of listeners, accepted sockets held until the core adopts
+// or rejects one, outgoing connects, and the watch on an idle adopted connection that notices the
+// client closing it before the transfer.
 import type { Endpoint, Family, Millis, SessionEvent } from "@pasv/core";
 import { DataStreamError, type DataIo, type DataStream } from "./io.js";
 import type { ByteSocket, Listener, Platform } from "./platform.js";
 import { ListenError } from "./platform.js";
-import { pickPort, type PortRange } from "./port-range.js";
+import { pickPort, type PassivePorts } from "./port-range.js";
 import { SocketStream } from "./socket-stream.js";
 
 /** Random ports tried for one passive listener before answering listen-failed. */
@@ -24,6 +25,8 @@ interface Idle {
 
 interface Channel {
   listener: Listener | null;
+  /** Gives back the client address's listener slot; called when the listener is gone or never came. */
+  release: () => void;
   readonly pending: Map<number, ByteSocket>;
   socket: ByteSocket | null;
   idle: Idle | null;
@@ -36,7 +39,7 @@ export class DataChannels implements DataIo {
   constructor(
     private readonly platform: Platform,
     private readonly local: Endpoint,
-    private readonly ports: PortRange,
+    private readonly passive: PassivePorts,
     private readonly post: Post,
   ) {}
 
@@ -46,7 +49,13 @@ export class DataChannels implements DataIo {
   }
 
   listen(channel: number, family: Family): void {
-    const ch: Channel = { listener: null, pending: new Map(), socket: null, idle: null };
+    const claim = this.passive.claim();
+    if (!claim.granted) {
+      // Answered like any failed listen (425), through the queue: the session is mid-drain here.
+      this.post((now) => ({ type: "data.listen-failed", now, channel, message: `per-address cap reached: ${claim.limit} passive listener(s) held (maxPassivePerIp)` }));
+      return;
+    }
+    const ch: Channel = { listener: null, release: claim.release, pending: new Map(), socket: null, idle: null };
     this.channels.set(channel, ch);
     void this.bind(channel, ch, family);
   }
@@ -54,7 +63,7 @@ export class DataChannels implements DataIo {
   private async bind(channel: number, ch: Channel, family: Family): Promise<void> {
     let last = "no free passive port";
     for (let attempt = 0; attempt < MAX_PASSIVE_PORT_ATTEMPTS && this.channels.get(channel) === ch; attempt++) {
-      const port = pickPort(this.ports, () => this.platform.random());
+      const port = pickPort(this.passive.range, () => this.platform.random());
       let listener: Listener;
       try {
         listener = await this.platform.listen({ host: this.local.address, port, family, backlog: PASSIVE_BACKLOG, urgentData: false }, (socket) => this.accepted(channel, ch, socket));
@@ -73,6 +82,7 @@ export class DataChannels implements DataIo {
     }
     if (this.channels.get(channel) !== ch) return;
     this.channels.delete(channel);
+    ch.release();
     this.post((now) => ({ type: "data.listen-failed", now, channel, message: last }));
   }
 
@@ -96,6 +106,7 @@ export class DataChannels implements DataIo {
     ch.socket = socket;
     void ch.listener?.close();
     ch.listener = null;
+    ch.release();
     this.watch(channel, ch, socket);
   }
 
@@ -146,7 +157,7 @@ export class DataChannels implements DataIo {
   }
 
   connect(channel: number, address: string, port: number, family: Family): void {
-    const ch: Channel = { listener: null, pending: new Map(), socket: null, idle: null };
+    const ch: Channel = { listener: null, release: noop, pending: new Map(), socket: null, idle: null };
     this.channels.set(channel, ch);
     this.platform.connect({ host: address, port, family, localAddress: this.local.address }).then(
       (socket) => {
@@ -169,6 +180,8 @@ export class DataChannels implements DataIo {
     if (ch === undefined) return;
     this.channels.delete(channel);
     void ch.listener?.close();
+    // A listen still in flight is closed when it resolves (bind), so its slot is free already.
+    ch.release();
     for (const socket of ch.pending.values()) socket.destroy();
     ch.socket?.destroy();
   }

@@ -2,6 +2,7 @@ import type { SessionEvent } from "@pasv/core";
 import { describe, expect, it } from "vitest";
 import { FakePlatform, FakeSocket, FakeTls, bytes, settle, text } from "./fake-platform.test-helper.js";
 import { CONTROL_CLOSE_GRACE_MS, CONTROL_QUEUE_BYTES, PlatformSessionIo, TLS_HANDSHAKE_MS } from "./platform-io.js";
+import { PassiveCounter } from "./port-range.js";
 import type { Session } from "./session.js";
 
 /** The part of Session that PlatformSessionIo talks to, recorded. */
@@ -28,7 +29,8 @@ function setup(tls: FakeTls | null = null): { platform: FakePlatform; socket: Fa
   const platform = new FakePlatform({ tls });
   const socket = new FakeSocket({ address: "192.0.2.1", port: 21 }, { address: "198.51.100.4", port: 5555 });
   let endedCalls = 0;
-  const io = new PlatformSessionIo(platform, socket, { min: 50000, max: 50010 }, () => {
+  const passive = new PassiveCounter(16);
+  const io = new PlatformSessionIo(platform, socket, { range: { min: 50000, max: 50010 }, claim: () => passive.claim(socket.remote.address) }, () => {
     endedCalls++;
   });
   const session = new StubSession();

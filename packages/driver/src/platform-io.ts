@@ -4,7 +4,7 @@ import type { Endpoint, Millis, SessionEvent } from "@pasv/core";
 import { DataChannels } from "./data-channels.js";
 import type { ControlIo, SessionIo } from "./io.js";
 import type { ByteSocket, Platform, Timer } from "./platform.js";
-import type { PortRange } from "./port-range.js";
+import type { PassivePorts } from "./port-range.js";
 import type { Session } from "./session.js";
 
 /** Replies a peer may leave unread before the session stops reading its commands. */
@@ -26,7 +26,7 @@ export class PlatformSessionIo implements SessionIo {
   constructor(
     private readonly platform: Platform,
     socket: ByteSocket,
-    ports: PortRange,
+    ports: PassivePorts,
     private readonly onEnded: () => void,
   ) {
     this.socket = socket;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { seededRandom } from "./fake-platform.test-helper.js";
-import { checkPortRange, DEFAULT_PASSIVE_PORTS, LOWEST_PASSIVE_PORT, pickPort, portRangeProblem } from "./port-range.js";
+import { checkPortRange, DEFAULT_MAX_PASSIVE_PER_IP, DEFAULT_PASSIVE_PORTS, defaultMaxPassivePerIp, LOWEST_PASSIVE_PORT, PASSIVE_RANGE_SHARE, PassiveCounter, pickPort, portRangeProblem } from "./port-range.js";
 
 describe("passive port range", () => {
   it("accepts the default and the edges of the allowed span", () => {
@@ -40,5 +40,34 @@ describe("passive port range", () => {
       seen.add(p);
     }
     expect(seen.size).toBe(4);
+  });
+});
+
+describe("PassiveCounter and the default cap", () => {
+  it("counts per normalized address and refuses beyond the cap", () => {
+    const counter = new PassiveCounter(2);
+    const one = counter.claim("192.0.2.7");
+    const two = counter.claim("::ffff:192.0.2.7");
+    expect([one.granted, two.granted]).toEqual([true, true]);
+    expect(counter.claim("192.0.2.7")).toEqual({ granted: false, limit: 2 });
+    expect(counter.claim("192.0.2.8").granted).toBe(true);
+    if (one.granted) {
+      one.release();
+      one.release();
+    }
+    expect(counter.held).toBe(2);
+    expect(counter.claim("192.0.2.7").granted).toBe(true);
+  });
+
+  it("refuses a cap below 1 or not whole", () => {
+    for (const bad of [0, -3, 2.5, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => new PassiveCounter(bad), String(bad)).toThrow(RangeError);
+  });
+
+  it(`defaults to ${DEFAULT_MAX_PASSIVE_PER_IP}, but never more than 1/${PASSIVE_RANGE_SHARE} of the range and never less than 1`, () => {
+    expect(defaultMaxPassivePerIp({ min: 49152, max: 65534 })).toBe(DEFAULT_MAX_PASSIVE_PER_IP);
+    expect(defaultMaxPassivePerIp({ min: 50000, max: 50099 })).toBe(Math.min(DEFAULT_MAX_PASSIVE_PER_IP, 25));
+    expect(defaultMaxPassivePerIp({ min: 50000, max: 50015 })).toBe(4);
+    expect(defaultMaxPassivePerIp({ min: 50000, max: 50003 })).toBe(1);
+    expect(defaultMaxPassivePerIp({ min: 50000, max: 50000 })).toBe(1);
   });
 });

@@ -637,3 +637,83 @@ describe("FtpServer on the fake platform: file readers", () => {
     expect(late.written()).toBe("");
   });
 });
+
+describe("FtpServer passive listeners per client address", () => {
+  /** Passive listeners not closed yet. */
+  function open(h: Harness): number {
+    return h.platform.listeners.filter((l) => l.port !== 2121 && !l.closed).length;
+  }
+
+  it("a client over maxPassivePerIp gets 425 on PASV and EPSV and no listener; other addresses and freed slots still work", async () => {
+    const h = await start({ maxPassivePerIp: 2, passivePorts: { min: 50000, max: 50099 } });
+    const a = await loggedIn(h);
+    const b = await loggedIn(h);
+    const c = await loggedIn(h);
+    await send(a, "PASV");
+    await send(b, "EPSV");
+    expect(lastReply(a)).toMatch(/^227 /);
+    expect(lastReply(b)).toMatch(/^229 /);
+    const requests = h.platform.listenRequests.length;
+    await send(c, "PASV");
+    expect(lastReply(c)).toBe("425 Can't open passive connection.");
+    await send(c, "EPSV");
+    expect(lastReply(c)).toBe("425 Can't open passive connection.");
+    expect(h.platform.listenRequests).toHaveLength(requests);
+    expect(open(h)).toBe(2);
+    const other = h.connect({ address: "198.51.100.77", port: 5 });
+    await send(other, "USER anonymous");
+    await send(other, "PASS x");
+    await send(other, "PASV");
+    expect(lastReply(other)).toMatch(/^227 /);
+    // A's session ends: its slot is free for C at once.
+    a.close();
+    await send(c, "PASV");
+    expect(lastReply(c)).toMatch(/^227 /);
+    // B's client connects: the listener closes, and its slot goes with it.
+    h.platform.listeners.filter((l) => l.port !== 2121 && !l.closed)[0]!.connect({ address: CLIENT.address, port: 4200 });
+    await settle(40);
+    const d = await loggedIn(h);
+    await send(d, "PASV");
+    expect(lastReply(d)).toMatch(/^227 /);
+  });
+
+  it("without maxPassivePerIp, one address may hold at most a quarter of a small range", async () => {
+    const h = await start({ passivePorts: { min: 50000, max: 50007 } });
+    const sessions = [await loggedIn(h), await loggedIn(h), await loggedIn(h)];
+    for (const s of sessions) await send(s, "PASV");
+    expect(sessions.map((s) => lastReply(s).slice(0, 3))).toEqual(["227", "227", "425"]);
+    const other = h.connect({ address: "198.51.100.77", port: 5 });
+    await send(other, "USER anonymous");
+    await send(other, "PASS x");
+    await send(other, "PASV");
+    expect(lastReply(other)).toMatch(/^227 /);
+  });
+
+  it("PASV again, EPSV, PORT and EPRT (even refused) close the session's listener at once, so it holds one at most", async () => {
+    const h = await start({ maxPassivePerIp: 1, passivePorts: { min: 50000, max: 50099 } });
+    const a = await loggedIn(h);
+    for (let i = 0; i < 20; i++) {
+      await send(a, i % 2 === 0 ? "PASV" : "EPSV");
+      expect(lastReply(a)).toMatch(/^22[79] /);
+      expect(open(h)).toBe(1);
+    }
+    for (const refused of ["PORT 198,51,100,1,0,80", "EPRT |1|203.0.113.9|5000|", "EPSV 2", "PORT 1,2"]) {
+      await send(a, "PASV");
+      expect(open(h), refused).toBe(1);
+      await send(a, refused);
+      expect(lastReply(a), refused).toMatch(/^50[14] |^522 /);
+      expect(open(h), refused).toBe(0);
+    }
+    await send(a, "PASV");
+    await send(a, "PORT 198,51,100,1,200,10");
+    expect(lastReply(a)).toMatch(/^200 /);
+    expect(open(h)).toBe(0);
+    const b = await loggedIn(h);
+    await send(b, "PASV");
+    expect(lastReply(b)).toMatch(/^227 /);
+  });
+
+  it("refuses a maxPassivePerIp that is not a positive whole number", () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => new FtpServer(new FakePlatform(), { maxPassivePerIp: bad }), String(bad)).toThrow(RangeError);
+  });
+});

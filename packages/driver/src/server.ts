@@ -10,7 +10,7 @@ import { sessionLine, transferLine } from "./log-line.js";
 import type { ByteSocket, Listener, Platform, Timer } from "./platform.js";
 import { PlatformSessionIo } from "./platform-io.js";
 import { SessionCounter } from "./policy.js";
-import { checkPortRange, DEFAULT_PASSIVE_PORTS, type PortRange } from "./port-range.js";
+import { checkPortRange, DEFAULT_PASSIVE_PORTS, defaultMaxPassivePerIp, PassiveCounter, type PortRange } from "./port-range.js";
 import { Session, type Reducer } from "./session.js";
 import type { Vfs } from "./vfs.js";
 
@@ -38,6 +38,9 @@ export interface ServerOptions {
   readonly idleTimeoutMs?: number;
   readonly maxSessions?: number;
   readonly maxSessionsPerIp?: number;
+  /** Passive listeners one client address may hold at once, over all its sessions; beyond it PASV
+   * and EPSV get 425 (default: DEFAULT_MAX_PASSIVE_PER_IP, at most a quarter of passivePorts). */
+  readonly maxPassivePerIp?: number;
   /** AUTH TLS is offered (the platform carries the certificate). With `required`, named users must
    * protect the control connection before USER and their data with PROT P (vsftpd's
    * force_local_logins_ssl and force_local_data_ssl); anonymous sessions may stay in plaintext. */
@@ -75,6 +78,7 @@ export class FtpServer extends Emitter<ServerEvents> {
   private readonly auth: AuthProvider;
   private readonly config: CoreConfig;
   private readonly ports: PortRange;
+  private readonly passive: PassiveCounter;
   private listener: Listener | null = null;
   /** Every root known at construction, pinned (see listen). */
   private readonly pinned: Promise<void>;
@@ -91,6 +95,7 @@ export class FtpServer extends Emitter<ServerEvents> {
     super();
     if (options.tls !== undefined && platform.tls === null) throw new Error("TLS is not available on this platform");
     this.ports = checkPortRange(options.passivePorts ?? DEFAULT_PASSIVE_PORTS);
+    this.passive = new PassiveCounter(options.maxPassivePerIp ?? defaultMaxPassivePerIp(this.ports));
     const uploads = (vfs: Vfs): Vfs => (options.atomicUploads === false ? vfs : atomicUploads(vfs, { keepPartial: options.keepPartialUploads === true }));
     const given = options.vfs === undefined ? undefined : uploads(options.vfs);
     const fsCache = new Map<string, Vfs>();
@@ -185,7 +190,8 @@ export class FtpServer extends Emitter<ServerEvents> {
     const id = this.nextId++;
     const remote: Endpoint = { address: normalizeIp(socket.remote.address)?.address ?? socket.remote.address, port: socket.remote.port };
     const admission = this.closing ? ({ admitted: false, reason: "shutting-down" } as const) : this.counter.admit(remote.address);
-    const io = new PlatformSessionIo(this.platform, socket, this.ports, () => {
+    const passive = { range: this.ports, claim: () => this.passive.claim(remote.address) };
+    const io = new PlatformSessionIo(this.platform, socket, passive, () => {
       if (admission.admitted) admission.release();
       this.sessions.delete(id);
       this.emit("session-close", { id, remote });
