@@ -5,15 +5,15 @@ describe("pasv command line", () => {
   it("defaults: the current directory, read-only anonymous, 127.0.0.1:2121", () => {
     expect(parseCli([])).toEqual({
       kind: "run",
-      options: { dir: ".", host: "127.0.0.1", port: 2121, users: [], usersFile: null, write: false, anonymous: true, keepPartialUploads: false, passivePorts: null, publicAddress: null, idleTimeoutSeconds: null, maxSessions: null, maxSessionsPerIp: null, maxPassivePerIp: null, tls: null },
+      options: { dir: ".", host: "127.0.0.1", port: 2121, users: [], usersFile: null, write: false, anonymous: true, keepPartialUploads: false, passivePorts: null, publicAddress: null, idleTimeoutSeconds: null, maxSessions: null, maxSessionsPerIp: null, maxPassivePerIp: null, logins: { failDelaySeconds: null, maxFailures: null, banAfter: null, banWindowSeconds: null, banSeconds: null }, tls: null },
     });
   });
 
   it("reads every flag", () => {
-    const r = parseCli(["/srv", "-H", "0.0.0.0", "-p", "0", "-u", "a:b:c", "--user", "x:y", "--users", "f", "-w", "--no-anonymous", "--keep-partial-uploads", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required"]);
+    const r = parseCli(["/srv", "-H", "0.0.0.0", "-p", "0", "-u", "a:b:c", "--user", "x:y", "--users", "f", "-w", "--no-anonymous", "--keep-partial-uploads", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--login-fail-delay", "0.5", "--max-login-failures", "5", "--ban-after", "4", "--ban-window", "60", "--ban-seconds", "120", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required"]);
     expect(r).toEqual({
       kind: "run",
-      options: { dir: "/srv", host: "0.0.0.0", port: 0, users: [{ user: "a", password: "b:c" }, { user: "x", password: "y" }], usersFile: "f", write: true, anonymous: false, keepPartialUploads: true, passivePorts: { min: 50000, max: 50100 }, publicAddress: "203.0.113.1", idleTimeoutSeconds: 60, maxSessions: 10, maxSessionsPerIp: 2, maxPassivePerIp: 3, tls: { cert: "c.pem", key: "k.pem", required: true } },
+      options: { dir: "/srv", host: "0.0.0.0", port: 0, users: [{ user: "a", password: "b:c" }, { user: "x", password: "y" }], usersFile: "f", write: true, anonymous: false, keepPartialUploads: true, passivePorts: { min: 50000, max: 50100 }, publicAddress: "203.0.113.1", idleTimeoutSeconds: 60, maxSessions: 10, maxSessionsPerIp: 2, maxPassivePerIp: 3, logins: { failDelaySeconds: 0.5, maxFailures: 5, banAfter: 4, banWindowSeconds: 60, banSeconds: 120 }, tls: { cert: "c.pem", key: "k.pem", required: true } },
     });
   });
 
@@ -35,6 +35,16 @@ describe("pasv command line", () => {
     expect(parseCli(["--max-passive-per-ip", "-1"]).kind).toBe("error");
     for (const bad of ["1.5", "x", "", "2k", " 3"]) expect(parseCli([`--max-passive-per-ip=${bad}`])).toEqual({ kind: "error", message: `--max-passive-per-ip must be a whole number, got ${JSON.stringify(bad)}` });
     expect(parseCli(["--max-passive-per-ip"]).kind).toBe("error");
+  });
+
+  it("reads the login limits, and names what was wrong with them", () => {
+    expect(parseCli(["--login-fail-delay", "0"])).toMatchObject({ options: { logins: { failDelaySeconds: 0 } } });
+    expect(parseCli(["--login-fail-delay", "2.125"])).toMatchObject({ options: { logins: { failDelaySeconds: 2.125 } } });
+    expect(parseCli(["--ban-after", "0"])).toMatchObject({ options: { logins: { banAfter: 0 } } });
+    for (const bad of ["-1", "61", "1.2345", "x", "", "1e3"]) expect(parseCli([`--login-fail-delay=${bad}`])).toEqual({ kind: "error", message: `--login-fail-delay must be seconds from 0 to 60 (at most 3 decimals), got ${JSON.stringify(bad)}` });
+    expect(parseCli(["--max-login-failures", "0"])).toEqual({ kind: "error", message: "--max-login-failures must be between 1 and 100, got 0" });
+    expect(parseCli(["--ban-window", "0"])).toEqual({ kind: "error", message: "--ban-window must be between 1 and 604800, got 0" });
+    expect(parseCli(["--ban-seconds", "1.5"])).toEqual({ kind: "error", message: '--ban-seconds must be a whole number, got "1.5"' });
   });
 
   it("reads users files with comments and blank lines", () => {

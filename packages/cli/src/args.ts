@@ -25,8 +25,19 @@ export interface CliOptions {
   readonly maxSessionsPerIp: number | null;
   /** Passive listeners one client address may hold at once (null: the server's default). */
   readonly maxPassivePerIp: number | null;
+  /** Failed-login pacing and bans (null fields: the server's defaults). */
+  readonly logins: LoginLimits;
   /** PEM files that enable explicit FTPS (AUTH TLS). */
   readonly tls: { readonly cert: string; readonly key: string; readonly required: boolean } | null;
+}
+
+export interface LoginLimits {
+  readonly failDelaySeconds: number | null;
+  readonly maxFailures: number | null;
+  /** 0 turns bans off. */
+  readonly banAfter: number | null;
+  readonly banWindowSeconds: number | null;
+  readonly banSeconds: number | null;
 }
 
 export type ParsedCli =
@@ -56,6 +67,12 @@ Options:
       --max-sessions-per-ip N   most simultaneous sessions from one address (default 64)
       --max-passive-per-ip N    most open passive listeners of one address, over all its sessions
                                 (default 16, at most a quarter of --pasv-ports); beyond it PASV gets 425
+      --login-fail-delay SECONDS  answer each failed PASS only after SECONDS (default 2, fractions allowed)
+      --max-login-failures N    failed logins in one session before 421 and a close (default 3)
+      --ban-after N             failed logins from one address within --ban-window that ban it
+                                (default 10; 0 turns bans off); a banned address gets 421 at once
+      --ban-window SECONDS      how far back --ban-after counts (default 600)
+      --ban-seconds S           how long a ban lasts (default 900)
       --tls-cert FILE           PEM certificate (chain) for explicit FTPS (AUTH TLS)
       --tls-key FILE            PEM private key for --tls-cert
       --tls-required            named users must use TLS for login and data (anonymous may not need it)
@@ -111,6 +128,11 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "max-sessions": { type: "string" },
         "max-sessions-per-ip": { type: "string" },
         "max-passive-per-ip": { type: "string" },
+        "login-fail-delay": { type: "string" },
+        "max-login-failures": { type: "string" },
+        "ban-after": { type: "string" },
+        "ban-window": { type: "string" },
+        "ban-seconds": { type: "string" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "tls-required": { type: "boolean" },
@@ -151,7 +173,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     publicAddress = ip.address;
   }
   const numbers: Record<string, number | null> = {};
-  for (const [flag, min, max] of [["idle-timeout", 1, 86_400], ["max-sessions", 1, 1_000_000], ["max-sessions-per-ip", 1, 1_000_000], ["max-passive-per-ip", 1, 65_535]] as const) {
+  for (const [flag, min, max] of [["idle-timeout", 1, 86_400], ["max-sessions", 1, 1_000_000], ["max-sessions-per-ip", 1, 1_000_000], ["max-passive-per-ip", 1, 65_535], ["max-login-failures", 1, 100], ["ban-after", 0, 1_000_000], ["ban-window", 1, 604_800], ["ban-seconds", 1, 2_592_000]] as const) {
     const text = v[flag];
     if (text === undefined) {
       numbers[flag] = null;
@@ -160,6 +182,13 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     const n = integer(text, `--${flag}`, min, max);
     if (typeof n === "string") return { kind: "error", message: n };
     numbers[flag] = n;
+  }
+  let failDelaySeconds: number | null = null;
+  if (v["login-fail-delay"] !== undefined) {
+    const text = v["login-fail-delay"];
+    // Milliseconds are the core's unit: more decimals would be a precision the server does not have.
+    if (!/^\d{1,2}(\.\d{1,3})?$/.test(text) || Number(text) > 60) return { kind: "error", message: `--login-fail-delay must be seconds from 0 to 60 (at most 3 decimals), got ${JSON.stringify(text)}` };
+    failDelaySeconds = Number(text);
   }
   const cert = v["tls-cert"];
   const key = v["tls-key"];
@@ -183,6 +212,13 @@ export function parseCli(argv: readonly string[]): ParsedCli {
       maxSessions: numbers["max-sessions"] ?? null,
       maxSessionsPerIp: numbers["max-sessions-per-ip"] ?? null,
       maxPassivePerIp: numbers["max-passive-per-ip"] ?? null,
+      logins: {
+        failDelaySeconds,
+        maxFailures: numbers["max-login-failures"] ?? null,
+        banAfter: numbers["ban-after"] ?? null,
+        banWindowSeconds: numbers["ban-window"] ?? null,
+        banSeconds: numbers["ban-seconds"] ?? null,
+      },
       tls,
     },
   };

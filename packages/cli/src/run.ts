@@ -1,7 +1,7 @@
 // The `pasv` command, once for every runtime: flags (and the users file) become server options here
 // and nowhere else; a runtime supplies files, a server, signals and its output.
 import type { ServerOptions } from "@pasv/driver";
-import { parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser } from "./args.js";
+import { parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser, type LoginLimits } from "./args.js";
 
 export const VERSION = "0.1.0";
 
@@ -134,8 +134,18 @@ export function serverOptions(o: CliOptions, dir: string, users: readonly CliUse
     ...(o.maxSessions === null ? {} : { maxSessions: o.maxSessions }),
     ...(o.maxSessionsPerIp === null ? {} : { maxSessionsPerIp: o.maxSessionsPerIp }),
     ...(o.maxPassivePerIp === null ? {} : { maxPassivePerIp: o.maxPassivePerIp }),
+    ...loginOptions(o.logins),
     ...(tls === undefined ? {} : { tls }),
     log,
+  };
+}
+
+function loginOptions(l: LoginLimits): Pick<CommandOptions, "loginFailDelayMs" | "maxLoginFailures" | "bans"> {
+  const bans = l.banAfter === 0 ? false : { ...(l.banAfter === null ? {} : { after: l.banAfter }), ...(l.banWindowSeconds === null ? {} : { windowMs: l.banWindowSeconds * 1000 }), ...(l.banSeconds === null ? {} : { durationMs: l.banSeconds * 1000 }) };
+  return {
+    ...(l.failDelaySeconds === null ? {} : { loginFailDelayMs: Math.round(l.failDelaySeconds * 1000) }),
+    ...(l.maxFailures === null ? {} : { maxLoginFailures: l.maxFailures }),
+    ...(bans === false || Object.keys(bans).length > 0 ? { bans } : {}),
   };
 }
 

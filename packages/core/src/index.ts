@@ -30,6 +30,7 @@ export {
   type Millis,
   type SessionEvent,
   type SessionNotice,
+  type RefusalReason,
   type SessionOpen,
   type StepResult,
   type TransferFailure,

@@ -8,7 +8,7 @@ import { onFsResult } from "./fs-results.js";
 import { Out } from "./out.js";
 import { closeSession, endLoginDelay, onAuthResult, onTlsFailed, onTlsReady } from "./session-control.js";
 import { copyState, type Draft, type SessionState } from "./state.js";
-import type { Millis, SessionEvent, StepResult } from "./types.js";
+import type { Millis, RefusalReason, SessionEvent, StepResult } from "./types.js";
 import { assertNever } from "./assert.js";
 
 export function step(state: SessionState, event: SessionEvent): StepResult<SessionState> {
@@ -109,7 +109,7 @@ function handle(s: Draft, event: SessionEvent, out: Out): void {
   }
 }
 
-function refusalText(reason: "max-sessions" | "max-sessions-per-ip" | "shutting-down"): string {
+function refusalText(reason: RefusalReason): string {
   switch (reason) {
     case "max-sessions":
       return "Too many users, please try again later.";
@@ -117,6 +117,8 @@ function refusalText(reason: "max-sessions" | "max-sessions-per-ip" | "shutting-
       return "Too many connections from your address.";
     case "shutting-down":
       return "Server shutting down.";
+    case "banned":
+      return "Too many failed logins from your address; try again later.";
     default:
       return assertNever(reason);
   }

@@ -13,6 +13,9 @@ export interface Endpoint {
 }
 
 /** What a session knows about its control connection when it starts. */
+/** Why a connection is refused at the door (421 before the greeting). */
+export type RefusalReason = "max-sessions" | "max-sessions-per-ip" | "shutting-down" | "banned";
+
 export interface SessionOpen {
   readonly now: Millis;
   readonly local: Endpoint;
@@ -22,7 +25,7 @@ export interface SessionOpen {
   /** IPv4 address to advertise in 227 replies; null: the control connection's local address. */
   readonly passiveAddress: string | null;
   /** Set by server policy: greet with 421 and close instead of 220. */
-  readonly refuse: null | { readonly reason: "max-sessions" | "max-sessions-per-ip" | "shutting-down" };
+  readonly refuse: null | { readonly reason: RefusalReason };
 }
 
 export interface CoreLimits {

@@ -16,3 +16,4 @@ export { ERRNO_KINDS, ERROR_NAME_KINDS, fsErrorKind, toVfsError, vfsGuard } from
 export { MEMORY_FS_MAX_FILE_BYTES, MEMORY_FS_NAME_MAX_BYTES, MEMORY_FS_READ_CHUNK, MemoryFs, type MemoryTree } from "./memory-fs.js";
 export { RecycledBuffers } from "./recycled-buffers.js";
 export type { AuthGrant, AuthProvider, AuthRequest } from "./auth.js";
+export { BanTable, DEFAULT_BAN_AFTER, DEFAULT_BAN_MS, DEFAULT_BAN_WINDOW_MS, MAX_BAN_TABLE_ENTRIES, MAX_FAILURES_KEPT, type Ban, type BanOptions } from "./bans.js";

@@ -19,7 +19,7 @@ async function start(options: ServerOptions = {}, platform = new FakePlatform({ 
   const lines: string[] = [];
   const server = new FtpServer(platform, { log: (line) => lines.push(line), ...options });
   const events: Harness["events"] = [];
-  for (const name of ["session-open", "session-close", "login", "login-failed", "transfer"] as const) server.on(name, (event) => events.push({ name, event }));
+  for (const name of ["session-open", "session-close", "login", "login-failed", "transfer", "ban"] as const) server.on(name, (event) => events.push({ name, event }));
   await server.listen(2121, "127.0.0.1");
   const listener = platform.last;
   return { platform, server, lines, events, connect: (remote = CLIENT) => listener.connect(remote) };
@@ -136,6 +136,54 @@ describe("FtpServer logins", () => {
     await send(d, "PASS x");
     expect(lastReply(d)).toMatch(/^230 /);
     expect(h.platform.fsRoots).toEqual(["/srv/ftp"]); // cached per root
+  });
+
+  it("bans an address after repeated failed logins across its sessions, and no other address", async () => {
+    const h = await start({ users: [{ user: "alice", password: "pw" }], maxLoginFailures: 2, loginFailDelayMs: 500, bans: { after: 3, windowMs: 60_000, durationMs: 30_000 } });
+    const fail = async (c: FakeSocket): Promise<void> => {
+      await send(c, "USER alice");
+      await send(c, "PASS wrong");
+      h.platform.clock.advance(500);
+      await settle(40);
+    };
+    const first = h.connect();
+    await fail(first);
+    expect(lastReply(first)).toMatch(/^530 /);
+    await fail(first);
+    expect(lastReply(first)).toMatch(/^421 /); // the session's own limit
+    const second = h.connect();
+    // The ban starts at the failed PASS itself, before its delayed 530.
+    const bannedAt = h.platform.clock.now();
+    await fail(second);
+    expect(h.events.filter((e) => e.name === "ban")).toEqual([{ name: "ban", event: { address: CLIENT.address, failures: 3, until: bannedAt + 30_000 } }]);
+    expect(h.lines).toContain(`ban ${CLIENT.address} for 30 s after 3 failed logins`);
+    const refused = h.connect();
+    await settle(40);
+    expect(replies(refused)).toEqual(["421 Too many failed logins from your address; try again later."]);
+    const other = h.connect({ address: "198.51.100.9", port: 4001 });
+    await send(other, "USER alice");
+    await send(other, "PASS pw");
+    expect(lastReply(other)).toMatch(/^230 /);
+    h.platform.clock.advance(30_000);
+    await settle(40);
+    const later = h.connect();
+    await settle(40);
+    expect(lastReply(later)).toMatch(/^220 /);
+  });
+
+  it("bans nobody with bans off", async () => {
+    const h = await start({ users: [{ user: "alice", password: "pw" }], maxLoginFailures: 1, loginFailDelayMs: 10, bans: false });
+    for (let i = 0; i < 20; i++) {
+      const c = h.connect();
+      await send(c, "USER alice");
+      await send(c, "PASS wrong");
+      h.platform.clock.advance(10);
+      await settle(20);
+      expect(lastReply(c)).toMatch(/^421 Too many failed login/);
+    }
+    const c = h.connect();
+    await settle(20);
+    expect(lastReply(c)).toMatch(/^220 /);
   });
 
   it("with anonymous disabled refuses an anonymous login", async () => {

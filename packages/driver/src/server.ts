@@ -5,6 +5,7 @@ import { makeConfig, normalizeIp, type Action, type CoreConfig, type CoreLimits,
 import { accountsAuth, type UserSpec } from "./accounts.js";
 import type { AuthProvider } from "./auth.js";
 import { atomicUploads } from "./atomic-uploads.js";
+import { BanTable, DEFAULT_BAN_AFTER, DEFAULT_BAN_MS, DEFAULT_BAN_WINDOW_MS, type Ban, type BanOptions } from "./bans.js";
 import { Emitter } from "./events.js";
 import { sessionLine, transferLine } from "./log-line.js";
 import type { ByteSocket, Listener, Platform, Timer } from "./platform.js";
@@ -38,6 +39,13 @@ export interface ServerOptions {
   readonly idleTimeoutMs?: number;
   readonly maxSessions?: number;
   readonly maxSessionsPerIp?: number;
+  /** Each failed PASS is answered 530 only after this delay, reading nothing meanwhile (default 2000). */
+  readonly loginFailDelayMs?: number;
+  /** Failed logins in one session before 421 and a close (default 3). */
+  readonly maxLoginFailures?: number;
+  /** Bans per client address across its sessions (default: 10 failures within 600 s ban it for
+   * 900 s); `false` turns them off. `decide` replaces the threshold with the embedder's rule. */
+  readonly bans?: Partial<BanOptions> | false;
   /** Passive listeners one client address may hold at once, over all its sessions; beyond it PASV
    * and EPSV get 425 (default: DEFAULT_MAX_PASSIVE_PER_IP, at most a quarter of passivePorts). */
   readonly maxPassivePerIp?: number;
@@ -56,6 +64,8 @@ export interface ServerEvents {
   login: { id: number; user: string; anonymous: boolean };
   "login-failed": { id: number; user: string; remote: Endpoint };
   transfer: { id: number } & Extract<SessionNotice, { kind: "transfer" }>;
+  /** An address is refused at the door from now until `until` (clock milliseconds). */
+  ban: Ban;
 }
 
 /** What the simulator (and tests) hook into: the reducer, every step, every session's I/O. */
@@ -75,6 +85,7 @@ export const DEFAULT_MAX_SESSIONS_PER_IP = 64;
 export class FtpServer extends Emitter<ServerEvents> {
   private readonly sessions = new Map<number, { session: Session; io: PlatformSessionIo }>();
   private readonly counter: SessionCounter;
+  private readonly bans: BanTable | null;
   private readonly auth: AuthProvider;
   private readonly config: CoreConfig;
   private readonly ports: PortRange;
@@ -127,14 +138,19 @@ export class FtpServer extends Emitter<ServerEvents> {
     this.pinned = Promise.all(pins).then(() => undefined);
     this.pinned.catch(() => undefined);
     this.auth = options.auth ?? accountsAuth({ users: options.users ?? [], anonymous: options.anonymous ?? true, write: options.write ?? false }, vfsFor);
+    this.bans = options.bans === false ? null : new BanTable({ after: DEFAULT_BAN_AFTER, windowMs: DEFAULT_BAN_WINDOW_MS, durationMs: DEFAULT_BAN_MS, ...options.bans });
     this.counter = new SessionCounter({ maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS, maxSessionsPerIp: options.maxSessionsPerIp ?? DEFAULT_MAX_SESSIONS_PER_IP });
     this.config = makeConfig({
       anonymous: options.anonymous ?? true,
       tls: options.tls !== undefined,
       requireTlsForLogin: options.tls?.required === true,
       requireTlsForData: options.tls?.required === true,
-      limits: options.core?.limits ?? {},
-      timeouts: { ...(options.idleTimeoutMs === undefined ? {} : { idle: options.idleTimeoutMs }), ...options.core?.timeouts },
+      limits: { ...(options.maxLoginFailures === undefined ? {} : { maxFailedLogins: options.maxLoginFailures }), ...options.core?.limits },
+      timeouts: {
+        ...(options.idleTimeoutMs === undefined ? {} : { idle: options.idleTimeoutMs }),
+        ...(options.loginFailDelayMs === undefined ? {} : { failedLoginDelay: options.loginFailDelayMs }),
+        ...options.core?.timeouts,
+      },
     });
   }
 
@@ -189,7 +205,9 @@ export class FtpServer extends Emitter<ServerEvents> {
   private accept(socket: ByteSocket): void {
     const id = this.nextId++;
     const remote: Endpoint = { address: normalizeIp(socket.remote.address)?.address ?? socket.remote.address, port: socket.remote.port };
-    const admission = this.closing ? ({ admitted: false, reason: "shutting-down" } as const) : this.counter.admit(remote.address);
+    const banned = this.bans?.banned(remote.address, this.platform.clock.now()) === true;
+    const admission = this.closing ? ({ admitted: false, reason: "shutting-down" } as const) : banned ? ({ admitted: false, reason: "banned" } as const) : this.counter.admit(remote.address);
+    if (banned) this.log(sessionLine(id, remote, "refused: the address is banned"));
     const passive = { range: this.ports, claim: () => this.passive.claim(remote.address) };
     const io = new PlatformSessionIo(this.platform, socket, passive, () => {
       if (admission.admitted) admission.release();
@@ -223,6 +241,14 @@ export class FtpServer extends Emitter<ServerEvents> {
     io.start();
   }
 
+  private banFailure(remote: Endpoint): void {
+    const ban = this.bans?.failed(remote.address, this.platform.clock.now()) ?? null;
+    if (ban === null) return;
+    const seconds = Math.round((ban.until - this.platform.clock.now()) / 1000);
+    this.log(`ban ${ban.address} for ${String(seconds)} s after ${String(ban.failures)} failed logins`);
+    this.emit("ban", ban);
+  }
+
   private notice(id: number, remote: Endpoint, notice: SessionNotice): void {
     switch (notice.kind) {
       case "login":
@@ -231,6 +257,7 @@ export class FtpServer extends Emitter<ServerEvents> {
       case "login-failed":
         this.log(sessionLine(id, remote, `failed login for ${JSON.stringify(notice.user)}`));
         this.emit("login-failed", { id, user: notice.user, remote });
+        this.banFailure(remote);
         return;
       case "transfer":
         this.log(transferLine(notice, remote));
