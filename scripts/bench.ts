@@ -1,10 +1,11 @@
-// pnpm bench [core|server] — benchmarks; figures are printed, never asserted.
+// pnpm bench [core|server|memory] — benchmarks; figures are printed, never asserted.
 import { spawnSync } from "node:child_process";
 
 const which = process.argv[2] ?? "core";
 const targets: Record<string, string> = {
   core: "packages/core/bench/core-bench.ts",
   server: "packages/e2e/bench/server-bench.ts",
+  memory: "packages/e2e/bench/memory-bench.ts",
 };
 const file = targets[which];
 if (file === undefined) {
