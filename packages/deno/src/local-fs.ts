@@ -4,11 +4,11 @@
 // are the host's own (Deno.FsFile exposes none); the files are then used with Deno's APIs.
 import fs from "node:fs";
 import type { FileStat, Millis } from "@pasv/core";
-import { Confinement, RecycledBuffers, toVfsError, VfsError, vfsGuard as guard, type Access, type ConfinePlatform, type DescriptorOps, type Guarantee, type Reached, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
+import { Confinement, DownloadReader, toVfsError, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type DescriptorOps, type Guarantee, type Reached, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
 
+/** Read size for downloads (as on Node); a download's one buffer is this or the file's remaining
+ * size, whichever is smaller. */
 export const READ_CHUNK_BYTES = 1024 * 1024;
-/** Recycled download buffers a reader keeps (one being read into, one being sent, spares). */
-export const SPARE_BUFFERS = 4;
 
 /** Linux's O_PATH (node:fs does not export it). */
 const O_PATH = 0o10000000;
@@ -150,7 +150,7 @@ export class DenoLocalFs implements Vfs {
         closeQuietly(file);
         throw error;
       }
-      return new SequentialReader(file);
+      return new DownloadReader(new FileSource(file), offset, info.size, READ_CHUNK_BYTES);
     });
   }
 
@@ -208,51 +208,17 @@ function closeQuietly(file: Deno.FsFile): void {
   }
 }
 
-/**
- * A download's reader: the next read runs while the current chunk is sent (one at a time, since
- * Deno.FsFile reads at its own position), into buffers the data connection has finished with.
- * A fresh zeroed 1 MiB buffer per chunk costs page faults on every chunk.
- */
-class SequentialReader implements VfsReader {
-  private readonly buffers = new RecycledBuffers(READ_CHUNK_BYTES, SPARE_BUFFERS);
-  private pending: Promise<Uint8Array | null> | null = null;
-  private closed = false;
-
+/** A download's file for the driver's DownloadReader: Deno.FsFile reads at its own position (the
+ * open seeked to the offset), and the reader asks in order, so `position` is not needed. */
+class FileSource implements ChunkSource {
   constructor(private readonly file: Deno.FsFile) {}
 
-  private next(): Promise<Uint8Array | null> {
-    const buffer = this.buffers.take();
-    const read = this.file.read(buffer).then((n) => (n === null ? null : buffer.subarray(0, n)));
-    read.catch(() => undefined);
-    return read;
+  async read(into: Uint8Array): Promise<number> {
+    return (await this.file.read(into)) ?? 0;
   }
 
-  async *chunks(): AsyncGenerator<Uint8Array> {
-    try {
-      this.pending ??= this.next();
-      for (;;) {
-        const chunk = await this.pending;
-        this.pending = null;
-        if (chunk === null || this.closed) return;
-        this.pending = this.next();
-        this.buffers.lend(chunk);
-        yield chunk;
-      }
-    } catch (error) {
-      throw toVfsError(error);
-    }
-  }
-
-  recycle(chunk: Uint8Array): void {
-    if (!this.closed) this.buffers.recycle(chunk);
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.buffers.clear();
-    // The file closes only once no read still uses it.
-    await this.pending?.catch(() => undefined);
+  close(): Promise<void> {
     closeQuietly(this.file);
+    return Promise.resolve();
   }
 }

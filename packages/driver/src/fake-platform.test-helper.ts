@@ -23,6 +23,9 @@ export class FakeSocket implements ByteSocket {
   readonly writes: Uint8Array[] = [];
   /** `flushed` callbacks not yet run (the test runs them with flush()). */
   private readonly pendingFlush: (() => void)[] = [];
+  /** false: a kernel with room, which takes every write on the next microtask; true: writes stay
+   * queued until the test runs flush() (a peer that does not read). */
+  holdFlushes = false;
   buffered = 0;
   paused = true;
   pauses = 0;
@@ -55,7 +58,9 @@ export class FakeSocket implements ByteSocket {
 
   write(chunk: Uint8Array, flushed?: () => void): void {
     this.writes.push(chunk);
-    if (flushed !== undefined) this.pendingFlush.push(flushed);
+    if (flushed === undefined) return;
+    this.pendingFlush.push(flushed);
+    if (!this.holdFlushes) void Promise.resolve().then(() => this.flush());
   }
 
   end(): void {

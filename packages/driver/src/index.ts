@@ -14,6 +14,6 @@ export { VfsError, type Vfs, type VfsReader, type VfsWriter } from "./vfs.js";
 export { Confinement, confine, CREATE_ATTEMPTS, hostPath, isWithin, pinRoot, type Access, type ConfinePlatform, type DescriptorOps, type Guarantee, type IsSymlink, type Reach, type Reached, type RealPath } from "./confine.js";
 export { ERRNO_KINDS, ERROR_NAME_KINDS, fsErrorKind, toVfsError, vfsGuard } from "./errno.js";
 export { MEMORY_FS_MAX_FILE_BYTES, MEMORY_FS_NAME_MAX_BYTES, MEMORY_FS_READ_CHUNK, MemoryFs, type MemoryTree } from "./memory-fs.js";
-export { RecycledBuffers } from "./recycled-buffers.js";
+export { DOWNLOAD_SPARE_BUFFERS, DownloadReader, RecycledBuffers, type ChunkSource } from "./recycled-buffers.js";
 export type { AuthGrant, AuthProvider, AuthRequest } from "./auth.js";
 export { BanTable, DEFAULT_BAN_AFTER, DEFAULT_BAN_MS, DEFAULT_BAN_WINDOW_MS, MAX_BAN_TABLE_ENTRIES, MAX_FAILURES_KEPT, type Ban, type BanOptions } from "./bans.js";

@@ -632,6 +632,7 @@ describe("FtpServer on the fake platform: file readers", () => {
     const c = await loggedIn(h);
     await send(c, "TYPE I");
     const data = await passive(h, c);
+    data.holdFlushes = true;
     await send(c, "RETR /pub/a.txt");
     await settle(40);
     expect(data.written()).toBe("hello");

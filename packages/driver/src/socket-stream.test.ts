@@ -8,6 +8,7 @@ const none: Prefix = { chunks: [], ended: false };
 
 function setup(prefix: Prefix = none): { socket: FakeSocket; clock: FakeClock; stream: SocketStream } {
   const socket = new FakeSocket();
+  socket.holdFlushes = true;
   const clock = new FakeClock();
   const stream = new SocketStream(socket, clock, STALL, prefix);
   return { socket, clock, stream };
@@ -172,7 +173,9 @@ describe("SocketStream upload (chunks)", () => {
 describe("SocketStream download (write, end)", () => {
   it("end() sends our FIN and resolves only after `finished`", async () => {
     const { socket, stream, clock } = setup();
-    await stream.write(bytes("payload"));
+    const w = stream.write(bytes("payload"));
+    socket.flush();
+    await w;
     const ending = track(stream.end());
     await settle();
     expect(socket.endCalls).toBe(1);
@@ -205,17 +208,22 @@ describe("SocketStream download (write, end)", () => {
     expect((ending.error as Error).message).toMatch(/before our end of stream/);
   });
 
-  it(`write() waits while more than ${SEND_QUEUE_BYTES} bytes are buffered and resumes on drain`, async () => {
+  it("write() resolves only once its chunk is handed to the kernel, so a stalled peer pins one chunk", async () => {
     const { socket, stream } = setup();
-    socket.buffered = SEND_QUEUE_BYTES;
-    const atMark = track(stream.write(bytes("a")));
+    const first = track(stream.write(bytes("a")));
     await settle();
-    expect(atMark.state).toBe("resolved");
+    expect(first.state).toBe("pending");
+    expect(socket.written()).toBe("a"); // the chunk was queued; only the promise waits
+    expect(socket.flush()).toBe(1);
+    await settle();
+    expect(first.state).toBe("resolved");
+    // The platform still queues bytes above the mark after the flush: a drain is what wakes it.
     socket.buffered = SEND_QUEUE_BYTES + 1;
     const over = track(stream.write(bytes("b")));
+    socket.flush();
     await settle();
     expect(over.state).toBe("pending");
-    expect(socket.written()).toBe("ab"); // the chunk was queued; only the promise waits
+    socket.buffered = SEND_QUEUE_BYTES;
     socket.drain();
     await settle();
     expect(over.state).toBe("resolved");
@@ -299,9 +307,10 @@ describe("SocketStream stall watchdog", () => {
   it("does not fire while flushed callbacks keep arriving, then fires once they stop", async () => {
     const { socket, stream, clock } = setup();
     for (let i = 0; i < 10; i++) {
-      await stream.write(bytes("chunk"));
+      const w = stream.write(bytes("chunk"));
       clock.advance(STALL - 100);
       socket.flush();
+      await w;
     }
     expect(socket.destroyed).toBe(false);
     const ending = track(stream.end());
@@ -314,18 +323,21 @@ describe("SocketStream stall watchdog", () => {
 
   it("does not fire while drain events keep arriving for blocked writes", async () => {
     const { socket, stream, clock } = setup();
+    socket.buffered = SEND_QUEUE_BYTES + 1;
+    const w = track(stream.write(bytes("big")));
+    socket.flush();
     for (let i = 0; i < 10; i++) {
-      socket.buffered = SEND_QUEUE_BYTES + 1;
-      const w = track(stream.write(bytes("big")));
       clock.advance(STALL - 1);
+      // Activity, though the platform queued more meanwhile: the write keeps waiting, unharmed.
+      socket.drain();
+      socket.buffered = SEND_QUEUE_BYTES + 1;
       await settle();
       expect(w.state).toBe("pending");
-      socket.drain();
-      await settle();
-      expect(w.state).toBe("resolved");
     }
     expect(socket.destroyed).toBe(false);
-    socket.buffered = SEND_QUEUE_BYTES + 1;
+    socket.drain();
+    await settle();
+    expect(w.state).toBe("resolved");
     const stuck = track(stream.write(bytes("big")));
     clock.advance(STALL);
     await settle();

@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, promises as fsp, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { VfsError, type VfsReader } from "@pasv/driver";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { LocalFs, READ_CHUNK_BYTES } from "./local-fs.js";
 
 const outer = mkdtempSync(path.join(tmpdir(), "pasv-localfs-"));
@@ -176,6 +176,46 @@ describe("LocalFs", () => {
       await early.close();
     }
     await early.close();
+  });
+
+  it("reads a small file into a buffer of its own size, not a full chunk", async () => {
+    const small = Buffer.alloc(64 * 1024, 7);
+    writeFileSync(path.join(root, "small.bin"), small);
+    for (const offset of [0, 1000]) {
+      const r = await fs.read("/small.bin", offset);
+      const sizes: number[] = [];
+      for await (const c of r.chunks()) {
+        sizes.push(c.buffer.byteLength);
+        r.recycle?.(c);
+      }
+      await r.close();
+      expect(sizes).toEqual([small.length - offset]);
+    }
+  });
+
+  it("a download whose consumer stops (its peer stopped reading) holds one chunk and reads no further", async () => {
+    writeFileSync(path.join(root, "stall.bin"), Buffer.alloc(8 * READ_CHUNK_BYTES, 1));
+    const probe = await fsp.open(path.join(root, "stall.bin"), "r");
+    const proto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<unknown> };
+    await probe.close();
+    const reads = vi.spyOn(proto, "read");
+    try {
+      const idle = async (): Promise<void> => {
+        for (let i = 0; i < 20; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      };
+      const r = await fs.read("/stall.bin", 0);
+      const it = r.chunks()[Symbol.asyncIterator]();
+      // Two chunks go out and are flushed; the third is never flushed, and nothing pulls again.
+      for (let i = 0; i < 2; i++) r.recycle?.((await it.next()).value as Uint8Array);
+      const stuck = (await it.next()).value as Uint8Array;
+      await idle();
+      expect(stuck.length).toBe(READ_CHUNK_BYTES);
+      expect(reads.mock.calls.length).toBe(3);
+      expect(new Set(reads.mock.calls.map((call) => (call[0] as Uint8Array).buffer)).size).toBe(1);
+      await r.close();
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it("maps errno to error kinds", async () => {

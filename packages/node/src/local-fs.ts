@@ -7,12 +7,11 @@ import fs, { promises as fsp, type Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { FileStat, Millis } from "@pasv/core";
-import { Confinement, RecycledBuffers, toVfsError, VfsError, vfsGuard as guard, type Access, type ConfinePlatform, type DescriptorOps, type Guarantee, type Reached, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
+import { Confinement, DownloadReader, toVfsError, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type DescriptorOps, type Guarantee, type Reached, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
 
-/** Read size for downloads: large chunks keep loopback throughput high (see DESIGN's notes). */
+/** Read size for downloads: large chunks keep loopback throughput high (see DESIGN's notes); a
+ * download's one buffer is this or the file's remaining size, whichever is smaller. */
 export const READ_CHUNK_BYTES = 1024 * 1024;
-/** Positional reads a download keeps in flight, so the socket never waits for the disk (libuv's pool has 4 threads). */
-export const READ_AHEAD_CHUNKS = 4;
 /** Uploads arrive in socket-sized pieces (64 KiB); gathering them into one writev per this many bytes cuts syscalls 16-fold. */
 export const WRITE_BATCH_BYTES = 1024 * 1024;
 
@@ -160,7 +159,7 @@ export class LocalFs implements Vfs {
       // Checked before opening: opening a FIFO for reading would wait for a writer.
       const st = await fsp.stat(at.path);
       if (!st.isFile()) throw new VfsError(st.isDirectory() ? "is-a-directory" : "permission");
-      return new ReadAhead(await fsp.open(at.path, "r"), offset);
+      return new DownloadReader(new HandleSource(await fsp.open(at.path, "r")), offset, st.size, READ_CHUNK_BYTES);
     });
   }
 
@@ -229,64 +228,15 @@ async function writer(handle: FileHandle, offset: number | null): Promise<VfsWri
   };
 }
 
-/**
- * A download's reader: up to READ_AHEAD_CHUNKS positional reads in flight, yielded in order. A short
- * read is the end of the file; reads issued past it are dropped, so a file that grows meanwhile is
- * sent as the prefix it had, never with a gap. Buffers the consumer recycles are read into again
- * (fresh 1 MiB buffers cost page faults: reuse measured about 15% more RETR throughput).
- */
-class ReadAhead implements VfsReader {
-  private position: number;
-  private readonly inFlight: Promise<Uint8Array>[] = [];
-  private readonly buffers = new RecycledBuffers(READ_CHUNK_BYTES, READ_AHEAD_CHUNKS);
-  private closed = false;
-  private closing: Promise<void> | null = null;
+/** A download's file for the driver's DownloadReader: positional reads, so no seek is needed. */
+class HandleSource implements ChunkSource {
+  constructor(private readonly handle: FileHandle) {}
 
-  constructor(private readonly handle: FileHandle, offset: number) {
-    this.position = offset;
-  }
-
-  private issue(): void {
-    const buffer = this.buffers.take();
-    const read = this.handle.read(buffer, 0, READ_CHUNK_BYTES, this.position).then(({ bytesRead }) => buffer.subarray(0, bytesRead));
-    // Awaited in order below or drained by close(); this handler only keeps a read that nobody
-    // awaits any more (the reader was closed) from becoming an unhandled rejection.
-    void read.catch(() => undefined);
-    this.inFlight.push(read);
-    this.position += READ_CHUNK_BYTES;
-  }
-
-  async *chunks(): AsyncGenerator<Uint8Array> {
-    for (;;) {
-      while (!this.closed && this.inFlight.length < READ_AHEAD_CHUNKS) this.issue();
-      // Left in the queue while awaited, so a close() meanwhile waits for this read too.
-      const next = this.inFlight[0];
-      if (next === undefined) return;
-      let chunk: Uint8Array;
-      try {
-        chunk = await next;
-      } catch (error) {
-        throw toVfsError(error);
-      }
-      if (this.closed) return;
-      void this.inFlight.shift(); // the read just awaited
-      if (chunk.length > 0) {
-        this.buffers.lend(chunk);
-        yield chunk;
-      }
-      if (chunk.length < READ_CHUNK_BYTES) return;
-    }
-  }
-
-  recycle(chunk: Uint8Array): void {
-    if (!this.closed) this.buffers.recycle(chunk);
+  async read(into: Uint8Array, position: number): Promise<number> {
+    return (await this.handle.read(into, 0, into.length, position)).bytesRead;
   }
 
   close(): Promise<void> {
-    this.closed = true;
-    this.buffers.clear();
-    // The descriptor closes only once no read still uses it.
-    this.closing ??= Promise.allSettled(this.inFlight.splice(0)).then(() => this.handle.close()).catch(() => undefined);
-    return this.closing;
+    return this.handle.close();
   }
 }
