@@ -13,7 +13,7 @@ export const DEADLINE_NAMES = [
   "data-connect",
   /** A passive listener nobody used: dropped silently (no unsolicited reply). */
   "listener",
-  /** Not logged in in time (counted from connect, REIN or AUTH): 421 and close. */
+  /** Not logged in in time (counted from connect, or from a REIN or AUTH that ended a login): 421 and close. */
   "login",
   /** No command and no outstanding operation for the idle timeout (SITE IDLE): 421 and close. */
   "idle",
