@@ -8,10 +8,10 @@ import { ListenError } from "./platform.js";
 const LOCAL = { address: "192.0.2.1", port: 21 };
 const PORTS = { min: 50000, max: 50009 };
 
-function setup(options: { ports?: { min: number; max: number }; tls?: FakeTls } = {}): { platform: FakePlatform; channels: DataChannels; events: SessionEvent[] } {
+function setup(options: { ports?: { min: number; max: number }; tls?: FakeTls; tlsHandshakeMs?: number } = {}): { platform: FakePlatform; channels: DataChannels; events: SessionEvent[] } {
   const platform = new FakePlatform({ seed: 42, ...(options.tls === undefined ? {} : { tls: options.tls }) });
   const events: SessionEvent[] = [];
-  const channels = new DataChannels(platform, LOCAL, options.ports ?? PORTS, (make: (now: Millis) => SessionEvent) => events.push(make(platform.clock.now())));
+  const channels = new DataChannels(platform, LOCAL, options.ports ?? PORTS, (make: (now: Millis) => SessionEvent) => events.push(make(platform.clock.now())), options.tlsHandshakeMs);
   return { platform, channels, events };
 }
 
@@ -370,14 +370,14 @@ describe("DataChannels TLS on open", () => {
     await expect(opening).rejects.toMatchObject({ reason: "tls", message: "alert 40" });
   });
 
-  it("a handshake that outlasts the deadline cuts the socket and rejects tls", async () => {
+  it("a handshake that outlasts the handshake deadline (not the longer stall timeout) cuts the socket and rejects tls", async () => {
     const tls = new FakeTls();
-    const s = setup({ tls });
+    const s = setup({ tls, tlsHandshakeMs: 1_000 });
     s.channels.listen(1, 4);
     await settle();
     const raw = s.platform.last.connect();
     s.channels.adopt(1, 1);
-    const opening = s.channels.open(1, true, 1_000);
+    const opening = s.channels.open(1, true, 300_000);
     const outcome = opening.catch((error: unknown) => error);
     await settle();
     s.platform.clock.advance(999);
