@@ -276,7 +276,7 @@ describe("serverOptions", () => {
   const log = (): void => undefined;
 
   it("maps every flag", () => {
-    const o = options(["/srv", "-H", "0.0.0.0", "-p", "0", "-w", "--no-anonymous", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2"]);
+    const o = options(["/srv", "-H", "0.0.0.0", "-p", "0", "-w", "--no-anonymous", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--tls-cert", "c", "--tls-key", "k", "--tls-handshake-timeout", "7"]);
     const tls = { cert: new Uint8Array([1]), key: new Uint8Array([2]), required: true };
     expect(serverOptions(o, "/real/srv", [{ user: "a", password: "b" }], tls, log)).toEqual({
       root: "/real/srv",
@@ -289,6 +289,7 @@ describe("serverOptions", () => {
       maxSessions: 10,
       maxSessionsPerIp: 2,
       tls,
+      tlsHandshakeTimeoutMs: 7_000,
       log,
     });
   });

@@ -134,6 +134,7 @@ export function serverOptions(o: CliOptions, dir: string, users: readonly CliUse
     ...(o.maxSessions === null ? {} : { maxSessions: o.maxSessions }),
     ...(o.maxSessionsPerIp === null ? {} : { maxSessionsPerIp: o.maxSessionsPerIp }),
     ...(tls === undefined ? {} : { tls }),
+    ...(o.tls?.handshakeTimeoutSeconds == null ? {} : { tlsHandshakeTimeoutMs: o.tls.handshakeTimeoutSeconds * 1000 }),
     log,
   };
 }
