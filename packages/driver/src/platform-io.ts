@@ -123,10 +123,9 @@ export class PlatformSessionIo implements SessionIo {
     // Bytes that follow AUTH in the same read are plaintext injected before the handshake: they are
     // dropped, never posted (the session would read them as protected commands).
     raw.attach({ data: () => undefined, end: () => undefined, error: () => undefined, drain: () => undefined, finished: () => undefined, close: () => this.release() });
-    // The core runs no deadline while AUTH waits for the handshake (no reply could be read then,
-    // logged in or not), so this one is the only bound. It cuts rather than closes:
-    // mid-handshake no reply can be read, and a FIN would leave a peer that never reads holding the
-    // session for the close grace as well.
+    // The core runs no deadline while AUTH waits for the handshake, logged in or not, so this is the
+    // only bound. It cuts rather than closes: mid-handshake no reply can be read, and a FIN would let
+    // a peer that never reads hold the session for the close grace as well.
     this.handshake = this.platform.clock.after(this.tlsHandshakeMs, () => raw.destroy());
     tls.upgrade(raw, []).then(
       (secure) => {
