@@ -10,15 +10,15 @@ describe("pasv command line", () => {
   });
 
   it("reads every flag", () => {
-    const r = parseCli(["/srv", "-H", "0.0.0.0", "-p", "0", "-u", "a:b:c", "--user", "x:y", "--users", "f", "-w", "--no-anonymous", "--keep-partial-uploads", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--login-fail-delay", "0.5", "--max-login-failures", "5", "--ban-after", "4", "--ban-window", "60", "--ban-seconds", "120", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required"]);
+    const r = parseCli(["/srv", "-H", "0.0.0.0", "-p", "0", "-u", "a:b:c", "--user", "x:y", "--users", "f", "-w", "--no-anonymous", "--keep-partial-uploads", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--login-fail-delay", "0.5", "--max-login-failures", "5", "--ban-after", "4", "--ban-window", "60", "--ban-seconds", "120", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required", "--tls-handshake-timeout", "5"]);
     expect(r).toEqual({
       kind: "run",
-      options: { dir: "/srv", host: "0.0.0.0", port: 0, users: [{ user: "a", password: "b:c" }, { user: "x", password: "y" }], usersFile: "f", write: true, anonymous: false, keepPartialUploads: true, passivePorts: { min: 50000, max: 50100 }, publicAddress: "203.0.113.1", idleTimeoutSeconds: 60, maxSessions: 10, maxSessionsPerIp: 2, maxPassivePerIp: 3, logins: { failDelaySeconds: 0.5, maxFailures: 5, banAfter: 4, banWindowSeconds: 60, banSeconds: 120 }, tls: { cert: "c.pem", key: "k.pem", required: true } },
+      options: { dir: "/srv", host: "0.0.0.0", port: 0, users: [{ user: "a", password: "b:c" }, { user: "x", password: "y" }], usersFile: "f", write: true, anonymous: false, keepPartialUploads: true, passivePorts: { min: 50000, max: 50100 }, publicAddress: "203.0.113.1", idleTimeoutSeconds: 60, maxSessions: 10, maxSessionsPerIp: 2, maxPassivePerIp: 3, logins: { failDelaySeconds: 0.5, maxFailures: 5, banAfter: 4, banWindowSeconds: 60, banSeconds: 120 }, tls: { cert: "c.pem", key: "k.pem", required: true, handshakeTimeoutSeconds: 5 } },
     });
   });
 
   it("explains bad input instead of guessing", () => {
-    for (const argv of [["--bogus"], ["-p", "70000"], ["-p", "x"], ["-u", "nopassword"], ["-u", ":p"], ["--pasv-ports", "10-20"], ["--pasv-ports", "5000"], ["--pasv-ports", "60000-50000"], ["--public-address", "example.com"], ["--public-address", "999.1.1.1"], ["--public-address", "::1"], ["-H", "localhost"], ["-H", "10.0.0.256"], ["--pasv-ports", "1000-2000"], ["--pasv-ports", "2000-70000"], ["--idle-timeout", "0"], ["--max-sessions", "-1"], ["a", "b"], ["--tls-cert", "c.pem"], ["--tls-key", "k.pem"], ["--tls-required"]]) {
+    for (const argv of [["--bogus"], ["-p", "70000"], ["-p", "x"], ["-u", "nopassword"], ["-u", ":p"], ["--pasv-ports", "10-20"], ["--pasv-ports", "5000"], ["--pasv-ports", "60000-50000"], ["--public-address", "example.com"], ["--public-address", "999.1.1.1"], ["--public-address", "::1"], ["-H", "localhost"], ["-H", "10.0.0.256"], ["--pasv-ports", "1000-2000"], ["--pasv-ports", "2000-70000"], ["--idle-timeout", "0"], ["--max-sessions", "-1"], ["a", "b"], ["--tls-cert", "c.pem"], ["--tls-key", "k.pem"], ["--tls-required"], ["--tls-handshake-timeout", "5"], ["--tls-cert", "c", "--tls-key", "k", "--tls-handshake-timeout", "0"], ["--tls-cert", "c", "--tls-key", "k", "--tls-handshake-timeout", "3601"], ["--tls-cert", "c", "--tls-key", "k", "--tls-handshake-timeout", "1.5"]]) {
       const r = parseCli(argv);
       expect(r.kind, argv.join(" ")).toBe("error");
     }

@@ -27,8 +27,8 @@ export interface CliOptions {
   readonly maxPassivePerIp: number | null;
   /** Failed-login pacing and bans (null fields: the server's defaults). */
   readonly logins: LoginLimits;
-  /** PEM files that enable explicit FTPS (AUTH TLS). */
-  readonly tls: { readonly cert: string; readonly key: string; readonly required: boolean } | null;
+  /** PEM files that enable explicit FTPS (AUTH TLS), and the handshake deadline (null: the server's default). */
+  readonly tls: { readonly cert: string; readonly key: string; readonly required: boolean; readonly handshakeTimeoutSeconds: number | null } | null;
 }
 
 export interface LoginLimits {
@@ -76,6 +76,9 @@ Options:
       --tls-cert FILE           PEM certificate (chain) for explicit FTPS (AUTH TLS)
       --tls-key FILE            PEM private key for --tls-cert
       --tls-required            named users must use TLS for login and data (anonymous may not need it)
+      --tls-handshake-timeout SECONDS
+                                cut a TLS handshake (AUTH TLS or a protected data connection)
+                                not finished after SECONDS (default 30)
   -h, --help                    show this help
       --version                 show the version
 `;
@@ -136,6 +139,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "tls-required": { type: "boolean" },
+        "tls-handshake-timeout": { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -173,7 +177,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     publicAddress = ip.address;
   }
   const numbers: Record<string, number | null> = {};
-  for (const [flag, min, max] of [["idle-timeout", 1, 86_400], ["max-sessions", 1, 1_000_000], ["max-sessions-per-ip", 1, 1_000_000], ["max-passive-per-ip", 1, 65_535], ["max-login-failures", 1, 100], ["ban-after", 0, 1_000_000], ["ban-window", 1, 604_800], ["ban-seconds", 1, 2_592_000]] as const) {
+  for (const [flag, min, max] of [["idle-timeout", 1, 86_400], ["max-sessions", 1, 1_000_000], ["max-sessions-per-ip", 1, 1_000_000], ["max-passive-per-ip", 1, 65_535], ["max-login-failures", 1, 100], ["ban-after", 0, 1_000_000], ["ban-window", 1, 604_800], ["ban-seconds", 1, 2_592_000], ["tls-handshake-timeout", 1, 3_600]] as const) {
     const text = v[flag];
     if (text === undefined) {
       numbers[flag] = null;
@@ -194,7 +198,9 @@ export function parseCli(argv: readonly string[]): ParsedCli {
   const key = v["tls-key"];
   if ((cert === undefined) !== (key === undefined)) return { kind: "error", message: "--tls-cert and --tls-key go together" };
   if (v["tls-required"] === true && cert === undefined) return { kind: "error", message: "--tls-required needs --tls-cert and --tls-key" };
-  const tls = cert === undefined || key === undefined ? null : { cert, key, required: v["tls-required"] === true };
+  const handshakeTimeoutSeconds = numbers["tls-handshake-timeout"] ?? null;
+  if (handshakeTimeoutSeconds !== null && cert === undefined) return { kind: "error", message: "--tls-handshake-timeout needs --tls-cert and --tls-key" };
+  const tls = cert === undefined || key === undefined ? null : { cert, key, required: v["tls-required"] === true, handshakeTimeoutSeconds };
   return {
     kind: "run",
     options: {

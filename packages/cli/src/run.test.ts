@@ -283,7 +283,7 @@ describe("serverOptions", () => {
   const log = (): void => undefined;
 
   it("maps every flag", () => {
-    const o = options(["/srv", "-H", "0.0.0.0", "-p", "0", "-w", "--no-anonymous", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--login-fail-delay", "0.25", "--max-login-failures", "5", "--ban-after", "4", "--ban-window", "60", "--ban-seconds", "120"]);
+    const o = options(["/srv", "-H", "0.0.0.0", "-p", "0", "-w", "--no-anonymous", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--login-fail-delay", "0.25", "--max-login-failures", "5", "--ban-after", "4", "--ban-window", "60", "--ban-seconds", "120", "--tls-cert", "c", "--tls-key", "k", "--tls-handshake-timeout", "7"]);
     const tls = { cert: new Uint8Array([1]), key: new Uint8Array([2]), required: true };
     expect(serverOptions(o, "/real/srv", [{ user: "a", password: "b" }], tls, log)).toEqual({
       root: "/real/srv",
@@ -300,6 +300,7 @@ describe("serverOptions", () => {
       maxLoginFailures: 5,
       bans: { after: 4, windowMs: 60_000, durationMs: 120_000 },
       tls,
+      tlsHandshakeTimeoutMs: 7_000,
       log,
     });
     expect(serverOptions(options(["--ban-after", "0"]), "/d", [], undefined, log).bans).toBe(false);

@@ -136,6 +136,7 @@ export function serverOptions(o: CliOptions, dir: string, users: readonly CliUse
     ...(o.maxPassivePerIp === null ? {} : { maxPassivePerIp: o.maxPassivePerIp }),
     ...loginOptions(o.logins),
     ...(tls === undefined ? {} : { tls }),
+    ...(o.tls?.handshakeTimeoutSeconds == null ? {} : { tlsHandshakeTimeoutMs: o.tls.handshakeTimeoutSeconds * 1000 }),
     log,
   };
 }

@@ -13,7 +13,7 @@ export const DEADLINE_NAMES = [
   "data-connect",
   /** A passive listener nobody used: dropped silently (no unsolicited reply). */
   "listener",
-  /** Not logged in in time (counted from connect, REIN or AUTH): 421 and close. */
+  /** Not logged in in time (counted from connect, or from a REIN or AUTH that ended a login): 421 and close. */
   "login",
   /** No command and no outstanding operation for the idle timeout (SITE IDLE): 421 and close. */
   "idle",
@@ -44,8 +44,10 @@ export function deadlinesOf(s: SessionState): Deadlines {
     "data-connect": op.kind === "transfer" && op.phase === "connecting" ? op.deadline : null,
     // While a command is outstanding the listener is its business (a transfer has its own deadline).
     listener: idle && s.channel.kind === "passive" ? s.channel.expires : null,
-    // An answer to PASS is on its way: the login it decides is not late.
-    login: s.login.kind !== "in" && op.kind !== "auth" && op.kind !== "login-delay" ? s.unauthSince + s.config.timeouts.login : null,
+    // An answer to PASS is on its way: the login it decides is not late. During an AUTH handshake
+    // no reply can be read (the driver's handshake deadline bounds it); a login deadline that
+    // passed meanwhile fires right after, over TLS.
+    login: s.login.kind !== "in" && op.kind !== "auth" && op.kind !== "login-delay" && op.kind !== "tls" ? s.unauthSince + s.config.timeouts.login : null,
     // RFC 1123 §4.1.3.2: only while no command and no transfer is in progress.
     idle: idle ? s.lastActivity + s.idleTimeout : null,
   };

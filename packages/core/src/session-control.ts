@@ -49,6 +49,10 @@ export function endLoginDelay(s: Draft, out: Out): void {
 
 /** Forget the user and every per-session parameter (REIN, and after AUTH per RFC 4217 §4.2). */
 export function resetSession(s: Draft, now: Millis, out: Out): void {
+  // The login clock restarts only when a login ends: a client that never logs in could otherwise
+  // hold its connection (and its session slot) for ever by sending REIN just before each deadline.
+  // ProFTPD's TimeoutLogin likewise runs from the connection to the first login.
+  if (s.login.kind === "in") s.unauthSince = now;
   if (s.channel.kind !== "none") out.push({ type: "data.close", channel: s.channel.id });
   s.channel = { kind: "none" };
   s.login = { kind: "none" };
@@ -59,7 +63,6 @@ export function resetSession(s: Draft, now: Millis, out: Out): void {
   s.epsvAll = false;
   s.mlstFacts = DEFAULT_MLST_FACTS;
   s.idleTimeout = s.config.timeouts.idle;
-  s.unauthSince = now;
 }
 
 export function onTlsReady(s: Draft, now: Millis, out: Out): void {

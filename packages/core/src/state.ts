@@ -109,7 +109,7 @@ export interface SessionState {
   /** The address advertised in 227, or null when none can be (genuine IPv6 without a configured one). */
   readonly passiveAddress: string | null;
   readonly refuse: SessionOpen["refuse"];
-  /** When the session last started waiting for a login (connect, REIN, AUTH): the login timeout runs from here. */
+  /** When the session started waiting for its login (connect, or the REIN or AUTH that ended one): the login timeout runs from here. */
   readonly unauthSince: Millis;
   readonly phase: Phase;
   readonly login: Login;

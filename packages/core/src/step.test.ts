@@ -94,6 +94,53 @@ describe("greeting and login", () => {
     const w = new World({ config: { timeouts: { login: 1000 } } });
     expect(w.advance(1000)).toEqual(["421 Login timeout."]);
   });
+
+  it("REIN before any login does not restart the login clock (a client cannot stay unlogged for ever)", () => {
+    const w = new World({ config: { timeouts: { login: 1000, idle: 60_000 } } });
+    expect(w.advance(900)).toEqual([]);
+    expect(codes(w.cmd("REIN"))).toEqual([220]);
+    expect(codes(w.cmd("USER alice"))).toEqual([331]);
+    expect(codes(w.cmd("REIN"))).toEqual([220]);
+    expect(w.state.deadlines.login).toBe(w.now + 100);
+    expect(w.advance(100)).toEqual(["421 Login timeout."]);
+    expect(w.closed).toBe(true);
+  });
+
+  it("a login deadline that falls during the AUTH handshake waits for its end and fires then, never into the handshake", () => {
+    const w = new World({ holdTls: true, config: { tls: true, timeouts: { login: 1000, idle: 60_000 } } });
+    w.advance(900);
+    expect(codes(w.cmd("AUTH TLS"))).toEqual([234]);
+    expect(w.state.deadlines.login).toBeNull();
+    expect(w.advance(5_000)).toEqual([]);
+    w.post({ type: "tls.ready", now: w.now });
+    expect(w.state.deadlines.login).toBe(w.now - 4_900);
+    expect(w.expire()).toEqual(["421 Login timeout."]);
+    expect(w.closed).toBe(true);
+  });
+
+  it("REIN after a login starts a new login clock", () => {
+    const w = new World({ config: { timeouts: { login: 1000, idle: 60_000 } } });
+    w.login();
+    expect(w.advance(5000)).toEqual([]);
+    expect(codes(w.cmd("REIN"))).toEqual([220]);
+    expect(w.state.deadlines.login).toBe(w.now + 1000);
+  });
+
+  it("AUTH before a login does not restart the login clock; AUTH after one starts a new one", () => {
+    const before = new World({ holdTls: true, config: { tls: true, timeouts: { login: 1000, idle: 60_000 } } });
+    before.advance(600);
+    expect(codes(before.cmd("AUTH TLS"))).toEqual([234]);
+    before.post({ type: "tls.ready", now: before.now });
+    expect(before.state.deadlines.login).toBe(before.now + 400);
+    expect(before.advance(400)).toEqual(["421 Login timeout."]);
+
+    const after = new World({ holdTls: true, config: { tls: true, timeouts: { login: 1000, idle: 60_000 } } });
+    after.login();
+    after.advance(5000);
+    expect(codes(after.cmd("AUTH TLS"))).toEqual([234]);
+    after.post({ type: "tls.ready", now: after.now });
+    expect(after.state.deadlines.login).toBe(after.now + 1000);
+  });
 });
 
 describe("framing", () => {

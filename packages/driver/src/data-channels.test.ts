@@ -11,12 +11,12 @@ const PORTS = { min: 50000, max: 50009 };
 
 const CLIENT = "198.51.100.9";
 
-function setup(options: { ports?: { min: number; max: number }; tls?: FakeTls; counter?: PassiveCounter; platform?: FakePlatform; client?: string } = {}): { platform: FakePlatform; channels: DataChannels; events: SessionEvent[]; counter: PassiveCounter } {
+function setup(options: { ports?: { min: number; max: number }; tls?: FakeTls; counter?: PassiveCounter; platform?: FakePlatform; client?: string; tlsHandshakeMs?: number } = {}): { platform: FakePlatform; channels: DataChannels; events: SessionEvent[]; counter: PassiveCounter } {
   const platform = options.platform ?? new FakePlatform({ seed: 42, ...(options.tls === undefined ? {} : { tls: options.tls }) });
   const events: SessionEvent[] = [];
   const counter = options.counter ?? new PassiveCounter(DEFAULT_MAX_PASSIVE_PER_IP);
   const passive = { range: options.ports ?? PORTS, claim: () => counter.claim(options.client ?? CLIENT) };
-  const channels = new DataChannels(platform, LOCAL, passive, (make: (now: Millis) => SessionEvent) => events.push(make(platform.clock.now())));
+  const channels = new DataChannels(platform, LOCAL, passive, (make: (now: Millis) => SessionEvent) => events.push(make(platform.clock.now())), options.tlsHandshakeMs);
   return { platform, channels, events, counter };
 }
 
@@ -375,14 +375,14 @@ describe("DataChannels TLS on open", () => {
     await expect(opening).rejects.toMatchObject({ reason: "tls", message: "alert 40" });
   });
 
-  it("a handshake that outlasts the deadline cuts the socket and rejects tls", async () => {
+  it("a handshake that outlasts the handshake deadline (not the longer stall timeout) cuts the socket and rejects tls", async () => {
     const tls = new FakeTls();
-    const s = setup({ tls });
+    const s = setup({ tls, tlsHandshakeMs: 1_000 });
     s.channels.listen(1, 4);
     await settle();
     const raw = s.platform.last.connect();
     s.channels.adopt(1, 1);
-    const opening = s.channels.open(1, true, 1_000);
+    const opening = s.channels.open(1, true, 300_000);
     const outcome = opening.catch((error: unknown) => error);
     await settle();
     s.platform.clock.advance(999);

@@ -3,7 +3,7 @@
 // or rejects one, outgoing connects, and the watch on an idle adopted connection that notices the
 // client closing it before the transfer.
 import type { Endpoint, Family, Millis, SessionEvent } from "@pasv/core";
-import { DataStreamError, type DataIo, type DataStream } from "./io.js";
+import { DataStreamError, TLS_HANDSHAKE_MS, type DataIo, type DataStream } from "./io.js";
 import type { ByteSocket, Listener, Platform } from "./platform.js";
 import { ListenError } from "./platform.js";
 import { pickPort, type PassivePorts } from "./port-range.js";
@@ -41,6 +41,7 @@ export class DataChannels implements DataIo {
     private readonly local: Endpoint,
     private readonly passive: PassivePorts,
     private readonly post: Post,
+    private readonly tlsHandshakeMs: Millis = TLS_HANDSHAKE_MS,
   ) {}
 
   /** Channels still held (the simulator's leak oracle reads this). */
@@ -200,7 +201,9 @@ export class DataChannels implements DataIo {
     if (!tls) return new SocketStream(socket, this.platform.clock, stallTimeout, idle);
     const upgrader = this.platform.tls;
     if (upgrader === null) throw new DataStreamError("tls", "no TLS on this platform");
-    const secure = await withDeadline(upgrader.upgrade(socket, idle.chunks), this.platform, stallTimeout, () => socket.destroy());
+    // Its own deadline, not the stall timeout: the stall timeout is sized for slow links (minutes),
+    // and a peer that sends half a ClientHello would hold the transfer, and the session, that long.
+    const secure = await withDeadline(upgrader.upgrade(socket, idle.chunks), this.platform, this.tlsHandshakeMs, () => socket.destroy());
     if (this.channels.get(channel) !== ch) {
       secure.destroy();
       throw new DataStreamError("reset", "the data channel closed during the TLS handshake");

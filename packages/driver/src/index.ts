@@ -2,7 +2,7 @@ export { FtpServer, CLOSE_GRACE_MS, LISTEN_BACKLOG, type Instrumentation, type S
 export type { UserSpec } from "./accounts.js";
 export { atomicUploads, partialName, uploadTempName, type UploadOptions } from "./atomic-uploads.js";
 export { Session, coreReducer, MAX_QUEUED_EVENTS, type Reducer, type SessionHooks, type SessionOptions } from "./session.js";
-export { PlatformSessionIo, CONTROL_CLOSE_GRACE_MS } from "./platform-io.js";
+export { PlatformSessionIo, CONTROL_CLOSE_GRACE_MS, TLS_HANDSHAKE_MS, type SessionIoOptions } from "./platform-io.js";
 export { MAX_PASSIVE_PORT_ATTEMPTS } from "./data-channels.js";
 export { SEND_QUEUE_BYTES } from "./socket-stream.js";
 export { SocketRelay } from "./socket-relay.js";

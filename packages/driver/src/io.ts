@@ -2,6 +2,12 @@
 // I/O and reports what happened by posting events to the session; it makes no FTP decision.
 import type { Endpoint, Family, Millis } from "@pasv/core";
 
+/** A server-side TLS handshake (AUTH TLS on the control connection, PROT P on a data connection)
+ * that has not finished after this long fails and its socket is cut. A handshake is a few round
+ * trips; anything longer is a peer holding the connection (and its session slot) open by sending
+ * half a ClientHello. */
+export const TLS_HANDSHAKE_MS = 30_000;
+
 export interface SessionIo {
   /** The platform clock (ms). The simulator's is virtual. */
   now(): Millis;
@@ -38,9 +44,10 @@ export interface DataIo {
   connect(channel: number, address: string, port: number, family: Family): void;
   /** Close everything of the channel (listener, sockets, a connect in progress). No events after. */
   close(channel: number): void;
-  /** The channel's connected socket as a stream, optionally after a server-side TLS handshake.
-   * When no byte moves for `stallTimeout` ms the stream fails with reason "stall". Rejects (with a
-   * DataStreamError) when there is no connection or the handshake fails. */
+  /** The channel's connected socket as a stream, optionally after a server-side TLS handshake
+   * (bounded by the server's handshake deadline, not by `stallTimeout`). When no byte moves for
+   * `stallTimeout` ms the stream fails with reason "stall". Rejects (with a DataStreamError) when
+   * there is no connection or the handshake fails or times out. */
   open(channel: number, tls: boolean, stallTimeout: number): Promise<DataStream>;
 }
 

@@ -1,7 +1,7 @@
 import type { SessionEvent } from "@pasv/core";
 import { describe, expect, it } from "vitest";
 import { FakePlatform, FakeSocket, FakeTls, bytes, settle, text } from "./fake-platform.test-helper.js";
-import { CONTROL_CLOSE_GRACE_MS, CONTROL_QUEUE_BYTES, PlatformSessionIo, TLS_HANDSHAKE_MS } from "./platform-io.js";
+import { CONTROL_CLOSE_GRACE_MS, CONTROL_QUEUE_BYTES, PlatformSessionIo, TLS_HANDSHAKE_MS, type SessionIoOptions } from "./platform-io.js";
 import { PassiveCounter } from "./port-range.js";
 import type { Session } from "./session.js";
 
@@ -25,14 +25,20 @@ class StubSession {
   }
 }
 
-function setup(tls: FakeTls | null = null): { platform: FakePlatform; socket: FakeSocket; io: PlatformSessionIo; session: StubSession; ended: () => number } {
+function setup(tls: FakeTls | null = null, options: SessionIoOptions = {}): { platform: FakePlatform; socket: FakeSocket; io: PlatformSessionIo; session: StubSession; ended: () => number } {
   const platform = new FakePlatform({ tls });
   const socket = new FakeSocket({ address: "192.0.2.1", port: 21 }, { address: "198.51.100.4", port: 5555 });
   let endedCalls = 0;
   const passive = new PassiveCounter(16);
-  const io = new PlatformSessionIo(platform, socket, { range: { min: 50000, max: 50010 }, claim: () => passive.claim(socket.remote.address) }, () => {
-    endedCalls++;
-  });
+  const io = new PlatformSessionIo(
+    platform,
+    socket,
+    { range: { min: 50000, max: 50010 }, claim: () => passive.claim(socket.remote.address) },
+    () => {
+      endedCalls++;
+    },
+    options,
+  );
   const session = new StubSession();
   io.session = session as unknown as Session;
   io.start();
@@ -99,6 +105,15 @@ describe("PlatformSessionIo control connection", () => {
     expect(platform.clock.pending).toBe(0);
     platform.clock.advance(CONTROL_CLOSE_GRACE_MS * 2);
     expect(socket.destroyed).toBe(false);
+  });
+
+  it("a close after the peer's leaves no grace timer behind (the session answers the socket's end with one)", () => {
+    const { socket, io, platform, ended } = setup();
+    socket.close();
+    io.control.close();
+    expect(socket.endCalls).toBe(1);
+    expect(platform.clock.pending).toBe(0);
+    expect(ended()).toBe(1);
   });
 
   it("release closes the data channels", async () => {
@@ -174,9 +189,9 @@ describe("PlatformSessionIo AUTH TLS upgrade", () => {
     expect(session.events).toMatchObject([{ type: "tls.failed", message: "no TLS on this platform" }]);
   });
 
-  it("a failed handshake posts tls.failed with the reason", async () => {
+  it("a failed handshake posts tls.failed with the reason and cuts the socket at once", async () => {
     const tls = new FakeTls();
-    const { io, session, socket, platform } = setup(tls);
+    const { io, session, socket, platform, ended } = setup(tls);
     io.control.startTls();
     expect(tls.upgrades).toHaveLength(1);
     expect(tls.upgrades[0]!.socket).toBe(socket);
@@ -184,6 +199,9 @@ describe("PlatformSessionIo AUTH TLS upgrade", () => {
     tls.upgrades[0]!.reject(new Error("no shared cipher"));
     await settle();
     expect(session.events).toEqual([{ type: "tls.failed", now: platform.clock.now(), message: "no shared cipher" }]);
+    expect(socket.destroyed).toBe(true);
+    expect(ended()).toBe(1);
+    expect(session.controlClosedCalls).toBe(1);
     expect(platform.clock.pending).toBe(0);
   });
 
@@ -234,6 +252,35 @@ describe("PlatformSessionIo AUTH TLS upgrade", () => {
     expect(ended()).toBe(1);
     tls.upgrades[0]!.reject(new Error("socket destroyed"));
     await settle();
+  });
+
+  it("the handshake deadline comes from the options", () => {
+    const tls = new FakeTls();
+    const { io, socket, platform, ended } = setup(tls, { tlsHandshakeMs: 1_500 });
+    io.control.startTls();
+    platform.clock.advance(1_499);
+    expect(socket.destroyed).toBe(false);
+    platform.clock.advance(1);
+    expect(socket.destroyed).toBe(true);
+    expect(ended()).toBe(1);
+  });
+
+  it("a reset mid-handshake ends the session once and cancels the deadline; the late rejection changes nothing", async () => {
+    const tls = new FakeTls();
+    const { io, socket, platform, session, ended } = setup(tls);
+    io.control.startTls();
+    socket.fail("ECONNRESET");
+    socket.close();
+    expect(io.closed).toBe(true);
+    expect(ended()).toBe(1);
+    expect(platform.clock.pending).toBe(0);
+    expect(session.types()).toEqual([]);
+    tls.upgrades[0]!.reject(new Error("ECONNRESET"));
+    await settle();
+    expect(ended()).toBe(1);
+    expect(session.controlClosedCalls).toBe(1);
+    platform.clock.advance(TLS_HANDSHAKE_MS);
+    expect(socket.destroyCalls).toBe(1);
   });
 
   it("a handshake that completes after the connection is gone destroys the secure socket", async () => {

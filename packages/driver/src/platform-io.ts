@@ -2,7 +2,7 @@
 // the session's one timer and its data channels. Runtimes supply only the Platform underneath.
 import type { Endpoint, Millis, SessionEvent } from "@pasv/core";
 import { DataChannels } from "./data-channels.js";
-import type { ControlIo, SessionIo } from "./io.js";
+import { TLS_HANDSHAKE_MS, type ControlIo, type SessionIo } from "./io.js";
 import type { ByteSocket, Platform, Timer } from "./platform.js";
 import type { PassivePorts } from "./port-range.js";
 import type { Session } from "./session.js";
@@ -11,8 +11,12 @@ import type { Session } from "./session.js";
 export const CONTROL_QUEUE_BYTES = 64 * 1024;
 /** After our close: how long a peer that never reads may hold the control connection. */
 export const CONTROL_CLOSE_GRACE_MS = 10_000;
-/** An AUTH TLS handshake that takes longer than this fails. */
-export const TLS_HANDSHAKE_MS = 30_000;
+export { TLS_HANDSHAKE_MS };
+
+export interface SessionIoOptions {
+  /** Deadline of a TLS handshake, control and data (default TLS_HANDSHAKE_MS). */
+  readonly tlsHandshakeMs?: Millis;
+}
 
 export class PlatformSessionIo implements SessionIo {
   session: Session | null = null;
@@ -21,16 +25,20 @@ export class PlatformSessionIo implements SessionIo {
   private socket: ByteSocket;
   private timer: Timer | null = null;
   private grace: Timer | null = null;
+  private handshake: Timer | null = null;
   private ended = false;
+  private readonly tlsHandshakeMs: Millis;
 
   constructor(
     private readonly platform: Platform,
     socket: ByteSocket,
     ports: PassivePorts,
     private readonly onEnded: () => void,
+    options: SessionIoOptions = {},
   ) {
     this.socket = socket;
-    this.data = new DataChannels(platform, socket.local, ports, (make) => this.post(make));
+    this.tlsHandshakeMs = options.tlsHandshakeMs ?? TLS_HANDSHAKE_MS;
+    this.data = new DataChannels(platform, socket.local, ports, (make) => this.post(make), this.tlsHandshakeMs);
     const local: Endpoint = socket.local;
     const remote: Endpoint = socket.remote;
     this.control = {
@@ -42,6 +50,8 @@ export class PlatformSessionIo implements SessionIo {
       },
       close: () => {
         this.socket.end();
+        // The session closes itself when told the socket is gone; nothing is left to cut then.
+        if (this.ended) return;
         // A peer that never reads or closes must not pin the session.
         this.grace ??= this.platform.clock.after(CONTROL_CLOSE_GRACE_MS, () => this.socket.destroy());
       },
@@ -113,10 +123,13 @@ export class PlatformSessionIo implements SessionIo {
     // Bytes that follow AUTH in the same read are plaintext injected before the handshake: they are
     // dropped, never posted (the session would read them as protected commands).
     raw.attach({ data: () => undefined, end: () => undefined, error: () => undefined, drain: () => undefined, finished: () => undefined, close: () => this.release() });
-    const deadline = this.platform.clock.after(TLS_HANDSHAKE_MS, () => raw.destroy());
+    // The core runs no deadline while AUTH waits for the handshake, logged in or not, so this is the
+    // only bound. It cuts rather than closes: mid-handshake no reply can be read, and a FIN would let
+    // a peer that never reads hold the session for the close grace as well.
+    this.handshake = this.platform.clock.after(this.tlsHandshakeMs, () => raw.destroy());
     tls.upgrade(raw, []).then(
       (secure) => {
-        deadline.cancel();
+        this.endHandshake();
         if (this.ended) {
           secure.destroy();
           return;
@@ -129,10 +142,19 @@ export class PlatformSessionIo implements SessionIo {
         secure.resume();
       },
       (error: unknown) => {
-        deadline.cancel();
+        this.endHandshake();
         this.post((now) => ({ type: "tls.failed", now, message: error instanceof Error ? error.message : String(error) }));
+        // Nothing can be said on a broken handshake. Cut at once so the session ends now, whatever a
+        // runtime's TLS layer left of the socket underneath (the core's close would be a FIN and a
+        // grace period on a connection that can no longer carry a reply).
+        raw.destroy();
       },
     );
+  }
+
+  private endHandshake(): void {
+    this.handshake?.cancel();
+    this.handshake = null;
   }
 
   private release(): void {
@@ -142,6 +164,8 @@ export class PlatformSessionIo implements SessionIo {
     this.timer = null;
     this.grace?.cancel();
     this.grace = null;
+    // A reset mid-handshake ends the session here; its deadline must not outlive it.
+    this.endHandshake();
     this.session?.controlClosed();
     this.data.closeAll();
     this.onEnded();

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { FakePlatform, FakeSocket, FakeTls, settle } from "./fake-platform.test-helper.js";
 import { MemoryFs } from "./memory-fs.js";
 import { VfsError, type Vfs, type VfsReader } from "./vfs.js";
+import { CONTROL_CLOSE_GRACE_MS } from "./platform-io.js";
 import { CLOSE_GRACE_MS, FtpServer, LISTEN_BACKLOG, type ServerEvents, type ServerOptions } from "./server.js";
 
 const CLIENT = { address: "198.51.100.1", port: 4000 };
@@ -764,5 +765,156 @@ describe("FtpServer passive listeners per client address", () => {
 
   it("refuses a maxPassivePerIp that is not a positive whole number", () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => new FtpServer(new FakePlatform(), { maxPassivePerIp: bad }), String(bad)).toThrow(RangeError);
+  });
+});
+
+describe("FtpServer session slots: every wait before a session is usable frees its slot", () => {
+  const tlsStart = async (options: ServerOptions = {}): Promise<{ h: Harness; tls: FakeTls }> => {
+    const tls = new FakeTls();
+    const platform = new FakePlatform({ tls, tree: { pub: { "a.txt": "hello" } } });
+    return { h: await start({ tls: {}, passivePorts: { min: 50000, max: 50000 }, ...options }, platform), tls };
+  };
+  /** Whether a new connection is greeted (220) or refused at the cap (421). */
+  const greeted = (h: Harness, port: number): boolean => {
+    const probe = h.connect({ address: "198.51.100.77", port });
+    const first = replies(probe)[0] ?? "";
+    probe.close();
+    return first.startsWith("220 ");
+  };
+
+  it("a logged-in session stalled in AUTH TLS is cut after 30 s by default, and its slot is free", async () => {
+    const { h, tls } = await tlsStart({ maxSessions: 1 });
+    const a = await loggedIn(h);
+    await send(a, "AUTH TLS");
+    expect(lastReply(a)).toMatch(/^234 /);
+    expect(tls.upgrades).toHaveLength(1);
+    expect(greeted(h, 1)).toBe(false);
+    // Neither the idle nor the login deadline runs while AUTH waits: only the handshake's bounds it.
+    h.platform.clock.advance(29_999);
+    await settle();
+    expect(a.destroyed).toBe(false);
+    h.platform.clock.advance(1);
+    await settle();
+    expect(a.destroyed).toBe(true);
+    expect(h.server.sessionCount).toBe(0);
+    expect(greeted(h, 2)).toBe(true);
+    tls.upgrades[0]!.reject(new Error("socket destroyed"));
+    await settle();
+    expect(greeted(h, 3)).toBe(true);
+  });
+
+  it("tlsHandshakeTimeoutMs sets the handshake deadline; it must be positive", async () => {
+    const { h } = await tlsStart({ maxSessions: 1, tlsHandshakeTimeoutMs: 2_000 });
+    const a = h.connect();
+    await send(a, "AUTH TLS");
+    h.platform.clock.advance(1_999);
+    await settle();
+    expect(a.destroyed).toBe(false);
+    h.platform.clock.advance(1);
+    await settle();
+    expect(a.destroyed).toBe(true);
+    expect(greeted(h, 1)).toBe(true);
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => new FtpServer(new FakePlatform({ tls: new FakeTls() }), { tls: {}, tlsHandshakeTimeoutMs: bad })).toThrow(RangeError);
+  });
+
+  it("a failed handshake cuts the connection at once: no close grace on a socket that cannot carry a reply", async () => {
+    const { h, tls } = await tlsStart({ maxSessions: 1 });
+    const a = await loggedIn(h);
+    await send(a, "AUTH TLS");
+    tls.upgrades[0]!.reject(new Error("wrong version number"));
+    await settle();
+    expect(a.destroyed).toBe(true);
+    expect(h.server.sessionCount).toBe(0);
+    expect(greeted(h, 1)).toBe(true);
+    expect(h.platform.clock.pending).toBe(0);
+  });
+
+  it("a reset mid-handshake gives the slot back exactly once, and leaves no timer behind", async () => {
+    const { h, tls } = await tlsStart({ maxSessions: 2 });
+    const a = h.connect();
+    await send(a, "AUTH TLS");
+    a.fail("ECONNRESET");
+    a.close();
+    await settle();
+    expect(h.server.sessionCount).toBe(0);
+    expect(h.platform.clock.pending).toBe(0);
+    tls.upgrades[0]!.reject(new Error("ECONNRESET"));
+    await settle();
+    // Two slots: two more sessions fit, a third does not (a double release would let it in).
+    const b = h.connect();
+    const c = h.connect();
+    expect(lastReply(b)).toMatch(/^220 /);
+    expect(lastReply(c)).toMatch(/^220 /);
+    expect(greeted(h, 1)).toBe(false);
+  });
+
+  it("close() during a handshake cuts the session after the grace period and frees its slot", async () => {
+    const { h } = await tlsStart({ maxSessions: 1 });
+    const a = h.connect();
+    await send(a, "AUTH TLS");
+    const closing = track(h.server.close());
+    await settle();
+    h.platform.clock.advance(CLOSE_GRACE_MS);
+    await settle();
+    expect(a.destroyed).toBe(true);
+    expect(closing.state).toBe("resolved");
+    expect(h.server.sessionCount).toBe(0);
+    expect(h.platform.clock.pending).toBe(0);
+  });
+
+  it("connections refused at the cap never count, even while their 421 is still open", async () => {
+    const h = await start({ maxSessions: 1 });
+    const a = h.connect();
+    const refused = [1, 2, 3].map((port) => h.connect({ address: "198.51.100.5", port }));
+    for (const r of refused) expect(lastReply(r)).toMatch(/^421 /);
+    expect(h.server.sessionCount).toBe(4);
+    a.close();
+    const b = h.connect();
+    expect(lastReply(b)).toMatch(/^220 /);
+    expect(greeted(h, 9)).toBe(false);
+  });
+
+  it("a connection that never logs in frees its slot at the login deadline, REIN or not", async () => {
+    const h = await start({ maxSessions: 1, core: { timeouts: { login: 10_000, idle: 60_000 } } });
+    const a = h.connect();
+    h.platform.clock.advance(9_000);
+    await send(a, "REIN");
+    expect(lastReply(a)).toMatch(/^220 /);
+    h.platform.clock.advance(1_000);
+    await settle();
+    expect(lastReply(a)).toBe("421 Login timeout.");
+    // The peer never reads or closes: the control close grace cuts it.
+    h.platform.clock.advance(CONTROL_CLOSE_GRACE_MS);
+    await settle();
+    expect(a.destroyed).toBe(true);
+    expect(greeted(h, 1)).toBe(true);
+  });
+
+  it("a PROT P data connection stalled in its handshake fails the transfer at the handshake deadline, not the stall timeout", async () => {
+    const { h, tls } = await tlsStart({ tlsHandshakeTimeoutMs: 5_000 });
+    const raw = h.connect();
+    await send(raw, "AUTH TLS");
+    const c = tls.upgrades[0]!.resolve();
+    await settle(40);
+    await send(c, "USER anonymous");
+    await send(c, "PASS x");
+    await send(c, "PBSZ 0");
+    await send(c, "PROT P");
+    const rawData = await passive(h, c);
+    rawData.data(new Uint8Array([0x16, 0x03, 0x01, 0x01, 0x00]));
+    await send(c, "RETR /pub/a.txt");
+    expect(lastReply(c)).toMatch(/^150 /);
+    expect(tls.upgrades).toHaveLength(2);
+    h.platform.clock.advance(4_999);
+    await settle(40);
+    expect(rawData.destroyed).toBe(false);
+    h.platform.clock.advance(1);
+    await settle(40);
+    expect(rawData.destroyed).toBe(true);
+    expect(lastReply(c)).toMatch(/^522 /);
+    // The session is usable again.
+    await send(c, "NOOP");
+    expect(lastReply(c)).toMatch(/^200 /);
+    expect(c.destroyed).toBe(false);
   });
 });

@@ -53,6 +53,9 @@ export interface ServerOptions {
    * protect the control connection before USER and their data with PROT P (vsftpd's
    * force_local_logins_ssl and force_local_data_ssl); anonymous sessions may stay in plaintext. */
   readonly tls?: { readonly required?: boolean };
+  /** A TLS handshake (AUTH TLS, or a PROT P data connection) not finished after this long is cut
+   * (default TLS_HANDSHAKE_MS, 30 s). */
+  readonly tlsHandshakeTimeoutMs?: number;
   readonly core?: { readonly limits?: Partial<CoreLimits>; readonly timeouts?: Partial<CoreTimeouts> };
   /** One line per transfer and notable event. */
   readonly log?: (line: string) => void;
@@ -107,6 +110,8 @@ export class FtpServer extends Emitter<ServerEvents> {
     if (options.tls !== undefined && platform.tls === null) throw new Error("TLS is not available on this platform");
     this.ports = checkPortRange(options.passivePorts ?? DEFAULT_PASSIVE_PORTS);
     this.passive = new PassiveCounter(options.maxPassivePerIp ?? defaultMaxPassivePerIp(this.ports));
+    const handshake = options.tlsHandshakeTimeoutMs;
+    if (handshake !== undefined && !(Number.isFinite(handshake) && handshake > 0)) throw new RangeError(`tlsHandshakeTimeoutMs must be a positive number of milliseconds, not ${handshake}`);
     const uploads = (vfs: Vfs): Vfs => (options.atomicUploads === false ? vfs : atomicUploads(vfs, { keepPartial: options.keepPartialUploads === true }));
     const given = options.vfs === undefined ? undefined : uploads(options.vfs);
     const fsCache = new Map<string, Vfs>();
@@ -202,6 +207,18 @@ export class FtpServer extends Emitter<ServerEvents> {
     return typeof pub === "string" ? pub : pub(remote);
   }
 
+  /**
+   * A session is admitted when it is accepted under both caps; from then until its control
+   * connection is fully closed it holds one slot, also before login and during a TLS handshake,
+   * because it holds a socket and memory all that time (vsftpd's max_clients and ProFTPD's
+   * MaxInstances count at accept as well). What keeps connections that never become usable from
+   * starving logged-in users is that every wait before a session is usable is bounded: the core's
+   * login deadline counts from the connection (REIN and AUTH do not restart it before a login), and
+   * the TLS handshake, control or data, has its own deadline (`tlsHandshakeTimeoutMs`) that cuts the
+   * socket. A connection refused at a cap gets its 421 and never counts. The slot is given back
+   * exactly once, when the socket reports its close: PlatformSessionIo reports the end once, and
+   * the admission's release is idempotent besides.
+   */
   private accept(socket: ByteSocket): void {
     const id = this.nextId++;
     const remote: Endpoint = { address: normalizeIp(socket.remote.address)?.address ?? socket.remote.address, port: socket.remote.port };
@@ -209,6 +226,7 @@ export class FtpServer extends Emitter<ServerEvents> {
     const admission = this.closing ? ({ admitted: false, reason: "shutting-down" } as const) : banned ? ({ admitted: false, reason: "banned" } as const) : this.counter.admit(remote.address);
     if (banned) this.log(sessionLine(id, remote, "refused: the address is banned"));
     const passive = { range: this.ports, claim: () => this.passive.claim(remote.address) };
+    const handshake = this.options.tlsHandshakeTimeoutMs;
     const io = new PlatformSessionIo(this.platform, socket, passive, () => {
       if (admission.admitted) admission.release();
       this.sessions.delete(id);
@@ -217,7 +235,7 @@ export class FtpServer extends Emitter<ServerEvents> {
         this.drained();
         this.drained = null;
       }
-    });
+    }, handshake === undefined ? {} : { tlsHandshakeMs: handshake });
     const stepped = this.instrument.stepped;
     const session = new Session({
       config: this.config,

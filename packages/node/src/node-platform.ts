@@ -142,8 +142,18 @@ function upgrader(context: SecureContext): TlsUpgrader {
       // what arrives before the driver attaches).
       const wrapped = new NodeSocket(secure);
       return new Promise((resolve, reject) => {
+        // A peer that closes before the handshake is done gets no "error" from node:tls, only "end"
+        // or "close"; without these the handshake would hang until its deadline.
+        const gone = (): void => {
+          secure.destroy();
+          reject(new Error("the peer closed the connection during the TLS handshake"));
+        };
+        secure.once("end", gone);
+        secure.once("close", gone);
         secure.once("secure", () => {
           secure.removeListener("error", reject);
+          secure.removeListener("end", gone);
+          secure.removeListener("close", gone);
           resolve(wrapped);
         });
         secure.once("error", reject);
