@@ -25,6 +25,16 @@ describe("normalizeIp and sameIp", () => {
     expect(sameIp("1.2.3.4", "1.2.3.5")).toBe(false);
     expect(sameIp("x", "x")).toBe(false);
   });
+
+  it("refuses leading zeros in the IPv4 tail of an IPv6 address (as inet_pton and node:net), not in plain IPv4", () => {
+    // Found by the node:net property (FC_SEED=572091640): "::01.2.3.4" was taken as ::102:304.
+    for (const bad of ["::01.2.3.4", "::1.2.3.04", "::ffff:010.0.0.1", "1:2:3:4:5:6:00.0.0.0"]) expect(normalizeIp(bad), bad).toBeNull();
+    expect(parseEprtArg("|2|::ffff:010.0.0.1|1025|")).toEqual({ ok: false, error: "syntax" });
+    expect(normalizeIp("::0.0.0.0")?.address).toBe("::");
+    expect(normalizeIp("::ffff:10.0.0.1")).toEqual({ family: 4, address: "10.0.0.1" });
+    // Plain dotted quads keep their documented leniency: decimal, never octal.
+    expect(normalizeIp("010.001.0.1")).toEqual({ family: 4, address: "10.1.0.1" });
+  });
 });
 
 describe("PORT and 227", () => {

@@ -3,10 +3,17 @@ import type { Family } from "./types.js";
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
-function parseIpv4(s: string): number[] | null {
+/**
+ * A dotted quad, each number read as decimal. Plain IPv4 tolerates leading zeros (010 is ten, never
+ * octal eight); `strict` refuses them, as inet_pton does for the IPv4 tail of an IPv6 address
+ * (RFC 3986 dec-octet; glibc, node:net and vsftpd's inet_pton(AF_INET6) all reject "::01.2.3.4").
+ */
+function parseIpv4(s: string, strict = false): number[] | null {
   const m = IPV4.exec(s);
   if (m === null) return null;
-  const parts = m.slice(1).map(Number);
+  const text = m.slice(1);
+  if (strict && text.some((p) => p.length > 1 && p.startsWith("0"))) return null;
+  const parts = text.map(Number);
   return parts.every((p) => p <= 255) ? parts : null;
 }
 
@@ -23,7 +30,7 @@ function parseIpv6(s: string): number[] | null {
     for (let i = 0; i < pieces.length; i++) {
       const p = pieces[i] ?? "";
       if (last && i === pieces.length - 1 && p.includes(".")) {
-        const v4 = parseIpv4(p);
+        const v4 = parseIpv4(p, true);
         if (v4 === null) return null;
         out.push(((v4[0] ?? 0) << 8) | (v4[1] ?? 0), ((v4[2] ?? 0) << 8) | (v4[3] ?? 0));
         continue;

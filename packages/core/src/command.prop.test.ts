@@ -4,8 +4,9 @@ import { check } from "../test/replay.js";
 import { parseCommand, type ParsedCommand } from "./command.js";
 
 const FILE = "packages/core/src/command.prop.test.ts";
-const fatal = new TextDecoder("utf-8", { fatal: true });
-const lossy = new TextDecoder("utf-8");
+// ignoreBOM: an argument that begins with U+FEFF keeps it (utf8.ts); the default would drop it.
+const fatal = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const lossy = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** SPEC §1.4 written plainly with the runtime's decoder (no fast path, no byte tricks). */
 function reference(line: Uint8Array): ParsedCommand {

@@ -23,6 +23,12 @@ describe("parseCommand", () => {
     expect(parse("STOR grüße").arg).toBe("grüße");
   });
 
+  it("keeps a byte-order mark that begins the argument: it is part of the name", () => {
+    const r = parse(new Uint8Array([0x53, 0x54, 0x4f, 0x52, 0x20, 0xef, 0xbb, 0xbf, 0x61]));
+    expect(r).toEqual({ verb: "STOR", arg: "\ufeffa", argInvalid: false });
+    expect(parse(new Uint8Array([0x53, 0x54, 0x4f, 0x52, 0x20, 0xef, 0xbb, 0xbf, 0xff])).arg).toBe("\ufeff\ufffd");
+  });
+
   it("finds ABOR/STAT/QUIT behind urgent-data garbage, not behind letters", () => {
     expect(parse(new Uint8Array([0xf2, 0x41, 0x42, 0x4f, 0x52])).verb).toBe("ABOR");
     expect(parse("\x01\x02quit").verb).toBe("QUIT");

@@ -48,7 +48,7 @@ export function onFsResult(s: Draft, then: FsContinuation, result: FsResult, sta
       if (stat.type === "dir") {
         ask(s, { op: "list", path: then.path }, { k: "stat-list" }, started, out);
       } else {
-        out.replyText(213, ["Status follows:", formatListLine({ ...stat, name: baseName(then.path) }, now), "End of status."]);
+        out.replyText(213, ["Status follows:", ` ${formatListLine({ ...stat, name: baseName(then.path) }, now)}`, "End of status."]);
       }
       return;
     case "stat-list":
@@ -244,11 +244,17 @@ function sendText(s: Draft, listing: ListingRequest, text: string, started: Mill
   );
 }
 
+/**
+ * STAT's ls lines, each indented by one space like every other middle line the core builds (FEAT,
+ * HELP, MLST, the 211 status) and as ProFTPD sends them: no row can then look like a final reply
+ * line whatever its text. lftp (ftp:use-stat-for-list) reads the rows with or without the space;
+ * vsftpd sends them unindented, which SPEC §5 also allows.
+ */
 function listLines(s: Draft, entries: readonly FileStat[], now: Millis): string[] {
   const text = formatList(entries, now, s.config.showDotFiles);
   const lines = text.split("\r\n");
   lines.pop();
-  return lines;
+  return lines.map((line) => ` ${line}`);
 }
 
 function ask(s: Draft, fs: FsOp, then: FsContinuation, started: Millis, out: Out): void {

@@ -34,6 +34,17 @@ describe("resolvePath", () => {
       FILE,
     );
   });
+
+  it("climbs a path deeper than 20 levels back to the root, and no further", () => {
+    // The counterexample of the paths property (FC_SEED=-1329056166): its oracle climbed only 20.
+    const cwd = resolvePath("/", "..\\../a/\\/a/\\/ /é/a/ / ");
+    expect(cwd).toBe("/..\\../a/\\/a/\\/ /é/a/ / ");
+    const r = resolvePath(cwd, " / / / / / /a/\\/ / / ");
+    expect(r.split("/")).toHaveLength(22); // 21 levels deep
+    expect(resolvePath(r, "../".repeat(20))).toBe("/..\\..");
+    expect(resolvePath(r, "../".repeat(21))).toBe("/");
+    expect(resolvePath(r, "../".repeat(40))).toBe("/");
+  });
 });
 
 describe("path helpers", () => {

@@ -37,7 +37,7 @@ const hostileLine = fc.oneof(
 
 /** What a line looks like after encoding: CR/LF as spaces, lone surrogates as U+FFFD. */
 function expectedLine(s: string): string {
-  return new TextDecoder().decode(new TextEncoder().encode(s.replace(/[\r\n]/g, " ")));
+  return new TextDecoder("utf-8", { ignoreBOM: true }).decode(new TextEncoder().encode(s.replace(/[\r\n]/g, " ")));
 }
 
 const reply = fc.record({

@@ -65,6 +65,11 @@ describe("feedReplies", () => {
     expect(read([te.encode("211-a\r\n")]).error).toBeNull();
   });
 
+  it("keeps a U+FEFF that begins a middle line (no byte-order mark is stripped)", () => {
+    const r = read([encodeReply(211, ["a", "\ufeffname", "end"])]);
+    expect(r.replies).toEqual([{ code: 211, lines: ["a", "\ufeffname", "end"], final: true }]);
+  });
+
   it("accepts RFC 959 continuation lines that repeat the code with a hyphen", () => {
     const r = read([te.encode("211-a\r\n211-b\r\nc\r\n211 end\r\n")]);
     expect(r.error).toBeNull();
@@ -82,7 +87,7 @@ describe("feedReplies", () => {
         expect(r.replies).toHaveLength(1);
         expect(r.replies[0]?.code).toBe(code);
         const expected = lines.length === 1 ? lines : lines.map((l, i) => (i > 0 && i < lines.length - 1 && /^\d{3}/.test(l) ? ` ${l}` : l));
-        expect(r.replies[0]?.lines).toEqual(expected.map((l) => new TextDecoder().decode(new TextEncoder().encode(l))));
+        expect(r.replies[0]?.lines).toEqual(expected.map((l) => new TextDecoder("utf-8", { ignoreBOM: true }).decode(new TextEncoder().encode(l))));
       }),
       FILE,
     );

@@ -665,6 +665,22 @@ describe("navigation and files", () => {
     expect(lines[1]).toMatch(/a\.txt$/);
     expect(lines[2]).toBe("213 End of status.");
   });
+
+  it("indents every STAT row by one space, so no row can pass for a reply line", () => {
+    // The counterexample of the step property (FC_SEED=-1438569787): USER alice, PASS secret, STAT /d.
+    const w = new World({ files: { "/a.txt": "alpha\n", "/d": null, "/d/b.bin": "0123456789", "/d/226 done": "x" } });
+    w.cmd("USER alice");
+    w.cmd("PASS secret");
+    const dir = w.cmd("STAT /d");
+    expect(dir[0]).toBe("213-Status follows:");
+    expect(dir.slice(1, -1)).toHaveLength(2);
+    for (const row of dir.slice(1, -1)) expect(row).toMatch(/^ -rw-r--r-- +1 ftp +ftp +\d+ \w{3} [ \d]\d [ \d]\d:\d\d (226 done|b\.bin)$/);
+    expect(dir.at(-1)).toBe("213 End of status.");
+    const file = w.cmd("STAT /d/b.bin");
+    expect(file).toHaveLength(3);
+    expect(file[1]).toMatch(/^ -rw-r--r-- .* b\.bin$/);
+    for (const line of [...dir, ...file]) expect(line).toMatch(/^(\d{3}[ -]| )/);
+  });
 });
 
 describe("parameters and information", () => {

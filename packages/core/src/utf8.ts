@@ -1,4 +1,11 @@
 // UTF-8 without TextEncoder/TextDecoder (runtime globals are off limits in the core).
+//
+// A leading EF BB BF is decoded as U+FEFF and kept, unlike TextDecoder's default (ignoreBOM: false),
+// which drops it. The decoders read command arguments (pathnames: `STOR \ufeffnotes.txt` names a
+// different file from `STOR notes.txt`, and dropping the character would store or delete the wrong
+// one) and reply lines, each a fragment of a stream rather than the start of a document. FTP has no
+// byte-order mark (RFC 2640 UTF-8 is just bytes), and vsftpd and ProFTPD pass such names through
+// untouched. Oracles in the tests must therefore use `new TextDecoder("utf-8", { ignoreBOM: true })`.
 
 export function encodeUtf8(s: string): Uint8Array {
   // Replies and listings are mostly ASCII: one pass, exact size.
