@@ -4,58 +4,22 @@
 // are the host's own (Deno.FsFile exposes none); the files are then used with Deno's APIs.
 import fs from "node:fs";
 import type { FileStat, Millis } from "@pasv/core";
-import { Confinement, DownloadReader, toVfsError, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type DescriptorOps, type Guarantee, type Reached, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
+import { Confinement, DownloadReader, nodeFsDescriptors, toVfsError, writeAccess, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type Guarantee, type Reached, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "@pasv/driver";
 
 /** Read size for downloads (as on Node); a download's one buffer is this or the file's remaining
  * size, whichever is smaller. */
 export const READ_CHUNK_BYTES = 1024 * 1024;
 
-/** Linux's O_PATH (node:fs does not export it). */
-const O_PATH = 0o10000000;
-const { O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_WRONLY } = fs.constants;
-
-function openFd(host: string, flags: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fs.open(host, flags, 0o644, (error, fd) => {
-      if (error === null) resolve(fd);
-      else reject(error);
-    });
-  });
-}
-
-const descriptors: DescriptorOps = {
-  openPath: (host, directory) => openFd(host, O_PATH | (directory ? O_DIRECTORY : 0)),
-  createNew: (host) => openFd(host, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY),
-  // /proc/self/fd links are read from memory and closing a descriptor does no I/O: done inline,
-  // they cost less than a round trip through the thread pool.
-  readLink: (host) => Promise.resolve().then(() => Deno.readLinkSync(host)),
-  close: (fd) => {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      // already closed
-    }
-    return Promise.resolve();
-  },
-};
-
 const platform: ConfinePlatform = {
   realPath: (p) => Deno.realPath(p),
   isSymlink: async (p) => (await Deno.lstat(p)).isSymlink,
-  ...(Deno.build.os === "linux" ? { descriptors } : {}),
+  ...(Deno.build.os === "linux" ? { descriptors: nodeFsDescriptors(fs) } : {}),
 };
-
-type WriteMode = "truncate" | "append" | "at-offset" | "create-new";
 
 /** The open options of a write once the rule has passed: a file the check created is new and empty. */
 function writeOptions(mode: WriteMode, at: Reached): Deno.OpenOptions {
   if (at.created) return mode === "append" ? { append: true } : { write: true };
   return mode === "truncate" ? { write: true, create: true, truncate: true } : mode === "append" ? { append: true, create: true } : mode === "create-new" ? { write: true, createNew: true } : { read: true, write: true };
-}
-
-/** A write's reach: REST-offset writes need the file to exist; STOU's file must not. */
-function writeAccess(mode: WriteMode): Access {
-  return mode === "at-offset" ? "follow" : mode === "create-new" ? "create-new" : "create";
 }
 
 function toStat(name: string, info: Deno.FileInfo, target?: string): FileStat {

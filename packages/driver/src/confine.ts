@@ -5,7 +5,7 @@
 // root is refused like a missing permission. Host paths are POSIX ("/"-separated); a host whose
 // real paths look different fails closed (everything is refused), never open.
 import { fsErrorKind, toVfsError } from "./errno.js";
-import { VfsError } from "./vfs.js";
+import { VfsError, type WriteMode } from "./vfs.js";
 
 /** The platform's realpath: the canonical absolute path of an existing host path, all symlinks resolved. */
 export type RealPath = (hostPath: string) => Promise<string>;
@@ -44,6 +44,11 @@ export type Reach = "follow" | "entry" | "create";
 
 /** An operation's reach, with "create-new": a file that must not exist yet (STOU's "create-new" mode). */
 export type Access = Reach | "create-new";
+
+/** A write's reach: REST-offset writes need the file to exist; STOU's file must not. */
+export function writeAccess(mode: WriteMode): Access {
+  return mode === "at-offset" ? "follow" : mode === "create-new" ? "create-new" : "create";
+}
 
 /**
  * What the rule guarantees on this host:

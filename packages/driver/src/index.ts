@@ -10,10 +10,11 @@ export { ListenError, type ByteSocket, type Clock, type ConnectRequest, type Lis
 export { checkPortRange, pickPort, portRangeProblem, DEFAULT_PASSIVE_PORTS, DEFAULT_MAX_PASSIVE_PER_IP, PASSIVE_RANGE_SHARE, defaultMaxPassivePerIp, type PassiveClaim, type PassivePorts, type PortRange } from "./port-range.js";
 export { SessionCounter, type Admission, type SessionLimits } from "./policy.js";
 export { DataStreamError, type ControlIo, type DataIo, type DataStream, type SessionIo } from "./io.js";
-export { VfsError, type Vfs, type VfsReader, type VfsWriter } from "./vfs.js";
-export { Confinement, confine, CREATE_ATTEMPTS, hostPath, isWithin, pinRoot, type Access, type ConfinePlatform, type DescriptorOps, type Guarantee, type IsSymlink, type Reach, type Reached, type RealPath } from "./confine.js";
+export { VfsError, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "./vfs.js";
+export { Confinement, confine, CREATE_ATTEMPTS, hostPath, isWithin, pinRoot, writeAccess, type Access, type ConfinePlatform, type DescriptorOps, type Guarantee, type IsSymlink, type Reach, type Reached, type RealPath } from "./confine.js";
 export { ERRNO_KINDS, ERROR_NAME_KINDS, fsErrorKind, toVfsError, vfsGuard } from "./errno.js";
 export { MEMORY_FS_MAX_FILE_BYTES, MEMORY_FS_NAME_MAX_BYTES, MEMORY_FS_READ_CHUNK, MemoryFs, type MemoryTree } from "./memory-fs.js";
 export { DOWNLOAD_SPARE_BUFFERS, DownloadReader, RecycledBuffers, type ChunkSource } from "./recycled-buffers.js";
 export type { AuthGrant, AuthProvider, AuthRequest } from "./auth.js";
 export { BanTable, DEFAULT_BAN_AFTER, DEFAULT_BAN_MS, DEFAULT_BAN_WINDOW_MS, MAX_BAN_TABLE_ENTRIES, MAX_FAILURES_KEPT, type Ban, type BanOptions } from "./bans.js";
+export { nodeFsDescriptors, O_PATH, type NodeFsLike } from "./descriptors.js";

@@ -9,6 +9,9 @@ export class VfsError extends Error {
   }
 }
 
+/** How a write opens its file (see TransferSpec "receive-file"). */
+export type WriteMode = "truncate" | "append" | "at-offset" | "create-new";
+
 export interface Vfs {
   /** Every method rejects with a VfsError (never another error type). */
   stat(path: string): Promise<FileStat>;
@@ -21,7 +24,7 @@ export interface Vfs {
   /** Stream a regular file from `offset`. */
   read(path: string, offset: number): Promise<VfsReader>;
   /** Open a regular file for writing (see TransferSpec "receive-file" for the modes). */
-  write(path: string, mode: "truncate" | "append" | "at-offset" | "create-new", offset: number): Promise<VfsWriter>;
+  write(path: string, mode: WriteMode, offset: number): Promise<VfsWriter>;
 }
 
 export interface VfsReader {

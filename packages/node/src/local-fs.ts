@@ -7,7 +7,7 @@ import fs, { promises as fsp, type Stats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { FileStat, Millis } from "@pasv/core";
-import { Confinement, DownloadReader, toVfsError, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type DescriptorOps, type Guarantee, type Reached, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
+import { Confinement, DownloadReader, nodeFsDescriptors, toVfsError, writeAccess, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type Guarantee, type Reached, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "@pasv/driver";
 
 /** Read size for downloads: large chunks keep loopback throughput high (see DESIGN's notes); a
  * download's one buffer is this or the file's remaining size, whichever is smaller. */
@@ -15,50 +15,16 @@ export const READ_CHUNK_BYTES = 1024 * 1024;
 /** Uploads arrive in socket-sized pieces (64 KiB); gathering them into one writev per this many bytes cuts syscalls 16-fold. */
 export const WRITE_BATCH_BYTES = 1024 * 1024;
 
-/** Linux's O_PATH (the same value on every architecture Node runs on there); Node does not export it. */
-const O_PATH = 0o10000000;
-const { O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_WRONLY } = fs.constants;
-
-function openFd(host: string, flags: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fs.open(host, flags, 0o644, (error, fd) => {
-      if (error === null) resolve(fd);
-      else reject(error);
-    });
-  });
-}
-
-const descriptors: DescriptorOps = {
-  openPath: (host, directory) => openFd(host, O_PATH | (directory ? O_DIRECTORY : 0)),
-  createNew: (host) => openFd(host, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY),
-  // /proc/self/fd links are read from memory and closing a descriptor does no I/O: done inline,
-  // they cost less than a round trip through the thread pool.
-  readLink: (host) => Promise.resolve().then(() => fs.readlinkSync(host)),
-  close: (fd) => {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      // already closed
-    }
-    return Promise.resolve();
-  },
-};
-
 const platform: ConfinePlatform = {
   realPath: (p) => fsp.realpath(p),
   isSymlink: async (p) => (await fsp.lstat(p)).isSymbolicLink(),
-  ...(process.platform === "linux" ? { descriptors } : {}),
+  ...(process.platform === "linux" ? { descriptors: nodeFsDescriptors(fs) } : {}),
 };
 
 /** The open flags of a write once the rule has passed: a file the check created is new and empty. */
-function writeFlags(mode: "truncate" | "append" | "at-offset" | "create-new", at: Reached): string {
+function writeFlags(mode: WriteMode, at: Reached): string {
   if (at.created) return mode === "append" ? "a" : "r+";
   return mode === "truncate" ? "w" : mode === "append" ? "a" : mode === "create-new" ? "wx" : "r+";
-}
-
-/** A write's reach: REST-offset writes need the file to exist; STOU's file must not. */
-function writeAccess(mode: "truncate" | "append" | "at-offset" | "create-new"): Access {
-  return mode === "at-offset" ? "follow" : mode === "create-new" ? "create-new" : "create";
 }
 
 function toStat(name: string, st: Stats, target?: string): FileStat {
@@ -163,7 +129,7 @@ export class LocalFs implements Vfs {
     });
   }
 
-  write(p: string, mode: "truncate" | "append" | "at-offset" | "create-new", offset: number): Promise<VfsWriter> {
+  write(p: string, mode: WriteMode, offset: number): Promise<VfsWriter> {
     return this.at(p, writeAccess(mode), async (at) => {
       const handle = await fsp.open(at.path, writeFlags(mode, at), 0o644);
       return writer(handle, mode === "at-offset" ? offset : null);

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { nodeFsDescriptors, O_PATH, type NodeFsLike } from "./descriptors.js";
+
+const constants = { O_CREAT: 0o100, O_DIRECTORY: 0o200000, O_EXCL: 0o200, O_NOFOLLOW: 0o400000, O_WRONLY: 1 };
+
+function fake(): { fs: NodeFsLike; opened: [string, number][]; closed: number[] } {
+  const opened: [string, number][] = [];
+  const closed: number[] = [];
+  const fs: NodeFsLike = {
+    open: (path, flags, _mode, callback) => {
+      opened.push([path, flags]);
+      queueMicrotask(() => (path === "/missing" ? callback(Object.assign(new Error("ENOENT"), { code: "ENOENT" }), -1) : callback(null, 7)));
+    },
+    closeSync: (fd) => {
+      closed.push(fd);
+      if (fd === 8) throw new Error("EBADF");
+    },
+    readlinkSync: (path) => `link of ${path}`,
+    constants,
+  };
+  return { fs, opened, closed };
+}
+
+describe("nodeFsDescriptors", () => {
+  it("opens references with O_PATH and creates only with O_EXCL | O_NOFOLLOW", async () => {
+    const { fs, opened } = fake();
+    const ops = nodeFsDescriptors(fs);
+    expect(await ops.openPath("/a", false)).toBe(7);
+    expect(await ops.openPath("/d", true)).toBe(7);
+    expect(await ops.createNew("/n")).toBe(7);
+    expect(opened).toEqual([
+      ["/a", O_PATH],
+      ["/d", O_PATH | constants.O_DIRECTORY],
+      ["/n", constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_WRONLY],
+    ]);
+    await expect(ops.openPath("/missing", false)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("reads links and closes without ever throwing", async () => {
+    const { fs, closed } = fake();
+    const ops = nodeFsDescriptors(fs);
+    expect(await ops.readLink("/proc/self/fd/7")).toBe("link of /proc/self/fd/7");
+    await ops.close(7);
+    await ops.close(8);
+    expect(closed).toEqual([7, 8]);
+  });
+});
