@@ -136,13 +136,17 @@ describe("garbage on the control connection", () => {
     c.close();
   });
 
-  it("keeps serving new clients through 1,000 rapid bad logins", async () => {
+  it("keeps serving new clients through 1,000 rapid bad logins, and bans the guessing address", async () => {
+    // The guesser comes from an address of its own, so the ban it earns is only its own.
+    const GUESSER = "127.0.0.3";
     let attempts = 0;
+    let refusedAtDoor = 0;
     const attack = async (): Promise<void> => {
       try {
-        const c = await FtpControl.connect(server.port);
+        const c = await FtpControl.connect(server.port, "127.0.0.1", GUESSER);
         const g = await c.greeting();
         if (g.code === 220) c.socket.write("USER root\r\nPASS a\r\nUSER root\r\nPASS b\r\nUSER root\r\nPASS c\r\nUSER root\r\nPASS d\r\n");
+        else if (g.code === 421) refusedAtDoor++;
         attempts += 4;
         await c.waitClosed(15_000);
         c.close();
@@ -161,6 +165,12 @@ describe("garbage on the control connection", () => {
     during.close();
     await Promise.all(running);
     expect(attempts).toBeGreaterThanOrEqual(1000);
+    // The default ban (10 failures within 600 s) shut the guesser out: the connections that came
+    // after it met a 421 at the greeting (the first ones, all at once, were already greeted).
+    expect(refusedAtDoor).toBeGreaterThan(100);
+    const again = await FtpControl.connect(server.port, "127.0.0.1", GUESSER);
+    expect((await again.greeting()).code).toBe(421);
+    again.close();
     const after = await alice();
     expect((await after.cmd("NOOP")).code).toBe(200);
     after.close();
