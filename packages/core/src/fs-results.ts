@@ -5,7 +5,7 @@ import { beginTransfer } from "./data.js";
 import { fsErrorReply } from "./errors.js";
 import { formatList, formatListLine, formatMlsd, formatMlstLine, formatNlst, matchesGlob } from "./listing.js";
 import type { Out } from "./out.js";
-import { baseName, parentPath } from "./paths.js";
+import { baseName, parentPath, shownTarget } from "./paths.js";
 import { quotePath } from "./reply.js";
 import { COMMAND_RIGHTS, refusedFor, rightsKey, type Right } from "./rights.js";
 import type { Draft, FsContinuation, ListingRequest } from "./state.js";
@@ -47,14 +47,14 @@ export function onFsResult(s: Draft, then: FsContinuation, result: FsResult, sta
     case "stat-path":
       if (stat === null) break;
       if (stat.type === "dir") {
-        ask(s, { op: "list", path: then.path }, { k: "stat-list" }, started, out);
+        ask(s, { op: "list", path: then.path }, { k: "stat-list", path: then.path }, started, out);
       } else {
         out.replyText(213, ["Status follows:", formatListLine({ ...stat, name: baseName(then.path) }, now), "End of status."]);
       }
       return;
     case "stat-list":
       if (entries === null) break;
-      out.replyText(213, ["Status follows:", ...listLines(s, entries, now), "End of status."]);
+      out.replyText(213, ["Status follows:", ...listLines(s, insideTargets(entries, then.path), now), "End of status."]);
       return;
     case "mkd":
       out.replyText(257, `${quotePath(then.path)} created.`);
@@ -125,7 +125,7 @@ export function onFsResult(s: Draft, then: FsContinuation, result: FsResult, sta
       return;
     case "listing-list":
       if (entries === null) break;
-      sendListing(s, then.listing, entries, started, now, out);
+      sendListing(s, then.listing, insideTargets(entries, then.listing.path), started, now, out);
       return;
     default:
       assertNever(then);
@@ -259,6 +259,17 @@ function ask(s: Draft, fs: FsOp, then: FsContinuation, started: Millis, out: Out
   const request = s.nextId++;
   s.op = { kind: "fs", request, then, started };
   out.push({ type: "fs", request, fs });
+}
+
+/** Symlinks keep their target only where it stays inside the user's root (see shownTarget). */
+function insideTargets(entries: readonly FileStat[], dir: string): readonly FileStat[] {
+  return entries.map((e) => {
+    if (e.type !== "symlink" || e.target === undefined) return e;
+    const target = shownTarget(dir, e.target);
+    if (target !== undefined) return e;
+    const { target: _hidden, ...rest } = e;
+    return rest;
+  });
 }
 
 function rights(s: Draft): readonly Right[] {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { PRESETS, RIGHTS, parseRights } from "./index.js";
 import { permFacts } from "./listing.js";
+import { shownTarget } from "./paths.js";
 import { World } from "../test/harness.js";
 
 const files = { "/a.txt": "alpha\n", "/.secret": "s", "/.hid": null, "/.hid/x": "x", "/d": null };
@@ -104,5 +105,34 @@ describe("SITE IDLE", () => {
     w.login();
     expect(w.cmd("SITE IDLE 30")).toEqual(["501 Idle time must be 10 to 10 seconds."]);
     expect(w.cmd("SITE IDLE 10")).toEqual(["200 Idle time limit set to 10 seconds."]);
+  });
+});
+
+describe("symlink targets in listings", () => {
+  it("show only a relative target that stays inside the root; never a host path", () => {
+    expect(shownTarget("/", "/etc")).toBeUndefined();
+    expect(shownTarget("/d", "../../x")).toBeUndefined();
+    expect(shownTarget("/", "..")).toBeUndefined();
+    expect(shownTarget("/d", "../a.txt")).toBe("../a.txt");
+    expect(shownTarget("/d/e", "./../../a")).toBe("./../../a");
+    expect(shownTarget("/", "sub/../../x")).toBeUndefined();
+  });
+
+  it("LIST, STAT and MLSD drop an outside target and keep an inside one", () => {
+    const w = new World({ autoConnect: true, manualFs: true });
+    w.login();
+    const link = (name: string, target: string) => ({ name, type: "symlink", size: 4, mtime: 0, mode: 0o777, unique: "", target }) as const;
+    const entries = [link("etc-link", "/etc"), link("up", "../.."), link("near", "a.txt")];
+    for (const line of ["LIST", "MLSD", "STAT /"]) {
+      if (line !== "STAT /") w.cmd("PASV");
+      w.cmd(line);
+      w.answerFs({ ok: true, value: { op: "stat", stat: { name: "/", type: "dir", size: 0, mtime: 0, mode: 0o755, unique: "" } } });
+      const replies = w.answerFs({ ok: true, value: { op: "list", entries } });
+      const text = line === "STAT /" ? replies.join("\n") : (w.received.at(-1) ?? "");
+      expect(text, line).not.toContain("/etc");
+      expect(text, line).not.toContain("../..");
+      expect(text, line).toContain(line === "MLSD" ? "slink:a.txt" : "near -> a.txt");
+      expect(text, line).toContain("etc-link");
+    }
   });
 });
