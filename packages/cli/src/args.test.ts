@@ -5,15 +5,15 @@ describe("pasv command line", () => {
   it("defaults: the current directory, read-only anonymous, 127.0.0.1:2121", () => {
     expect(parseCli([])).toEqual({
       kind: "run",
-      options: { dir: ".", host: "127.0.0.1", port: 2121, users: [], usersFile: null, write: false, anonymous: true, keepPartialUploads: false, passivePorts: null, publicAddress: null, idleTimeoutSeconds: null, maxSessions: null, maxSessionsPerIp: null, maxPassivePerIp: null, logins: { failDelaySeconds: null, maxFailures: null, banAfter: null, banWindowSeconds: null, banSeconds: null }, tls: null },
+      options: { dir: ".", host: "127.0.0.1", port: 2121, users: [], usersFile: null, write: false, anonymous: true, keepPartialUploads: false, passivePorts: null, publicAddress: null, idleTimeoutSeconds: null, maxSessions: null, maxSessionsPerIp: null, maxPassivePerIp: null, logins: { failDelaySeconds: null, maxFailures: null, banAfter: null, banWindowSeconds: null, banSeconds: null }, userHomes: new Map(), userPermissions: new Map(), hideDotfiles: false, tls: null },
     });
   });
 
   it("reads every flag", () => {
-    const r = parseCli(["/srv", "-H", "0.0.0.0", "-p", "0", "-u", "a:b:c", "--user", "x:y", "--users", "f", "-w", "--no-anonymous", "--keep-partial-uploads", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--login-fail-delay", "0.5", "--max-login-failures", "5", "--ban-after", "4", "--ban-window", "60", "--ban-seconds", "120", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required", "--tls-handshake-timeout", "5"]);
+    const r = parseCli(["/srv", "-H", "0.0.0.0", "-p", "0", "-u", "a:b:c", "--user", "x:y", "--users", "f", "-w", "--no-anonymous", "--keep-partial-uploads", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--login-fail-delay", "0.5", "--max-login-failures", "5", "--ban-after", "4", "--ban-window", "60", "--ban-seconds", "120", "--user-home", "a=in/a", "--user-home", "x=/abs/x", "--user-permissions", "a=upload-only", "--user-permissions", "x=read,append", "--hide-dotfiles", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required", "--tls-handshake-timeout", "5"]);
     expect(r).toEqual({
       kind: "run",
-      options: { dir: "/srv", host: "0.0.0.0", port: 0, users: [{ user: "a", password: "b:c" }, { user: "x", password: "y" }], usersFile: "f", write: true, anonymous: false, keepPartialUploads: true, passivePorts: { min: 50000, max: 50100 }, publicAddress: "203.0.113.1", idleTimeoutSeconds: 60, maxSessions: 10, maxSessionsPerIp: 2, maxPassivePerIp: 3, logins: { failDelaySeconds: 0.5, maxFailures: 5, banAfter: 4, banWindowSeconds: 60, banSeconds: 120 }, tls: { cert: "c.pem", key: "k.pem", required: true, handshakeTimeoutSeconds: 5 } },
+      options: { dir: "/srv", host: "0.0.0.0", port: 0, users: [{ user: "a", password: "b:c" }, { user: "x", password: "y" }], usersFile: "f", write: true, anonymous: false, keepPartialUploads: true, passivePorts: { min: 50000, max: 50100 }, publicAddress: "203.0.113.1", idleTimeoutSeconds: 60, maxSessions: 10, maxSessionsPerIp: 2, maxPassivePerIp: 3, logins: { failDelaySeconds: 0.5, maxFailures: 5, banAfter: 4, banWindowSeconds: 60, banSeconds: 120 }, userHomes: new Map([["a", "in/a"], ["x", "/abs/x"]]), userPermissions: new Map([["a", ["list", "mkdir", "create"]], ["x", ["read", "append"]]]), hideDotfiles: true, tls: { cert: "c.pem", key: "k.pem", required: true, handshakeTimeoutSeconds: 5 } },
     });
   });
 
@@ -45,6 +45,19 @@ describe("pasv command line", () => {
     expect(parseCli(["--max-login-failures", "0"])).toEqual({ kind: "error", message: "--max-login-failures must be between 1 and 100, got 0" });
     expect(parseCli(["--ban-window", "0"])).toEqual({ kind: "error", message: "--ban-window must be between 1 and 604800, got 0" });
     expect(parseCli(["--ban-seconds", "1.5"])).toEqual({ kind: "error", message: '--ban-seconds must be a whole number, got "1.5"' });
+  });
+
+  it("--user-home and --user-permissions take NAME=VALUE and name the flag in every error", () => {
+    const rights = "(presets: read-only, read-write, upload-only; rights: list, read, create, overwrite, append, delete, rename, mkdir, rmdir, set-mtime)";
+    expect(parseCli(["--user-permissions", "a=write"])).toEqual({ kind: "error", message: `--user-permissions a=write: unknown preset or right ${rights}` });
+    expect(parseCli(["--user-permissions", "a=read,,list"])).toEqual({ kind: "error", message: `--user-permissions a=read,,list: unknown preset or right ${rights}` });
+    expect(parseCli(["--user-permissions", "a"])).toEqual({ kind: "error", message: '--user-permissions must be NAME=PRESET or NAME=right,right, got "a"' });
+    expect(parseCli(["--user-permissions", "a=read", "--user-permissions", "a=list"])).toEqual({ kind: "error", message: "--user-permissions: a given twice" });
+    expect(parseCli(["--user-home", "=d"])).toEqual({ kind: "error", message: '--user-home must be NAME=DIR, got "=d"' });
+    expect(parseCli(["--user-home", "a="])).toEqual({ kind: "error", message: '--user-home must be NAME=DIR, got "a="' });
+    expect(parseCli(["--user-home", "a=../etc"])).toEqual({ kind: "error", message: '--user-home a=../etc: a relative home must lie under the served directory (no "..")' });
+    expect(parseCli(["--user-home", "a=x", "--user-home", "a=y"])).toEqual({ kind: "error", message: "--user-home: a given twice" });
+    expect(parseCli(["--user-home", "a=dir=with=equals"])).toMatchObject({ options: { userHomes: new Map([["a", "dir=with=equals"]]) } });
   });
 
   it("reads users files with comments and blank lines", () => {

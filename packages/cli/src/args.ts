@@ -1,7 +1,7 @@
 // The `pasv` command line, parsed without side effects so every rule is testable.
 import { parseArgs } from "node:util";
-import { normalizeIp } from "@pasv/core";
-import { portRangeProblem, type PortRange } from "@pasv/driver";
+import { normalizeIp, parseRights, type Right } from "@pasv/core";
+import { portRangeProblem, resolveHome, type PortRange } from "@pasv/driver";
 
 export interface CliUser {
   readonly user: string;
@@ -25,6 +25,12 @@ export interface CliOptions {
   readonly maxSessionsPerIp: number | null;
   /** Passive listeners one client address may hold at once (null: the server's default). */
   readonly maxPassivePerIp: number | null;
+  /** --user-home NAME=DIR: the user's "/" (relative: under DIR). Names are checked against the users in run. */
+  readonly userHomes: ReadonlyMap<string, string>;
+  /** --user-permissions NAME=PRESET|right,right: wins over -w for that user. */
+  readonly userPermissions: ReadonlyMap<string, readonly Right[]>;
+  /** Dot files hidden for named users too (always for anonymous). */
+  readonly hideDotfiles: boolean;
   /** Failed-login pacing and bans (null fields: the server's defaults). */
   readonly logins: LoginLimits;
   /** PEM files that enable explicit FTPS (AUTH TLS), and the handshake deadline (null: the server's default). */
@@ -57,6 +63,12 @@ Options:
   -u, --user NAME:PASSWORD      add a user confined to DIR (repeatable)
       --users FILE              add users from FILE, one NAME:PASSWORD per line (# comments)
   -w, --write                   logged-in users may upload, make/remove dirs, delete, rename
+      --user-home NAME=DIR      NAME's "/" is DIR: relative to the served DIR, or absolute (repeatable)
+      --user-permissions NAME=P NAME's rights: read-only, read-write, upload-only, or a list of
+                                list,read,create,overwrite,append,delete,rename,mkdir,rmdir,set-mtime
+                                (repeatable; wins over -w for NAME)
+      --hide-dotfiles           names starting with "." are neither listed nor served to anyone
+                                (always so for anonymous sessions)
       --no-anonymous            refuse anonymous login (anonymous is always read-only)
       --keep-partial-uploads    a failed upload leaves what it received as NAME.partial
                                 (uploads replace a file only once complete either way)
@@ -124,6 +136,9 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         users: { type: "string" },
         write: { type: "boolean", short: "w" },
         "no-anonymous": { type: "boolean" },
+        "user-home": { type: "string", multiple: true },
+        "user-permissions": { type: "string", multiple: true },
+        "hide-dotfiles": { type: "boolean" },
         "keep-partial-uploads": { type: "boolean" },
         "pasv-ports": { type: "string" },
         "public-address": { type: "string" },
@@ -194,6 +209,28 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     if (!/^\d{1,2}(\.\d{1,3})?$/.test(text) || Number(text) > 60) return { kind: "error", message: `--login-fail-delay must be seconds from 0 to 60 (at most 3 decimals), got ${JSON.stringify(text)}` };
     failDelaySeconds = Number(text);
   }
+  const userHomes = new Map<string, string>();
+  for (const text of v["user-home"] ?? []) {
+    const pair = namePair(text, "--user-home", "NAME=DIR");
+    if (typeof pair === "string") return { kind: "error", message: pair };
+    if (userHomes.has(pair[0])) return { kind: "error", message: `--user-home: ${pair[0]} given twice` };
+    if (resolveHome("/", pair[1]) === null) return { kind: "error", message: `--user-home ${text}: a relative home must lie under the served directory (no "..")` };
+    userHomes.set(pair[0], pair[1]);
+  }
+  const userPermissions = new Map<string, readonly Right[]>();
+  for (const text of v["user-permissions"] ?? []) {
+    const pair = namePair(text, "--user-permissions", "NAME=PRESET or NAME=right,right");
+    if (typeof pair === "string") return { kind: "error", message: pair };
+    if (userPermissions.has(pair[0])) return { kind: "error", message: `--user-permissions: ${pair[0]} given twice` };
+    const rights = parseRights(pair[1]);
+    if (rights === null) {
+      return {
+        kind: "error",
+        message: `--user-permissions ${text}: unknown preset or right (presets: read-only, read-write, upload-only; rights: list, read, create, overwrite, append, delete, rename, mkdir, rmdir, set-mtime)`,
+      };
+    }
+    userPermissions.set(pair[0], rights);
+  }
   const cert = v["tls-cert"];
   const key = v["tls-key"];
   if ((cert === undefined) !== (key === undefined)) return { kind: "error", message: "--tls-cert and --tls-key go together" };
@@ -225,7 +262,17 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         banWindowSeconds: numbers["ban-window"] ?? null,
         banSeconds: numbers["ban-seconds"] ?? null,
       },
+      userHomes,
+      userPermissions,
+      hideDotfiles: v["hide-dotfiles"] === true,
       tls,
     },
   };
+}
+
+/** NAME=VALUE, both non-empty; split at the first "=" (user names have none, values may). */
+function namePair(text: string, flag: string, shape: string): [string, string] | string {
+  const eq = text.indexOf("=");
+  if (eq <= 0 || eq === text.length - 1) return `${flag} must be ${shape}, got ${JSON.stringify(text)}`;
+  return [text.slice(0, eq), text.slice(eq + 1)];
 }

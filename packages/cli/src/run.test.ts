@@ -307,9 +307,41 @@ describe("serverOptions", () => {
     expect(serverOptions(options(["--ban-seconds", "5"]), "/d", [], undefined, log).bans).toEqual({ durationMs: 5000 });
   });
 
+  it("gives each user their home and permissions, and --hide-dotfiles to everyone", () => {
+    const o = options(["-w", "--user-home", "a=in/a", "--user-permissions", "a=upload-only", "--hide-dotfiles"]);
+    const mapped = serverOptions(o, "/d", [{ user: "a", password: "p" }, { user: "b", password: "q" }], undefined, log);
+    expect(mapped.users).toEqual([
+      { user: "a", password: "p", write: true, home: "in/a", permissions: ["list", "mkdir", "create"] },
+      { user: "b", password: "q", write: true },
+    ]);
+    expect(mapped.hideDotfiles).toBe(true);
+  });
+
   it("leaves unset flags to the server's defaults", () => {
     const mapped = serverOptions(options([]), "/d", [], undefined, log);
     expect(mapped).toEqual({ root: "/d", users: [], anonymous: true, write: false, log });
     expect(Object.keys(mapped).sort()).toEqual(["anonymous", "log", "root", "users", "write"]);
+  });
+});
+
+describe("runCommand: per-user homes and permissions", () => {
+  it("refuses a --user-home or --user-permissions for a user nobody added, naming the flag", async () => {
+    for (const [flag, value] of [["--user-home", "ghost=in"], ["--user-permissions", "ghost=read-only"]] as const) {
+      const host = new FakeHost(["-u", "a:p", flag, value]);
+      expect(await run(host)).toBe(2);
+      expect(host.stderr()).toBe(`pasv: ${flag}: no user named "ghost" (add it with --user or --users)\n${TRY}`);
+      expect(host.created).toEqual([]);
+    }
+  });
+
+  it("refuses a home that is not a directory, and serves one that is", async () => {
+    const bad = new FakeHost(["-u", "a:p", "--user-home", "a=nope"]);
+    expect(await run(bad)).toBe(2);
+    expect(bad.stderr()).toBe(`pasv: --user-home a=nope: not a directory\n${TRY}`);
+    const good = new FakeHost(["-u", "a:p", "--user-home", "a=in", "--user-permissions", "a=read-only"]);
+    good.dirs.set("/real/cwd/in", "/real/cwd/in");
+    expect(await run(good)).toBeNull();
+    expect(good.created[0]?.users).toEqual([{ user: "a", password: "p", write: false, home: "in", permissions: ["list", "read"] }]);
+    expect(good.out_.at(-1)).toContain("1 user with rights per user");
   });
 });

@@ -79,6 +79,17 @@ export async function runCommand(host: CommandHost): Promise<void> {
     else users = users.concat(more);
   }
   if (!o.anonymous && users.length === 0) fail("--no-anonymous needs at least one --user or --users file");
+  const names = new Set(users.map((u) => u.user));
+  for (const [flag, map] of [["--user-home", o.userHomes], ["--user-permissions", o.userPermissions]] as const) {
+    for (const name of map.keys()) if (!names.has(name)) fail(`${flag}: no user named ${JSON.stringify(name)} (add it with --user or --users)`);
+  }
+  for (const [name, home] of o.userHomes) {
+    try {
+      host.directory(home.startsWith("/") ? home : `${dir}/${home}`);
+    } catch {
+      fail(`--user-home ${name}=${home}: not a directory`);
+    }
+  }
   let tls: CommandOptions["tls"];
   if (o.tls !== null) {
     try {
@@ -124,9 +135,14 @@ export async function runCommand(host: CommandHost): Promise<void> {
 export function serverOptions(o: CliOptions, dir: string, users: readonly CliUser[], tls: CommandOptions["tls"], log: (line: string) => void): CommandOptions {
   return {
     root: dir,
-    users: users.map((u) => ({ ...u, write: o.write })),
+    users: users.map((u) => {
+      const home = o.userHomes.get(u.user);
+      const permissions = o.userPermissions.get(u.user);
+      return { ...u, write: o.write, ...(home === undefined ? {} : { home }), ...(permissions === undefined ? {} : { permissions }) };
+    }),
     anonymous: o.anonymous,
     write: o.write,
+    ...(o.hideDotfiles ? { hideDotfiles: true } : {}),
     ...(o.keepPartialUploads ? { keepPartialUploads: true } : {}),
     ...(o.passivePorts === null ? {} : { passivePorts: o.passivePorts }),
     ...(o.publicAddress === null ? {} : { publicAddress: o.publicAddress }),
@@ -158,7 +174,7 @@ function url(address: { address: string; port: number }): string {
 function who(o: CliOptions, users: readonly CliUser[]): string {
   return [
     o.anonymous ? "anonymous read-only" : null,
-    users.length > 0 ? `${users.length} user${users.length === 1 ? "" : "s"} ${o.write ? "read-write" : "read-only"}` : null,
+    users.length > 0 ? `${users.length} user${users.length === 1 ? "" : "s"} ${o.userPermissions.size > 0 ? "with rights per user" : o.write ? "read-write" : "read-only"}` : null,
     o.tls === null ? null : o.tls.required ? "TLS required for users" : "TLS offered",
   ]
     .filter((x) => x !== null)

@@ -1,6 +1,6 @@
 // Commands per second through the pure core on one core: a realistic session mix, pipelined and
 // one command per event. Run: pnpm bench core (measures the built JavaScript in dist/, as shipped).
-import { initialSession, makeConfig, step, type Action, type SessionEvent, type SessionState } from "@pasv/core";
+import { initialSession, makeConfig, RIGHTS, step, type Action, type SessionEvent, type SessionState } from "@pasv/core";
 
 const te = new TextEncoder();
 const config = makeConfig();
@@ -19,7 +19,7 @@ function answer(action: Action, queue: SessionEvent[]): void {
       else queue.push({ type: "fs.result", now, request: action.request, result: { ok: true, value: { op: action.fs.op } } });
       return;
     case "auth":
-      queue.push({ type: "auth.result", now, request: action.request, account: { user: action.user, anonymous: false, write: true } });
+      queue.push({ type: "auth.result", now, request: action.request, account: { user: action.user, anonymous: false, rights: RIGHTS, hideDotFiles: false } });
       return;
     case "data.listen":
       queue.push({ type: "data.listening", now, channel: action.channel, port: 50000 });

@@ -8,6 +8,7 @@ import type { Out } from "./out.js";
 import { baseName, hasForbiddenByte, parentPath, resolvePath } from "./paths.js";
 import { quotePath } from "./reply.js";
 import { closeSession, resetSession } from "./session-control.js";
+import { COMMAND_RIGHTS, rightsKey, staticallyRefused } from "./rights.js";
 import type { Draft, FsContinuation, ListingRequest } from "./state.js";
 import { parseMdtmTime } from "./time.js";
 import type { Family, FsOp, Millis } from "./types.js";
@@ -55,7 +56,25 @@ export function executeCommand(s: Draft, cmd: ParsedCommand, now: Millis, out: O
     out.reply(530, "Please log in with USER and PASS.");
     return;
   }
+  if (refusedByRights(s, cmd, out)) return;
   verb.run(s, { cmd, now, out, renameFrom });
+}
+
+/** Commands that consume a pending REST offset whatever their outcome. */
+const TAKES_REST: ReadonlySet<string> = new Set(["RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD"]);
+
+/**
+ * The one place a command is refused for a missing right before it runs (fs-results.ts adds the
+ * upload's new-or-existing check after its stat). Refused here, nothing is asked of the file system.
+ */
+function refusedByRights(s: Draft, cmd: ParsedCommand, out: Out): boolean {
+  if (s.login.kind !== "in") return false;
+  const key = rightsKey(cmd.verb, cmd.arg, s.rest);
+  const rule = key === null ? undefined : COMMAND_RIGHTS.get(key);
+  if (rule === undefined || !staticallyRefused(s.login.account.rights, rule)) return false;
+  if (TAKES_REST.has(cmd.verb)) s.rest = 0;
+  out.reply(550, "Permission denied.");
+  return true;
 }
 
 // ---------------------------------------------------------------- helpers
@@ -77,14 +96,19 @@ function pathArg(s: Draft, c: Context): string | null {
     c.out.reply(553, "File name not allowed.");
     return null;
   }
-  return resolvePath(s.cwd, arg);
+  const path = resolvePath(s.cwd, arg);
+  return hiddenRefused(s, path, c) ? null : path;
 }
 
-function mayWrite(s: Draft, c: Context): boolean {
-  if (s.login.kind === "in" && s.login.account.write) return true;
-  c.out.reply(550, "Permission denied.");
-  return false;
+/** With hidden dot files, a name with a dot segment is as absent (550); creating one is a bad name (553). */
+function hiddenRefused(s: Draft, path: string, c: Context): boolean {
+  if (s.login.kind !== "in" || !s.login.account.hideDotFiles || !path.split("/").some((seg) => seg.startsWith("."))) return false;
+  if (CREATES.has(c.cmd.verb)) c.out.reply(553, "File name not allowed.");
+  else c.out.reply(550, "No such file or directory.");
+  return true;
 }
+
+const CREATES: ReadonlySet<string> = new Set(["MKD", "XMKD", "STOR", "APPE", "STOU", "RNTO"]);
 
 /** Keyword arguments (TYPE, MODE, …) are case-insensitive and harmlessly trimmed. */
 function keyword(c: Context): string {
@@ -198,13 +222,11 @@ function PWD(s: Draft, c: Context): void {
 }
 
 function MKD(s: Draft, c: Context): void {
-  if (!mayWrite(s, c)) return;
   const path = pathArg(s, c);
   if (path !== null) requestFs(s, { op: "mkdir", path }, { k: "mkd", path }, c);
 }
 
 function RMD(s: Draft, c: Context): void {
-  if (!mayWrite(s, c)) return;
   const path = pathArg(s, c);
   if (path === null) return;
   if (path === "/") {
@@ -215,13 +237,11 @@ function RMD(s: Draft, c: Context): void {
 }
 
 function DELE(s: Draft, c: Context): void {
-  if (!mayWrite(s, c)) return;
   const path = pathArg(s, c);
   if (path !== null) requestFs(s, { op: "delete", path }, { k: "dele" }, c);
 }
 
 function RNFR(s: Draft, c: Context): void {
-  if (!mayWrite(s, c)) return;
   const path = pathArg(s, c);
   if (path === null) return;
   if (path === "/") {
@@ -237,7 +257,6 @@ function RNTO(s: Draft, c: Context): void {
     c.out.reply(503, "RNFR required first.");
     return;
   }
-  if (!mayWrite(s, c)) return;
   const path = pathArg(s, c);
   if (path === null) return;
   if (path === "/") {
@@ -264,7 +283,6 @@ function MDTM(s: Draft, c: Context): void {
 }
 
 function MFMT(s: Draft, c: Context): void {
-  if (!mayWrite(s, c)) return;
   const arg = c.cmd.arg ?? "";
   const space = arg.indexOf(" ");
   if (space <= 0 || space === arg.length - 1) {
@@ -459,7 +477,7 @@ function RETR(s: Draft, c: Context): void {
 function storeCommand(command: "STOR" | "APPE"): (s: Draft, c: Context) => void {
   return (s, c) => {
     const offset = takeRest(s);
-    if (!mayWrite(s, c) || !needsChannel(s, c)) return;
+    if (!needsChannel(s, c)) return;
     const path = pathArg(s, c);
     if (path === null) return;
     if (offset > 0 && s.type === "A") {
@@ -472,7 +490,6 @@ function storeCommand(command: "STOR" | "APPE"): (s: Draft, c: Context) => void 
 
 function STOU(s: Draft, c: Context): void {
   const offset = takeRest(s);
-  if (!mayWrite(s, c)) return;
   if (offset > 0) {
     c.out.reply(450, "Can't STOU while REST request is pending.");
     return;
@@ -514,6 +531,7 @@ function listingArg(s: Draft, c: Context, command: "LIST" | "NLST" | "MLSD"): Li
     return null;
   }
   const path = resolvePath(s.cwd, arg);
+  if (hiddenRefused(s, path, c)) return null;
   const last = baseName(path);
   if (command !== "MLSD" && hasGlob(last)) {
     const slash = arg.lastIndexOf("/");
@@ -608,8 +626,11 @@ function SITE(s: Draft, c: Context): void {
         return;
       }
       const seconds = /^\d{1,5}$/.test(rest) ? Number(rest) : -1;
-      if (seconds < SITE_IDLE_MIN_SECONDS || seconds > SITE_IDLE_MAX_SECONDS) {
-        c.out.replyText(501, `Idle time must be ${SITE_IDLE_MIN_SECONDS} to ${SITE_IDLE_MAX_SECONDS} seconds.`);
+      // A client may shorten its idle limit, never stretch it past the operator's (nor past 2 h).
+      const max = Math.min(SITE_IDLE_MAX_SECONDS, Math.floor(s.config.timeouts.idle / 1000));
+      const min = Math.min(SITE_IDLE_MIN_SECONDS, max);
+      if (seconds < min || seconds > max) {
+        c.out.replyText(501, `Idle time must be ${min} to ${max} seconds.`);
         return;
       }
       s.idleTimeout = seconds * 1000;

@@ -5,8 +5,9 @@ import { beginTransfer } from "./data.js";
 import { fsErrorReply } from "./errors.js";
 import { formatList, formatListLine, formatMlsd, formatMlstLine, formatNlst, matchesGlob } from "./listing.js";
 import type { Out } from "./out.js";
-import { baseName, parentPath } from "./paths.js";
+import { baseName, parentPath, shownTarget } from "./paths.js";
 import { quotePath } from "./reply.js";
+import { COMMAND_RIGHTS, refusedFor, rightsKey, type Right } from "./rights.js";
 import type { Draft, FsContinuation, ListingRequest } from "./state.js";
 import { formatMdtm } from "./time.js";
 import type { FileStat, FsErrorKind, FsOp, FsResult, Millis } from "./types.js";
@@ -41,19 +42,19 @@ export function onFsResult(s: Draft, then: FsContinuation, result: FsResult, sta
       return;
     case "mlst":
       if (stat === null) break;
-      out.replyText(250, [`Listing ${then.shown}`, formatMlstLine(stat, s.mlstFacts, canWrite(s), then.path), "End"]);
+      out.replyText(250, [`Listing ${then.shown}`, formatMlstLine(stat, s.mlstFacts, rights(s), then.path), "End"]);
       return;
     case "stat-path":
       if (stat === null) break;
       if (stat.type === "dir") {
-        ask(s, { op: "list", path: then.path }, { k: "stat-list" }, started, out);
+        ask(s, { op: "list", path: then.path }, { k: "stat-list", path: then.path }, started, out);
       } else {
         out.replyText(213, ["Status follows:", ` ${formatListLine({ ...stat, name: baseName(then.path) }, now)}`, "End of status."]);
       }
       return;
     case "stat-list":
       if (entries === null) break;
-      out.replyText(213, ["Status follows:", ...listLines(s, entries, now), "End of status."]);
+      out.replyText(213, ["Status follows:", ...listLines(s, insideTargets(entries, then.path), now), "End of status."]);
       return;
     case "mkd":
       out.replyText(257, `${quotePath(then.path)} created.`);
@@ -100,6 +101,7 @@ export function onFsResult(s: Draft, then: FsContinuation, result: FsResult, sta
         out.reply(550, "Not a regular file.");
         return;
       }
+      if (uploadRefused(s, then.command, then.offset, true, out)) return;
       store(s, then.command, then.path, then.offset, stat.size, started, now, out);
       return;
     case "stou": {
@@ -123,7 +125,7 @@ export function onFsResult(s: Draft, then: FsContinuation, result: FsResult, sta
       return;
     case "listing-list":
       if (entries === null) break;
-      sendListing(s, then.listing, entries, started, now, out);
+      sendListing(s, then.listing, insideTargets(entries, then.listing.path), started, now, out);
       return;
     default:
       assertNever(then);
@@ -139,6 +141,7 @@ function onFsError(s: Draft, then: FsContinuation, error: FsErrorKind, started: 
     return;
   }
   if (then.k === "store" && error === "not-found") {
+    if (uploadRefused(s, then.command, then.offset, false, out)) return;
     newFileIn(s, then.command, then.path, then.offset, started, now, out);
     return;
   }
@@ -211,7 +214,8 @@ function listingAfterStat(s: Draft, listing: ListingRequest, stat: FileStat, sta
 function sendListing(s: Draft, listing: ListingRequest, all: readonly FileStat[], started: Millis, now: Millis, out: Out): void {
   const glob = listing.glob;
   const entries = glob === null ? all : all.filter((e) => matchesGlob(glob, e.name));
-  const show = s.config.showDotFiles || glob?.startsWith(".") === true;
+  // Hidden dot files stay hidden whatever the glob; otherwise a ".*" glob asks for them.
+  const show = !hidesDotFiles(s) && (s.config.showDotFiles || glob?.startsWith(".") === true);
   let text: string;
   switch (listing.command) {
     case "LIST":
@@ -221,7 +225,7 @@ function sendListing(s: Draft, listing: ListingRequest, all: readonly FileStat[]
       text = formatNlst(entries, listing.given, show);
       break;
     case "MLSD":
-      text = formatMlsd(entries, s.mlstFacts, canWrite(s), show);
+      text = formatMlsd(entries, s.mlstFacts, rights(s), show);
       break;
     default:
       assertNever(listing.command);
@@ -251,7 +255,7 @@ function sendText(s: Draft, listing: ListingRequest, text: string, started: Mill
  * vsftpd sends them unindented, which SPEC §5 also allows.
  */
 function listLines(s: Draft, entries: readonly FileStat[], now: Millis): string[] {
-  const text = formatList(entries, now, s.config.showDotFiles);
+  const text = formatList(entries, now, s.config.showDotFiles && !hidesDotFiles(s));
   const lines = text.split("\r\n");
   lines.pop();
   return lines.map((line) => ` ${line}`);
@@ -263,6 +267,34 @@ function ask(s: Draft, fs: FsOp, then: FsContinuation, started: Millis, out: Out
   out.push({ type: "fs", request, fs });
 }
 
-function canWrite(s: Draft): boolean {
-  return s.login.kind === "in" && s.login.account.write;
+/** Symlinks keep their target only where it stays inside the user's root (see shownTarget). */
+function insideTargets(entries: readonly FileStat[], dir: string): readonly FileStat[] {
+  return entries.map((e) => {
+    if (e.type !== "symlink" || e.target === undefined) return e;
+    const target = shownTarget(dir, e.target);
+    if (target !== undefined) return e;
+    const { target: _hidden, ...rest } = e;
+    return rest;
+  });
+}
+
+function rights(s: Draft): readonly Right[] {
+  return s.login.kind === "in" ? s.login.account.rights : [];
+}
+
+function hidesDotFiles(s: Draft): boolean {
+  return s.login.kind === "in" && s.login.account.hideDotFiles;
+}
+
+/**
+ * The second half of the rights gate (commands.ts): once the stat has said whether the target exists,
+ * STOR over a file needs `overwrite`, APPE onto one `append`, a new file `create` (COMMAND_RIGHTS).
+ * Refused here, only the stat has been asked: no write is started.
+ */
+function uploadRefused(s: Draft, command: "STOR" | "APPE", offset: number, exists: boolean, out: Out): boolean {
+  const key = rightsKey(command, null, offset);
+  const rule = key === null ? undefined : COMMAND_RIGHTS.get(key);
+  if (rule === undefined || !refusedFor(rights(s), rule, exists)) return false;
+  out.reply(550, "Permission denied.");
+  return true;
 }

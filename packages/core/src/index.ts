@@ -9,6 +9,7 @@ export { checkInvariants } from "./invariants.js";
 export { makeConfig } from "./config.js";
 export { isAnonymousName } from "./commands.js";
 export { assertNever } from "./assert.js";
+export { COMMAND_RIGHTS, PRESETS, RIGHTS, isPreset, isRight, parseRights, rightsKey, type Preset, type Right, type RightsRule } from "./rights.js";
 
 // The contract: events in, actions out, and the data they carry.
 export {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { PRESETS, RIGHTS } from "./rights.js";
 import { DEFAULT_MLST_FACTS, featMlstLine, formatFacts, formatList, formatListLine, formatMlsd, formatMlstLine, formatNlst, hasGlob, matchesGlob, mlstOptsReply, parseMlstOpts, permFacts } from "./listing.js";
 import type { FileStat } from "./types.js";
 
@@ -7,6 +8,8 @@ const file: FileStat = { name: "report.txt", type: "file", size: 1234, mtime: Da
 const dir: FileStat = { name: "archive", type: "dir", size: 4096, mtime: Date.UTC(2021, 2, 17), mode: 0o755, unique: "" };
 const link: FileStat = { name: "latest", type: "symlink", size: 11, mtime: Date.UTC(2024, 5, 1, 8, 0), mode: 0o777, unique: "x", target: "report.txt" };
 const other: FileStat = { name: "fifo", type: "other", size: 0, mtime: now, mode: 0, unique: "" };
+
+const RO = PRESETS["read-only"];
 
 describe("LIST", () => {
   it("uses vsftpd's ls -l layout", () => {
@@ -39,22 +42,22 @@ describe("NLST", () => {
 
 describe("MLST/MLSD", () => {
   it("writes facts without spaces, type for directories, size only for files", () => {
-    expect(formatFacts(file, DEFAULT_MLST_FACTS, true)).toBe("type=file;size=1234;modify=20240105123400;perm=rwadf;unique=801U1a2b;UNIX.mode=0644;");
-    expect(formatFacts(dir, DEFAULT_MLST_FACTS, false)).toBe("type=dir;modify=20210317000000;perm=el;UNIX.mode=0755;");
-    expect(formatFacts({ ...dir, mode: 0 }, ["UNIX.mode"], false)).toBe("UNIX.mode=0755;");
-    expect(formatFacts({ ...file, mode: 0 }, ["UNIX.mode"], false)).toBe("UNIX.mode=0644;");
-    expect(formatFacts(link, ["type"], false)).toBe("type=OS.unix=slink:report.txt;");
-    expect(formatFacts({ ...link, target: undefined }, ["type"], false)).toBe("type=OS.unix=slink:;");
-    expect(formatFacts(other, ["type"], false)).toBe("type=file;");
-    expect(formatFacts({ ...file, unique: "a;b c" }, ["unique"], false)).toBe("unique=a_b_c;");
-    expect(permFacts(dir, true)).toBe("elcmpdf");
-    expect(permFacts(file, false)).toBe("r");
+    expect(formatFacts(file, DEFAULT_MLST_FACTS, RIGHTS)).toBe("type=file;size=1234;modify=20240105123400;perm=rwadf;unique=801U1a2b;UNIX.mode=0644;");
+    expect(formatFacts(dir, DEFAULT_MLST_FACTS, RO)).toBe("type=dir;modify=20210317000000;perm=el;UNIX.mode=0755;");
+    expect(formatFacts({ ...dir, mode: 0 }, ["UNIX.mode"], RO)).toBe("UNIX.mode=0755;");
+    expect(formatFacts({ ...file, mode: 0 }, ["UNIX.mode"], RO)).toBe("UNIX.mode=0644;");
+    expect(formatFacts(link, ["type"], RO)).toBe("type=OS.unix=slink:report.txt;");
+    expect(formatFacts({ ...link, target: undefined }, ["type"], RO)).toBe("type=OS.unix=slink:;");
+    expect(formatFacts(other, ["type"], RO)).toBe("type=file;");
+    expect(formatFacts({ ...file, unique: "a;b c" }, ["unique"], RO)).toBe("unique=a_b_c;");
+    expect(permFacts(dir, RIGHTS)).toBe("elcmpdf");
+    expect(permFacts(file, RO)).toBe("r");
   });
 
   it("formats MLSD lines and the MLST fact line", () => {
-    expect(formatMlsd([file, dir], ["type"], false, true)).toBe("type=dir; archive\r\ntype=file; report.txt\r\n");
-    expect(formatMlstLine(file, ["size"], false, "/report.txt")).toBe(" size=1234; /report.txt");
-    expect(formatMlsd([file], [], false, true)).toBe(" report.txt\r\n");
+    expect(formatMlsd([file, dir], ["type"], RO, true)).toBe("type=dir; archive\r\ntype=file; report.txt\r\n");
+    expect(formatMlstLine(file, ["size"], RO, "/report.txt")).toBe(" size=1234; /report.txt");
+    expect(formatMlsd([file], [], RO, true)).toBe(" report.txt\r\n");
   });
 
   it("selects facts with OPTS MLST and advertises them in FEAT", () => {

@@ -1,5 +1,6 @@
 // Directory listings: LIST in vsftpd's ls -l layout, NLST, and RFC 3659 machine listings (SPEC §5).
 import { formatListDate, formatMdtm } from "./time.js";
+import type { Right } from "./rights.js";
 import type { FileStat, Millis } from "./types.js";
 
 const PERM = "rwxrwxrwx";
@@ -74,9 +75,12 @@ export function featMlstLine(selected: readonly MlstFact[]): string {
 }
 
 /** RFC 3659 §7.5.5 letters for what this user may do with the entry. */
-export function permFacts(stat: FileStat, write: boolean): string {
-  if (stat.type === "dir") return write ? "elcmpdf" : "el";
-  return write ? "rwadf" : "r";
+export function permFacts(stat: FileStat, rights: readonly Right[]): string {
+  const letters: [string, Right | null][] =
+    stat.type === "dir"
+      ? [["e", null], ["l", "list"], ["c", "create"], ["m", "mkdir"], ["p", "delete"], ["d", "rmdir"], ["f", "rename"]]
+      : [["r", "read"], ["w", "overwrite"], ["a", "append"], ["d", "delete"], ["f", "rename"]];
+  return letters.map(([letter, right]) => (right === null || rights.includes(right) ? letter : "")).join("");
 }
 
 function typeFact(stat: FileStat): string {
@@ -91,7 +95,7 @@ function typeFact(stat: FileStat): string {
   }
 }
 
-export function formatFacts(stat: FileStat, selected: readonly MlstFact[], write: boolean): string {
+export function formatFacts(stat: FileStat, selected: readonly MlstFact[], rights: readonly Right[]): string {
   let out = "";
   for (const fact of selected) {
     switch (fact) {
@@ -105,7 +109,7 @@ export function formatFacts(stat: FileStat, selected: readonly MlstFact[], write
         out += `modify=${formatMdtm(stat.mtime)};`;
         break;
       case "perm":
-        out += `perm=${permFacts(stat, write)};`;
+        out += `perm=${permFacts(stat, rights)};`;
         break;
       case "unique":
         if (stat.unique !== "") out += `unique=${stat.unique.replace(/[;\s=]/g, "_")};`;
@@ -118,15 +122,15 @@ export function formatFacts(stat: FileStat, selected: readonly MlstFact[], write
   return out;
 }
 
-export function formatMlsd(entries: readonly FileStat[], selected: readonly MlstFact[], write: boolean, showDotFiles: boolean): string {
+export function formatMlsd(entries: readonly FileStat[], selected: readonly MlstFact[], rights: readonly Right[], showDotFiles: boolean): string {
   let out = "";
-  for (const e of sorted(entries, showDotFiles)) out += `${formatFacts(e, selected, write)} ${e.name}\r\n`;
+  for (const e of sorted(entries, showDotFiles)) out += `${formatFacts(e, selected, rights)} ${e.name}\r\n`;
   return out;
 }
 
 /** The fact line of an MLST reply: one leading space, facts, one space, the path. */
-export function formatMlstLine(stat: FileStat, selected: readonly MlstFact[], write: boolean, path: string): string {
-  return ` ${formatFacts(stat, selected, write)} ${path}`;
+export function formatMlstLine(stat: FileStat, selected: readonly MlstFact[], rights: readonly Right[], path: string): string {
+  return ` ${formatFacts(stat, selected, rights)} ${path}`;
 }
 
 export function hasGlob(s: string): boolean {

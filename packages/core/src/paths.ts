@@ -28,3 +28,20 @@ export function joinPath(dir: string, name: string): string {
 export function hasForbiddenByte(arg: string): boolean {
   return /[\0\r\n]/.test(arg);
 }
+
+/**
+ * A symlink's target as a listing may show it: only a relative one that stays inside the user's root
+ * when resolved from the link's directory `dir` (a virtual path). An absolute target is a host path
+ * (the user's "/" is not the host's), so it is never shown; nor is one that climbs above "/".
+ */
+export function shownTarget(dir: string, target: string): string | undefined {
+  if (target.startsWith("/")) return undefined;
+  let depth = dir.split("/").filter((seg) => seg !== "").length;
+  for (const seg of target.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg !== "..") depth++;
+    else if (depth === 0) return undefined;
+    else depth--;
+  }
+  return target;
+}

@@ -76,7 +76,7 @@ export type FsContinuation =
   | { readonly k: "mfmt-set"; readonly path: string; readonly mtime: Millis; readonly shown: string }
   | { readonly k: "mlst"; readonly path: string; readonly shown: string }
   | { readonly k: "stat-path"; readonly path: string }
-  | { readonly k: "stat-list" }
+  | { readonly k: "stat-list"; readonly path: string }
   | { readonly k: "mkd"; readonly path: string }
   | { readonly k: "rmd" }
   | { readonly k: "dele" }

@@ -1,5 +1,6 @@
 // The contract between the pure core and whoever drives it (driver, simulator, tools).
 // Everything here is plain serializable data: events come in, actions go out.
+import type { Right } from "./rights.js";
 
 /** Milliseconds on the driver's clock; the core never reads a clock itself. */
 export type Millis = number;
@@ -130,8 +131,10 @@ export type FsResult =
 export interface Account {
   readonly user: string;
   readonly anonymous: boolean;
-  /** Upload, mkdir, rmdir, delete, rename, set mtime. */
-  readonly write: boolean;
+  /** What the user may do; the core's COMMAND_RIGHTS table says which rights each command needs. */
+  readonly rights: readonly Right[];
+  /** Names starting with a dot are neither listed nor served, as if absent (default for anonymous). */
+  readonly hideDotFiles: boolean;
 }
 
 /** What moves on a data connection for one transfer. File bytes never pass through the core. */

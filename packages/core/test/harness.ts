@@ -6,6 +6,9 @@ import {
   isAnonymousName,
   makeConfig,
   nextDeadline,
+  PRESETS,
+  RIGHTS,
+  type Right,
   step,
   type Account,
   type Action,
@@ -50,6 +53,10 @@ export interface WorldOptions {
   failListen?: boolean;
   /** Do not post the `open` event (the greeting) yet. */
   noOpen?: boolean;
+  /** More named users (alice: every right, reader: read-only, are always there). */
+  accounts?: Record<string, { password: string; rights: readonly Right[]; hideDotFiles?: boolean }>;
+  /** The anonymous account hides dot files (the driver's default); false here so older tests see them. */
+  anonymousHidesDotFiles?: boolean;
 }
 
 const te = new TextEncoder();
@@ -76,13 +83,15 @@ export class World {
   rejected: number[] = [];
   private nextSocket = 1;
   private readonly options: WorldOptions;
-  private readonly accounts = new Map<string, { password: string; write: boolean }>([
-    ["alice", { password: "secret", write: true }],
-    ["reader", { password: "pw", write: false }],
-  ]);
+  private readonly accounts: Map<string, { password: string; rights: readonly Right[]; hideDotFiles?: boolean }>;
 
   constructor(options: WorldOptions = {}) {
     this.options = options;
+    this.accounts = new Map([
+      ["alice", { password: "secret", rights: RIGHTS }],
+      ["reader", { password: "pw", rights: PRESETS["read-only"] }],
+      ...Object.entries(options.accounts ?? {}),
+    ]);
     this.now = options.now ?? 1_700_000_000_000;
     this.config = makeConfig(options.config ?? {});
     this.fs.set("/", { type: "dir", data: new Uint8Array(), mtime: this.now });
@@ -258,9 +267,9 @@ export class World {
   }
 
   private authenticate(user: string, password: string): Account | null {
-    if (isAnonymousName(user)) return { user: "anonymous", anonymous: true, write: false };
+    if (isAnonymousName(user)) return { user: "anonymous", anonymous: true, rights: PRESETS["read-only"], hideDotFiles: this.options.anonymousHidesDotFiles ?? false };
     const account = this.accounts.get(user);
-    return account?.password === password ? { user, anonymous: false, write: account.write } : null;
+    return account?.password === password ? { user, anonymous: false, rights: account.rights, hideDotFiles: account.hideDotFiles ?? false } : null;
   }
 
   private runTransfer(action: Extract<Action, { type: "transfer.start" }>): SessionEvent {

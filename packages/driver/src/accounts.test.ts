@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { accountsAuth, constantTimeEqual } from "./accounts.js";
+import { PRESETS, RIGHTS } from "@pasv/core";
 import { MemoryFs } from "./memory-fs.js";
 import type { Vfs } from "./vfs.js";
 
@@ -62,40 +63,49 @@ describe("accountsAuth", () => {
     return root === "/home/alice" ? alice : server;
   };
   const users = [
-    { user: "alice", password: "s3cret", root: "/home/alice" },
+    { user: "alice", password: "s3cret", home: "/home/alice" },
     { user: "bob", password: "pw", write: true },
-  ];
+    { user: "cam", password: "c", permissions: "upload-only" },
+    { user: "log", password: "l", permissions: ["list", "append"], write: true },
+  ] as const;
 
   it("anonymous names log in read-only on the server's file system when enabled", async () => {
-    const auth = accountsAuth({ users, anonymous: true, write: true }, vfsFor);
+    const auth = accountsAuth({ users, anonymous: true, write: true, hideDotfiles: "anonymous" }, vfsFor);
     for (const user of ["anonymous", "ftp"]) {
       const grant = await auth.authenticate({ user, password: "me@example.com", remote, tls: false });
-      expect(grant?.account).toEqual({ user: "anonymous", anonymous: true, write: false });
+      expect(grant?.account).toEqual({ user: "anonymous", anonymous: true, rights: PRESETS["read-only"], hideDotFiles: true });
       expect(grant?.vfs).toBe(server);
     }
   });
 
   it("refuses anonymous names when anonymous is disabled", async () => {
-    const auth = accountsAuth({ users, anonymous: false, write: false }, vfsFor);
+    const auth = accountsAuth({ users, anonymous: false, write: false, hideDotfiles: "anonymous" }, vfsFor);
     expect(await auth.authenticate({ user: "anonymous", password: "", remote, tls: false })).toBeNull();
     expect(await auth.authenticate({ user: "ftp", password: "x", remote, tls: true })).toBeNull();
   });
 
   it("named users need their exact password; write defaults to the server's", async () => {
     roots.length = 0;
-    const auth = accountsAuth({ users, anonymous: false, write: false }, vfsFor);
+    const auth = accountsAuth({ users, anonymous: false, write: false, hideDotfiles: "anonymous" }, vfsFor);
     const a = await auth.authenticate({ user: "alice", password: "s3cret", remote, tls: false });
-    expect(a?.account).toEqual({ user: "alice", anonymous: false, write: false });
+    expect(a?.account).toEqual({ user: "alice", anonymous: false, rights: PRESETS["read-only"], hideDotFiles: false });
     expect(a?.vfs).toBe(alice);
     const b = await auth.authenticate({ user: "bob", password: "pw", remote, tls: false });
-    expect(b?.account).toEqual({ user: "bob", anonymous: false, write: true });
+    expect(b?.account).toEqual({ user: "bob", anonymous: false, rights: RIGHTS, hideDotFiles: false });
     expect(b?.vfs).toBe(server);
     expect(roots).toEqual(["/home/alice", undefined]);
     expect(await auth.authenticate({ user: "alice", password: "s3cre", remote, tls: false })).toBeNull();
     expect(await auth.authenticate({ user: "alice", password: "s3cret ", remote, tls: false })).toBeNull();
     expect(await auth.authenticate({ user: "Alice", password: "s3cret", remote, tls: false })).toBeNull();
     expect(await auth.authenticate({ user: "carol", password: "", remote, tls: false })).toBeNull();
-    const writers = accountsAuth({ users, anonymous: false, write: true }, vfsFor);
-    expect((await writers.authenticate({ user: "alice", password: "s3cret", remote, tls: false }))?.account.write).toBe(true);
+    const writers = accountsAuth({ users, anonymous: false, write: true, hideDotfiles: true }, vfsFor);
+    expect((await writers.authenticate({ user: "alice", password: "s3cret", remote, tls: false }))?.account).toMatchObject({ rights: RIGHTS, hideDotFiles: true });
+  });
+
+  it("permissions (a preset or a list) win over write", async () => {
+    const auth = accountsAuth({ users, anonymous: true, write: true, hideDotfiles: false }, vfsFor);
+    expect((await auth.authenticate({ user: "cam", password: "c", remote, tls: false }))?.account.rights).toEqual(["list", "mkdir", "create"]);
+    expect((await auth.authenticate({ user: "log", password: "l", remote, tls: false }))?.account.rights).toEqual(["list", "append"]);
+    expect((await auth.authenticate({ user: "ftp", password: "x", remote, tls: false }))?.account).toMatchObject({ rights: ["list", "read"], hideDotFiles: false });
   });
 });

@@ -1,4 +1,4 @@
-import type { SessionEvent } from "@pasv/core";
+import { RIGHTS, type SessionEvent } from "@pasv/core";
 import { describe, expect, it } from "vitest";
 import { FakePlatform, FakeSocket, FakeTls, settle } from "./fake-platform.test-helper.js";
 import { MemoryFs } from "./memory-fs.js";
@@ -198,7 +198,7 @@ describe("FtpServer logins", () => {
   });
 
   it("a named user logs in on their own root; a wrong password emits login-failed and a log line", async () => {
-    const h = await start({ root: "/data", users: [{ user: "alice", password: "pw", root: "/home/alice" }] });
+    const h = await start({ root: "/data", users: [{ user: "alice", password: "pw", home: "/home/alice" }] });
     // Every root the server knows is opened (and pinned) at start-up, before any login.
     expect(h.platform.fsRoots).toEqual(["/data", "/home/alice"]);
     const c = h.connect();
@@ -216,11 +216,25 @@ describe("FtpServer logins", () => {
     expect(h.platform.fsRoots).toEqual(["/data", "/home/alice"]);
   });
 
+  it("a relative home lies under the served root and is pinned at start-up; one that climbs out is refused", async () => {
+    const h = await start({ root: "/data", users: [{ user: "alice", password: "pw", home: "alice/in" }, { user: "bob", password: "pw", home: "/abs/bob" }] });
+    expect(h.platform.fsRoots).toEqual(["/data", "/data/alice/in", "/abs/bob"]);
+    expect(() => new FtpServer(new FakePlatform(), { users: [{ user: "eve", password: "pw", home: "../etc" }] })).toThrow(/the home \.\.\/etc must be a directory under the root/);
+  });
+
+  it("a home on a handed-in file system is its subtree, and must exist at start-up", async () => {
+    const vfs = new MemoryFs({ homes: { a: { "mine.txt": "A" } }, "top.txt": "T" });
+    const server = new FtpServer(new FakePlatform(), { vfs, users: [{ user: "a", password: "pw", home: "homes/a" }] });
+    await server.listen();
+    const missing = new FtpServer(new FakePlatform(), { vfs, users: [{ user: "b", password: "pw", home: "homes/b" }] });
+    await expect(missing.listen()).rejects.toThrow(/the home homes\/b cannot be served/);
+  });
+
   it("does not listen when a root cannot be pinned, and says which root", async () => {
     const platform = new FakePlatform({ tree: {} });
     const local = platform.localFs.bind(platform);
     platform.localFs = (root: string) => (root === "/gone" ? Object.assign(new MemoryFs({}), { guarantee: Promise.reject(new VfsError("not-found", "ENOENT")) }) : local(root));
-    const server = new FtpServer(platform, { root: "/data", users: [{ user: "bob", password: "pw", root: "/gone" }] });
+    const server = new FtpServer(platform, { root: "/data", users: [{ user: "bob", password: "pw", home: "/gone" }] });
     await expect(server.listen(2121, "127.0.0.1")).rejects.toThrow(/the root \/gone cannot be served/);
     expect(platform.listeners).toEqual([]);
   });
@@ -233,7 +247,7 @@ describe("FtpServer logins", () => {
     await send(c, "PASS x");
     expect(lastReply(c)).toMatch(/^230 /);
     expect(h.platform.fsRoots).toEqual([]);
-    const h2 = await start({ auth: { authenticate: (r) => Promise.resolve(r.user === "root" ? { account: { user: "root", anonymous: false, write: true }, vfs } : null) } });
+    const h2 = await start({ auth: { authenticate: (r) => Promise.resolve(r.user === "root" ? { account: { user: "root", anonymous: false, rights: RIGHTS, hideDotFiles: false }, vfs } : null) } });
     const d = h2.connect();
     await send(d, "USER root");
     await send(d, "PASS anything");

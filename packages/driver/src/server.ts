@@ -7,6 +7,7 @@ import type { AuthProvider } from "./auth.js";
 import { atomicUploads } from "./atomic-uploads.js";
 import { BanTable, DEFAULT_BAN_AFTER, DEFAULT_BAN_MS, DEFAULT_BAN_WINDOW_MS, type Ban, type BanOptions } from "./bans.js";
 import { Emitter } from "./events.js";
+import { resolveHome, subtreeVfs } from "./home.js";
 import { sessionLine, transferLine } from "./log-line.js";
 import type { ByteSocket, Listener, Platform, Timer } from "./platform.js";
 import { PlatformSessionIo } from "./platform-io.js";
@@ -25,8 +26,11 @@ export interface ServerOptions {
   readonly auth?: AuthProvider;
   /** Anonymous ("anonymous"/"ftp", any password) read-only logins; default true. */
   readonly anonymous?: boolean;
-  /** Named users may write; default false. */
+  /** Named users without their own `permissions` are read-write; default false (read-only). */
   readonly write?: boolean;
+  /** Names starting with a dot are neither listed nor served: for everyone (true), nobody (false),
+   * or anonymous sessions only (the default). */
+  readonly hideDotfiles?: boolean | "anonymous";
   /** STOR writes to a hidden name and renames over the target only after a clean end, so a failed
    * upload never looks complete (default true). */
   readonly atomicUploads?: boolean;
@@ -116,33 +120,47 @@ export class FtpServer extends Emitter<ServerEvents> {
     const given = options.vfs === undefined ? undefined : uploads(options.vfs);
     const fsCache = new Map<string, Vfs>();
     const pins: Promise<void>[] = [];
-    const vfsFor = (root: string | undefined): Vfs => {
-      if (root === undefined && given !== undefined) return given;
-      const dir = root ?? options.root ?? platform.cwd();
+    const pin = (what: string, guarantee: Promise<unknown>): void => {
+      const pinned = guarantee.then(
+        () => undefined,
+        (error: unknown) => {
+          throw new Error(`${what} cannot be served: ${error instanceof Error ? error.message : String(error)}`);
+        },
+      );
+      // Awaited by listen(); this only keeps a root that fails before then from being unhandled.
+      pinned.catch(() => undefined);
+      pins.push(pinned);
+    };
+    const base = options.root ?? platform.cwd();
+    const vfsFor = (home: string | undefined): Vfs => {
+      if (home === undefined && given !== undefined) return given;
+      const dir = home === undefined ? base : (resolveHome(given === undefined ? base : "/", home) ?? badHome(home));
       let vfs = fsCache.get(dir);
       if (vfs === undefined) {
-        const local = platform.localFs(dir);
-        const pinned = Promise.resolve(local.guarantee).then(
-          () => undefined,
-          (error: unknown) => {
-            throw new Error(`the root ${dir} cannot be served: ${error instanceof Error ? error.message : String(error)}`);
-          },
-        );
-        // Awaited by listen(); this only keeps a root that fails before then from being unhandled.
-        pinned.catch(() => undefined);
-        pins.push(pinned);
-        vfs = uploads(local);
+        if (given !== undefined) {
+          // A home on a handed-in file system is a view of its subtree; it must be a directory now.
+          vfs = subtreeVfs(given, dir);
+          pin(`the home ${home ?? dir}`, given.stat(dir).then((st) => {
+            if (st.type !== "dir") throw new Error("not a directory");
+          }));
+        } else {
+          const local = platform.localFs(dir);
+          pin(`the root ${dir}`, Promise.resolve(local.guarantee));
+          vfs = uploads(local);
+        }
         fsCache.set(dir, vfs);
       }
       return vfs;
     };
-    // Every root known now is pinned now, at start-up, not at its first login: a root replaced by
-    // a symlink before anyone logs in is not followed.
+    // Every root and home known now is pinned now, at start-up, not at its first login: a root
+    // replaced by a symlink before anyone logs in is not followed.
     if (given === undefined) vfsFor(undefined);
-    for (const user of options.users ?? []) if (user.root !== undefined) vfsFor(user.root);
+    for (const user of options.users ?? []) if (user.home !== undefined) vfsFor(user.home);
     this.pinned = Promise.all(pins).then(() => undefined);
     this.pinned.catch(() => undefined);
-    this.auth = options.auth ?? accountsAuth({ users: options.users ?? [], anonymous: options.anonymous ?? true, write: options.write ?? false }, vfsFor);
+    this.auth =
+      options.auth ??
+      accountsAuth({ users: options.users ?? [], anonymous: options.anonymous ?? true, write: options.write ?? false, hideDotfiles: options.hideDotfiles ?? "anonymous" }, vfsFor);
     this.bans = options.bans === false ? null : new BanTable({ after: DEFAULT_BAN_AFTER, windowMs: DEFAULT_BAN_WINDOW_MS, durationMs: DEFAULT_BAN_MS, ...options.bans });
     this.counter = new SessionCounter({ maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS, maxSessionsPerIp: options.maxSessionsPerIp ?? DEFAULT_MAX_SESSIONS_PER_IP });
     this.config = makeConfig({
@@ -283,4 +301,8 @@ export class FtpServer extends Emitter<ServerEvents> {
         return;
     }
   }
+}
+
+function badHome(home: string): never {
+  throw new Error(`the home ${home} must be a directory under the root (no "..") or an absolute path`);
 }

@@ -1,4 +1,4 @@
-import { makeConfig, type FileStat, type Millis } from "@pasv/core";
+import { makeConfig, RIGHTS, type FileStat, type Millis } from "@pasv/core";
 import { describe, expect, it } from "vitest";
 import type { AuthProvider } from "./auth.js";
 import { DataStreamError, type DataStream, type SessionIo } from "./io.js";
@@ -131,7 +131,7 @@ function setup(authFails = false): { io: FakeIo; vfs: FakeVfs; session: Session 
   const io = new FakeIo();
   const vfs = new FakeVfs();
   const auth: AuthProvider = {
-    authenticate: ({ user }) => (authFails ? Promise.reject(new Error("db down")) : Promise.resolve(user === "alice" ? { account: { user, anonymous: false, write: true }, vfs } : null)),
+    authenticate: ({ user }) => (authFails ? Promise.reject(new Error("db down")) : Promise.resolve(user === "alice" ? { account: { user, anonymous: false, rights: RIGHTS, hideDotFiles: false }, vfs } : null)),
   };
   const session = new Session({ config: makeConfig(), open: { local: io.control.local, remote: io.control.remote, implicitTls: false, passiveAddress: null, refuse: null }, io, auth });
   io.session = session;

@@ -4,7 +4,7 @@ import net from "node:net";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { Client } from "basic-ftp";
-import { feedReplies, initialReplyReader, parse229, type ParsedReply } from "@pasv/core";
+import { feedReplies, initialReplyReader, parse229, PRESETS, type ParsedReply } from "@pasv/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryFs } from "./memory-fs.js";
 import { createServer, type AuthProvider, type FtpServer, type ServerEvents, type Vfs } from "./index.js";
@@ -52,7 +52,7 @@ describe("createServer", () => {
   it("takes an AuthProvider typed from @pasv/node alone (no reach into @pasv/driver)", async () => {
     const vfs: Vfs = new MemoryFs({ "a.txt": "A" });
     const auth: AuthProvider = {
-      authenticate: ({ user, password }) => Promise.resolve(user === "k" && password === "v" ? { account: { user, anonymous: false, write: false }, vfs } : null),
+      authenticate: ({ user, password }) => Promise.resolve(user === "k" && password === "v" ? { account: { user, anonymous: false, rights: PRESETS["read-only"], hideDotFiles: false }, vfs } : null),
     };
     const { port } = await start({ auth });
     const c = await control(port);

@@ -1,6 +1,7 @@
 // Scenarios as fast-check arbitraries, so a failing simulation shrinks to a small one: fewer
 // clients, fewer steps, faults switched off one by one.
 import fc from "fast-check";
+import { RIGHTS } from "@pasv/core";
 import type { Scenario } from "./run.js";
 
 export const scenarioArbitrary: fc.Arbitrary<{ seed: number; scenario: Scenario }> = fc
@@ -24,6 +25,8 @@ export const scenarioArbitrary: fc.Arbitrary<{ seed: number; scenario: Scenario 
     goodClients: fc.integer({ min: 1, max: 4 }),
     hostile: fc.array(fc.constantFrom("garbage", "overlong", "iac", "burst", "deaf", "thief"), { maxLength: 3 }),
     steps: fc.integer({ min: 1, max: 25 }),
+    // Shrinks towards every right (the usual account), then towards fewer refusals.
+    rights: fc.oneof(fc.constant(RIGHTS), fc.subarray([...RIGHTS])),
   })
   .map((k) => ({
     seed: k.seed,
@@ -36,5 +39,6 @@ export const scenarioArbitrary: fc.Arbitrary<{ seed: number; scenario: Scenario 
       goodClients: k.goodClients,
       hostile: k.hostile,
       steps: k.steps,
+      rights: k.rights,
     },
   }));

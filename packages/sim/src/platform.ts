@@ -1,6 +1,6 @@
 // The simulated Platform: the same @pasv/driver server, sessions and data channels the runtimes run,
 // on simulated sockets, listeners and time. Only bytes and timers are simulated here.
-import { checkInvariants, type Action, type CoreLimits, type CoreTimeouts, type SessionEvent, type SessionState } from "@pasv/core";
+import { checkInvariants, PRESETS, RIGHTS, type Action, type Right, type CoreLimits, type CoreTimeouts, type SessionEvent, type SessionState } from "@pasv/core";
 import { FtpServer, ListenError, SocketRelay, type ByteSocket, type Clock, type Listener, type Platform, type PlatformSessionIo, type PortRange, type Reducer, type Session, type SocketEvents } from "@pasv/driver";
 import { SOCKET_BUFFER_BYTES, type Endpoint, type Network } from "./net.js";
 import type { SimFs } from "./memfs.js";
@@ -125,6 +125,8 @@ export interface SimServerConfig {
   readonly timeouts?: Partial<CoreTimeouts>;
   readonly maxSessions?: number;
   readonly maxSessionsPerIp?: number;
+  /** The named user "sim"'s rights (default: every right). */
+  readonly rights?: readonly Right[];
 }
 
 export interface SimServerOptions {
@@ -159,7 +161,7 @@ export class SimServer {
       simPlatform(net, options.address, options.fs),
       {
         vfs: options.fs,
-        users: [{ user: "sim", password: "pw", write: true }],
+        users: [{ user: "sim", password: "pw", permissions: options.server.rights ?? RIGHTS }],
         passivePorts: options.server.passivePorts,
         core: { limits: options.server.limits ?? {}, timeouts: options.server.timeouts ?? {} },
         ...(options.server.maxSessions === undefined ? {} : { maxSessions: options.server.maxSessions }),
@@ -175,6 +177,7 @@ export class SimServer {
             violation("invariants and no exceptions", `session ${id}: ${String(error)}`);
           }
           this.checkHeld(id, event, last.get(id));
+          this.checkRights(id, last.get(id), state, actions);
           if (event.type === "shutdown") this.checkShutdown(id, last.get(id), actions);
           last.set(id, state);
           if (event.type === "open") this.checkAdmission(id, state, actions);
@@ -202,6 +205,30 @@ export class SimServer {
     }
   }
 
+  /**
+   * Rights: no file-system change, upload or download an account may not make is ever started, and
+   * a step that refuses for a missing right starts nothing at all. The rights are the configured
+   * ones (the user the session logged in as), not the session state's, so a reducer that grants
+   * itself more is caught.
+   */
+  private checkRights(id: number, previous: SessionState | undefined, state: SessionState, actions: readonly Action[]): void {
+    const login = previous?.login.kind === "in" ? previous.login : state.login;
+    if (login.kind !== "in") return;
+    const granted = login.account.anonymous ? PRESETS["read-only"] : (this.options.server.rights ?? RIGHTS);
+    const exists = (path: string): boolean => this.options.fs.file(path) !== undefined;
+    // Only a step that answered just this refusal: in a pipelined burst the next command's actions share the step.
+    const written = actions.flatMap((a) => (a.type === "control.write" ? new TextDecoder().decode(a.bytes).split("\r\n").filter((l) => l !== "") : []));
+    const refused = written.length === 1 && written[0] === "550 Permission denied.";
+    for (const a of actions) {
+      const needs = rightsFor(a, exists);
+      if (needs === null) continue;
+      const what = a.type === "fs" ? `fs ${a.fs.op}` : a.type === "transfer.start" ? `transfer ${a.spec.kind}${a.spec.kind === "receive-file" ? ` (${a.spec.mode})` : ""}` : a.type;
+      if (refused) this.options.onViolation?.("no refused operation touches the file system", `session ${id}: ${what} in the step that said 550 Permission denied.`);
+      const lacking = needs.filter((r) => !granted.includes(r));
+      if (lacking.length > 0) this.options.onViolation?.("no operation beyond the account's rights", `session ${id} (${login.account.user}): ${what} without ${lacking.join(", ")}`);
+    }
+  }
+
   /** Shutdown: a session not already closing says 421 and closes. */
   private checkShutdown(id: number, previous: SessionState | undefined, actions: readonly Action[]): void {
     if (previous?.phase === "closed") return;
@@ -221,5 +248,45 @@ export class SimServer {
     const here = [...this.admitted.values()].filter((a) => a === address).length;
     if (max !== undefined && this.admitted.size > max) this.options.onViolation?.("session caps hold", `session ${id}: ${this.admitted.size} sessions admitted, cap ${max}`);
     if (perIp !== undefined && here > perIp) this.options.onViolation?.("session caps hold", `session ${id}: ${here} sessions admitted from ${address}, cap ${perIp}`);
+  }
+}
+
+/** The rights an action needs (null: it changes and reveals no file's content). */
+function rightsFor(a: Action, exists: (path: string) => boolean): readonly Right[] | null {
+  if (a.type === "fs") {
+    switch (a.fs.op) {
+      case "stat":
+      case "list":
+        return null;
+      case "mkdir":
+        return ["mkdir"];
+      case "rmdir":
+        return ["rmdir"];
+      case "delete":
+        return ["delete"];
+      case "rename":
+        return ["rename"];
+      case "setMtime":
+        return ["set-mtime"];
+    }
+  }
+  if (a.type !== "transfer.start") return null;
+  const spec = a.spec;
+  switch (spec.kind) {
+    case "send-bytes":
+      return null;
+    case "send-file":
+      return ["read"];
+    case "receive-file":
+      switch (spec.mode) {
+        case "truncate":
+          return [exists(spec.path) ? "overwrite" : "create"];
+        case "append":
+          return [exists(spec.path) ? "append" : "create"];
+        case "at-offset":
+          return ["append", "overwrite"];
+        case "create-new":
+          return ["create"];
+      }
   }
 }

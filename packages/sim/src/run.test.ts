@@ -1,6 +1,6 @@
 // The simulator in CI: every regression seed, fresh seeds for a time budget, determinism, and
 // proof that each oracle bites (a planted bug is caught and printed with its replay line).
-import type { Action, SessionEvent, SessionState } from "@pasv/core";
+import { PRESETS, RIGHTS, type Action, type SessionEvent, type SessionState } from "@pasv/core";
 import { coreReducer, type Reducer } from "@pasv/driver";
 import { describe, expect, it } from "vitest";
 import { loadRegressions } from "./cli.js";
@@ -59,6 +59,7 @@ const calm = (extra: Partial<Scenario> = {}) => (): Scenario => ({
   goodClients: 2,
   hostile: [],
   steps: 30,
+  rights: RIGHTS,
   ...extra,
 });
 
@@ -164,6 +165,39 @@ describe("every oracle bites", () => {
   it("liveness: once faults stop, every client finishes or is cut off cleanly", async () => {
     await caught(planted((_e, actions) => ({ actions: actions.filter((a) => a.type !== "control.write" && a.type !== "control.close") })), "liveness");
   }, 60_000);
+
+  it("no operation beyond the account's rights (a rights check skipped, planted)", async () => {
+    // The planted bug: the core runs every command as if the account had every right.
+    const allRights: Reducer = {
+      ...coreReducer,
+      step: (state, event) => coreReducer.step(state.login.kind === "in" ? { ...state, login: { kind: "in", account: { ...state.login.account, rights: RIGHTS } } } : state, event),
+    };
+    const dropBox = calm({ goodClients: 3, steps: 40, rights: PRESETS["upload-only"] });
+    await caught(allRights, "no operation beyond the account's rights", dropBox);
+    // The same drop box with the real reducer is clean: every refusal touched nothing.
+    for (const seed of [31, 32, 33]) assertClean(await runSeed(seed, { scenario: dropBox }));
+  }, 120_000);
+
+  it("a refused operation touches nothing (a refusal that still deletes, planted)", async () => {
+    // The planted bug: DELE is refused with 550 but its delete is still sent to the file system.
+    let pending: string | null = null;
+    const deletesAnyway = planted(
+      (_e, actions) => {
+        const said = actions.some((a) => text(a) === "550 Permission denied.\r\n");
+        const path = pending;
+        pending = null;
+        return said && path !== null ? { actions: [...actions, { type: "fs", request: 1_000_000, fs: { op: "delete", path } } as const] } : { actions };
+      },
+      (event) => {
+        if (event.type === "control.data") {
+          const m = /DELE (\S+)\r\n/.exec(td.decode(event.bytes));
+          if (m !== null) pending = m[1] ?? null;
+        }
+        return event;
+      },
+    );
+    await caught(deletesAnyway, "no refused operation touches the file system", calm({ goodClients: 3, steps: 40, rights: ["list", "read", "create", "mkdir"] }));
+  }, 120_000);
 
   it("runs a tool's own client code against the simulated server (the public API)", async () => {
     const { Control } = await import("./clients.js");

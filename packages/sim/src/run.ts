@@ -1,6 +1,6 @@
 // One simulated run from one seed: a server, several clients (some hostile), faults drawn per seed,
 // oracles checked throughout, then a calm phase in which every client must finish.
-import type { Action, SessionEvent } from "@pasv/core";
+import { RIGHTS, type Action, type Right, type SessionEvent } from "@pasv/core";
 import { CLOSE_GRACE_MS, CONTROL_CLOSE_GRACE_MS, coreReducer, type Reducer } from "@pasv/driver";
 import { goodClient, hostileClient, type ClientContext } from "./clients.js";
 import { CALM_FS, SimFs, type FsFaults } from "./memfs.js";
@@ -36,6 +36,8 @@ export interface Scenario {
   readonly goodClients: number;
   readonly hostile: readonly ("garbage" | "overlong" | "iac" | "burst" | "deaf" | "thief")[];
   readonly steps: number;
+  /** The named user's rights. */
+  readonly rights: readonly Right[];
 }
 
 /** Swarm testing: each seed draws its own faults (some off) and shrinks limits so limit paths run. */
@@ -82,6 +84,9 @@ export function drawScenario(rng: Prng): Scenario {
     goodClients: r.int(1, 4),
     hostile: Array.from({ length: r.int(0, 3) }, () => r.pick(["garbage", "overlong", "iac", "burst", "deaf", "thief"] as const)),
     steps: r.int(5, 25),
+    // Drawn last so the draws above stay what they were for every seed. Often every right (so the
+    // transfer oracles have work), else a random subset: the rights oracle watches every refusal.
+    rights: r.chance(0.4) ? RIGHTS : RIGHTS.filter(() => r.chance(0.6)),
   };
 }
 
@@ -142,7 +147,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   function checkPath(path: string): void {
     if (!path.startsWith("/") || /(^|\/)\.\.?(\/|$)/.test(path) || path.includes("//")) fail("no file-system access outside the root", `fs request for ${JSON.stringify(path)}`);
   }
-  const server = new SimServer(net, { address: "10.0.0.1", port: 21, server: scenario.server, fs, reducer, onViolation: fail, onStep: (_id, event, actions) => observe(event, actions) });
+  const server = new SimServer(net, { address: "10.0.0.1", port: 21, server: { ...scenario.server, rights: scenario.rights }, fs, reducer, onViolation: fail, onStep: (_id, event, actions) => observe(event, actions) });
   await server.listen();
   const shutdown: { state: "no" | "closing" | "closed" } = { state: "no" };
   if (scenario.shutdownAt !== null) {
