@@ -58,6 +58,9 @@ Serve DIR (default: the current directory) over FTP. By default anyone may log i
 anonymously (user "anonymous" or "ftp", any password) and read; nobody may write.
 
 Options:
+      --config FILE             read settings from a TOML file (keys are these long flags, plus
+                                root and [[user]] tables); flags given here override it
+      --root DIR                the served directory, when not given as DIR
   -H, --host ADDR               listen address (default 127.0.0.1)
   -p, --port N                  control port (default 2121; 0 picks a free one and prints it)
   -u, --user NAME:PASSWORD      add a user confined to DIR (repeatable)
@@ -139,6 +142,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "user-home": { type: "string", multiple: true },
         "user-permissions": { type: "string", multiple: true },
         "hide-dotfiles": { type: "boolean" },
+        root: { type: "string" },
         "keep-partial-uploads": { type: "boolean" },
         "pasv-ports": { type: "string" },
         "public-address": { type: "string" },
@@ -241,7 +245,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
   return {
     kind: "run",
     options: {
-      dir: parsed.positionals[0] ?? ".",
+      dir: parsed.positionals[0] ?? v.root ?? ".",
       host,
       port,
       users,

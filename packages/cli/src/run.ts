@@ -1,6 +1,7 @@
 // The `pasv` command, once for every runtime: flags (and the users file) become server options here
 // and nowhere else; a runtime supplies files, a server, signals and its output.
 import type { ServerOptions } from "@pasv/driver";
+import { readConfig, splitConfigFlag, type ConfigUser } from "./config.js";
 import { parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser, type LoginLimits } from "./args.js";
 
 export const VERSION = "0.1.0";
@@ -34,6 +35,12 @@ export interface CommandHost {
   flush(): Promise<void>;
 }
 
+/** The directory part of a POSIX path ("." for a bare name). */
+function directoryOf(file: string): string {
+  const slash = file.lastIndexOf("/");
+  return slash < 0 ? "." : slash === 0 ? "/" : file.slice(0, slash);
+}
+
 function reason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -43,7 +50,25 @@ export async function runCommand(host: CommandHost): Promise<void> {
     host.err(`pasv: ${message}\nTry 'pasv --help' for more information.`);
     return host.exit(2);
   };
-  const parsed = parseCli(host.args);
+  const split = splitConfigFlag(host.args);
+  if (typeof split === "string") return fail(split);
+  let argv = split.rest;
+  let configUsers: readonly ConfigUser[] = [];
+  void configUsers;
+  if (split.file !== null) {
+    let text: string;
+    try {
+      text = host.readText(split.file);
+    } catch (error) {
+      return fail(`cannot read config file ${split.file}: ${reason(error)}`);
+    }
+    const config = readConfig(text, split.file, directoryOf(split.file));
+    if (typeof config === "string") return fail(config);
+    // The file's settings come first: a flag on the command line overrides them.
+    argv = [...config.args, ...split.rest];
+    configUsers = config.users;
+  }
+  const parsed = parseCli(argv);
   switch (parsed.kind) {
     case "help":
       host.out(USAGE.trimEnd());

@@ -47,12 +47,14 @@ export interface StartOptions {
   readonly entry?: "adapter" | "node-cli";
   /** This runtime whatever PASV_E2E_SERVER says (for tests that compare the runtimes side by side). */
   readonly runtime?: "node" | "deno";
+  /** Pass no DIR argument (the flags name the directory, e.g. through --config). */
+  readonly noDir?: boolean;
 }
 
 function command(dir: string, flags: readonly string[], options: StartOptions): [string, string[]] {
   const which = options.runtime ?? process.env.PASV_E2E_SERVER ?? "node";
   const nodeCli = path.join(CHECKOUT, "packages/cli/dist/main.js");
-  const args = [dir, "-p", "0", ...flags];
+  const args = [...(options.noDir === true ? [] : [dir]), "-p", "0", ...flags];
   if (which === "deno") {
     const entry = options.entry === "node-cli" ? nodeCli : path.join(CHECKOUT, "packages/deno/src/main.ts");
     return [denoBinary(), ["run", "-A", "--quiet", entry, ...args]];
