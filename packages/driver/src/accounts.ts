@@ -1,11 +1,15 @@
 // The built-in login rule: anonymous (read-only, when enabled) and a fixed list of named users.
 import { isAnonymousName } from "@pasv/core";
 import type { AuthProvider } from "./auth.js";
+import { HashLimiter, parsePasswordHash, PASSWORD_HASH_FORMATS, verifyPassword, type PasswordHash } from "./passwords.js";
 import type { Vfs } from "./vfs.js";
 
 export interface UserSpec {
   readonly user: string;
-  readonly password: string;
+  /** Plaintext, for quick local use (`-u NAME:PASSWORD`); give this or `passwordHash`. */
+  readonly password?: string;
+  /** A hash in one of PASSWORD_HASH_FORMATS (htpasswd -B, mkpasswd, `pasv hash-password`). */
+  readonly passwordHash?: string;
   /** The user's own root (default: the server's). */
   readonly root?: string;
   /** May upload, make and remove directories, delete, rename (default: the server's `write`). */
@@ -16,20 +20,68 @@ export interface AccountOptions {
   readonly users: readonly UserSpec[];
   readonly anonymous: boolean;
   readonly write: boolean;
+  /** Replaces the hash check (tests count the hash work an attempt costs with it). */
+  readonly verify?: (hash: PasswordHash, password: string) => Promise<boolean>;
 }
 
 export function accountsAuth(options: AccountOptions, vfsFor: (root: string | undefined) => Vfs): AuthProvider {
-  const users = new Map(options.users.map((u) => [u.user, u]));
+  const users = new Map(options.users.map((u) => [u.user, { spec: u, hash: userHash(u) }]));
+  const dummy = typicalHash([...users.values()].map((u) => u.hash));
+  const limiter = new HashLimiter();
+  const verify = options.verify ?? verifyPassword;
+  /** One verification of the typical entry's cost, whose answer is thrown away. */
+  const burn = async (password: string): Promise<void> => {
+    if (dummy !== null) await limiter.run(() => verify(dummy, password));
+  };
   return {
-    authenticate: ({ user, password }) => {
+    authenticate: async ({ user, password }) => {
       if (isAnonymousName(user)) {
-        return Promise.resolve(options.anonymous ? { account: { user: "anonymous", anonymous: true, write: false }, vfs: vfsFor(undefined) } : null);
+        return options.anonymous ? { account: { user: "anonymous", anonymous: true, write: false }, vfs: vfsFor(undefined) } : null;
       }
-      const spec = users.get(user);
-      if (spec === undefined || !constantTimeEqual(spec.password, password)) return Promise.resolve(null);
-      return Promise.resolve({ account: { user, anonymous: false, write: spec.write ?? options.write }, vfs: vfsFor(spec.root) });
+      const entry = users.get(user);
+      // An unknown name, and a plaintext user, cost the same hash work as a hashed user, so the
+      // reply time does not tell which names exist.
+      let ok: boolean;
+      if (entry === undefined) {
+        await burn(password);
+        ok = false;
+      } else if (entry.hash !== null) {
+        const hash = entry.hash;
+        ok = await limiter.run(() => verify(hash, password));
+      } else {
+        await burn(password);
+        ok = constantTimeEqual(entry.spec.password ?? "", password);
+      }
+      if (!ok || entry === undefined) return null;
+      return { account: { user, anonymous: false, write: entry.spec.write ?? options.write }, vfs: vfsFor(entry.spec.root) };
     },
   };
+}
+
+function userHash(spec: UserSpec): PasswordHash | null {
+  if ((spec.password === undefined) === (spec.passwordHash === undefined)) throw new Error(`user ${JSON.stringify(spec.user)}: give exactly one of password and passwordHash`);
+  if (spec.passwordHash === undefined) return null;
+  const hash = parsePasswordHash(spec.passwordHash);
+  if (hash === null) throw new Error(`user ${JSON.stringify(spec.user)}: passwordHash is not a recognised hash (${PASSWORD_HASH_FORMATS})`);
+  return hash;
+}
+
+/**
+ * The hash an unknown name is checked against: an entry of the most common shape (kind and cost),
+ * so a guess at a name that does not exist takes as long as a wrong password for the typical user.
+ * Its answer is discarded, so whose hash it is does not matter.
+ */
+export function typicalHash(hashes: readonly (PasswordHash | null)[]): PasswordHash | null {
+  const byShape = new Map<string, { hash: PasswordHash; count: number }>();
+  let best: { hash: PasswordHash; count: number } | null = null;
+  for (const hash of hashes) {
+    if (hash === null) continue;
+    const seen = byShape.get(hash.shape) ?? { hash, count: 0 };
+    seen.count++;
+    byShape.set(hash.shape, seen);
+    if (best === null || seen.count > best.count) best = seen;
+  }
+  return best?.hash ?? null;
 }
 
 /** Takes as long for a wrong first character as for a wrong last one. */

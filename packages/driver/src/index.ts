@@ -1,5 +1,6 @@
 export { FtpServer, CLOSE_GRACE_MS, LISTEN_BACKLOG, type Instrumentation, type ServerEvents, type ServerOptions } from "./server.js";
-export type { UserSpec } from "./accounts.js";
+export { typicalHash, type UserSpec } from "./accounts.js";
+export { ARGON2ID_DEFAULTS, HASH_TIME_SLICE_MS, HashLimiter, PASSWORD_HASH_FORMATS, constantTimeBytesEqual, hashPassword, parsePasswordHash, verifyPassword, type PasswordHash, type PasswordHashKind } from "./passwords.js";
 export { atomicUploads, partialName, uploadTempName, type UploadOptions } from "./atomic-uploads.js";
 export { Session, coreReducer, MAX_QUEUED_EVENTS, type Reducer, type SessionHooks, type SessionOptions } from "./session.js";
 export { PlatformSessionIo, CONTROL_CLOSE_GRACE_MS } from "./platform-io.js";
