@@ -1,7 +1,7 @@
 // The `pasv` command, once for every runtime: flags (and the users file) become server options here
 // and nowhere else; a runtime supplies files, a server, signals and its output.
-import type { ServerOptions } from "@pasv/driver";
-import { parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser } from "./args.js";
+import { hashPassword, type ServerOptions } from "@pasv/driver";
+import { duplicateUser, parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser } from "./args.js";
 
 export const VERSION = "0.1.0";
 
@@ -28,10 +28,79 @@ export interface CommandHost {
   directory(path: string): string;
   readText(path: string): string;
   readBytes(path: string): Uint8Array;
+  /** Standard input, for `pasv hash-password`. */
+  readonly stdin: PasswordInput;
   createServer(options: CommandOptions): CommandServer;
   onSignal(signal: "SIGINT" | "SIGTERM", run: () => void): void;
   /** Resolves once every line written with out() is out (before exit). */
   flush(): Promise<void>;
+}
+
+/** What `hash-password` needs of standard input. */
+export interface PasswordInput {
+  readonly isTerminal: boolean;
+  /** Raw mode on a terminal: keys arrive one by one and are not echoed. */
+  setRaw(on: boolean): void;
+  /** The next bytes, or null at the end of input. */
+  read(): Promise<Uint8Array | null>;
+}
+
+/** Ctrl-C in raw mode (the terminal no longer turns it into SIGINT). */
+const INTERRUPTED = Symbol("interrupted");
+
+/**
+ * One line of input, without its line end. On a terminal the keys are not echoed; Backspace edits,
+ * Ctrl-C gives up. From a pipe only the first line counts, so `echo pw | pasv hash-password` works.
+ */
+async function readLine(input: PasswordInput): Promise<string | null | typeof INTERRUPTED> {
+  const decoder = new TextDecoder();
+  let line = "";
+  for (;;) {
+    const chunk = await input.read();
+    if (chunk === null) return line === "" ? null : line;
+    for (const ch of decoder.decode(chunk, { stream: true })) {
+      if (ch === "\n" || ch === "\r") return line;
+      if (!input.isTerminal) line += ch;
+      else if (ch === "\u0003") return INTERRUPTED;
+      else if (ch === "\u0004") return line === "" ? null : line;
+      else if (ch === "\u007f" || ch === "\b") line = line.replace(/.$/u, "");
+      else if (ch >= " ") line += ch;
+    }
+  }
+}
+
+/** The password `hash-password` reads: asked twice on a terminal (typos are invisible there), one line from a pipe. */
+async function readNewPassword(host: CommandHost): Promise<string | { readonly problem: string; readonly code: number }> {
+  const input = host.stdin;
+  if (!input.isTerminal) {
+    const line = await readLine(input);
+    return line === INTERRUPTED ? { problem: "interrupted", code: 130 } : (line ?? "");
+  }
+  input.setRaw(true);
+  try {
+    host.err("pasv: password (not shown), then Enter:");
+    const first = await readLine(input);
+    if (first === INTERRUPTED) return { problem: "interrupted", code: 130 };
+    if (first === null || first === "") return first ?? "";
+    host.err("pasv: the same password again:");
+    const again = await readLine(input);
+    if (again === INTERRUPTED) return { problem: "interrupted", code: 130 };
+    return again === first ? first : { problem: "the passwords differ", code: 2 };
+  } finally {
+    input.setRaw(false);
+  }
+}
+
+async function hashPasswordCommand(host: CommandHost, fail: (message: string) => never): Promise<void> {
+  const password = await readNewPassword(host);
+  if (typeof password !== "string") {
+    if (password.code !== 2) return host.exit(password.code);
+    return fail(`hash-password: ${password.problem}`);
+  }
+  if (password === "") return fail("hash-password: no password on stdin");
+  host.out(await hashPassword(password));
+  await host.flush();
+  return host.exit(0);
 }
 
 function reason(error: unknown): string {
@@ -55,6 +124,8 @@ export async function runCommand(host: CommandHost): Promise<void> {
       return host.exit(0);
     case "error":
       return fail(parsed.message);
+    case "hash-password":
+      return hashPasswordCommand(host, fail);
     case "run":
       break;
   }
@@ -75,9 +146,11 @@ export async function runCommand(host: CommandHost): Promise<void> {
       return fail(`cannot read users file ${o.usersFile}: ${reason(error)}`);
     }
     const more = parseUsersFile(text);
-    if (typeof more === "string") fail(`${o.usersFile}: ${more}`);
+    if (typeof more === "string") fail(`${o.usersFile} ${more}`);
     else users = users.concat(more);
   }
+  const duplicate = duplicateUser(users, o.usersFile);
+  if (duplicate !== null) fail(duplicate);
   if (!o.anonymous && users.length === 0) fail("--no-anonymous needs at least one --user or --users file");
   let tls: CommandOptions["tls"];
   if (o.tls !== null) {
@@ -124,7 +197,7 @@ export async function runCommand(host: CommandHost): Promise<void> {
 export function serverOptions(o: CliOptions, dir: string, users: readonly CliUser[], tls: CommandOptions["tls"], log: (line: string) => void): CommandOptions {
   return {
     root: dir,
-    users: users.map((u) => ({ ...u, write: o.write })),
+    users: users.map((u) => ({ user: u.user, ...(u.passwordHash === undefined ? { password: u.password ?? "" } : { passwordHash: u.passwordHash }), write: o.write })),
     anonymous: o.anonymous,
     write: o.write,
     ...(o.keepPartialUploads ? { keepPartialUploads: true } : {}),
