@@ -78,7 +78,7 @@ async function failingSession(port: number, budget: { left: number }): Promise<n
       // Claimed before the reply so the parallel sessions stop at `failures` in all.
       budget.left--;
       await c.cmd("USER carol");
-      const r = await c.cmd("PASS wrong-guess", 30_000);
+      const r = await c.cmd("PASS wrong-guess");
       if (r.code !== 530 && r.code !== 421) throw new Error(`failed login got ${r.code}`);
       failed++;
       if (r.code === 421) break;
