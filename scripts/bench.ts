@@ -1,4 +1,4 @@
-// pnpm bench [core|server|small|memory] — benchmarks; figures are printed, never asserted.
+// pnpm bench [core|server|small|memory|login] — benchmarks; figures are printed, never asserted.
 import { spawnSync } from "node:child_process";
 
 const which = process.argv[2] ?? "core";
@@ -7,6 +7,7 @@ const targets: Record<string, string> = {
   server: "packages/e2e/bench/server-bench.ts",
   small: "packages/e2e/bench/small-retr-bench.ts",
   memory: "packages/e2e/bench/memory-bench.ts",
+  login: "packages/e2e/bench/login-bench.ts",
 };
 const file = targets[which];
 if (file === undefined) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real FTP clients the end-to-end tests drive. Installed from Debian's archive when missing and we
+# Real FTP clients (and password-hash tools) the end-to-end tests drive. Installed from Debian's archive when missing and we
 # are root; otherwise the tests that need a missing client say so and fail under CI.
 set -uo pipefail
 need=()
@@ -8,6 +8,9 @@ command -v lftp >/dev/null 2>&1 || need+=(lftp)
 command -v ftp >/dev/null 2>&1 || need+=(ftp)
 command -v ncftpput >/dev/null 2>&1 || need+=(ncftp)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# Password-hash tools: the users-file tests hash with the real htpasswd -B and mkpasswd.
+command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
+command -v mkpasswd >/dev/null 2>&1 || need+=(whois)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing FTP clients for the end-to-end tests: ${need[*]}" >&2

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { parseCli, parseUser, parseUsersFile } from "./args.js";
+import { duplicateUser, parseCli, parseUser, parseUsersFile } from "./args.js";
+
+// htpasswd -nbB -C 4 / mkpasswd -m sha-512, password "pässword 1".
+const BCRYPT = "$2y$04$c0fxWKDhAxl80Ae4vKzp8udyVlJKK9lkFbRV/Ymz7TMBp/pdaOJvC";
+const SHA512 = "$6$oI2NoZCViwMcuS8B$k0XWDkEuw8Kz2UE8RoZvp/1zbnd5trkilsjMgktwNS8e.AcF6c3MHcQMEgmzqzHDCMHvfmuVstSRtB4EzaKXO1";
 
 describe("pasv command line", () => {
   it("defaults: the current directory, read-only anonymous, 127.0.0.1:2121", () => {
@@ -60,9 +64,51 @@ describe("pasv command line", () => {
     expect(parseCli(["--user-home", "a=dir=with=equals"])).toMatchObject({ options: { userHomes: new Map([["a", "dir=with=equals"]]) } });
   });
 
-  it("reads users files with comments and blank lines", () => {
-    expect(parseUsersFile("# users\nalice:secret\n\n  bob:pw:with:colons  \r\n")).toEqual([{ user: "alice", password: "secret" }, { user: "bob", password: "pw:with:colons" }]);
-    expect(parseUsersFile("ok:1\nbroken\n")).toBe('users file line 2: user must be NAME:PASSWORD, got "broken"');
-    expect(parseUser("a:")).toEqual({ user: "a", password: "" });
+  it("reads users files of NAME:HASH with comments, blank lines and CRLF", () => {
+    expect(parseUsersFile(`# users\nalice:${BCRYPT}\n\n  bob:${SHA512}  \r\n`)).toEqual([
+      { user: "alice", passwordHash: BCRYPT, line: 2 },
+      { user: "bob", passwordHash: SHA512, line: 4 },
+    ]);
+  });
+
+  it("a users file line that is not NAME:HASH names its line, never its password", () => {
+    expect(parseUsersFile(`ok:${BCRYPT}\nbroken\n`)).toBe("line 2: expected NAME:HASH");
+    const plain = parseUsersFile(`ok:${BCRYPT}\n# fine\ncarol:hunter2-secret\n`);
+    expect(plain).toBe(
+      `line 3: the password of "carol" is not a recognised hash (bcrypt ($2a$, $2b$, $2y$), SHA-crypt ($5$, $6$), argon2id ($argon2id$), scrypt ($7$)); make one with 'pasv hash-password', htpasswd -B or mkpasswd -m sha-512`,
+    );
+    expect(typeof plain === "string" && !plain.includes("hunter2")).toBe(true);
+    // /etc/shadow lines carry more fields: not a hash either.
+    expect(parseUsersFile(`dave:${SHA512}:19000:0:99999:7:::\n`)).toMatch(/^line 1: the password of "dave" is not a recognised hash/);
+    expect(parseUsersFile("erin:\n")).toMatch(/^line 1: the password of "erin" is not a recognised hash/);
+    expect(parseUsersFile(`ftp:${BCRYPT}\n`)).toBe('line 1: "ftp" is an anonymous login name (it logs in read-only with any password); choose another name');
+    expect(parseUsersFile(`x:${BCRYPT}\nAnonymous:${BCRYPT}\n`)).toMatch(/^line 2: "Anonymous" is an anonymous login name/);
+  });
+
+  it("-u refuses an empty password and anonymous names, without echoing the password", () => {
+    expect(parseUser("a:")).toBe('user "a" has an empty password');
+    expect(parseUser("a:b")).toEqual({ user: "a", password: "b" });
+    expect(parseUser("ftp:secret")).toBe('"ftp" is an anonymous login name (it logs in read-only with any password); choose another name');
+    expect(parseUser("anonymous:pw")).toMatch(/^"anonymous" is an anonymous login name/);
+    expect(parseUser("nocolon-secret")).toBe("user must be NAME:PASSWORD");
+    expect(parseCli(["-u", "ftp:secret", "-w"])).toEqual({ kind: "error", message: '--user: "ftp" is an anonymous login name (it logs in read-only with any password); choose another name' });
+    expect(parseCli(["-u", "alice:"])).toEqual({ kind: "error", message: '--user: user "alice" has an empty password' });
+  });
+
+  it("names both places of a duplicate user", () => {
+    const a = { user: "alice", password: "1" };
+    const f = (line: number) => ({ user: "alice", passwordHash: BCRYPT, line });
+    expect(duplicateUser([a, { user: "bob", password: "2" }], "u.txt")).toBeNull();
+    expect(duplicateUser([a, f(3)], "u.txt")).toBe('duplicate user "alice": --user and u.txt line 3');
+    expect(duplicateUser([f(1), f(4)], "u.txt")).toBe('duplicate user "alice": u.txt line 1 and u.txt line 4');
+    expect(duplicateUser([a, a], null)).toBe('duplicate user "alice": --user and --user');
+  });
+
+  it("hash-password is a subcommand that takes no arguments", () => {
+    expect(parseCli(["hash-password"])).toEqual({ kind: "hash-password" });
+    expect(parseCli(["hash-password", "pw"]).kind).toBe("error");
+    expect(parseCli(["hash-password", "-w"]).kind).toBe("error");
+    // A directory of that name is still served with a path.
+    expect(parseCli(["./hash-password"])).toMatchObject({ kind: "run", options: { dir: "./hash-password" } });
   });
 });

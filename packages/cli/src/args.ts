@@ -1,11 +1,16 @@
 // The `pasv` command line, parsed without side effects so every rule is testable.
 import { parseArgs } from "node:util";
-import { normalizeIp, parseRights, type Right } from "@pasv/core";
-import { portRangeProblem, resolveHome, type PortRange } from "@pasv/driver";
+import { isAnonymousName, normalizeIp, parseRights, type Right } from "@pasv/core";
+import { parsePasswordHash, PASSWORD_HASH_FORMATS, portRangeProblem, resolveHome, type PortRange } from "@pasv/driver";
 
+/** A named user: plaintext from `-u`, or a hash from the `--users` file (with its line number). */
 export interface CliUser {
   readonly user: string;
-  readonly password: string;
+  readonly password?: string;
+  readonly passwordHash?: string;
+  readonly line?: number;
+  /** Where `line` is, when not the --users file (a config file's [[user]] table). */
+  readonly file?: string;
 }
 
 export interface CliOptions {
@@ -50,9 +55,11 @@ export type ParsedCli =
   | { readonly kind: "run"; readonly options: CliOptions }
   | { readonly kind: "help" }
   | { readonly kind: "version" }
+  | { readonly kind: "hash-password" }
   | { readonly kind: "error"; readonly message: string };
 
 export const USAGE = `Usage: pasv [DIR] [options]
+       pasv hash-password     read a password from stdin, print its argon2id hash for --users
 
 Serve DIR (default: the current directory) over FTP. By default anyone may log in
 anonymously (user "anonymous" or "ftp", any password) and read; nobody may write.
@@ -63,8 +70,9 @@ Options:
       --root DIR                the served directory, when not given as DIR
   -H, --host ADDR               listen address (default 127.0.0.1)
   -p, --port N                  control port (default 2121; 0 picks a free one and prints it)
-  -u, --user NAME:PASSWORD      add a user confined to DIR (repeatable)
-      --users FILE              add users from FILE, one NAME:PASSWORD per line (# comments)
+  -u, --user NAME:PASSWORD      add a user confined to DIR (repeatable; plaintext, for local use)
+      --users FILE              add users from FILE, one NAME:HASH per line (# comments), as
+                                htpasswd -B, mkpasswd -m sha-512 or pasv hash-password make them
   -w, --write                   logged-in users may upload, make/remove dirs, delete, rename
       --user-home NAME=DIR      NAME's "/" is DIR: relative to the served DIR, or absolute (repeatable)
       --user-permissions NAME=P NAME's rights: read-only, read-write, upload-only, or a list of
@@ -105,24 +113,58 @@ function integer(text: string, name: string, min: number, max: number): number |
   return n;
 }
 
-export function parseUser(text: string): CliUser | string {
-  const colon = text.indexOf(":");
-  if (colon <= 0) return `user must be NAME:PASSWORD, got ${JSON.stringify(text)}`;
-  return { user: text.slice(0, colon), password: text.slice(colon + 1) };
+/** Why `name` cannot be a named user, or null. */
+export function nameProblem(name: string): string | null {
+  // The core logs these names in as anonymous whatever the password, so such a user could never log in.
+  if (isAnonymousName(name)) return `${JSON.stringify(name)} is an anonymous login name (it logs in read-only with any password); choose another name`;
+  return null;
 }
 
-/** Lines of a --users file: NAME:PASSWORD, blank lines and # comments ignored. */
+/** One `-u NAME:PASSWORD` (the error does not repeat the argument: it holds a password). */
+export function parseUser(text: string): CliUser | string {
+  const colon = text.indexOf(":");
+  if (colon <= 0) return "user must be NAME:PASSWORD";
+  const user = text.slice(0, colon);
+  const problem = nameProblem(user);
+  if (problem !== null) return problem;
+  if (colon === text.length - 1) return `user ${JSON.stringify(user)} has an empty password`;
+  return { user, password: text.slice(colon + 1) };
+}
+
+/**
+ * Lines of a --users file: NAME:HASH, blank lines and # comments ignored. An error names the line
+ * and the user but never shows the rest of the line: it may be a password written in plaintext.
+ */
 export function parseUsersFile(text: string): CliUser[] | string {
   const users: CliUser[] = [];
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = (lines[i] ?? "").trim();
     if (line === "" || line.startsWith("#")) continue;
-    const user = parseUser(line);
-    if (typeof user === "string") return `users file line ${i + 1}: ${user}`;
-    users.push(user);
+    const colon = line.indexOf(":");
+    if (colon <= 0) return `line ${i + 1}: expected NAME:HASH`;
+    const user = line.slice(0, colon);
+    const problem = nameProblem(user);
+    if (problem !== null) return `line ${i + 1}: ${problem}`;
+    const passwordHash = line.slice(colon + 1);
+    if (parsePasswordHash(passwordHash) === null) {
+      return `line ${i + 1}: the password of ${JSON.stringify(user)} is not a recognised hash (${PASSWORD_HASH_FORMATS}); make one with 'pasv hash-password', htpasswd -B or mkpasswd -m sha-512`;
+    }
+    users.push({ user, passwordHash, line: i + 1 });
   }
   return users;
+}
+
+/** The first name given twice, as "duplicate user NAME: PLACE and PLACE", or null. */
+export function duplicateUser(users: readonly CliUser[], file: string | null): string | null {
+  const where = (u: CliUser): string => (u.line === undefined ? "--user" : `${u.file ?? file ?? "users file"} line ${u.line}`);
+  const seen = new Map<string, CliUser>();
+  for (const u of users) {
+    const first = seen.get(u.user);
+    if (first !== undefined) return `duplicate user ${JSON.stringify(u.user)}: ${where(first)} and ${where(u)}`;
+    seen.set(u.user, u);
+  }
+  return null;
 }
 
 export function parseCli(argv: readonly string[]): ParsedCli {
@@ -168,6 +210,11 @@ export function parseCli(argv: readonly string[]): ParsedCli {
   }
   const v = parsed.values;
   if (v.help === true) return { kind: "help" };
+  if (parsed.positionals[0] === "hash-password") {
+    // Reading the password from stdin keeps it out of the process list and the shell history.
+    if (parsed.positionals.length > 1 || Object.keys(v).length > 0) return { kind: "error", message: "hash-password takes no arguments; it reads the password from stdin" };
+    return { kind: "hash-password" };
+  }
   if (v.version === true) return { kind: "version" };
   if (parsed.positionals.length > 1) return { kind: "error", message: `only one directory may be served, got ${parsed.positionals.join(" ")}` };
   const port = integer(v.port ?? "2121", "--port", 0, 65535);

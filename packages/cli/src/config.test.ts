@@ -18,13 +18,13 @@ tls-required = false
 
 [[user]]
 name = "cam"
-password-hash = "$2y$05$abc"
+password-hash = "$2y$05$cUGLOFvMNTUbuJ9FwUieE.av4ynKch746pNBiFkKWs1EHOs4iw2nO"
 home = "uploads/cam"
 permissions = "upload-only"
 
 [[user]]
 name = "ops"
-password-hash = "$6$salt$hash"
+password-hash = "$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/"
 permissions = ["list", "read", "delete"]
 `;
 
@@ -35,8 +35,8 @@ describe("readConfig", () => {
       // tls-required = false sets nothing; the [[user]] tables come last, as in the file.
       args: ["--root", "/etc/pasv/srv", "--host", "0.0.0.0", "--port", "2121", "--pasv-ports", "50000-50100", "--max-sessions", "100", "--login-fail-delay", "1.5", "--ban-after", "0", "--write", "--hide-dotfiles", "--tls-cert", "/etc/pasv/cert.pem", "--tls-key", "/etc/pasv/key.pem", "--user-home", "cam=uploads/cam", "--user-permissions", "cam=upload-only", "--user-permissions", "ops=list,read,delete"],
       users: [
-        { name: "cam", passwordHash: "$2y$05$abc", line: 15 },
-        { name: "ops", passwordHash: "$6$salt$hash", line: 21 },
+        { name: "cam", passwordHash: "$2y$05$cUGLOFvMNTUbuJ9FwUieE.av4ynKch746pNBiFkKWs1EHOs4iw2nO", line: 15 },
+        { name: "ops", passwordHash: "$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/", line: 21 },
       ],
     });
   });
@@ -60,8 +60,10 @@ describe("readConfig", () => {
       ['host = ["a"]\n', "f.toml:1: host must be a string, got an array"],
       ['port = 1\n[[user]]\nname = "a"\n', "f.toml:2: user a: password-hash must be a string (make one with `pasv hash-password`)"],
       ['[[user]]\npassword-hash = "$6$x$y"\n', "f.toml:1: user.name: a [[user]] needs a name (a string)"],
-      ['[[user]]\nname = "a"\npassword-hash = "$6$x$y"\npassword = "pw"\n', "f.toml:4: user.password: unknown key (a [[user]] has name, password-hash, home, permissions)"],
-      ['[[user]]\nname = "a"\npassword-hash = "$6$x$y"\npermissions = 7\n', "f.toml:4: user a: permissions must be a preset or an array of rights, got a number"],
+      ['[[user]]\nname = "bob"\npassword-hash = "hunter2"\n', "f.toml:3: user bob: password-hash is not a recognised hash (bcrypt ($2a$, $2b$, $2y$), SHA-crypt ($5$, $6$), argon2id ($argon2id$), scrypt ($7$)); make one with 'pasv hash-password'"],
+      ['[[user]]\nname = "ftp"\npassword-hash = "$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/"\n', 'f.toml:2: user.name: "ftp" is an anonymous login name (it logs in read-only with any password); choose another name'],
+      ['[[user]]\nname = "a"\npassword-hash = "$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/"\npassword = "pw"\n', "f.toml:4: user.password: unknown key (a [[user]] has name, password-hash, home, permissions)"],
+      ['[[user]]\nname = "a"\npassword-hash = "$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/"\npermissions = 7\n', "f.toml:4: user a: permissions must be a preset or an array of rights, got a number"],
       ['[user]\nname = "a"\n', "f.toml:1: user: write users as [[user]] tables"],
     ];
     for (const [text, message] of cases) expect(readConfig(text, "f.toml", "."), text).toBe(message);

@@ -3,7 +3,8 @@
 // placed before the command line's, so the command line overrides it and every value passes the
 // very checks a flag does; an error names the file, the line and the key.
 import { parse, TomlError } from "smol-toml";
-import { parseCli } from "./args.js";
+import { parsePasswordHash, PASSWORD_HASH_FORMATS } from "@pasv/driver";
+import { nameProblem, parseCli } from "./args.js";
 
 type Kind = "string" | "path" | "integer" | "number" | "boolean";
 
@@ -108,6 +109,10 @@ export function readConfig(text: string, file: string, dir: string): Config | st
         const hash = entry["password-hash"];
         if (typeof name !== "string" || name === "") return at("user.name: a [[user]] needs a name (a string)", i, typeof name === "undefined" ? "[[user]]" : "name");
         if (typeof hash !== "string" || hash === "") return at(`user ${name}: password-hash must be a string (make one with \`pasv hash-password\`)`, i, typeof hash === "undefined" ? "[[user]]" : "password-hash");
+        const problem = nameProblem(name);
+        if (problem !== null) return at(`user.name: ${problem}`, i, "name");
+        // Never echoed: a plaintext password put here by mistake must not reach a log.
+        if (parsePasswordHash(hash) === null) return at(`user ${name}: password-hash is not a recognised hash (${PASSWORD_HASH_FORMATS}); make one with 'pasv hash-password'`, i, "password-hash");
         const home = entry.home;
         if (home !== undefined) {
           if (typeof home !== "string") return at(`user ${name}: home must be a string, got ${typeName(home)}`, i, "home");
@@ -115,7 +120,7 @@ export function readConfig(text: string, file: string, dir: string): Config | st
         }
         const permissions = entry.permissions;
         if (permissions !== undefined) {
-          const list = typeof permissions === "string" ? [permissions] : Array.isArray(permissions) && permissions.every((p) => typeof p === "string") ? (permissions as string[]) : null;
+          const list = typeof permissions === "string" ? [permissions] : Array.isArray(permissions) && permissions.every((p) => typeof p === "string") ? permissions : null;
           if (list === null) return at(`user ${name}: permissions must be a preset or an array of rights, got ${typeName(permissions)}`, i, "permissions");
           args.push("--user-permissions", `${name}=${list.join(",")}`);
         }

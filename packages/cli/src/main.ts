@@ -3,7 +3,25 @@
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { createServer } from "@pasv/node";
-import { runCommand } from "./run.js";
+import { runCommand, type PasswordInput } from "./run.js";
+
+/** Standard input for `pasv hash-password`, read only when that subcommand asks. */
+function stdin(): PasswordInput {
+  let chunks: AsyncIterator<Buffer> | null = null;
+  return {
+    isTerminal: process.stdin.isTTY,
+    setRaw: (on) => {
+      process.stdin.setRawMode(on);
+      // Leaving raw mode is the last read: let the process end without waiting for more input.
+      if (!on) process.stdin.pause();
+    },
+    read: async () => {
+      chunks ??= (process.stdin as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+      const next = await chunks.next();
+      return next.done === true ? null : next.value;
+    },
+  };
+}
 
 runCommand({
   runtime: "node",
@@ -19,6 +37,7 @@ runCommand({
   },
   readText: (file) => readFileSync(file, "utf8"),
   readBytes: (file) => readFileSync(file),
+  stdin: stdin(),
   createServer,
   onSignal: (signal, run) => process.on(signal, run),
   flush: () => new Promise((resolve) => process.stdout.write("", () => resolve())),

@@ -1,6 +1,26 @@
 import { describe, expect, it } from "vitest";
 import { parseCli, USAGE, type CliOptions } from "./args.js";
-import { runCommand, serverOptions, VERSION, type CommandHost, type CommandOptions, type CommandServer } from "./run.js";
+import { parsePasswordHash, verifyPassword } from "@pasv/driver";
+import { runCommand, serverOptions, VERSION, type CommandHost, type CommandOptions, type CommandServer, type PasswordInput } from "./run.js";
+
+// htpasswd -nbB -C 4, password "pässword 1".
+const BCRYPT = "$2y$04$c0fxWKDhAxl80Ae4vKzp8udyVlJKK9lkFbRV/Ymz7TMBp/pdaOJvC";
+
+/** Standard input as chunks of text; records raw-mode switches. */
+class FakeStdin implements PasswordInput {
+  readonly raw: boolean[] = [];
+  constructor(
+    readonly isTerminal: boolean,
+    private readonly chunks: string[],
+  ) {}
+  setRaw(on: boolean): void {
+    this.raw.push(on);
+  }
+  read(): Promise<Uint8Array | null> {
+    const next = this.chunks.shift();
+    return Promise.resolve(next === undefined ? null : new TextEncoder().encode(next));
+  }
+}
 
 class Exit extends Error {
   constructor(readonly code: number) {
@@ -52,6 +72,7 @@ class FakeHost implements CommandHost {
   readonly server = new FakeServer();
   createError: Error | null = null;
   readonly signals = new Map<string, () => void>();
+  stdin: FakeStdin = new FakeStdin(false, []);
 
   constructor(readonly args: readonly string[]) {}
 
@@ -173,9 +194,42 @@ describe("runCommand: start-up errors exit 2", () => {
 
   it("a bad users file line names the file and the line", async () => {
     const host = new FakeHost(["--users", "/etc/pasv-users"]);
-    host.files.set("/etc/pasv-users", "# ok\nalice:pw\nnocolon\n");
+    host.files.set("/etc/pasv-users", `# ok\nalice:${BCRYPT}\nnocolon\n`);
     expect(await run(host)).toBe(2);
-    expect(host.stderr()).toBe(`pasv: /etc/pasv-users: users file line 3: user must be NAME:PASSWORD, got "nocolon"\n${TRY}`);
+    expect(host.stderr()).toBe(`pasv: /etc/pasv-users line 3: expected NAME:HASH\n${TRY}`);
+  });
+
+  it("a plaintext password in the users file stops the start on one line without showing it", async () => {
+    const host = new FakeHost(["--users", "/etc/pasv-users"]);
+    host.files.set("/etc/pasv-users", `alice:${BCRYPT}\nbob:plain-secret\n`);
+    expect(await run(host)).toBe(2);
+    expect(host.stderr().split("\n")[0]).toMatch(/^pasv: \/etc\/pasv-users line 2: the password of "bob" is not a recognised hash \(.*\); make one with 'pasv hash-password', htpasswd -B or mkpasswd -m sha-512$/);
+    expect(host.stderr()).not.toContain("plain-secret");
+    expect(host.created).toEqual([]);
+  });
+
+  it("a name given by -u and in the users file stops the start naming both places", async () => {
+    const host = new FakeHost(["-u", "alice:pw", "--users", "u.txt"]);
+    host.files.set("u.txt", `bob:${BCRYPT}\nalice:${BCRYPT}\n`);
+    expect(await run(host)).toBe(2);
+    expect(host.stderr()).toBe(`pasv: duplicate user "alice": --user and u.txt line 2\n${TRY}`);
+    const twice = new FakeHost(["--users", "u.txt"]);
+    twice.files.set("u.txt", `bob:${BCRYPT}\n\nbob:${BCRYPT}\n`);
+    expect(await run(twice)).toBe(2);
+    expect(twice.stderr()).toBe(`pasv: duplicate user "bob": u.txt line 1 and u.txt line 3\n${TRY}`);
+  });
+
+  it("anonymous names and an empty password given with -u stop the start", async () => {
+    for (const [args, message] of [
+      [["-u", "ftp:secret", "-w"], '--user: "ftp" is an anonymous login name (it logs in read-only with any password); choose another name'],
+      [["-u", "anonymous:pw"], '--user: "anonymous" is an anonymous login name (it logs in read-only with any password); choose another name'],
+      [["-u", "alice:"], '--user: user "alice" has an empty password'],
+    ] as const) {
+      const host = new FakeHost(args);
+      expect(await run(host)).toBe(2);
+      expect(host.stderr()).toBe(`pasv: ${message}\n${TRY}`);
+      expect(host.created).toEqual([]);
+    }
   });
 
   it("an unreadable users file names the file and the error", async () => {
@@ -213,6 +267,61 @@ describe("runCommand: start-up errors exit 2", () => {
   });
 });
 
+describe("runCommand: hash-password", () => {
+  async function hashed(host: FakeHost): Promise<string> {
+    expect(await run(host)).toBe(0);
+    expect(host.out_).toHaveLength(1);
+    expect(host.log.at(-2)).toBe("flush");
+    return host.out_[0]!;
+  }
+
+  it("hashes the first line of a pipe into an argon2id string that verifies", async () => {
+    const host = new FakeHost(["hash-password"]);
+    host.stdin = new FakeStdin(false, ["pässw", "ord 1\r\nsecond line\n"]);
+    const text = await hashed(host);
+    expect(text).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+    const hash = parsePasswordHash(text)!;
+    expect(await verifyPassword(hash, "pässword 1")).toBe(true);
+    expect(await verifyPassword(hash, "pässword 1\r")).toBe(false);
+    expect(host.stdin.raw).toEqual([]);
+    expect(host.err_).toEqual([]);
+  }, 20_000);
+
+  it("takes a last line without a newline; refuses empty input", async () => {
+    const host = new FakeHost(["hash-password"]);
+    host.stdin = new FakeStdin(false, ["pw"]);
+    expect(await verifyPassword(parsePasswordHash(await hashed(host))!, "pw")).toBe(true);
+    for (const chunks of [[], ["\n"], [""]]) {
+      const empty = new FakeHost(["hash-password"]);
+      empty.stdin = new FakeStdin(false, chunks);
+      expect(await run(empty)).toBe(2);
+      expect(empty.stderr()).toBe(`pasv: hash-password: no password on stdin\n${TRY}`);
+    }
+  }, 20_000);
+
+  it("on a terminal reads twice in raw mode (Backspace edits) and restores the terminal", async () => {
+    const host = new FakeHost(["hash-password"]);
+    host.stdin = new FakeStdin(true, ["pwx\u007f", "d\r", "pwd\r"]);
+    const text = await hashed(host);
+    expect(await verifyPassword(parsePasswordHash(text)!, "pwd")).toBe(true);
+    expect(host.stdin.raw).toEqual([true, false]);
+    expect(host.err_).toEqual(["pasv: password (not shown), then Enter:", "pasv: the same password again:"]);
+  }, 20_000);
+
+  it("on a terminal: different passwords exit 2, Ctrl-C exits 130, printing no hash", async () => {
+    const differ = new FakeHost(["hash-password"]);
+    differ.stdin = new FakeStdin(true, ["one\r", "two\r"]);
+    expect(await run(differ)).toBe(2);
+    expect(differ.err_.at(-1)).toBe(`pasv: hash-password: the passwords differ\n${TRY}`);
+    expect(differ.stdin.raw).toEqual([true, false]);
+    const interrupted = new FakeHost(["hash-password"]);
+    interrupted.stdin = new FakeStdin(true, ["pw\u0003"]);
+    expect(await run(interrupted)).toBe(130);
+    expect(interrupted.stdin.raw).toEqual([true, false]);
+    expect(differ.out_.concat(interrupted.out_)).toEqual([]);
+  });
+});
+
 describe("runCommand: serving", () => {
   it("prints where it serves and whom it admits, then keeps running", async () => {
     const host = new FakeHost([]);
@@ -225,14 +334,14 @@ describe("runCommand: serving", () => {
 
   it("describes users, write access, TLS and an IPv6 address", async () => {
     const host = new FakeHost(["/srv", "-H", "::1", "-u", "a:1", "--users", "u.txt", "-w", "--no-anonymous", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required"]);
-    host.files.set("u.txt", "b:2\n").set("c.pem", "CERT").set("k.pem", "KEY");
+    host.files.set("u.txt", `b:${BCRYPT}\n`).set("c.pem", "CERT").set("k.pem", "KEY");
     host.server.bound = { address: "::1", port: 2121 };
     expect(await run(host)).toBeNull();
     expect(host.out_).toEqual(["pasv: serving /srv on ftp://[::1]:2121 (2 users read-write, TLS required for users) [testrt]"]);
     const created = host.created[0]!;
     expect(created.users).toEqual([
       { user: "a", password: "1", write: true },
-      { user: "b", password: "2", write: true },
+      { user: "b", passwordHash: BCRYPT, write: true },
     ]);
     expect(created.tls).toEqual({ cert: new TextEncoder().encode("CERT"), key: new TextEncoder().encode("KEY"), required: true });
   });

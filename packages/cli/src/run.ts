@@ -1,8 +1,8 @@
 // The `pasv` command, once for every runtime: flags (and the users file) become server options here
 // and nowhere else; a runtime supplies files, a server, signals and its output.
-import type { ServerOptions } from "@pasv/driver";
+import { hashPassword, type ServerOptions } from "@pasv/driver";
 import { readConfig, splitConfigFlag, type ConfigUser } from "./config.js";
-import { parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser, type LoginLimits } from "./args.js";
+import { duplicateUser, parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser, type LoginLimits } from "./args.js";
 
 export const VERSION = "0.1.0";
 
@@ -29,6 +29,8 @@ export interface CommandHost {
   directory(path: string): string;
   readText(path: string): string;
   readBytes(path: string): Uint8Array;
+  /** Standard input, for `pasv hash-password`. */
+  readonly stdin: PasswordInput;
   createServer(options: CommandOptions): CommandServer;
   onSignal(signal: "SIGINT" | "SIGTERM", run: () => void): void;
   /** Resolves once every line written with out() is out (before exit). */
@@ -39,6 +41,73 @@ export interface CommandHost {
 function directoryOf(file: string): string {
   const slash = file.lastIndexOf("/");
   return slash < 0 ? "." : slash === 0 ? "/" : file.slice(0, slash);
+}
+
+/** What `hash-password` needs of standard input. */
+export interface PasswordInput {
+  readonly isTerminal: boolean;
+  /** Raw mode on a terminal: keys arrive one by one and are not echoed. */
+  setRaw(on: boolean): void;
+  /** The next bytes, or null at the end of input. */
+  read(): Promise<Uint8Array | null>;
+}
+
+/** Ctrl-C in raw mode (the terminal no longer turns it into SIGINT). */
+const INTERRUPTED = Symbol("interrupted");
+
+/**
+ * One line of input, without its line end. On a terminal the keys are not echoed; Backspace edits,
+ * Ctrl-C gives up. From a pipe only the first line counts, so `echo pw | pasv hash-password` works.
+ */
+async function readLine(input: PasswordInput): Promise<string | null | typeof INTERRUPTED> {
+  const decoder = new TextDecoder();
+  let line = "";
+  for (;;) {
+    const chunk = await input.read();
+    if (chunk === null) return line === "" ? null : line;
+    for (const ch of decoder.decode(chunk, { stream: true })) {
+      if (ch === "\n" || ch === "\r") return line;
+      if (!input.isTerminal) line += ch;
+      else if (ch === "\u0003") return INTERRUPTED;
+      else if (ch === "\u0004") return line === "" ? null : line;
+      else if (ch === "\u007f" || ch === "\b") line = line.replace(/.$/u, "");
+      else if (ch >= " ") line += ch;
+    }
+  }
+}
+
+/** The password `hash-password` reads: asked twice on a terminal (typos are invisible there), one line from a pipe. */
+async function readNewPassword(host: CommandHost): Promise<string | { readonly problem: string; readonly code: number }> {
+  const input = host.stdin;
+  if (!input.isTerminal) {
+    const line = await readLine(input);
+    return line === INTERRUPTED ? { problem: "interrupted", code: 130 } : (line ?? "");
+  }
+  input.setRaw(true);
+  try {
+    host.err("pasv: password (not shown), then Enter:");
+    const first = await readLine(input);
+    if (first === INTERRUPTED) return { problem: "interrupted", code: 130 };
+    if (first === null || first === "") return first ?? "";
+    host.err("pasv: the same password again:");
+    const again = await readLine(input);
+    if (again === INTERRUPTED) return { problem: "interrupted", code: 130 };
+    return again === first ? first : { problem: "the passwords differ", code: 2 };
+  } finally {
+    input.setRaw(false);
+  }
+}
+
+async function hashPasswordCommand(host: CommandHost, fail: (message: string) => never): Promise<void> {
+  const password = await readNewPassword(host);
+  if (typeof password !== "string") {
+    if (password.code !== 2) return host.exit(password.code);
+    return fail(`hash-password: ${password.problem}`);
+  }
+  if (password === "") return fail("hash-password: no password on stdin");
+  host.out(await hashPassword(password));
+  await host.flush();
+  return host.exit(0);
 }
 
 function reason(error: unknown): string {
@@ -54,7 +123,6 @@ export async function runCommand(host: CommandHost): Promise<void> {
   if (typeof split === "string") return fail(split);
   let argv = split.rest;
   let configUsers: readonly ConfigUser[] = [];
-  void configUsers;
   if (split.file !== null) {
     let text: string;
     try {
@@ -80,6 +148,8 @@ export async function runCommand(host: CommandHost): Promise<void> {
       return host.exit(0);
     case "error":
       return fail(parsed.message);
+    case "hash-password":
+      return hashPasswordCommand(host, fail);
     case "run":
       break;
   }
@@ -100,9 +170,12 @@ export async function runCommand(host: CommandHost): Promise<void> {
       return fail(`cannot read users file ${o.usersFile}: ${reason(error)}`);
     }
     const more = parseUsersFile(text);
-    if (typeof more === "string") fail(`${o.usersFile}: ${more}`);
+    if (typeof more === "string") fail(`${o.usersFile} ${more}`);
     else users = users.concat(more);
   }
+  if (split.file !== null) users = users.concat(configUsers.map((u) => ({ user: u.name, passwordHash: u.passwordHash, line: u.line, file: split.file ?? "" })));
+  const duplicate = duplicateUser(users, o.usersFile);
+  if (duplicate !== null) fail(duplicate);
   if (!o.anonymous && users.length === 0) fail("--no-anonymous needs at least one --user or --users file");
   const names = new Set(users.map((u) => u.user));
   for (const [flag, map] of [["--user-home", o.userHomes], ["--user-permissions", o.userPermissions]] as const) {
@@ -163,7 +236,8 @@ export function serverOptions(o: CliOptions, dir: string, users: readonly CliUse
     users: users.map((u) => {
       const home = o.userHomes.get(u.user);
       const permissions = o.userPermissions.get(u.user);
-      return { ...u, write: o.write, ...(home === undefined ? {} : { home }), ...(permissions === undefined ? {} : { permissions }) };
+      const secret = u.passwordHash === undefined ? { password: u.password ?? "" } : { passwordHash: u.passwordHash };
+      return { user: u.user, ...secret, write: o.write, ...(home === undefined ? {} : { home }), ...(permissions === undefined ? {} : { permissions }) };
     }),
     anonymous: o.anonymous,
     write: o.write,

@@ -51,6 +51,15 @@ await runCommand({
   },
   readText: (file) => Deno.readTextFileSync(file),
   readBytes: (file) => Deno.readFileSync(file),
+  stdin: {
+    isTerminal: Deno.stdin.isTerminal(),
+    setRaw: (on) => Deno.stdin.setRaw(on),
+    read: async () => {
+      const buffer = new Uint8Array(1024);
+      const n = await Deno.stdin.read(buffer);
+      return n === null ? null : buffer.subarray(0, n);
+    },
+  },
   createServer,
   onSignal: (signal, run) => Deno.addSignalListener(signal, run),
   flush: () => pumping ?? Promise.resolve(),

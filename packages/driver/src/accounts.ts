@@ -2,11 +2,15 @@
 // each with a home (their "/") and a rights set the core enforces.
 import { isAnonymousName, PRESETS, type Account, type Preset, type Right } from "@pasv/core";
 import type { AuthProvider } from "./auth.js";
+import { HashLimiter, parsePasswordHash, PASSWORD_HASH_FORMATS, verifyPassword, type PasswordHash } from "./passwords.js";
 import type { Vfs } from "./vfs.js";
 
 export interface UserSpec {
   readonly user: string;
-  readonly password: string;
+  /** Plaintext, for quick local use (`-u NAME:PASSWORD`); give this or `passwordHash`. */
+  readonly password?: string;
+  /** A hash in one of PASSWORD_HASH_FORMATS (htpasswd -B, mkpasswd, `pasv hash-password`). */
+  readonly passwordHash?: string;
   /** The user's "/": a directory under the served root (relative) or an absolute path (default: the served root). */
   readonly home?: string;
   /** A preset or a list of rights (default: read-write with `write`, else read-only). */
@@ -21,6 +25,8 @@ export interface AccountOptions {
   readonly write: boolean;
   /** Dot files hidden for everyone (true), nobody (false), or anonymous sessions only. */
   readonly hideDotfiles: boolean | "anonymous";
+  /** Replaces the hash check (tests count the hash work an attempt costs with it). */
+  readonly verify?: (hash: PasswordHash, password: string) => Promise<boolean>;
 }
 
 /** The rights a spec grants: its permissions, else read-write or read-only as `write` says. */
@@ -31,19 +37,65 @@ export function userRights(spec: UserSpec, serverWrite: boolean): readonly Right
 }
 
 export function accountsAuth(options: AccountOptions, vfsFor: (home: string | undefined) => Vfs): AuthProvider {
-  const users = new Map(options.users.map((u) => [u.user, u]));
+  const users = new Map(options.users.map((u) => [u.user, { spec: u, hash: userHash(u) }]));
   const anonymous: Account = { user: "anonymous", anonymous: true, rights: PRESETS["read-only"], hideDotFiles: options.hideDotfiles !== false };
+  const dummy = typicalHash([...users.values()].map((u) => u.hash));
+  const limiter = new HashLimiter();
+  const verify = options.verify ?? verifyPassword;
+  /** One verification of the typical entry's cost, whose answer is thrown away. */
+  const burn = async (password: string): Promise<void> => {
+    if (dummy !== null) await limiter.run(() => verify(dummy, password));
+  };
   return {
-    authenticate: ({ user, password }) => {
+    authenticate: async ({ user, password }) => {
       if (isAnonymousName(user)) {
-        return Promise.resolve(options.anonymous ? { account: anonymous, vfs: vfsFor(undefined) } : null);
+        return options.anonymous ? { account: anonymous, vfs: vfsFor(undefined) } : null;
       }
-      const spec = users.get(user);
-      if (spec === undefined || !constantTimeEqual(spec.password, password)) return Promise.resolve(null);
-      const account: Account = { user, anonymous: false, rights: userRights(spec, options.write), hideDotFiles: options.hideDotfiles === true };
-      return Promise.resolve({ account, vfs: vfsFor(spec.home) });
+      const entry = users.get(user);
+      // An unknown name, and a plaintext user, cost the same hash work as a hashed user, so the
+      // reply time does not tell which names exist.
+      let ok: boolean;
+      if (entry === undefined) {
+        await burn(password);
+        ok = false;
+      } else if (entry.hash !== null) {
+        const hash = entry.hash;
+        ok = await limiter.run(() => verify(hash, password));
+      } else {
+        await burn(password);
+        ok = constantTimeEqual(entry.spec.password ?? "", password);
+      }
+      if (!ok || entry === undefined) return null;
+      const account: Account = { user, anonymous: false, rights: userRights(entry.spec, options.write), hideDotFiles: options.hideDotfiles === true };
+      return { account, vfs: vfsFor(entry.spec.home) };
     },
   };
+}
+
+function userHash(spec: UserSpec): PasswordHash | null {
+  if ((spec.password === undefined) === (spec.passwordHash === undefined)) throw new Error(`user ${JSON.stringify(spec.user)}: give exactly one of password and passwordHash`);
+  if (spec.passwordHash === undefined) return null;
+  const hash = parsePasswordHash(spec.passwordHash);
+  if (hash === null) throw new Error(`user ${JSON.stringify(spec.user)}: passwordHash is not a recognised hash (${PASSWORD_HASH_FORMATS})`);
+  return hash;
+}
+
+/**
+ * The hash an unknown name is checked against: an entry of the most common shape (kind and cost),
+ * so a guess at a name that does not exist takes as long as a wrong password for the typical user.
+ * Its answer is discarded, so whose hash it is does not matter.
+ */
+export function typicalHash(hashes: readonly (PasswordHash | null)[]): PasswordHash | null {
+  const byShape = new Map<string, { hash: PasswordHash; count: number }>();
+  let best: { hash: PasswordHash; count: number } | null = null;
+  for (const hash of hashes) {
+    if (hash === null) continue;
+    const seen = byShape.get(hash.shape) ?? { hash, count: 0 };
+    seen.count++;
+    byShape.set(hash.shape, seen);
+    if (best === null || seen.count > best.count) best = seen;
+  }
+  return best?.hash ?? null;
 }
 
 /** Takes as long for a wrong first character as for a wrong last one. */

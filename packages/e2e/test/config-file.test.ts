@@ -66,8 +66,6 @@ describe("--config FILE", () => {
     expect((await second.greeting()).code).toBe(220);
     const third = await FtpControl.connect(s.port);
     expect((await third.greeting()).code).toBe(421);
-    const anonymous = await FtpControl.connect(s.port);
-    anonymous.close();
     for (const x of [c, second, third]) x.close();
   });
 
@@ -83,6 +81,6 @@ describe("--config FILE", () => {
     writeFileSync(broken, 'root = "srv"\nmax-sesions = 2\n');
     await expect(startServer(outer.dir, ["--config", broken], { noDir: true })).rejects.toThrow(`pasv: ${broken}:2: max-sesions: unknown key`);
     writeFileSync(broken, 'root = "srv"\n\n[[user]]\nname = "x"\npassword-hash = "plaintext"\n');
-    await expect(startServer(outer.dir, ["--config", broken], { noDir: true })).rejects.toThrow(new RegExp(`${broken.replace(/[.]/g, "\\.")}:3: `));
+    await expect(startServer(outer.dir, ["--config", broken], { noDir: true })).rejects.toThrow(`pasv: ${broken}:5: user x: password-hash is not a recognised hash`);
   });
 });

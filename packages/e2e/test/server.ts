@@ -52,9 +52,13 @@ export interface StartOptions {
 }
 
 function command(dir: string, flags: readonly string[], options: StartOptions): [string, string[]] {
+  return cliCommand([...(options.noDir === true ? [] : [dir]), "-p", "0", ...flags], options);
+}
+
+/** The `pasv` command line with exactly these arguments (subcommands, start-up errors), on the runtime chosen as for startServer. */
+export function cliCommand(args: readonly string[], options: StartOptions = {}): [string, string[]] {
   const which = options.runtime ?? process.env.PASV_E2E_SERVER ?? "node";
   const nodeCli = path.join(CHECKOUT, "packages/cli/dist/main.js");
-  const args = [...(options.noDir === true ? [] : [dir]), "-p", "0", ...flags];
   if (which === "deno") {
     const entry = options.entry === "node-cli" ? nodeCli : path.join(CHECKOUT, "packages/deno/src/main.ts");
     return [denoBinary(), ["run", "-A", "--quiet", entry, ...args]];
