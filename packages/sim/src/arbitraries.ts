@@ -27,18 +27,28 @@ export const scenarioArbitrary: fc.Arbitrary<{ seed: number; scenario: Scenario 
     steps: fc.integer({ min: 1, max: 25 }),
     // Shrinks towards every right (the usual account), then towards fewer refusals.
     rights: fc.oneof(fc.constant(RIGHTS), fc.subarray([...RIGHTS])),
+    // Shrinks towards no guessers and no bans.
+    guessers: fc.integer({ min: 0, max: 2 }),
+    banAfter: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 6 })),
   })
   .map((k) => ({
     seed: k.seed,
     scenario: {
       net: { maxChunk: k.maxChunk, minLatency: 0, maxLatency: k.maxLatency, refuseConnect: k.refuseConnect, resetPerChunk: k.resetPerChunk, timerEarly: k.timerEarly, timerLate: k.timerLate },
       fs: { failOp: k.failOp, noSpaceMidWrite: k.noSpaceMidWrite, ioMidRead: k.ioMidRead, maxReadChunk: k.maxReadChunk, maxDelay: 1 },
-      server: { passivePorts: { min: 49152, max: 65534 }, limits: { maxLineBytes: k.maxLineBytes }, timeouts: { idle: k.idle }, maxSessions: k.maxSessions },
+      server: {
+        passivePorts: { min: 49152, max: 65534 },
+        limits: { maxLineBytes: k.maxLineBytes },
+        timeouts: { idle: k.idle },
+        maxSessions: k.maxSessions,
+        bans: k.banAfter === 0 ? (false as const) : { after: k.banAfter, windowMs: 100_000_000, durationMs: 100_000_000 },
+      },
       shutdownAt: k.shutdownAt,
       sharedAddress: k.sharedAddress,
       goodClients: k.goodClients,
       hostile: k.hostile,
       steps: k.steps,
       rights: k.rights,
+      guessers: k.guessers,
     },
   }));

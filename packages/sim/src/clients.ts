@@ -176,6 +176,16 @@ function equal(a: Uint8Array, b: Uint8Array): boolean {
 
 type Mode = "PASV" | "EPSV" | "PORT" | "EPRT";
 
+/** The greeting that turns a banned address away (the core's refusal text for "banned"). */
+function bannedGreeting(hello: ParsedReply): boolean {
+  return hello.code === 421 && (hello.lines[0] ?? "").includes("failed logins");
+}
+
+/** Only a guesser fails logins: anyone else turned away as banned was locked out by another address. */
+function checkNotBanned(ctx: ClientContext, who: string, address: string, hello: ParsedReply): void {
+  if (bannedGreeting(hello)) ctx.fail("nobody is banned for another address's failures", `${who} at ${address} was greeted as banned`);
+}
+
 const STOLEN = new TextEncoder().encode("stolen upload");
 
 /** A client that follows the protocol, with random choices; returns when done or disconnected. */
@@ -187,6 +197,7 @@ export async function goodClient(ctx: ClientContext, id: number, address: string
   try {
     c.outstanding.push({ verb: "(greeting)", marked: false });
     const hello = await c.reply();
+    checkNotBanned(ctx, `client ${id}`, address, hello);
     if (hello.code !== 220) return;
     if ((await c.cmd("USER sim")).code !== 331) return;
     if ((await c.cmd("PASS pw")).code !== 230) return;
@@ -404,7 +415,7 @@ export async function hostileClient(ctx: ClientContext, id: number, address: str
   };
   try {
     c.outstanding.push({ verb: "(greeting)", marked: false });
-    await c.reply();
+    checkNotBanned(ctx, `hostile ${id}`, address, await c.reply());
     switch (kind) {
       case "garbage":
         // Unknown verbs are answered (one final each), raw bytes may be anything: only syntax is checked.
@@ -464,3 +475,41 @@ export async function hostileClient(ctx: ClientContext, id: number, address: str
     c.endpoint.end();
   }
 }
+
+/**
+ * A password guesser from its own address: session after session of wrong passwords for the named
+ * user. With bans on (`banAfter`), once it has seen that many failures every later greeting must
+ * turn it away as banned (the run's bans outlast it); with bans off it must never be.
+ */
+export async function guesserClient(ctx: ClientContext, id: number, address: string, banAfter: number | null, sessions: number): Promise<void> {
+  let failures = 0;
+  for (let s = 0; s < sessions; s++) {
+    const c = await Control.open(ctx, address, `guesser ${id}`);
+    if (c === null) continue;
+    try {
+      c.outstanding.push({ verb: "(greeting)", marked: false });
+      const hello = await c.reply();
+      if (bannedGreeting(hello)) {
+        ctx.count("guesser banned at the door (421)");
+        if (banAfter === null) ctx.fail("a guessing address is banned", `guesser at ${address} was banned with bans off`);
+        return;
+      }
+      if (banAfter !== null && failures >= banAfter && hello.code === 220) ctx.fail("a guessing address is banned", `guesser at ${address} was greeted with 220 after ${failures} failed logins (bans after ${banAfter})`);
+      if (hello.code !== 220) continue;
+      for (let i = 0; i < 5 && !c.closed; i++) {
+        if ((await c.cmd("USER sim")).code !== 331) break;
+        const r = await c.cmd(`PASS wrong-${i}`);
+        if (r.code === 530 || r.code === 421) {
+          failures++;
+          ctx.count("failed login (guesser)");
+        }
+        if (r.code !== 530) break;
+      }
+    } catch (error) {
+      if (!(error instanceof Closed)) throw error;
+    } finally {
+      c.endpoint.end();
+    }
+  }
+}
+

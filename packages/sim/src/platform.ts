@@ -1,7 +1,7 @@
 // The simulated Platform: the same @pasv/driver server, sessions and data channels the runtimes run,
 // on simulated sockets, listeners and time. Only bytes and timers are simulated here.
 import { checkInvariants, PRESETS, RIGHTS, type Action, type Right, type CoreLimits, type CoreTimeouts, type SessionEvent, type SessionState } from "@pasv/core";
-import { FtpServer, ListenError, SocketRelay, type ByteSocket, type Clock, type Listener, type Platform, type PlatformSessionIo, type PortRange, type Reducer, type Session, type SocketEvents } from "@pasv/driver";
+import { FtpServer, ListenError, SocketRelay, type BanOptions, type ByteSocket, type Clock, type Listener, type Platform, type PlatformSessionIo, type PortRange, type Reducer, type Session, type SocketEvents } from "@pasv/driver";
 import { SOCKET_BUFFER_BYTES, type Endpoint, type Network } from "./net.js";
 import type { SimFs } from "./memfs.js";
 
@@ -127,6 +127,8 @@ export interface SimServerConfig {
   readonly maxSessionsPerIp?: number;
   /** The named user "sim"'s rights (default: every right). */
   readonly rights?: readonly Right[];
+  /** Bans per address (default: the server's); false: none. */
+  readonly bans?: Partial<BanOptions> | false;
 }
 
 export interface SimServerOptions {
@@ -166,6 +168,7 @@ export class SimServer {
         core: { limits: options.server.limits ?? {}, timeouts: options.server.timeouts ?? {} },
         ...(options.server.maxSessions === undefined ? {} : { maxSessions: options.server.maxSessions }),
         ...(options.server.maxSessionsPerIp === undefined ? {} : { maxSessionsPerIp: options.server.maxSessionsPerIp }),
+        ...(options.server.bans === undefined ? {} : { bans: options.server.bans }),
       },
       {
         ...(options.reducer === undefined ? {} : { reducer: options.reducer }),

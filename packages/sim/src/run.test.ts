@@ -60,6 +60,7 @@ const calm = (extra: Partial<Scenario> = {}) => (): Scenario => ({
   hostile: [],
   steps: 30,
   rights: RIGHTS,
+  guessers: 0,
   ...extra,
 });
 
@@ -197,6 +198,18 @@ describe("every oracle bites", () => {
       },
     );
     await caught(deletesAnyway, "no refused operation touches the file system", calm({ goodClients: 3, steps: 40, rights: ["list", "read", "create", "mkdir"] }));
+  }, 120_000);
+
+  it("a guessing address is banned (an embedder's rule that never bans, planted)", async () => {
+    const bans = { after: 2, windowMs: 100_000_000, durationMs: 100_000_000 };
+    const guessing = (decide?: () => boolean) => calm({ guessers: 2, server: { passivePorts: { min: 49152, max: 49152 + 15 }, bans: decide === undefined ? bans : { ...bans, decide } } });
+    await caught(coreReducer, "a guessing address is banned", guessing(() => false));
+    // The real rule: the guessers are turned away, and the good clients beside them never are.
+    for (const seed of [41, 42, 43]) {
+      const result = await runSeed(seed, { scenario: guessing() });
+      assertClean(result);
+      expect(result.counters.get("guesser banned at the door (421)")).toBe(2);
+    }
   }, 120_000);
 
   it("runs a tool's own client code against the simulated server (the public API)", async () => {

@@ -2,7 +2,7 @@
 // oracles checked throughout, then a calm phase in which every client must finish.
 import { RIGHTS, type Action, type Right, type SessionEvent } from "@pasv/core";
 import { CLOSE_GRACE_MS, CONTROL_CLOSE_GRACE_MS, coreReducer, type Reducer } from "@pasv/driver";
-import { goodClient, hostileClient, type ClientContext } from "./clients.js";
+import { goodClient, guesserClient, hostileClient, type ClientContext } from "./clients.js";
 import { CALM_FS, SimFs, type FsFaults } from "./memfs.js";
 import { CALM_NET, Counters, Network, type NetFaults } from "./net.js";
 import { SimServer, type SimServerConfig } from "./platform.js";
@@ -38,13 +38,15 @@ export interface Scenario {
   readonly steps: number;
   /** The named user's rights. */
   readonly rights: readonly Right[];
+  /** Password guessers, each from its own address. */
+  readonly guessers: number;
 }
 
 /** Swarm testing: each seed draws its own faults (some off) and shrinks limits so limit paths run. */
 export function drawScenario(rng: Prng): Scenario {
   const r = rng.fork("scenario");
   const on = (p: number, value: number): number => (r.chance(p) ? value : 0);
-  return {
+  const drawn = {
     net: {
       maxChunk: r.pick([1, 2, 7, 64, 1500, 65536]),
       minLatency: r.int(0, 2),
@@ -88,6 +90,15 @@ export function drawScenario(rng: Prng): Scenario {
     // transfer oracles have work), else a random subset: the rights oracle watches every refusal.
     rights: r.chance(0.4) ? RIGHTS : RIGHTS.filter(() => r.chance(0.6)),
   };
+  const guessing = drawGuessing(r);
+  return { ...drawn, guessers: guessing.guessers, server: { ...drawn.server, bans: guessing.bans } };
+}
+
+/** Bans on or off, and guessers to meet them; the bans outlast the run, so a ban once earned holds. */
+function drawGuessing(r: Prng): { readonly guessers: number; readonly bans: NonNullable<SimServerConfig["bans"]> } {
+  const guessers = r.chance(0.4) ? r.int(1, 2) : 0;
+  const bans = r.chance(0.6) ? { after: r.int(1, 6), windowMs: 100_000_000, durationMs: 100_000_000 } : false;
+  return { guessers, bans };
 }
 
 export interface RunOptions {
@@ -202,6 +213,9 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   } else {
     for (let i = 0; i < scenario.goodClients; i++) track(`client ${i}`, goodClient(ctx, i, scenario.sharedAddress ? "10.0.1.1" : `10.0.1.${i + 1}`, scenario.steps));
     scenario.hostile.forEach((kind, i) => track(`hostile ${i} (${kind})`, hostileClient(ctx, i, `10.0.2.${i + 1}`, kind)));
+    const bans = scenario.server.bans;
+    const banAfter = bans === false || bans === undefined ? null : (bans.after ?? null);
+    for (let i = 0; i < scenario.guessers; i++) track(`guesser ${i}`, guesserClient(ctx, i, `10.0.3.${i + 1}`, banAfter, banAfter === null ? 3 : banAfter + 3));
   }
   const faultyMs = options.faultyMs ?? 600_000;
   const calmMs = options.calmMs ?? 1_200_000;
