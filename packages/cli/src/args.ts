@@ -38,6 +38,8 @@ export interface CliOptions {
   readonly hideDotfiles: boolean;
   /** Failed-login pacing and bans (null fields: the server's defaults). */
   readonly logins: LoginLimits;
+  /** How long a stop lets running transfers finish (null: DEFAULT_DRAIN_SECONDS). */
+  readonly drainTimeoutSeconds: number | null;
   /** PEM files that enable explicit FTPS (AUTH TLS), and the handshake deadline (null: the server's default). */
   readonly tls: { readonly cert: string; readonly key: string; readonly required: boolean; readonly handshakeTimeoutSeconds: number | null } | null;
 }
@@ -96,6 +98,8 @@ Options:
                                 (default 10; 0 turns bans off); a banned address gets 421 at once
       --ban-window SECONDS      how far back --ban-after counts (default 600)
       --ban-seconds S           how long a ban lasts (default 900)
+      --drain-timeout SECONDS   on SIGTERM/SIGINT, let running transfers finish for up to SECONDS
+                                (default 30; 0: stop at once); a second signal stops at once
       --tls-cert FILE           PEM certificate (chain) for explicit FTPS (AUTH TLS)
       --tls-key FILE            PEM private key for --tls-cert
       --tls-required            named users must use TLS for login and data (anonymous may not need it)
@@ -185,6 +189,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "user-permissions": { type: "string", multiple: true },
         "hide-dotfiles": { type: "boolean" },
         root: { type: "string" },
+        "drain-timeout": { type: "string" },
         "keep-partial-uploads": { type: "boolean" },
         "pasv-ports": { type: "string" },
         "public-address": { type: "string" },
@@ -243,7 +248,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     publicAddress = ip.address;
   }
   const numbers: Record<string, number | null> = {};
-  for (const [flag, min, max] of [["idle-timeout", 1, 86_400], ["max-sessions", 1, 1_000_000], ["max-sessions-per-ip", 1, 1_000_000], ["max-passive-per-ip", 1, 65_535], ["max-login-failures", 1, 100], ["ban-after", 0, 1_000_000], ["ban-window", 1, 604_800], ["ban-seconds", 1, 2_592_000], ["tls-handshake-timeout", 1, 3_600]] as const) {
+  for (const [flag, min, max] of [["idle-timeout", 1, 86_400], ["max-sessions", 1, 1_000_000], ["max-sessions-per-ip", 1, 1_000_000], ["max-passive-per-ip", 1, 65_535], ["max-login-failures", 1, 100], ["ban-after", 0, 1_000_000], ["ban-window", 1, 604_800], ["ban-seconds", 1, 2_592_000], ["tls-handshake-timeout", 1, 3_600], ["drain-timeout", 0, 86_400]] as const) {
     const text = v[flag];
     if (text === undefined) {
       numbers[flag] = null;
@@ -316,6 +321,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
       userHomes,
       userPermissions,
       hideDotfiles: v["hide-dotfiles"] === true,
+      drainTimeoutSeconds: numbers["drain-timeout"] ?? null,
       tls,
     },
   };

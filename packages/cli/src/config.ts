@@ -33,6 +33,7 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   "tls-key": "path",
   "tls-required": "boolean",
   "tls-handshake-timeout": "integer",
+  "drain-timeout": "integer",
 };
 
 const USER_KEYS = ["name", "password-hash", "home", "permissions"] as const;

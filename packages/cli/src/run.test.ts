@@ -39,8 +39,8 @@ class FakeServer implements CommandServer {
     return this.listenError === null ? Promise.resolve(this.bound) : Promise.reject(this.listenError);
   }
 
-  close(): Promise<void> {
-    this.calls.push("close");
+  close(options?: { readonly drainMs?: number }): Promise<void> {
+    this.calls.push(`close drain=${String(options?.drainMs)}`);
     return new Promise((resolve, reject) => {
       this.finishClose = (ok) => {
         if (ok) resolve();
@@ -360,20 +360,37 @@ describe("runCommand: serving", () => {
     expect(host.out_.at(-1)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z transfer completed$/);
   });
 
-  it("SIGTERM closes the server, then flushes and exits 0; a second signal is ignored", async () => {
+  it("SIGTERM drains the server for --drain-timeout, then flushes and exits 0", async () => {
+    const host = new FakeHost([]);
+    await run(host);
+    host.exitThrows = false;
+    host.signals.get("SIGTERM")!();
+    await settle();
+    expect(host.out_.at(-1)).toBe("pasv: SIGTERM, stopping (running transfers may finish within 30 s; signal again to stop now)");
+    expect(host.server.calls).toEqual(["created", "listen 127.0.0.1:2121", "close drain=30000"]);
+    expect(host.exits).toEqual([]);
+    host.server.settleClose(true);
+    await settle();
+    expect(host.log.slice(-2)).toEqual(["flush", "exit 0"]);
+    expect(host.exits).toEqual([0]);
+    const quick = new FakeHost(["--drain-timeout", "0"]);
+    await run(quick);
+    quick.signals.get("SIGINT")!();
+    await settle();
+    expect(quick.out_.at(-1)).toBe("pasv: SIGINT, stopping");
+    expect(quick.server.calls.at(-1)).toBe("close drain=0");
+  });
+
+  it("a second signal stops at once and exits 1, without waiting for the drain", async () => {
     const host = new FakeHost([]);
     await run(host);
     host.exitThrows = false;
     host.signals.get("SIGTERM")!();
     host.signals.get("SIGINT")!();
     await settle();
-    expect(host.out_.at(-1)).toBe("pasv: SIGTERM, stopping");
-    expect(host.server.calls).toEqual(["created", "listen 127.0.0.1:2121", "close"]);
-    expect(host.exits).toEqual([]);
-    host.server.settleClose(true);
-    await settle();
-    expect(host.log.slice(-2)).toEqual(["flush", "exit 0"]);
-    expect(host.exits).toEqual([0]);
+    expect(host.out_.at(-1)).toBe("pasv: SIGINT again, stopping now");
+    expect(host.log.slice(-2)).toEqual(["flush", "exit 1"]);
+    expect(host.server.calls.filter((c) => c.startsWith("close"))).toHaveLength(1);
   });
 
   it("SIGINT with a failing close exits 1 after the flush", async () => {
@@ -383,7 +400,7 @@ describe("runCommand: serving", () => {
     host.signals.get("SIGINT")!();
     host.server.settleClose(false);
     await settle();
-    expect(host.out_).toContain("pasv: SIGINT, stopping");
+    expect(host.out_).toContain("pasv: SIGINT, stopping (running transfers may finish within 30 s; signal again to stop now)");
     expect(host.log.slice(-2)).toEqual(["flush", "exit 1"]);
   });
 });

@@ -13,8 +13,11 @@ export interface CommandOptions extends Omit<ServerOptions, "tls"> {
 
 export interface CommandServer {
   listen(port: number, host: string): Promise<{ address: string; port: number }>;
-  close(): Promise<void>;
+  close(options?: { readonly drainMs?: number }): Promise<void>;
 }
+
+/** How long a stop lets running transfers finish, unless --drain-timeout says otherwise (systemd's default stop timeout is 90 s). */
+export const DEFAULT_DRAIN_SECONDS = 30;
 
 export interface CommandHost {
   /** Shown in --version and the start-up line. */
@@ -210,12 +213,18 @@ export async function runCommand(host: CommandHost): Promise<void> {
   }
   host.out(`pasv: serving ${dir} on ${url(address)} (${who(o, users)}) [${host.runtime}]`);
   let stopping = false;
+  const drainSeconds = o.drainTimeoutSeconds ?? DEFAULT_DRAIN_SECONDS;
   const stop = (signal: string): void => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: the operator does not want to wait.
+      host.out(`pasv: ${signal} again, stopping now`);
+      void host.flush().then(() => host.exit(1));
+      return;
+    }
     stopping = true;
-    host.out(`pasv: ${signal}, stopping`);
+    host.out(`pasv: ${signal}, stopping${drainSeconds > 0 ? ` (running transfers may finish within ${String(drainSeconds)} s; signal again to stop now)` : ""}`);
     void server
-      .close()
+      .close({ drainMs: drainSeconds * 1000 })
       .then(
         () => 0,
         () => 1,

@@ -112,6 +112,8 @@ export interface SessionState {
   /** When the session started waiting for its login (connect, or the REIN or AUTH that ended one): the login timeout runs from here. */
   readonly unauthSince: Millis;
   readonly phase: Phase;
+  /** The server is draining: the session ends with 421 as soon as it has nothing running. */
+  readonly draining: boolean;
   readonly login: Login;
   readonly failedLogins: number;
   readonly tls: Tls;
@@ -154,6 +156,7 @@ export function initialSession(config: CoreConfig, open: SessionOpen): SessionSt
     unauthSince: open.now,
     phase: "new",
     login: { kind: "none" },
+    draining: false,
     failedLogins: 0,
     tls: open.implicitTls ? "active" : "none",
     pbsz: false,
@@ -198,6 +201,7 @@ export function copyState(s: SessionState): Draft {
     unauthSince: s.unauthSince,
     phase: s.phase,
     login: s.login,
+    draining: s.draining,
     failedLogins: s.failedLogins,
     tls: s.tls,
     pbsz: s.pbsz,

@@ -1041,6 +1041,49 @@ describe("edge cases of every command", () => {
   });
 });
 
+describe("drain (a graceful stop)", () => {
+  it("ends a session with nothing running at once, with 421", () => {
+    const w = new World({ files });
+    w.login();
+    w.cmd("PASV");
+    w.post({ type: "drain", now: w.now });
+    expect(w.replies.at(-1)).toBe("421 Server shutting down.");
+    expect(w.closed).toBe(true);
+    expect(w.actions.some((a) => a.type === "data.close")).toBe(true);
+    const early = new World({ noOpen: true });
+    early.post({ type: "drain", now: early.now });
+    expect(early.replies).toEqual(["421 Server shutting down."]);
+  });
+
+  it("lets a running transfer finish, answers it, and then ends with 421; queued commands never run", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    w.post({ type: "drain", now: w.now });
+    expect(w.closed).toBe(false);
+    // STAT and NOOP are still answered during the transfer; a new command waits and never runs.
+    expect(codes(w.send("NOOP\r\nDELE big.iso\r\n"))).toEqual([200]);
+    const running = w.running;
+    if (running === null) throw new Error("no transfer running");
+    w.post({ type: "transfer.done", now: w.now, transfer: running.transfer, bytes: 10 });
+    expect(w.replies.slice(-2)).toEqual(["226 Transfer complete.", "421 Server shutting down."]);
+    expect(w.closed).toBe(true);
+    expect(w.actions.some((a) => a.type === "fs" && a.fs.op === "delete")).toBe(false);
+  });
+
+  it("a shutdown after the drain (its deadline) aborts the transfer with 426", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    w.post({ type: "drain", now: w.now });
+    w.post({ type: "shutdown", now: w.now });
+    expect(codes(w.replies.slice(-2))).toEqual([426, 421]);
+    expect(w.closed).toBe(true);
+  });
+});
+
 describe("more edges", () => {
   it("shutdown before the greeting; input before the greeting waits for it", () => {
     const early = new World({ noOpen: true });

@@ -18,7 +18,13 @@ export function step(state: SessionState, event: SessionEvent): StepResult<Sessi
   handle(s, event, out);
   if (s.phase === "ready") {
     runQueue(s, event.now, out);
-    applyBackpressure(s, out);
+    if (s.draining && s.op.kind === "none") {
+      // Draining: whatever was running has ended, and nothing new starts.
+      out.reply(421, "Server shutting down.");
+      closeSession(s, out);
+    } else {
+      applyBackpressure(s, out);
+    }
   }
   armDeadlines(s);
   return { state: s, actions: out.finish() };
@@ -95,6 +101,14 @@ function handle(s: Draft, event: SessionEvent, out: Out): void {
         onAuthResult(s, s.op.user, event.account, event.now, out);
       }
       return;
+    case "drain":
+      if (s.phase === "new") {
+        out.reply(421, "Server shutting down.");
+        closeSession(s, out);
+        return;
+      }
+      s.draining = true;
+      return;
     case "shutdown":
       if (s.phase === "new") {
         out.reply(421, "Server shutting down.");
@@ -162,6 +176,8 @@ function runQueue(s: Draft, now: Millis, out: Out): void {
       }
       continue;
     }
+    // A draining session starts nothing new: it ends once the running command is answered.
+    if (s.draining) break;
     head++;
     s.lastActivity = now;
     if (item.kind === "overlong") {

@@ -184,7 +184,9 @@ export type SessionEvent =
   | { readonly type: "fs.result"; readonly now: Millis; readonly request: number; readonly result: FsResult }
   | { readonly type: "auth.result"; readonly now: Millis; readonly request: number; readonly account: Account | null }
   /** Server shutting down: finish with 421 and close. */
-  | { readonly type: "shutdown"; readonly now: Millis };
+  | { readonly type: "shutdown"; readonly now: Millis }
+  /** The server stops: a session with nothing running ends now, one with a transfer when it ends (421 either way). */
+  | { readonly type: "drain"; readonly now: Millis };
 
 export type LogLevel = "debug" | "info" | "warn";
 

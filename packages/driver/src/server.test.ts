@@ -317,6 +317,46 @@ describe("FtpServer close", () => {
     expect(h.platform.clock.pending).toBe(0);
   });
 
+  it("close({ drainMs }) ends idle sessions at once, lets running work finish, stops what is left when the drain is up, and refuses a negative drain", async () => {
+    const h = await start();
+    const idle = h.connect();
+    const busy = h.connect({ address: "198.51.100.2", port: 1 });
+    await send(busy, "USER anonymous");
+    await send(busy, "PASS x");
+    // A command whose answer waits (a failed login's delay) keeps the session running meanwhile.
+    await send(busy, "USER nobody");
+    await send(busy, "PASS wrong");
+    expect(h.server.draining).toBe(false);
+    const closing = track(h.server.close({ drainMs: 60_000 }));
+    await settle();
+    expect(h.server.draining).toBe(true);
+    expect(h.platform.last.closed).toBe(true);
+    expect(lastReply(idle)).toBe("421 Server shutting down.");
+    expect(lastReply(busy)).toMatch(/^331 /);
+    expect(h.lines).toContain("draining: running transfers may finish within 60 s");
+    // The delayed 530 is answered, then the session ends.
+    h.platform.clock.advance(5_000);
+    await settle();
+    expect(replies(busy).slice(-2)).toEqual(["530 Login incorrect.", "421 Server shutting down."]);
+    idle.close();
+    busy.close();
+    await settle();
+    expect(closing.state).toBe("resolved");
+    expect(h.platform.clock.pending).toBe(0);
+    await expect(new FtpServer(new FakePlatform()).close({ drainMs: -1 })).rejects.toThrow(RangeError);
+    // A drain shorter than what is running: at its end the session gets its 421 anyway.
+    const h2 = await start({ loginFailDelayMs: 10_000 });
+    const slow = h2.connect();
+    await send(slow, "USER nobody");
+    await send(slow, "PASS wrong");
+    void h2.server.close({ drainMs: 1_000 });
+    await settle();
+    expect(lastReply(slow)).toMatch(/^331 /);
+    h2.platform.clock.advance(1_000);
+    await settle();
+    expect(lastReply(slow)).toBe("421 Server shutting down.");
+  });
+
   it(`destroys sessions still open after ${CLOSE_GRACE_MS} ms`, async () => {
     const h = await start();
     const a = h.connect();

@@ -1,7 +1,7 @@
 // The FTP server, once for every runtime (quinn's Endpoint): core config, session caps and refusal,
 // the login rule, the file-system cache, events, log lines and shutdown. A runtime hands it a
 // Platform (sockets, timers, TLS, files); the simulator hands it a simulated one.
-import { makeConfig, normalizeIp, type Action, type CoreConfig, type CoreLimits, type CoreTimeouts, type Endpoint, type SessionEvent, type SessionNotice, type SessionState } from "@pasv/core";
+import { makeConfig, normalizeIp, type Action, type CoreConfig, type CoreLimits, type CoreTimeouts, type Endpoint, type Millis, type SessionEvent, type SessionNotice, type SessionState } from "@pasv/core";
 import { accountsAuth, type UserSpec } from "./accounts.js";
 import type { AuthProvider } from "./auth.js";
 import { atomicUploads } from "./atomic-uploads.js";
@@ -189,30 +189,53 @@ export class FtpServer extends Emitter<ServerEvents> {
     return { address: this.listener.address, port: this.listener.port };
   }
 
-  /** Stops accepting, sends every session its 421, and cuts those still open after the grace period.
-   * Idempotent: every call resolves when the first one does. */
-  close(): Promise<void> {
-    this.closed ??= this.shutDown();
+  /**
+   * Stops accepting at once. With `drainMs`, sessions with nothing running get their 421 now and
+   * running transfers go on to their end for up to `drainMs`; then (or at once, without it) every
+   * session left gets its 421 (a running transfer its 426 first), and those still open after the
+   * grace period are cut. Idempotent: every call resolves when the first one does, once every
+   * session is gone.
+   */
+  close(options: { readonly drainMs?: Millis } = {}): Promise<void> {
+    const drainMs = options.drainMs ?? 0;
+    if (!(Number.isFinite(drainMs) && drainMs >= 0)) return Promise.reject(new RangeError(`drainMs must be a number of milliseconds >= 0, not ${drainMs}`));
+    this.closed ??= this.shutDown(drainMs);
     return this.closed;
   }
 
-  private async shutDown(): Promise<void> {
+  /** Whether close() has been called: the server no longer accepts (a health check answers 503). */
+  get draining(): boolean {
+    return this.closing;
+  }
+
+  private async shutDown(drainMs: Millis): Promise<void> {
     this.closing = true;
     const stopped = this.listener?.close() ?? Promise.resolve();
-    let grace: Timer | null = null;
+    const timers: Timer[] = [];
+    const stopAll = (): void => {
+      for (const { session } of this.sessions.values()) session.post({ type: "shutdown", now: this.platform.clock.now() });
+      timers.push(
+        this.platform.clock.after(CLOSE_GRACE_MS, () => {
+          for (const { io } of this.sessions.values()) io.destroy();
+        }),
+      );
+    };
     const drained = new Promise<void>((resolve) => {
       if (this.sessions.size === 0) {
         resolve();
         return;
       }
       this.drained = resolve;
-      for (const { session } of this.sessions.values()) session.post({ type: "shutdown", now: this.platform.clock.now() });
-      grace = this.platform.clock.after(CLOSE_GRACE_MS, () => {
-        for (const { io } of this.sessions.values()) io.destroy();
-      });
+      if (drainMs === 0) {
+        stopAll();
+        return;
+      }
+      this.log(`draining: running transfers may finish within ${String(Math.round(drainMs / 1000))} s`);
+      for (const { session } of this.sessions.values()) session.post({ type: "drain", now: this.platform.clock.now() });
+      timers.push(this.platform.clock.after(drainMs, stopAll));
     });
     await Promise.all([stopped, drained]);
-    (grace as Timer | null)?.cancel();
+    for (const t of timers) t.cancel();
   }
 
   private log(line: string): void {

@@ -17,6 +17,8 @@ export interface RunningServer {
   readonly dir: string;
   readonly output: () => string;
   stop(): Promise<number | null>;
+  /** Resolves with the exit code once the server has exited by itself, or "running" after `ms`. */
+  exited(ms: number): Promise<number | null | "running">;
 }
 
 export function tempDir(prefix = "pasv-e2e-"): { dir: string; remove(): void } {
@@ -98,6 +100,18 @@ export function startServer(dir: string, flags: readonly string[] = [], options:
           pid,
           dir,
           output,
+          exited: (ms) =>
+            new Promise((done) => {
+              if (child.exitCode !== null || child.signalCode !== null) {
+                done(child.exitCode);
+                return;
+              }
+              const timer = setTimeout(() => done("running"), ms);
+              child.once("exit", (code) => {
+                clearTimeout(timer);
+                done(code);
+              });
+            }),
           stop: () =>
             new Promise((done) => {
               const finish = (code: number | null): void => {
