@@ -40,6 +40,8 @@ export interface CliOptions {
   readonly logins: LoginLimits;
   /** How long a stop lets running transfers finish (null: DEFAULT_DRAIN_SECONDS). */
   readonly drainTimeoutSeconds: number | null;
+  /** Where one xferlog(5) line per file transfer is appended, or null. */
+  readonly xferlog: string | null;
   /** PEM files that enable explicit FTPS (AUTH TLS), and the handshake deadline (null: the server's default). */
   readonly tls: { readonly cert: string; readonly key: string; readonly required: boolean; readonly handshakeTimeoutSeconds: number | null } | null;
 }
@@ -98,6 +100,7 @@ Options:
                                 (default 10; 0 turns bans off); a banned address gets 421 at once
       --ban-window SECONDS      how far back --ban-after counts (default 600)
       --ban-seconds S           how long a ban lasts (default 900)
+      --xferlog FILE            append one xferlog line (wu-ftpd/vsftpd format) per file transfer
       --drain-timeout SECONDS   on SIGTERM/SIGINT, let running transfers finish for up to SECONDS
                                 (default 30; 0: stop at once); a second signal stops at once
       --tls-cert FILE           PEM certificate (chain) for explicit FTPS (AUTH TLS)
@@ -190,6 +193,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "hide-dotfiles": { type: "boolean" },
         root: { type: "string" },
         "drain-timeout": { type: "string" },
+        xferlog: { type: "string" },
         "keep-partial-uploads": { type: "boolean" },
         "pasv-ports": { type: "string" },
         "public-address": { type: "string" },
@@ -322,6 +326,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
       userPermissions,
       hideDotfiles: v["hide-dotfiles"] === true,
       drainTimeoutSeconds: numbers["drain-timeout"] ?? null,
+      xferlog: v.xferlog ?? null,
       tls,
     },
   };

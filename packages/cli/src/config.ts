@@ -34,6 +34,7 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   "tls-required": "boolean",
   "tls-handshake-timeout": "integer",
   "drain-timeout": "integer",
+  xferlog: "path",
 };
 
 const USER_KEYS = ["name", "password-hash", "home", "permissions"] as const;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `pasv` command on Node. The command, not the library, owns signals and exit codes.
 import { readFileSync, realpathSync, statSync } from "node:fs";
+import { appendFile } from "node:fs/promises";
 import path from "node:path";
 import { createServer } from "@pasv/node";
 import { runCommand, type PasswordInput } from "./run.js";
@@ -40,6 +41,7 @@ runCommand({
   stdin: stdin(),
   createServer,
   onSignal: (signal, run) => process.on(signal, run),
+  appendText: (file, text) => appendFile(file, text),
   flush: () => new Promise((resolve) => process.stdout.write("", () => resolve())),
 }).catch((error: unknown) => {
   process.stderr.write(`pasv: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -108,8 +108,15 @@ class FakeHost implements CommandHost {
     this.server.calls.push("created");
     return this.server;
   }
-  onSignal(signal: "SIGINT" | "SIGTERM", run: () => void): void {
+  onSignal(signal: "SIGINT" | "SIGTERM" | "SIGHUP", run: () => void): void {
     this.signals.set(signal, run);
+  }
+  readonly appended: [string, string][] = [];
+  appendError: Error | null = null;
+  appendText(file: string, text: string): Promise<void> {
+    if (this.appendError !== null) return Promise.reject(this.appendError);
+    this.appended.push([file, text]);
+    return Promise.resolve();
   }
   flush(): Promise<void> {
     this.log.push("flush");
@@ -328,7 +335,7 @@ describe("runCommand: serving", () => {
     expect(await run(host)).toBeNull();
     expect(host.out_).toEqual(["pasv: serving /real/cwd on ftp://127.0.0.1:2121 (anonymous read-only) [testrt]"]);
     expect(host.exits).toEqual([]);
-    expect([...host.signals.keys()].sort()).toEqual(["SIGINT", "SIGTERM"]);
+    expect([...host.signals.keys()].sort()).toEqual(["SIGHUP", "SIGINT", "SIGTERM"]);
     expect(host.created[0]).toMatchObject({ root: "/real/cwd", anonymous: true, write: false, users: [] });
   });
 
@@ -471,3 +478,34 @@ describe("runCommand: per-user homes and permissions", () => {
     expect(good.out_.at(-1)).toContain("1 user with rights per user");
   });
 });
+
+describe("--xferlog", () => {
+  it("checks the file at start-up, appends one line per transfer in order, and survives SIGHUP", async () => {
+    const host = new FakeHost(["--xferlog", "/var/log/x.log"]);
+    await run(host);
+    expect(host.appended).toEqual([["/var/log/x.log", ""]]);
+    const xferlog = host.created[0]?.xferlog;
+    if (xferlog === undefined) throw new Error("no xferlog option");
+    xferlog("line 1");
+    xferlog("line 2");
+    await settle();
+    expect(host.appended.slice(1).map(([, t]) => t).join("")).toBe("line 1\nline 2\n");
+    host.signals.get("SIGHUP")!();
+    expect(host.out_.at(-1)).toBe("pasv: SIGHUP: logs are reopened at every write; settings are not reloaded");
+    expect(host.exits).toEqual([]);
+  });
+
+  it("stops the start when the file cannot be written, and reports (never throws) a failed write later", async () => {
+    const bad = new FakeHost(["--xferlog", "/nope/x.log"]);
+    bad.appendError = new Error("ENOENT: no such file or directory");
+    expect(await run(bad)).toBe(2);
+    expect(bad.stderr()).toContain("pasv: cannot write the xferlog /nope/x.log: ENOENT: no such file or directory");
+    const later = new FakeHost(["--xferlog", "/var/log/x.log"]);
+    await run(later);
+    later.appendError = new Error("EIO");
+    later.created[0]?.xferlog?.("lost");
+    await settle();
+    expect(later.stderr()).toContain("pasv: cannot write the xferlog /var/log/x.log: EIO (1 line(s) lost)");
+  });
+});
+

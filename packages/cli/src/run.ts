@@ -18,6 +18,50 @@ export interface CommandServer {
 
 /** How long a stop lets running transfers finish, unless --drain-timeout says otherwise (systemd's default stop timeout is 90 s). */
 export const DEFAULT_DRAIN_SECONDS = 30;
+/** xferlog lines waiting for the disk; past this many (a disk that does not keep up) lines are dropped and counted. */
+export const MAX_QUEUED_XFERLOG_LINES = 10_000;
+
+/**
+ * Appends lines to a file in order, off the sessions' path. Each write opens the file anew, so a
+ * log rotated away (logrotate's rename) is followed by the next line without any signal.
+ */
+export class LineAppender {
+  private queue: string[] = [];
+  private dropped = 0;
+  private pumping: Promise<void> | null = null;
+
+  constructor(private readonly file: string, private readonly append: (file: string, text: string) => Promise<void>, private readonly report: (problem: string) => void) {}
+
+  push(line: string): void {
+    if (this.queue.length >= MAX_QUEUED_XFERLOG_LINES) {
+      this.dropped++;
+      return;
+    }
+    this.queue.push(line);
+    this.pumping ??= this.pump().finally(() => (this.pumping = null));
+  }
+
+  /** Resolves once every line pushed so far is written (or given up). */
+  idle(): Promise<void> {
+    return this.pumping ?? Promise.resolve();
+  }
+
+  private async pump(): Promise<void> {
+    while (this.queue.length > 0) {
+      const lines = this.queue;
+      this.queue = [];
+      if (this.dropped > 0) {
+        this.report(`${String(this.dropped)} xferlog line(s) dropped (the disk did not keep up)`);
+        this.dropped = 0;
+      }
+      try {
+        await this.append(this.file, `${lines.join("\n")}\n`);
+      } catch (error) {
+        this.report(`cannot write the xferlog ${this.file}: ${reason(error)} (${String(lines.length)} line(s) lost)`);
+      }
+    }
+  }
+}
 
 export interface CommandHost {
   /** Shown in --version and the start-up line. */
@@ -35,7 +79,9 @@ export interface CommandHost {
   /** Standard input, for `pasv hash-password`. */
   readonly stdin: PasswordInput;
   createServer(options: CommandOptions): CommandServer;
-  onSignal(signal: "SIGINT" | "SIGTERM", run: () => void): void;
+  onSignal(signal: "SIGINT" | "SIGTERM" | "SIGHUP", run: () => void): void;
+  /** Appends `text` to `file` (created if missing), opening it for this write only. */
+  appendText(file: string, text: string): Promise<void>;
   /** Resolves once every line written with out() is out (before exit). */
   flush(): Promise<void>;
 }
@@ -199,9 +245,19 @@ export async function runCommand(host: CommandHost): Promise<void> {
       fail(`cannot read the TLS certificate or key: ${reason(error)}`);
     }
   }
+  let xferlog: LineAppender | null = null;
+  if (o.xferlog !== null) {
+    try {
+      await host.appendText(o.xferlog, "");
+    } catch (error) {
+      return fail(`cannot write the xferlog ${o.xferlog}: ${reason(error)}`);
+    }
+    xferlog = new LineAppender(o.xferlog, (file, text) => host.appendText(file, text), (problem) => host.err(`pasv: ${problem}`));
+  }
   let server: CommandServer;
   try {
-    server = host.createServer(serverOptions(o, dir, users, tls, (line) => host.out(`${new Date().toISOString()} ${line}`)));
+    const options = serverOptions(o, dir, users, tls, (line) => host.out(`${new Date().toISOString()} ${line}`));
+    server = host.createServer(xferlog === null ? options : { ...options, xferlog: (line) => xferlog.push(line) });
   } catch (error) {
     return fail(reason(error));
   }
@@ -230,12 +286,16 @@ export async function runCommand(host: CommandHost): Promise<void> {
         () => 1,
       )
       .then(async (code) => {
+        await xferlog?.idle();
         await host.flush();
         host.exit(code);
       });
   };
   host.onSignal("SIGINT", () => stop("SIGINT"));
   host.onSignal("SIGTERM", () => stop("SIGTERM"));
+  // logrotate's postrotate sends SIGHUP, whose default action would end the server. The xferlog
+  // needs nothing (every write opens it anew); the config is not reloaded (yet).
+  host.onSignal("SIGHUP", () => host.out("pasv: SIGHUP: logs are reopened at every write; settings are not reloaded"));
 }
 
 /** The one mapping from flags to server options. */

@@ -191,6 +191,8 @@ export function finishTransfer(
       bytes,
       durationMs: Math.max(0, now - op.started),
       user: s.login.kind === "in" ? s.login.account.user : "",
+      anonymous: s.login.kind === "in" && s.login.account.anonymous,
+      ascii: s.type === "A",
       code,
     },
   });

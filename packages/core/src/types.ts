@@ -203,6 +203,9 @@ export type SessionNotice =
       readonly bytes: number;
       readonly durationMs: Millis;
       readonly user: string;
+      readonly anonymous: boolean;
+      /** TYPE A (ASCII) rather than TYPE I. */
+      readonly ascii: boolean;
       /** The reply code the transfer ended with. */
       readonly code: number;
     };

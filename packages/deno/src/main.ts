@@ -62,5 +62,6 @@ await runCommand({
   },
   createServer,
   onSignal: (signal, run) => Deno.addSignalListener(signal, run),
+  appendText: (file, text) => Deno.writeTextFile(file, text, { append: true }),
   flush: () => pumping ?? Promise.resolve(),
 });

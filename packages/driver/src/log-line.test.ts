@@ -4,7 +4,7 @@ import { sessionLine, transferLine } from "./log-line.js";
 
 type TransferNotice = Extract<SessionNotice, { kind: "transfer" }>;
 
-const base: TransferNotice = { kind: "transfer", outcome: "completed", command: "RETR", direction: "download", path: "/pub/a file.txt", bytes: 2 * 1048576, durationMs: 500, user: "alice", code: 226 };
+const base: TransferNotice = { kind: "transfer", outcome: "completed", command: "RETR", direction: "download", path: "/pub/a file.txt", bytes: 2 * 1048576, durationMs: 500, user: "alice", anonymous: false, ascii: false, code: 226 };
 
 describe("log lines", () => {
   it("formats a transfer: outcome, user, ip, command, quoted path, bytes, duration, rate, code", () => {

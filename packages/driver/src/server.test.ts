@@ -273,7 +273,7 @@ describe("FtpServer transfers", () => {
     await settle(40);
     expect(lastReply(c)).toMatch(/^226 /);
     const transfer = h.events.find((e) => e.name === "transfer");
-    expect(transfer?.event).toEqual({ id: 1, kind: "transfer", outcome: "completed", command: "RETR", direction: "download", path: "/pub/a.txt", bytes: 5, durationMs: 0, user: "anonymous", code: 226 });
+    expect(transfer?.event).toEqual({ id: 1, kind: "transfer", outcome: "completed", command: "RETR", direction: "download", path: "/pub/a.txt", bytes: 5, durationMs: 0, user: "anonymous", anonymous: true, ascii: true, code: 226 });
     expect(h.lines).toContain('transfer completed user=anonymous ip=198.51.100.1 RETR "/pub/a.txt" bytes=5 duration=0ms rate=- code=226');
   });
 

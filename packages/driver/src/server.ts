@@ -9,6 +9,7 @@ import { BanTable, DEFAULT_BAN_AFTER, DEFAULT_BAN_MS, DEFAULT_BAN_WINDOW_MS, typ
 import { Emitter } from "./events.js";
 import { resolveHome, subtreeVfs } from "./home.js";
 import { sessionLine, transferLine } from "./log-line.js";
+import { xferlogLine } from "./xferlog.js";
 import type { ByteSocket, Listener, Platform, Timer } from "./platform.js";
 import { PlatformSessionIo } from "./platform-io.js";
 import { SessionCounter } from "./policy.js";
@@ -63,6 +64,8 @@ export interface ServerOptions {
   readonly core?: { readonly limits?: Partial<CoreLimits>; readonly timeouts?: Partial<CoreTimeouts> };
   /** One line per transfer and notable event. */
   readonly log?: (line: string) => void;
+  /** One xferlog(5) line per file transfer (wu-ftpd/vsftpd format), as it ends. */
+  readonly xferlog?: (line: string) => void;
 }
 
 export interface ServerEvents {
@@ -318,10 +321,13 @@ export class FtpServer extends Emitter<ServerEvents> {
         this.emit("login-failed", { id, user: notice.user, remote });
         this.banFailure(remote);
         return;
-      case "transfer":
+      case "transfer": {
         this.log(transferLine(notice, remote));
+        const xfer = this.options.xferlog === undefined ? null : xferlogLine(notice, remote, new Date(this.platform.clock.now()));
+        if (xfer !== null) this.options.xferlog?.(xfer);
         this.emit("transfer", { id, ...notice });
         return;
+      }
     }
   }
 }
