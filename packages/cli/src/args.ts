@@ -42,6 +42,8 @@ export interface CliOptions {
   readonly drainTimeoutSeconds: number | null;
   /** Where one xferlog(5) line per file transfer is appended, or null. */
   readonly xferlog: string | null;
+  /** Where /metrics (Prometheus) and /healthz are served, or null. */
+  readonly metrics: { readonly host: string; readonly port: number } | null;
   /** PEM files that enable explicit FTPS (AUTH TLS), and the handshake deadline (null: the server's default). */
   readonly tls: { readonly cert: string; readonly key: string; readonly required: boolean; readonly handshakeTimeoutSeconds: number | null } | null;
 }
@@ -100,6 +102,8 @@ Options:
                                 (default 10; 0 turns bans off); a banned address gets 421 at once
       --ban-window SECONDS      how far back --ban-after counts (default 600)
       --ban-seconds S           how long a ban lasts (default 900)
+      --metrics HOST:PORT       serve Prometheus metrics at /metrics and a health check at /healthz
+                                (200 while accepting, 503 while stopping)
       --xferlog FILE            append one xferlog line (wu-ftpd/vsftpd format) per file transfer
       --drain-timeout SECONDS   on SIGTERM/SIGINT, let running transfers finish for up to SECONDS
                                 (default 30; 0: stop at once); a second signal stops at once
@@ -194,6 +198,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         root: { type: "string" },
         "drain-timeout": { type: "string" },
         xferlog: { type: "string" },
+        metrics: { type: "string" },
         "keep-partial-uploads": { type: "boolean" },
         "pasv-ports": { type: "string" },
         "public-address": { type: "string" },
@@ -291,6 +296,14 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     }
     userPermissions.set(pair[0], rights);
   }
+  let metrics: CliOptions["metrics"] = null;
+  if (v.metrics !== undefined) {
+    const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v.metrics);
+    const address = m === null ? null : normalizeIp(m[1] ?? m[2] ?? "");
+    const mport = m === null ? Number.NaN : Number(m[3]);
+    if (address === null || !(mport >= 0 && mport <= 65535)) return { kind: "error", message: `--metrics must be IP:PORT (or [IPv6]:PORT), got ${JSON.stringify(v.metrics)}` };
+    metrics = { host: address.address, port: mport };
+  }
   const cert = v["tls-cert"];
   const key = v["tls-key"];
   if ((cert === undefined) !== (key === undefined)) return { kind: "error", message: "--tls-cert and --tls-key go together" };
@@ -327,6 +340,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
       hideDotfiles: v["hide-dotfiles"] === true,
       drainTimeoutSeconds: numbers["drain-timeout"] ?? null,
       xferlog: v.xferlog ?? null,
+      metrics,
       tls,
     },
   };

@@ -35,6 +35,7 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   "tls-handshake-timeout": "integer",
   "drain-timeout": "integer",
   xferlog: "path",
+  metrics: "string",
 };
 
 const USER_KEYS = ["name", "password-hash", "home", "permissions"] as const;

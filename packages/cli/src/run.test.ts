@@ -39,6 +39,13 @@ class FakeServer implements CommandServer {
     return this.listenError === null ? Promise.resolve(this.bound) : Promise.reject(this.listenError);
   }
 
+  readonly sessionCount = 0;
+  readonly passiveListeners = 0;
+  readonly draining = false;
+  on(): this {
+    return this;
+  }
+
   close(options?: { readonly drainMs?: number }): Promise<void> {
     this.calls.push(`close drain=${String(options?.drainMs)}`);
     return new Promise((resolve, reject) => {

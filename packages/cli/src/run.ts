@@ -2,6 +2,7 @@
 // and nowhere else; a runtime supplies files, a server, signals and its output.
 import { hashPassword, type ServerOptions } from "@pasv/driver";
 import { readConfig, splitConfigFlag, type ConfigUser } from "./config.js";
+import { startMetrics, type MetricsEndpoint, type MetricsSource } from "./metrics.js";
 import { duplicateUser, parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser, type LoginLimits } from "./args.js";
 
 export const VERSION = "0.1.0";
@@ -11,7 +12,7 @@ export interface CommandOptions extends Omit<ServerOptions, "tls"> {
   readonly tls?: { readonly key: Uint8Array; readonly cert: Uint8Array; readonly required: boolean };
 }
 
-export interface CommandServer {
+export interface CommandServer extends MetricsSource {
   listen(port: number, host: string): Promise<{ address: string; port: number }>;
   close(options?: { readonly drainMs?: number }): Promise<void>;
 }
@@ -268,6 +269,17 @@ export async function runCommand(host: CommandHost): Promise<void> {
     return fail(`cannot listen on ${o.host}:${o.port}: ${reason(error)}`);
   }
   host.out(`pasv: serving ${dir} on ${url(address)} (${who(o, users)}) [${host.runtime}]`);
+  let metrics: MetricsEndpoint | null = null;
+  if (o.metrics !== null) {
+    try {
+      metrics = await startMetrics(server, o.metrics.host, o.metrics.port);
+    } catch (error) {
+      await server.close();
+      return fail(`cannot serve metrics on ${o.metrics.host}:${o.metrics.port}: ${reason(error)}`);
+    }
+    const m = metrics.address.includes(":") ? `[${metrics.address}]` : metrics.address;
+    host.out(`pasv: metrics on http://${m}:${String(metrics.port)}/metrics, health check /healthz`);
+  }
   let stopping = false;
   const drainSeconds = o.drainTimeoutSeconds ?? DEFAULT_DRAIN_SECONDS;
   const stop = (signal: string): void => {
@@ -286,6 +298,8 @@ export async function runCommand(host: CommandHost): Promise<void> {
         () => 1,
       )
       .then(async (code) => {
+        // The health check answered 503 during the drain; now nothing is left to report.
+        await metrics?.close();
         await xferlog?.idle();
         await host.flush();
         host.exit(code);

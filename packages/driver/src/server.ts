@@ -206,6 +206,11 @@ export class FtpServer extends Emitter<ServerEvents> {
     return this.closed;
   }
 
+  /** Passive listeners open now, over all sessions (a metrics gauge). */
+  get passiveListeners(): number {
+    return this.passive.held;
+  }
+
   /** Whether close() has been called: the server no longer accepts (a health check answers 503). */
   get draining(): boolean {
     return this.closing;
