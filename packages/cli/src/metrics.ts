@@ -11,9 +11,8 @@ export interface MetricsSource {
   readonly sessionCount: number;
   readonly passiveListeners: number;
   readonly draining: boolean;
-  on(event: "session-open" | "session-close" | "ban", listener: () => void): unknown;
+  on(event: "session-open" | "session-close" | "ban" | "login-failed", listener: () => void): unknown;
   on(event: "login", listener: (e: { readonly anonymous: boolean }) => void): unknown;
-  on(event: "login-failed", listener: () => void): unknown;
   on(event: "transfer", listener: (e: { readonly direction: "download" | "upload" | "listing"; readonly outcome: "completed" | "aborted" | "failed"; readonly bytes: number; readonly code: number }) => void): unknown;
 }
 
