@@ -76,11 +76,19 @@ class DenoSocket implements ByteSocket {
 
   private async readLoop(): Promise<void> {
     if (this.bytewise) return this.readBytewise();
+    // A small read is copied out, so its buffer is free again and the next read reuses it: a new
+    // buffer (zero-filled, 1 MiB) per read cost a memset for every control line. A large read is
+    // handed on as it is and the next read gets a fresh buffer. Either way one buffer per socket,
+    // and none while paused (a paused socket pins no buffer, as before).
+    let buffer: Uint8Array | null = null;
     try {
       for (;;) {
-        if (this.paused) await new Promise<void>((resolve) => (this.wake = resolve));
+        if (this.paused) {
+          buffer = null;
+          await new Promise<void>((resolve) => (this.wake = resolve));
+        }
         if (this.closed) return;
-        const buffer = new Uint8Array(READ_BYTES);
+        buffer ??= new Uint8Array(READ_BYTES);
         const n = await this.conn.read(buffer);
         if (n === null) {
           this.peerEnded = true;
@@ -88,7 +96,11 @@ class DenoSocket implements ByteSocket {
           this.closeIfDone();
           return;
         }
-        this.relay.data(n < COPY_BELOW ? buffer.slice(0, n) : buffer.subarray(0, n));
+        if (n < COPY_BELOW) this.relay.data(buffer.slice(0, n));
+        else {
+          this.relay.data(buffer.subarray(0, n));
+          buffer = null;
+        }
       }
     } catch (error) {
       this.fail(error);

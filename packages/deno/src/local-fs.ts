@@ -22,7 +22,22 @@ function writeOptions(mode: WriteMode, at: Reached): Deno.OpenOptions {
   return mode === "truncate" ? { write: true, create: true, truncate: true } : mode === "append" ? { append: true, create: true } : mode === "create-new" ? { write: true, createNew: true } : { read: true, write: true };
 }
 
-function toStat(name: string, info: Deno.FileInfo, target?: string): FileStat {
+/** What toStat reads of an entry: a Deno.FileInfo, or the same fields from node:fs's fstat. */
+type Info = Pick<Deno.FileInfo, "isDirectory" | "isFile" | "isSymlink" | "size" | "mtime" | "mode" | "dev" | "ino">;
+
+/**
+ * The stat of what a "follow" check reached: fstat on its pinned O_PATH descriptor (node:fs, whose
+ * descriptors are the host's), done inline since the inode is already in memory (an async stat
+ * costs a blocking-pool hand-off, twice per RETR, which the core stats before it reads), else
+ * Deno.stat by the path the check returned.
+ */
+function infoOf(at: Reached): Promise<Info> {
+  if (at.fd === undefined) return Deno.stat(at.path);
+  const st = fs.fstatSync(at.fd);
+  return Promise.resolve({ isDirectory: st.isDirectory(), isFile: st.isFile(), isSymlink: st.isSymbolicLink(), size: st.size, mtime: new Date(st.mtimeMs), mode: st.mode, dev: st.dev, ino: st.ino });
+}
+
+function toStat(name: string, info: Info, target?: string): FileStat {
   const type = info.isDirectory ? "dir" : info.isFile ? "file" : info.isSymlink ? "symlink" : "other";
   return {
     name,
@@ -54,7 +69,7 @@ export class DenoLocalFs implements Vfs {
   }
 
   stat(p: string): Promise<FileStat> {
-    return this.at(p, "follow", async (at) => toStat(at.name, await Deno.stat(at.path)));
+    return this.at(p, "follow", async (at) => toStat(at.name, await infoOf(at)));
   }
 
   list(p: string): Promise<FileStat[]> {
@@ -105,7 +120,7 @@ export class DenoLocalFs implements Vfs {
   read(p: string, offset: number): Promise<VfsReader> {
     return this.at(p, "follow", async (at) => {
       // Checked before opening: opening a FIFO for reading would wait for a writer.
-      const info = await Deno.stat(at.path);
+      const info = await infoOf(at);
       if (!info.isFile) throw new VfsError(info.isDirectory ? "is-a-directory" : "permission");
       const file = await Deno.open(at.path, { read: true });
       try {

@@ -67,6 +67,12 @@ export interface Reached {
   readonly name: string;
   /** The check itself created the file, empty ("create" and "create-new" with descriptors). */
   readonly created: boolean;
+  /**
+   * The checked O_PATH descriptor of a "follow" operation, open until `use` settles: fstat on it
+   * reads the inode it pins (already in memory, so no thread-pool round trip is needed), the very
+   * file the check passed. Absent with the "name" guarantee and for the other accesses.
+   */
+  readonly fd?: number;
 }
 
 /** Rounds of "open, else create" before a name that keeps vanishing and reappearing (or a dangling symlink) is refused. */
@@ -243,7 +249,7 @@ export class Confinement {
     }
     const host = hostPath(root, virtual);
     const name = lastSegment(host);
-    if (access === "follow") return this.held(ops, root, await opened(() => ops.openPath(host, false)), (fd) => use({ path: fdLink(fd), name, created: false }));
+    if (access === "follow") return this.held(ops, root, await opened(() => ops.openPath(host, false)), (fd) => use({ path: fdLink(fd), name, created: false, fd }));
     if (host === root) throw access === "entry" ? new VfsError("permission", "the root itself") : new VfsError("is-a-directory");
     const dir = await opened(() => ops.openPath(parentOf(host), true));
     return this.held(ops, root, dir, (d) => {

@@ -55,6 +55,15 @@ function remainder(parts: readonly Uint8Array[], written: number): Uint8Array[] 
   return out;
 }
 
+/**
+ * The stat of what a "follow" check reached: fstat on its pinned O_PATH descriptor, done inline
+ * (the inode is already in memory; a thread-pool stat costs a hand-off, a wake-up and a promise,
+ * twice per RETR, which the core stats before it reads), else stat by the path the check returned.
+ */
+function statOf(at: Reached): Promise<Stats> {
+  return at.fd === undefined ? fsp.stat(at.path) : Promise.resolve(fs.fstatSync(at.fd));
+}
+
 export class LocalFs implements Vfs {
   private readonly confinement: Confinement;
 
@@ -74,7 +83,7 @@ export class LocalFs implements Vfs {
   }
 
   stat(p: string): Promise<FileStat> {
-    return this.at(p, "follow", async (at) => toStat(at.name, await fsp.stat(at.path)));
+    return this.at(p, "follow", async (at) => toStat(at.name, await statOf(at)));
   }
 
   list(p: string): Promise<FileStat[]> {
@@ -123,7 +132,7 @@ export class LocalFs implements Vfs {
   read(p: string, offset: number): Promise<VfsReader> {
     return this.at(p, "follow", async (at) => {
       // Checked before opening: opening a FIFO for reading would wait for a writer.
-      const st = await fsp.stat(at.path);
+      const st = await statOf(at);
       if (!st.isFile()) throw new VfsError(st.isDirectory() ? "is-a-directory" : "permission");
       return new DownloadReader(new HandleSource(await fsp.open(at.path, "r")), offset, st.size, READ_CHUNK_BYTES);
     });
