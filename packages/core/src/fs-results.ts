@@ -166,7 +166,10 @@ function newFileIn(s: Draft, command: "STOR" | "APPE" | "STOU", path: string, of
 
 function newFile(s: Draft, command: "STOR" | "APPE" | "STOU", path: string, offset: number, started: Millis, now: Millis, out: Out): void {
   if (command !== "STOU") {
-    store(s, command, path, offset, 0, started, now, out);
+    // The stat found no file. If one appears before the write (another session's upload), only
+    // an account that may replace (or append to) it may have it replaced: for any other the write
+    // is exclusive, and fails rather than overwrite.
+    store(s, command, path, offset, 0, started, now, out, offset === 0 && !mayWriteExisting(s, command, offset));
     return;
   }
   beginTransfer(
@@ -178,12 +181,12 @@ function newFile(s: Draft, command: "STOR" | "APPE" | "STOU", path: string, offs
   );
 }
 
-function store(s: Draft, command: "STOR" | "APPE", path: string, offset: number, size: number, started: Millis, now: Millis, out: Out): void {
+function store(s: Draft, command: "STOR" | "APPE", path: string, offset: number, size: number, started: Millis, now: Millis, out: Out, exclusive = false): void {
   if (offset > size) {
     out.reply(554, "Invalid REST parameter.");
     return;
   }
-  const mode = offset > 0 ? "at-offset" : command === "APPE" ? "append" : "truncate";
+  const mode = exclusive ? "create-new" : offset > 0 ? "at-offset" : command === "APPE" ? "append" : "truncate";
   beginTransfer(
     s,
     { command, path, spec: { kind: "receive-file", path, mode, offset, ascii: s.type === "A" }, mark: "Ok to send data." },
@@ -291,6 +294,13 @@ function hidesDotFiles(s: Draft): boolean {
  * STOR over a file needs `overwrite`, APPE onto one `append`, a new file `create` (COMMAND_RIGHTS).
  * Refused here, only the stat has been asked: no write is started.
  */
+/** Whether the account's rights would let this upload write into a file that already exists. */
+function mayWriteExisting(s: Draft, command: "STOR" | "APPE", offset: number): boolean {
+  const key = rightsKey(command, null, offset);
+  const rule = key === null ? undefined : COMMAND_RIGHTS.get(key);
+  return rule === undefined || !refusedFor(rights(s), rule, true);
+}
+
 function uploadRefused(s: Draft, command: "STOR" | "APPE", offset: number, exists: boolean, out: Out): boolean {
   const key = rightsKey(command, null, offset);
   const rule = key === null ? undefined : COMMAND_RIGHTS.get(key);

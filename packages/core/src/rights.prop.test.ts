@@ -72,6 +72,12 @@ function needed(c: Case): readonly Right[] {
   return [...rule.always, ...(c.exists ? rule.ifExisting : rule.ifNew)];
 }
 
+/** Actions with the mode of a write into a file that did not exist replaced by one word. */
+function newFileModes(actions: readonly Action[], exists: boolean): readonly Action[] {
+  if (exists) return actions;
+  return actions.map((a) => (a.type === "transfer.start" && a.spec.kind === "receive-file" ? { ...a, spec: { ...a.spec, mode: "create-new" as const } } : a));
+}
+
 const MUTATING = new Set(["mkdir", "rmdir", "delete", "rename", "setMtime"]);
 
 /** File-system actions of a run: every fs request, and the transfers that touch a file. */
@@ -122,13 +128,27 @@ describe("account rights (the COMMAND_RIGHTS table)", () => {
           expect(got.replies.at(-1), c.line).not.toBe("550 Permission denied.");
           // Allowed, the command does just what it does with every right.
           expect(codes(got.replies), c.line).toEqual(codes(full.replies));
-          expect(fsActions(got.actions), c.line).toEqual(fsActions(full.actions));
+          // One difference is allowed: a new file is written exclusively ("create-new") when the
+          // account could not have replaced it, had another session created it meanwhile.
+          expect(newFileModes(fsActions(got.actions), c.exists), c.line).toEqual(newFileModes(fsActions(full.actions), c.exists));
           expect(snapshot(got.world), c.line).toBe(snapshot(full.world));
         }
       }),
       FILE,
       { numRuns: 600 },
     );
+  });
+
+  it("writes a new file exclusively for an account that may not replace one (another session's file is never overwritten)", () => {
+    const mode = (rights: readonly Right[], line: string): string | undefined => {
+      const got = run(rights, data(line));
+      const start = got.actions.find((a) => a.type === "transfer.start");
+      return start?.type === "transfer.start" && start.spec.kind === "receive-file" ? start.spec.mode : undefined;
+    };
+    expect(mode(["create"], "STOR new.txt")).toBe("create-new");
+    expect(mode(["create", "overwrite"], "STOR new.txt")).toBe("truncate");
+    expect(mode(["create"], "APPE new.txt")).toBe("create-new");
+    expect(mode(["create", "append"], "APPE new.txt")).toBe("append");
   });
 
   it("never lets a refused command of a random session touch a file", () => {

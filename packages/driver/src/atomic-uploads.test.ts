@@ -20,6 +20,25 @@ describe("atomic uploads", () => {
     expect(mem.openHandles).toBe(0);
   });
 
+  it("a file that must be new is claimed first: an existing one is never touched, an abort leaves nothing", async () => {
+    const mem = new MemoryFs({ "taken.txt": "someone else's" });
+    const vfs = atomicUploads(mem, { keepPartial: false });
+    await expect(vfs.write("/taken.txt", "create-new", 0)).rejects.toMatchObject({ kind: "exists" });
+    expect(text(mem.readFile("/taken.txt"))).toBe("someone else's");
+    const w = await vfs.write("/new.txt", "create-new", 0);
+    // The name is claimed (empty) while the bytes go to the hidden file.
+    expect(text(mem.readFile("/new.txt"))).toBe("");
+    await expect(vfs.write("/new.txt", "create-new", 0)).rejects.toMatchObject({ kind: "exists" });
+    await w.write(encodeUtf8("drop box"));
+    await w.close();
+    expect(text(mem.readFile("/new.txt"))).toBe("drop box");
+    const aborted = await vfs.write("/gone.txt", "create-new", 0);
+    await aborted.write(encodeUtf8("half"));
+    await aborted.abort();
+    expect((await mem.list("/")).map((e) => e.name).sort()).toEqual(["new.txt", "taken.txt"]);
+    expect(mem.openHandles).toBe(0);
+  });
+
   it("an aborted STOR leaves the old file and nothing beside it", async () => {
     const mem = new MemoryFs({ "f.txt": "old" });
     const w = await atomicUploads(mem, { keepPartial: false }).write("/f.txt", "truncate", 0);

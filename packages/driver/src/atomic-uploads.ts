@@ -2,7 +2,8 @@
 // hidden name in the same directory, renamed over the target only once the file is closed after a
 // clean end of stream. A reset, an abort, a full disk or a killed session leaves the target as it
 // was, and nothing else (or, when asked, the partial bytes under a name that says so). Appends and
-// REST offsets change the file in place, as on every FTP server, so they are passed through.
+// REST offsets change the file in place, as on every FTP server, so they are passed through. A
+// file that must be new is claimed by name first (see write).
 import type { Vfs, VfsReader, VfsWriter } from "./vfs.js";
 
 export interface UploadOptions {
@@ -32,9 +33,22 @@ export function atomicUploads(vfs: Vfs, options: UploadOptions): Vfs {
     setMtime: (path, mtime) => vfs.setMtime(path, mtime),
     read: (path, offset): Promise<VfsReader> => vfs.read(path, offset),
     write: async (path, mode, offset): Promise<VfsWriter> => {
-      if (mode !== "truncate") return vfs.write(path, mode, offset);
+      if (mode !== "truncate" && mode !== "create-new") return vfs.write(path, mode, offset);
+      // A file that must be new (STOU, or an account that may not replace one) is claimed first,
+      // exclusively, as an empty placeholder: the upload then only ever replaces its own claim.
+      const claimed = mode === "create-new";
+      if (claimed) await (await vfs.write(path, "create-new", 0)).close();
+      const unclaim = async (): Promise<void> => {
+        if (claimed) await vfs.delete(path).catch(() => undefined);
+      };
       const temp = uploadTempName(path, ++next);
-      const writer = await vfs.write(temp, "create-new", 0);
+      let writer: VfsWriter;
+      try {
+        writer = await vfs.write(temp, "create-new", 0);
+      } catch (error) {
+        await unclaim();
+        throw error;
+      }
       let done = false;
       return {
         write: (chunk) => writer.write(chunk),
@@ -45,6 +59,7 @@ export function atomicUploads(vfs: Vfs, options: UploadOptions): Vfs {
             await vfs.rename(temp, path);
           } catch (error) {
             await vfs.delete(temp).catch(() => undefined);
+            await unclaim();
             throw error;
           }
         },
@@ -54,11 +69,13 @@ export function atomicUploads(vfs: Vfs, options: UploadOptions): Vfs {
           if (!options.keepPartial) {
             await writer.abort();
             await vfs.delete(temp).catch(() => undefined);
+            await unclaim();
             return;
           }
           // Keeping the partial file means keeping every byte that arrived: flush it, then rename.
           await writer.close().catch(() => writer.abort());
           await vfs.rename(temp, partialName(path)).catch(() => vfs.delete(temp).catch(() => undefined));
+          await unclaim();
         },
       };
     },
