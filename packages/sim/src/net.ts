@@ -1,7 +1,7 @@
 // Simulated TCP on the world's clock: in order, but re-chunked (down to single bytes), delayed,
 // with half-close, resets, refused connects and bounded buffers (backpressure).
 import type { Prng } from "./prng.js";
-import type { World } from "./world.js";
+import type { Scheduled, World } from "./world.js";
 
 export interface NetFaults {
   /** Largest piece a write is cut into (1 = byte by byte). */
@@ -43,6 +43,9 @@ export class Endpoint {
   private lastDelivery = 0;
   private paused = false;
   private held: (() => void)[] = [];
+  /** Deliveries not yet run, in order; only the first is in the world's heap (see World.reserve). */
+  private readonly pending: Scheduled[] = [];
+  private pendingHead = 0;
   private sentFin = false;
   /** Closed by us after FIN: incoming bytes are dropped, outgoing ones still flow. */
   private localClosed = false;
@@ -147,9 +150,21 @@ export class Endpoint {
   private deliver(run: () => void): void {
     const at = Math.max(this.lastDelivery, this.net.world.now + this.latency());
     this.lastDelivery = at;
-    this.net.world.schedule(at, () => {
+    const world = this.net.world;
+    // The pieces' times never decrease, and each one's sequence number is drawn here, so entering
+    // the next one into the heap when its predecessor runs keeps the order it would have had.
+    const item = world.reserve(at, () => {
+      this.pendingHead++;
+      const following = this.pending[this.pendingHead];
+      if (following !== undefined) world.enqueue(following);
+      else {
+        this.pending.length = 0;
+        this.pendingHead = 0;
+      }
       if (!this.closed) run();
     });
+    if (this.pending.length === this.pendingHead) world.enqueue(item);
+    this.pending.push(item);
   }
 
   private receive(piece: Uint8Array, consumed: () => void): void {

@@ -3,7 +3,7 @@
 // order of everything is a function of the seed alone.
 
 /** One scheduled callback; it is its own cancel handle (no closure per event). */
-class Scheduled {
+export class Scheduled {
   cancelled = false;
   constructor(readonly at: number, readonly seq: number, readonly run: () => void) {}
   cancel(): void {
@@ -11,8 +11,10 @@ class Scheduled {
   }
 }
 
-/** Microtask turns granted after each event (see run()). */
-const MICROTASK_TURNS = 12;
+/** Events between two macrotask turns of the host (see run()). */
+const YIELD_EVERY = 256;
+
+const settled = Promise.resolve();
 
 /** Events one run may execute before it is declared runaway (a liveness failure, not a hang). */
 export const MAX_EVENTS_PER_RUN = 2_000_000;
@@ -29,6 +31,18 @@ export class World {
     return item;
   }
 
+  /** An event whose place in the order (time, sequence) is fixed now, but which enters the heap
+   * only through `enqueue`. A stream of pieces keeps only its head in the heap: a 20,000-byte
+   * write cut into single bytes made a heap of 20,000, and every pop paid for its depth. */
+  reserve(at: number, run: () => void): Scheduled {
+    return new Scheduled(Math.max(at, this.now), this.seq++, run);
+  }
+
+  /** Enters a reserved event; it must not be due before now (its place in the order is unchanged). */
+  enqueue(item: Scheduled): void {
+    this.push(item);
+  }
+
   after(delay: number, run: () => void): { cancel(): void } {
     return this.schedule(this.now + delay, run);
   }
@@ -38,30 +52,42 @@ export class World {
   }
 
   /** Runs until no event is left, simulated time passes `until`, or `stop()` says so. */
-  async run(until: number, stop: () => boolean = () => false): Promise<"idle" | "time" | "stopped" | "runaway"> {
-    for (let n = 0; ; n++) {
-      // A few microtask turns settle most promise chains cheaply; a full macrotask turn now and
-      // then (and before giving up as idle) settles the deep ones. Both depend on counts only, so
-      // the interleaving stays a function of the seed.
-      if (n % 64 === 0) await drainMicrotasks();
-      else for (let i = 0; i < MICROTASK_TURNS; i++) await Promise.resolve();
-      if (stop()) return "stopped";
-      let next = this.pop();
-      if (next === undefined) {
-        await drainMicrotasks();
-        if (stop()) return "stopped";
-        next = this.pop();
-        if (next === undefined) return "idle";
-      }
-      if (next.cancelled) continue;
-      if (next.at > until) {
-        this.push(next);
-        return "time";
-      }
-      this.now = next.at;
-      if (++this.executed > MAX_EVENTS_PER_RUN) return "runaway";
-      next.run();
-    }
+  run(until: number, stop: () => boolean = () => false): Promise<"idle" | "time" | "stopped" | "runaway"> {
+    // After each event every microtask it caused runs to completion before the next event, as after
+    // each callback of a real event loop: the job queued on `settled` runs once the event's own jobs
+    // are queued, and the tick it asks for runs only when the microtask queue is empty (Node drains
+    // microtasks fully before it takes the next tick). So the interleaving is a function of the seed,
+    // at the price of two queue operations per event (counted turns of `await` cost a third of the
+    // run). Every YIELD_EVERY events, and before returning, a macrotask turn lets the host breathe:
+    // unhandled rejections are reported inside the run, and a worker can post its progress.
+    return new Promise((resolve, reject) => {
+      let n = 0;
+      const finish = (outcome: "idle" | "time" | "stopped" | "runaway"): void => {
+        setImmediate(() => resolve(outcome));
+      };
+      const step = (): void => {
+        if (stop()) return finish("stopped");
+        let next = this.pop();
+        while (next?.cancelled === true) next = this.pop();
+        if (next === undefined) return finish("idle");
+        if (next.at > until) {
+          this.push(next);
+          return finish("time");
+        }
+        this.now = next.at;
+        if (++this.executed > MAX_EVENTS_PER_RUN) return finish("runaway");
+        try {
+          next.run();
+        } catch (error) {
+          // An event that throws ends the run, as an `await`ed throw would.
+          return reject(error);
+        }
+        if (++n % YIELD_EVERY === 0) setImmediate(step);
+        else void settled.then(later);
+      };
+      const later = (): void => process.nextTick(step);
+      setImmediate(step);
+    });
   }
 
   private push(item: Scheduled): void {
@@ -99,9 +125,4 @@ export class World {
 
 function before(x: Scheduled, y: Scheduled): boolean {
   return x.at < y.at || (x.at === y.at && x.seq < y.seq);
-}
-
-/** setImmediate runs after every queued microtask: the driver's promise chains settle first. */
-function drainMicrotasks(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
