@@ -203,33 +203,33 @@ export class Counters {
 }
 
 export class Network {
-  private readonly listeners = new Map<string, (endpoint: Endpoint) => void>();
+  /** Listeners by address, then port (no key string to build per connect: thieves connect a lot). */
+  private readonly listeners = new Map<string, Map<number, (endpoint: Endpoint) => void>>();
   private nextEphemeral = 30000;
 
   constructor(readonly world: World, readonly rng: Prng, public faults: NetFaults, readonly counters: Counters) {}
 
   listen(address: string, port: number, accept: (endpoint: Endpoint) => void): boolean {
-    const key = `${address}:${port}`;
-    if (this.listeners.has(key)) return false;
-    this.listeners.set(key, accept);
+    let ports = this.listeners.get(address);
+    if (ports === undefined) this.listeners.set(address, (ports = new Map()));
+    if (ports.has(port)) return false;
+    ports.set(port, accept);
     return true;
   }
 
   unlisten(address: string, port: number): void {
-    this.listeners.delete(`${address}:${port}`);
+    this.listeners.get(address)?.delete(port);
   }
 
   listeningOn(address: string): number {
-    let n = 0;
-    for (const key of this.listeners.keys()) if (key.startsWith(`${address}:`)) n++;
-    return n;
+    return this.listeners.get(address)?.size ?? 0;
   }
 
   /** Connects after a round trip; `done` gets the endpoint or null (refused). */
   connect(from: string, to: Address, done: (endpoint: Endpoint | null) => void): void {
     const local = { address: from, port: this.nextEphemeral++ };
     this.world.after(this.rng.int(this.faults.minLatency, this.faults.maxLatency) * 2, () => {
-      const accept = this.listeners.get(`${to.address}:${to.port}`);
+      const accept = this.listeners.get(to.address)?.get(to.port);
       if (accept === undefined || this.rng.chance(this.faults.refuseConnect)) {
         if (accept !== undefined) this.counters.bump("fault: connect refused");
         done(null);

@@ -90,35 +90,43 @@ export class World {
     });
   }
 
+  // Sifting moves a hole rather than swapping pairs: a destructuring swap allocates an array per
+  // level, and the heap is the simulator's hottest code.
   private push(item: Scheduled): void {
     const h = this.heap;
+    let i = h.length;
     h.push(item);
-    let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
+      const parent = h[p]!;
+      if (!before(item, parent)) break;
+      h[i] = parent;
       i = p;
     }
+    h[i] = item;
   }
 
   private pop(): Scheduled | undefined {
     const h = this.heap;
     const top = h[0];
     const last = h.pop();
-    if (top === undefined || last === undefined || h.length === 0) return top;
-    h[0] = last;
+    const n = h.length;
+    if (top === undefined || last === undefined || n === 0) return top;
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && before(h[l]!, h[m]!)) m = l;
-      if (r < h.length && before(h[r]!, h[m]!)) m = r;
-      if (m === i) break;
-      [h[i], h[m]] = [h[m]!, h[i]!];
+      if (l >= n) break;
+      let m = l;
+      let child = h[l]!;
+      if (l + 1 < n && before(h[l + 1]!, child)) {
+        m = l + 1;
+        child = h[m]!;
+      }
+      if (!before(child, last)) break;
+      h[i] = child;
       i = m;
     }
+    h[i] = last;
     return top;
   }
 }
