@@ -211,7 +211,10 @@ export class Network {
 
   listen(address: string, port: number, accept: (endpoint: Endpoint) => void): boolean {
     let ports = this.listeners.get(address);
-    if (ports === undefined) this.listeners.set(address, (ports = new Map()));
+    if (ports === undefined) {
+      ports = new Map<number, (endpoint: Endpoint) => void>();
+      this.listeners.set(address, ports);
+    }
     if (ports.has(port)) return false;
     ports.set(port, accept);
     return true;

@@ -59,28 +59,39 @@ export class World {
     // microtasks fully before it takes the next tick). So the interleaving is a function of the seed,
     // at the price of two queue operations per event (counted turns of `await` cost a third of the
     // run). Every YIELD_EVERY events, and before returning, a macrotask turn lets the host breathe:
-    // unhandled rejections are reported inside the run, and a worker can post its progress.
+    // unhandled rejections are reported inside the run, and the command's progress timer fires.
     return new Promise((resolve, reject) => {
       let n = 0;
       const finish = (outcome: "idle" | "time" | "stopped" | "runaway"): void => {
         setImmediate(() => resolve(outcome));
       };
       const step = (): void => {
-        if (stop()) return finish("stopped");
+        if (stop()) {
+          finish("stopped");
+          return;
+        }
         let next = this.pop();
         while (next?.cancelled === true) next = this.pop();
-        if (next === undefined) return finish("idle");
+        if (next === undefined) {
+          finish("idle");
+          return;
+        }
         if (next.at > until) {
           this.push(next);
-          return finish("time");
+          finish("time");
+          return;
         }
         this.now = next.at;
-        if (++this.executed > MAX_EVENTS_PER_RUN) return finish("runaway");
+        if (++this.executed > MAX_EVENTS_PER_RUN) {
+          finish("runaway");
+          return;
+        }
         try {
           next.run();
         } catch (error) {
           // An event that throws ends the run, as an `await`ed throw would.
-          return reject(error);
+          reject(error instanceof Error ? error : new Error(String(error)));
+          return;
         }
         if (++n % YIELD_EVERY === 0) setImmediate(step);
         else void settled.then(later);
