@@ -1,7 +1,7 @@
 // Simulated TCP on the world's clock: in order, but re-chunked (down to single bytes), delayed,
 // with half-close, resets, refused connects and bounded buffers (backpressure).
 import type { Prng } from "./prng.js";
-import type { Scheduled, World } from "./world.js";
+import { QUIET, type Scheduled, type World } from "./world.js";
 
 export interface NetFaults {
   /** Largest piece a write is cut into (1 = byte by byte). */
@@ -161,7 +161,9 @@ export class Endpoint {
         this.pending.length = 0;
         this.pendingHead = 0;
       }
-      if (!this.closed) run();
+      if (this.closed) return QUIET;
+      run();
+      return undefined;
     });
     if (this.pending.length === this.pendingHead) world.enqueue(item);
     this.pending.push(item);
@@ -228,15 +230,16 @@ export class Network {
     return this.listeners.get(address)?.size ?? 0;
   }
 
-  /** Connects after a round trip; `done` gets the endpoint or null (refused). */
-  connect(from: string, to: Address, done: (endpoint: Endpoint | null) => void): void {
+  /** Connects after a round trip; `done` gets the endpoint or null (refused). `refusedIsQuiet`
+   * promises that `done(null)` settles nothing (see QUIET): true only for callers that ignore it. */
+  connect(from: string, to: Address, done: (endpoint: Endpoint | null) => void, refusedIsQuiet = false): void {
     const local = { address: from, port: this.nextEphemeral++ };
     this.world.after(this.rng.int(this.faults.minLatency, this.faults.maxLatency) * 2, () => {
       const accept = this.listeners.get(to.address)?.get(to.port);
       if (accept === undefined || this.rng.chance(this.faults.refuseConnect)) {
         if (accept !== undefined) this.counters.bump("fault: connect refused");
         done(null);
-        return;
+        return refusedIsQuiet ? QUIET : undefined;
       }
       const client = new Endpoint(this, local, to);
       const server = new Endpoint(this, to, local);
@@ -244,6 +247,7 @@ export class Network {
       server.peer = client;
       accept(server);
       done(client);
+      return undefined;
     });
   }
 }
