@@ -37,16 +37,15 @@ export class World {
     return item;
   }
 
-  /** An event whose place in the order (time, sequence) is fixed now, but which enters the heap
-   * only through `enqueue`. A stream of pieces keeps only its head in the heap: a 20,000-byte
-   * write cut into single bytes made a heap of 20,000, and every pop paid for its depth. */
-  reserve(at: number, run: EventBody): Scheduled {
-    return new Scheduled(Math.max(at, this.now), this.seq++, run);
+  /** A place in the order of events at one time, taken now for an event entered later with
+   * `enqueueAt` (the network's pieces: see Endpoint.deliver). */
+  reserveSeq(): number {
+    return this.seq++;
   }
 
-  /** Enters a reserved event; it must not be due before now (its place in the order is unchanged). */
-  enqueue(item: Scheduled): void {
-    this.push(item);
+  /** Enters an event with a reserved sequence number; `at` must not be before now. */
+  enqueueAt(at: number, seq: number, run: EventBody): void {
+    this.push(new Scheduled(at, seq, run));
   }
 
   after(delay: number, run: EventBody): { cancel(): void } {
