@@ -152,7 +152,7 @@ export class Endpoint {
   }
 
   /** The event of the first pending piece. */
-  private readonly pump = (): void | typeof QUIET => {
+  private readonly pump = (): typeof QUIET | undefined => {
     const piece = this.pending[this.pendingHead++]!;
     const following = this.pending[this.pendingHead];
     if (following !== undefined) this.net.world.enqueueAt(following.at, following.seq, this.pump);

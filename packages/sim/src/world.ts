@@ -2,11 +2,12 @@
 // Between events the runtime's microtasks (the driver's promise chains) run to completion, so the
 // order of everything is a function of the seed alone.
 
-/** What an event returns when it did nothing that could queue a microtask (see World.run). */
-export const QUIET = false;
+/** What an event returns when it did nothing that could queue a microtask (see World.run). A
+ * symbol, so that no callback's ordinary return value (a write's `false`) can be taken for it. */
+export const QUIET: unique symbol = Symbol("quiet");
 
-/** An event's body: returns QUIET when it settled nothing (no promise resolved, no callback run). */
-export type EventBody = () => void | typeof QUIET;
+/** An event's body; its return value is ignored unless it is QUIET. */
+export type EventBody = () => unknown;
 
 /** One scheduled callback; it is its own cancel handle (no closure per event). */
 export class Scheduled {
@@ -92,7 +93,7 @@ export class World {
             finish("runaway");
             return;
           }
-          let outcome: void | typeof QUIET;
+          let outcome: unknown;
           try {
             outcome = next.run();
           } catch (error) {
