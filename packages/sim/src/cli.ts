@@ -1,9 +1,11 @@
-// pnpm sim [--seed N] [--count N] [--duration SECONDS] [--trace FILE] [--determinism N]
-// Runs seeds, prints one replay line per failure, records failing seeds as regressions.
+// pnpm sim [--seed N] [--count N] [--duration SECONDS] [--workers N] [--keep-going] [--trace FILE] [--determinism N]
+// Runs seeds (in N worker threads), stops at the first failure and prints its replay line (or, with
+// --keep-going, one per failure), records failing seeds as regressions, shows progress on stderr.
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { formatFailures, runSeed, type RunResult } from "./run.js";
+import { runPool, type Failed } from "./pool.js";
+import { formatFailures, runSeed } from "./run.js";
 
 export const REGRESSIONS = path.resolve(import.meta.dirname, "../regressions.json");
 
@@ -21,8 +23,13 @@ function remember(seed: number): void {
   writeFileSync(REGRESSIONS, `${JSON.stringify({ seeds: [...seeds, seed] }, null, 2)}\n`);
 }
 
-function report(result: RunResult): void {
-  for (const line of formatFailures(result)) console.log(line);
+/** "1 h 02 min", "3 min 20 s", "12 s": the estimate of the time left. */
+function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return "?";
+  const s = Math.round(seconds);
+  if (s >= 3600) return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+  if (s >= 60) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
+  return `${s} s`;
 }
 
 async function main(): Promise<void> {
@@ -33,32 +40,76 @@ async function main(): Promise<void> {
       duration: { type: "string" },
       trace: { type: "string" },
       determinism: { type: "string" },
+      workers: { type: "string" },
+      "keep-going": { type: "boolean" },
       "no-record": { type: "boolean" },
     },
   });
   const envSeed = process.env.PASV_SEED;
   const fixed = values.seed ?? envSeed;
-  const counters = new Map<string, number>();
-  let failed = 0;
-  let runs = 0;
+  const workers = values.workers === undefined ? 1 : Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers wants a whole number of at least 1, not ${values.workers}`);
   const started = performance.now();
-  const deadline = values.duration === undefined ? Infinity : started + Number(values.duration) * 1000;
+  const deadline = values.duration === undefined ? Infinity : Date.now() + Number(values.duration) * 1000;
   const count = values.count === undefined ? (fixed === undefined && values.duration === undefined ? 100 : fixed === undefined ? Infinity : 1) : Number(values.count);
-  let next = fixed === undefined ? Math.floor(Date.now() % 1_000_000_000) : Number(fixed);
-  while (runs < count && performance.now() < deadline) {
-    const seed = next++;
-    const result = await runSeed(seed, { keepTrace: values.trace !== undefined });
-    runs++;
-    for (const [k, v] of result.counters) counters.set(k, (counters.get(k) ?? 0) + v);
-    if (values.trace !== undefined && result.trace !== null) appendFileSync(values.trace, result.trace.map((line) => `${JSON.stringify({ seed, line })}\n`).join(""));
-    if (result.failures.length > 0) {
-      failed++;
-      report(result);
-      if (values["no-record"] !== true) remember(seed);
+  const first = fixed === undefined ? Math.floor(Date.now() % 1_000_000_000) : Number(fixed);
+  const keepGoing = values["keep-going"] === true;
+  const totals = { runs: 0, failed: 0, counters: new Map<string, number>(), next: first };
+  const onFailure = (failed: Failed): void => {
+    clearProgress();
+    for (const line of failed.lines) console.log(line);
+    if (values["no-record"] !== true) remember(failed.seed);
+  };
+  // Progress on stderr: a line rewritten in place at most once a second on a terminal, else a plain
+  // line every 10 s (a CI log stays readable).
+  const tty = process.stderr.isTTY;
+  let shown = false;
+  const clearProgress = (): void => {
+    if (tty && shown) process.stderr.write("\r\x1b[K");
+    shown = false;
+  };
+  const progress = setInterval(
+    () => {
+      const seconds = (performance.now() - started) / 1000;
+      const rate = totals.runs / seconds;
+      const left = Math.min(Number.isFinite(count) ? (count - totals.runs) / rate : Infinity, (deadline - Date.now()) / 1000);
+      const bar = Number.isFinite(count) ? `[${"#".repeat(Math.round((20 * totals.runs) / count)).padEnd(20, ".")}] ` : "";
+      const line = `sim: ${bar}${totals.runs}${Number.isFinite(count) ? `/${count}` : ""} seeds, ${totals.failed} failing, ${rate.toFixed(1)} seeds/s, ${duration(left)} left`;
+      if (tty) process.stderr.write(`\r\x1b[K${line}`);
+      else process.stderr.write(`${line}\n`);
+      shown = true;
+    },
+    tty ? 1_000 : 10_000,
+  );
+  progress.unref();
+  try {
+    if (values.trace !== undefined) {
+      // A trace is written seed by seed, in order: it runs here, in this thread.
+      for (let seed = first; totals.runs < count && Date.now() < deadline; seed++) {
+        const result = await runSeed(seed, { keepTrace: true });
+        totals.runs++;
+        totals.next = seed + 1;
+        for (const [k, v] of result.counters) totals.counters.set(k, (totals.counters.get(k) ?? 0) + v);
+        if (result.trace !== null) appendFileSync(values.trace, result.trace.map((line) => `${JSON.stringify({ seed, line })}\n`).join(""));
+        if (result.failures.length > 0) {
+          totals.failed++;
+          onFailure({ seed, lines: formatFailures(result) });
+          if (!keepGoing) break;
+        }
+      }
+    } else {
+      await runPool({ first, count, deadline, workers, keepGoing, onFailure }, totals);
     }
+  } finally {
+    clearInterval(progress);
+    clearProgress();
   }
+  const runs = totals.runs;
+  let failed = totals.failed;
+  const next = totals.next;
+  const counters = totals.counters;
   const seconds = (performance.now() - started) / 1000;
-  console.log(`sim: ${runs} seeds, ${failed} failing, ${(runs / seconds).toFixed(1)} seeds/s`);
+  console.log(`sim: ${runs} seeds from ${first}, ${failed} failing, ${(runs / seconds).toFixed(1)} seeds/s${workers > 1 ? ` (${workers} workers)` : ""} in ${seconds.toFixed(1)} s`);
   for (const [k, v] of [...counters].sort()) console.log(`  ${k}: ${v}`);
   const checks = Number(values.determinism ?? 0);
   for (let i = 0; i < checks; i++) {

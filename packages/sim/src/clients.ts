@@ -456,7 +456,7 @@ export async function hostileClient(ctx: ClientContext, id: number, address: str
               // Hopes to be served a download, or to have its bytes stored as someone's upload.
               e.write(STOLEN);
               e.end();
-            });
+            }, true);
           }
           await new Promise<void>((r) => ctx.net.world.after(rng.int(1, 3), r));
         }

@@ -127,13 +127,18 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   fs.addFile("/readme.txt", new TextEncoder().encode("hello\nworld\n"));
   const trace: string[] = [];
   let hash = 0x811c9dc5;
-  const record = (line: string): void => {
-    hash = fnv1a(line, hash);
-    if (options.keepTrace === true) trace.push(line);
-  };
+  const keepTrace = options.keepTrace === true;
   const reducer: Reducer = options.reducer ?? coreReducer;
   function observe(event: SessionEvent, actions: readonly Action[]): void {
-    record(`${world.now} ${event.type} ${actions.map((a) => a.type).join(",")}`);
+    // The trace line is "NOW TYPE ACTION,ACTION": hashed piece by piece (the same FNV-1a value as
+    // hashing the joined line), and the line itself is built only when the trace is kept.
+    hash = fnv1a(event.type, fnv1a(" ", fnv1a(String(world.now), hash)));
+    hash = fnv1a(" ", hash);
+    for (let i = 0; i < actions.length; i++) {
+      if (i > 0) hash = fnv1a(",", hash);
+      hash = fnv1a(actions[i]!.type, hash);
+    }
+    if (keepTrace) trace.push(`${world.now} ${event.type} ${actions.map((a) => a.type).join(",")}`);
     if (event.type === "control.data" && event.bytes[event.bytes.length - 1] === 0x0d) counters.bump("CR and LF split across chunks");
     for (const a of actions) {
       if (a.type === "control.pause") counters.bump("input queue limit hit (reading paused)");
@@ -146,8 +151,9 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
           checkPath(a.fs.to);
         }
       }
-      if (a.type === "control.write") {
-        const text = new TextDecoder().decode(a.bytes);
+      // Every counted reply starts with a 4 at a line start: decode nothing else.
+      if (a.type === "control.write" && hasLineStartingWith4(a.bytes)) {
+        const text = DECODER.decode(a.bytes);
         if (text.startsWith("421")) counters.bump(event.type === "open" ? "session refused at the door (421)" : "421 and close");
         if (/^425 /m.test(text) && event.type === "timer") counters.bump("data accept/connect timeout (425)");
         if (/^426 /m.test(text)) counters.bump("426 transfer failed on the data side");
@@ -250,6 +256,13 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   const serverListeners = net.listeningOn("10.0.0.1") - (shutdown.state === "closed" ? 0 : 1);
   if (serverListeners > 0 && allEnded) fail("no leaked listeners, connections or files", `${serverListeners} passive listener(s) left open`);
   return { seed, failures, counters: counters.counts, traceHash: hash.toString(16).padStart(8, "0"), trace: options.keepTrace === true ? trace : null, events: world.executed, simulatedMs: world.now };
+}
+
+const DECODER = new TextDecoder();
+
+function hasLineStartingWith4(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x34 && (i === 0 || bytes[i - 1] === 0x0a)) return true;
+  return false;
 }
 
 export function replayLine(seed: number): string {
