@@ -5,16 +5,14 @@
 // memory is sampled from /proc (VmRSS; vsftpd forks per session, so its whole process tree is summed,
 // which counts pages the processes share once per process). Figures are printed, never asserted.
 // Run: pnpm bench memory [--downloads N] [--stalled N]
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { FtpControl, openData } from "../test/ftp-control.js";
 import { statusBytes, treeRss } from "../test/proc-memory.js";
-import { denoBinary } from "../test/server.js";
+import { ensurePeers, startPasv, startVsftpd, waitForPort, type Server } from "./servers.js";
 
-const ROOT = path.resolve(import.meta.dirname, "../../..");
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
   return i < 0 ? fallback : Number(process.argv[i + 1]);
@@ -38,12 +36,13 @@ const SAMPLE_MS = 50;
 const source = (i: number): string => `127.0.0.${2 + (i % SOURCE_ADDRESSES)}`;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface Server { readonly name: string; readonly proc: ChildProcess; readonly port: number; readonly user: string; readonly password: string; readonly forking: boolean }
+/** A forking server's memory is summed over its process tree. */
+const forking = (s: Server): boolean => s.comm !== null;
 
 /** Samples the server's resident memory while `work` runs; the peak and the value at the end. */
 async function sampled<T>(s: Server, work: () => Promise<T>): Promise<{ result: T; peak: number; last: number }> {
   const pid = s.proc.pid!;
-  const rss = (): number => (s.forking ? treeRss(pid) : statusBytes(pid, "VmRSS"));
+  const rss = (): number => (forking(s) ? treeRss(pid) : statusBytes(pid, "VmRSS"));
   let peak = rss();
   const poll = setInterval(() => (peak = Math.max(peak, rss())), SAMPLE_MS);
   try {
@@ -59,8 +58,9 @@ async function session(s: Server, i: number, opened: FtpControl[]): Promise<FtpC
   const c = await FtpControl.connect(s.port, "127.0.0.1", source(i));
   opened.push(c);
   if ((await c.greeting()).code !== 220) throw new Error("no greeting");
-  // vsftpd logs an anonymous user in on USER alone (no_anon_password).
-  if ((await c.cmd(`USER ${s.user}`)).code === 331 && (await c.cmd(`PASS ${s.password}`)).code !== 230) throw new Error("login refused");
+  // vsftpd logs an anonymous user in on USER alone (no_anon_password); pasv's user is "bench:bench@".
+  const [user, password] = s.user === "" ? ["anonymous", "bench@"] : s.user.slice(0, -1).split(":");
+  if ((await c.cmd(`USER ${user ?? ""}`)).code === 331 && (await c.cmd(`PASS ${password ?? ""}`)).code !== 230) throw new Error("login refused");
   if ((await c.cmd("TYPE I")).code !== 200) throw new Error("TYPE I refused");
   return c;
 }
@@ -141,14 +141,6 @@ async function stalledDownloads(s: Server): Promise<{ running: number; close: ()
   };
 }
 
-function waitForPort(port: number): void {
-  for (let i = 0; i < 100; i++) {
-    if (spawnSync("bash", ["-c", `exec 3<>/dev/tcp/127.0.0.1/${port}`]).status === 0) return;
-    spawnSync("sleep", ["0.1"]);
-  }
-  throw new Error(`nothing answers on port ${port}`);
-}
-
 const work = mkdtempSync(path.join(tmpdir(), "pasv-membench-"));
 const served = path.join(work, "srv");
 mkdirSync(served, { recursive: true });
@@ -157,31 +149,12 @@ writeFileSync(path.join(served, "large.bin"), Buffer.alloc(LARGE_BYTES, 0x62));
 
 const base = 23000 + Math.floor(Math.random() * 1000);
 const caps = ["--max-sessions", String(DOWNLOADS + STALLED + 100), "--max-sessions-per-ip", String(DOWNLOADS + STALLED + 100)];
-const starts: (() => Server)[] = [];
-if (spawnSync("test", ["-x", "/usr/sbin/vsftpd"]).status === 0) {
-  starts.push(() => {
-    mkdirSync("/var/run/vsftpd/empty", { recursive: true });
-    const conf = path.join(work, "vsftpd.conf");
-    writeFileSync(conf, [
-      "listen=YES", "listen_address=127.0.0.1", `listen_port=${base}`, "background=NO", "anonymous_enable=YES", `anon_root=${served}`,
-      "no_anon_password=YES", "local_enable=NO", "max_clients=0", "max_per_ip=0", "pasv_min_port=50000", "pasv_max_port=51999",
-      "seccomp_sandbox=NO", "xferlog_enable=NO", "secure_chroot_dir=/var/run/vsftpd/empty", "",
-    ].join("\n"));
-    return { name: "vsftpd", proc: spawn("/usr/sbin/vsftpd", [conf], { stdio: "ignore" }), port: base, user: "anonymous", password: "bench@", forking: true };
-  });
-} else {
-  console.log("vsftpd is not installed (pnpm bench server installs it): pasv only");
-}
-starts.push(() => ({
-  name: "pasv (node)",
-  proc: spawn(process.execPath, [path.join(ROOT, "packages/cli/dist/main.js"), served, "-p", String(base + 1), "-u", "bench:bench", "--pasv-ports", "52000-53999", ...caps], { stdio: "ignore" }),
-  port: base + 1, user: "bench", password: "bench", forking: false,
-}));
-starts.push(() => ({
-  name: "pasv (deno)",
-  proc: spawn(denoBinary(), ["run", "-A", "--quiet", path.join(ROOT, "packages/deno/src/main.ts"), served, "-p", String(base + 2), "-u", "bench:bench", "--pasv-ports", "54000-55999", ...caps], { stdio: "ignore" }),
-  port: base + 2, user: "bench", password: "bench", forking: false,
-}));
+ensurePeers();
+const starts: (() => Server)[] = [
+  () => startVsftpd(work, served, base, ["max_clients=0", "max_per_ip=0"]),
+  () => startPasv("node", served, base + 1, { flags: caps }),
+  () => startPasv("deno", served, base + 2, { flags: caps }),
+];
 
 const mib = (n: number): string => (n / MiB).toFixed(0).padStart(6);
 const rows: string[] = [];
@@ -191,7 +164,7 @@ try {
     try {
       waitForPort(s.port);
       await sleep(500);
-      const idle = s.forking ? treeRss(s.proc.pid!) : statusBytes(s.proc.pid!, "VmRSS");
+      const idle = forking(s) ? treeRss(s.proc.pid!) : statusBytes(s.proc.pid!, "VmRSS");
       const a = await sampled(s, () => smallDownloads(s));
       await sleep(1_000);
       let stalledClose: () => void = () => undefined;
@@ -202,8 +175,8 @@ try {
       });
       stalledClose();
       await sleep(SETTLE_MS);
-      const after = s.forking ? treeRss(s.proc.pid!) : statusBytes(s.proc.pid!, "VmRSS");
-      const hwm = s.forking ? "     -" : mib(statusBytes(s.proc.pid!, "VmHWM"));
+      const after = forking(s) ? treeRss(s.proc.pid!) : statusBytes(s.proc.pid!, "VmRSS");
+      const hwm = forking(s) ? "     -" : mib(statusBytes(s.proc.pid!, "VmHWM"));
       rows.push(`${s.name.padEnd(12)} ${mib(idle)} ${mib(a.peak)} ${`${a.result.ok}/${DOWNLOADS}`.padStart(10)} ${mib(b.peak)} ${`${b.result.running}/${STALLED}`.padStart(8)} ${mib(after)} ${hwm}`);
     } finally {
       s.proc.kill("SIGTERM");

@@ -85,10 +85,11 @@ export function waitForPort(port: number): void {
   throw new Error(`nothing answers on port ${port}`);
 }
 
-/** A passive range per server, so no two servers of one run compete for ports. */
-function passiveRange(port: number): [number, number] {
-  const from = 40_000 + (port % 20) * 1000;
-  return [from, from + 999];
+/** Each server of a run gets a passive range of its own (2,500 ports), so none competes for ports. */
+let nextRange = 0;
+function passiveRange(): [number, number] {
+  const from = 30_000 + (nextRange++ % 12) * 2_500;
+  return [from, from + 2_499];
 }
 
 /**
@@ -97,7 +98,7 @@ function passiveRange(port: number): [number, number] {
  */
 export function startVsftpd(work: string, served: string, port: number, extra: readonly string[] = []): Server {
   mkdirSync("/var/run/vsftpd/empty", { recursive: true });
-  const [lo, hi] = passiveRange(port);
+  const [lo, hi] = passiveRange();
   const conf = path.join(work, `vsftpd-${port}.conf`);
   writeFileSync(conf, [
     "listen=YES", "listen_address=127.0.0.1", `listen_port=${port}`, "background=NO", "anonymous_enable=YES", `anon_root=${served}`,
@@ -110,7 +111,7 @@ export function startVsftpd(work: string, served: string, port: number, extra: r
 /** pasv's command on one runtime, from `checkout` (this tree by default; another one to compare builds). */
 export function startPasv(runtime: "node" | "deno", served: string, port: number, options: { readonly checkout?: string; readonly label?: string; readonly flags?: readonly string[] } = {}): Server {
   const checkout = options.checkout ?? ROOT;
-  const [lo, hi] = passiveRange(port);
+  const [lo, hi] = passiveRange();
   const args = [served, "-p", String(port), "-u", "bench:bench", "-w", "--pasv-ports", `${lo}-${hi}`, ...(options.flags ?? [])];
   const proc =
     runtime === "node"
@@ -121,7 +122,7 @@ export function startPasv(runtime: "node" | "deno", served: string, port: number
 
 /** pyftpdlib as its docs show it (Debian's python3, the one apt's pyftpdlib belongs to). */
 export function startPyftpdlib(served: string, port: number): Server {
-  const [lo, hi] = passiveRange(port);
+  const [lo, hi] = passiveRange();
   const proc = spawn("/usr/bin/python3", ["-c", PYFTPDLIB_SERVER, served, String(port), String(lo), String(hi + 1)], { stdio: "ignore" });
   return { name: "pyftpdlib", proc, port, comm: null, user: "bench:bench@" };
 }
