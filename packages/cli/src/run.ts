@@ -1,11 +1,16 @@
 // The `pasv` command, once for every runtime: flags (and the users file) become server options here
 // and nowhere else; a runtime supplies files, a server, signals and its output.
-import { hashPassword, type ServerOptions } from "@pasv/driver";
+import type { ServerOptions } from "@pasv/driver";
 import { readConfig, splitConfigFlag, type ConfigUser } from "./config.js";
+import { hashPasswordCommand, type PasswordInput } from "./hash-password.js";
+import { LineAppender } from "./line-appender.js";
 import { startMetrics, type MetricsEndpoint, type MetricsSource } from "./metrics.js";
 import { duplicateUser, parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser, type LoginLimits } from "./args.js";
 
 export const VERSION = "0.1.0";
+export type { PasswordInput } from "./hash-password.js";
+/** How long an exit waits for the xferlog's last lines (a disk that hangs must not hold the exit). */
+export const XFERLOG_FLUSH_MS = 5_000;
 
 /** The driver's options as the command builds them, with the TLS material read from disk. */
 export interface CommandOptions extends Omit<ServerOptions, "tls"> {
@@ -19,51 +24,6 @@ export interface CommandServer extends MetricsSource {
 
 /** How long a stop lets running transfers finish, unless --drain-timeout says otherwise (systemd's default stop timeout is 90 s). */
 export const DEFAULT_DRAIN_SECONDS = 30;
-/** xferlog lines waiting for the disk; past this many (a disk that does not keep up) lines are dropped and counted. */
-export const MAX_QUEUED_XFERLOG_LINES = 10_000;
-
-/**
- * Appends lines to a file in order, off the sessions' path. Each write opens the file anew, so a
- * log rotated away (logrotate's rename) is followed by the next line without any signal.
- */
-export class LineAppender {
-  private queue: string[] = [];
-  private dropped = 0;
-  private pumping: Promise<void> | null = null;
-
-  constructor(private readonly file: string, private readonly append: (file: string, text: string) => Promise<void>, private readonly report: (problem: string) => void) {}
-
-  push(line: string): void {
-    if (this.queue.length >= MAX_QUEUED_XFERLOG_LINES) {
-      this.dropped++;
-      return;
-    }
-    this.queue.push(line);
-    this.pumping ??= this.pump().finally(() => (this.pumping = null));
-  }
-
-  /** Resolves once every line pushed so far is written (or given up). */
-  idle(): Promise<void> {
-    return this.pumping ?? Promise.resolve();
-  }
-
-  private async pump(): Promise<void> {
-    while (this.queue.length > 0) {
-      const lines = this.queue;
-      this.queue = [];
-      if (this.dropped > 0) {
-        this.report(`${String(this.dropped)} xferlog line(s) dropped (the disk did not keep up)`);
-        this.dropped = 0;
-      }
-      try {
-        await this.append(this.file, `${lines.join("\n")}\n`);
-      } catch (error) {
-        this.report(`cannot write the xferlog ${this.file}: ${reason(error)} (${String(lines.length)} line(s) lost)`);
-      }
-    }
-  }
-}
-
 export interface CommandHost {
   /** Shown in --version and the start-up line. */
   readonly runtime: string;
@@ -91,73 +51,6 @@ export interface CommandHost {
 function directoryOf(file: string): string {
   const slash = file.lastIndexOf("/");
   return slash < 0 ? "." : slash === 0 ? "/" : file.slice(0, slash);
-}
-
-/** What `hash-password` needs of standard input. */
-export interface PasswordInput {
-  readonly isTerminal: boolean;
-  /** Raw mode on a terminal: keys arrive one by one and are not echoed. */
-  setRaw(on: boolean): void;
-  /** The next bytes, or null at the end of input. */
-  read(): Promise<Uint8Array | null>;
-}
-
-/** Ctrl-C in raw mode (the terminal no longer turns it into SIGINT). */
-const INTERRUPTED = Symbol("interrupted");
-
-/**
- * One line of input, without its line end. On a terminal the keys are not echoed; Backspace edits,
- * Ctrl-C gives up. From a pipe only the first line counts, so `echo pw | pasv hash-password` works.
- */
-async function readLine(input: PasswordInput): Promise<string | null | typeof INTERRUPTED> {
-  const decoder = new TextDecoder();
-  let line = "";
-  for (;;) {
-    const chunk = await input.read();
-    if (chunk === null) return line === "" ? null : line;
-    for (const ch of decoder.decode(chunk, { stream: true })) {
-      if (ch === "\n" || ch === "\r") return line;
-      if (!input.isTerminal) line += ch;
-      else if (ch === "\u0003") return INTERRUPTED;
-      else if (ch === "\u0004") return line === "" ? null : line;
-      else if (ch === "\u007f" || ch === "\b") line = line.replace(/.$/u, "");
-      else if (ch >= " ") line += ch;
-    }
-  }
-}
-
-/** The password `hash-password` reads: asked twice on a terminal (typos are invisible there), one line from a pipe. */
-async function readNewPassword(host: CommandHost): Promise<string | { readonly problem: string; readonly code: number }> {
-  const input = host.stdin;
-  if (!input.isTerminal) {
-    const line = await readLine(input);
-    return line === INTERRUPTED ? { problem: "interrupted", code: 130 } : (line ?? "");
-  }
-  input.setRaw(true);
-  try {
-    host.err("pasv: password (not shown), then Enter:");
-    const first = await readLine(input);
-    if (first === INTERRUPTED) return { problem: "interrupted", code: 130 };
-    if (first === null || first === "") return first ?? "";
-    host.err("pasv: the same password again:");
-    const again = await readLine(input);
-    if (again === INTERRUPTED) return { problem: "interrupted", code: 130 };
-    return again === first ? first : { problem: "the passwords differ", code: 2 };
-  } finally {
-    input.setRaw(false);
-  }
-}
-
-async function hashPasswordCommand(host: CommandHost, fail: (message: string) => never): Promise<void> {
-  const password = await readNewPassword(host);
-  if (typeof password !== "string") {
-    if (password.code !== 2) return host.exit(password.code);
-    return fail(`hash-password: ${password.problem}`);
-  }
-  if (password === "") return fail("hash-password: no password on stdin");
-  host.out(await hashPassword(password));
-  await host.flush();
-  return host.exit(0);
 }
 
 function reason(error: unknown): string {
@@ -300,7 +193,7 @@ export async function runCommand(host: CommandHost): Promise<void> {
       .then(async (code) => {
         // The health check answered 503 during the drain; now nothing is left to report.
         await metrics?.close();
-        await xferlog?.idle();
+        if (xferlog !== null) await Promise.race([xferlog.idle(), new Promise((r) => setTimeout(r, XFERLOG_FLUSH_MS))]);
         await host.flush();
         host.exit(code);
       });
