@@ -4,7 +4,7 @@
 // are the host's own (Deno.FsFile exposes none); the files are then used with Deno's APIs.
 import fs from "node:fs";
 import type { FileStat, Millis } from "@pasv/core";
-import { Confinement, DownloadReader, nodeFsDescriptors, toVfsError, writeAccess, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type Guarantee, type Reached, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "@pasv/driver";
+import { Confinement, DownloadReader, fileStat, nodeFsDescriptors, toVfsError, writeAccess, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type Guarantee, type HostStat, type Reached, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "@pasv/driver";
 
 /** Read size for downloads (as on Node); a download's one buffer is this or the file's remaining
  * size, whichever is smaller. */
@@ -22,32 +22,15 @@ function writeOptions(mode: WriteMode, at: Reached): Deno.OpenOptions {
   return mode === "truncate" ? { write: true, create: true, truncate: true } : mode === "append" ? { append: true, create: true } : mode === "create-new" ? { write: true, createNew: true } : { read: true, write: true };
 }
 
-/** What toStat reads of an entry: a Deno.FileInfo, or the same fields from node:fs's fstat. */
-type Info = Pick<Deno.FileInfo, "isDirectory" | "isFile" | "isSymlink" | "size" | "mtime" | "mode" | "dev" | "ino">;
-
-/**
- * The stat of what a "follow" check reached: fstat on its pinned O_PATH descriptor (node:fs, whose
- * descriptors are the host's), done inline since the inode is already in memory (an async stat
- * costs a blocking-pool hand-off, twice per RETR, which the core stats before it reads), else
- * Deno.stat by the path the check returned.
- */
-function infoOf(at: Reached): Promise<Info> {
-  if (at.fd === undefined) return Deno.stat(at.path);
-  const st = fs.fstatSync(at.fd);
-  return Promise.resolve({ isDirectory: st.isDirectory(), isFile: st.isFile(), isSymlink: st.isSymbolicLink(), size: st.size, mtime: new Date(st.mtimeMs), mode: st.mode, dev: st.dev, ino: st.ino });
+/** A Deno.FileInfo as the driver's HostStat. */
+function hostStat(info: Deno.FileInfo): HostStat {
+  const kind = info.isDirectory ? "dir" : info.isFile ? "file" : info.isSymlink ? "symlink" : "other";
+  return { kind, size: info.size, mtimeMs: info.mtime?.getTime() ?? 0, mode: info.mode ?? 0, dev: info.dev ?? 0, ino: info.ino ?? 0 };
 }
 
-function toStat(name: string, info: Info, target?: string): FileStat {
-  const type = info.isDirectory ? "dir" : info.isFile ? "file" : info.isSymlink ? "symlink" : "other";
-  return {
-    name,
-    type,
-    size: type === "dir" ? 4096 : info.size,
-    mtime: info.mtime?.getTime() ?? 0,
-    mode: (info.mode ?? 0) & 0o777,
-    unique: `${(info.dev ?? 0).toString(16)}U${(info.ino ?? 0).toString(16)}`,
-    ...(target === undefined ? {} : { target }),
-  };
+/** The stat of what a "follow" check reached: inline on its pinned descriptor when it has one. */
+async function statOf(at: Reached): Promise<HostStat> {
+  return at.stat?.() ?? hostStat(await Deno.stat(at.path));
 }
 
 export class DenoLocalFs implements Vfs {
@@ -69,7 +52,7 @@ export class DenoLocalFs implements Vfs {
   }
 
   stat(p: string): Promise<FileStat> {
-    return this.at(p, "follow", async (at) => toStat(at.name, await infoOf(at)));
+    return this.at(p, "follow", async (at) => fileStat(at.name, await statOf(at)));
   }
 
   list(p: string): Promise<FileStat[]> {
@@ -79,7 +62,7 @@ export class DenoLocalFs implements Vfs {
         try {
           const full = `${at.path}/${entry.name}`;
           const info = await Deno.lstat(full);
-          out.push(toStat(entry.name, info, info.isSymlink ? await Deno.readLink(full) : undefined));
+          out.push(fileStat(entry.name, hostStat(info), info.isSymlink ? await Deno.readLink(full) : undefined));
         } catch {
           // vanished meanwhile
         }
@@ -120,8 +103,8 @@ export class DenoLocalFs implements Vfs {
   read(p: string, offset: number): Promise<VfsReader> {
     return this.at(p, "follow", async (at) => {
       // Checked before opening: opening a FIFO for reading would wait for a writer.
-      const info = await infoOf(at);
-      if (!info.isFile) throw new VfsError(info.isDirectory ? "is-a-directory" : "permission");
+      const info = await statOf(at);
+      if (info.kind !== "file") throw new VfsError(info.kind === "dir" ? "is-a-directory" : "permission");
       const file = await Deno.open(at.path, { read: true });
       try {
         if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);

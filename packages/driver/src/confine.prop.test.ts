@@ -141,6 +141,12 @@ class FakeHost {
         if (at === undefined) throw errno("EINVAL", p);
         return at;
       }),
+    stat: (fd) => {
+      const at = this.fds.get(fd);
+      if (at === undefined) throw errno("EBADF", String(fd));
+      const kind = this.entries.get(at)?.type ?? "file";
+      return { kind: kind === "link" ? "symlink" : kind, size: 0, mtimeMs: 0, mode: 0o644, dev: 1, ino: at.length };
+    },
     close: (fd) =>
       this.call(() => {
         this.fds.delete(fd);

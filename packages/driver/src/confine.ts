@@ -5,6 +5,7 @@
 // root is refused like a missing permission. Host paths are POSIX ("/"-separated); a host whose
 // real paths look different fails closed (everything is refused), never open.
 import { fsErrorKind, toVfsError } from "./errno.js";
+import type { HostStat } from "./host-stat.js";
 import { VfsError, type WriteMode } from "./vfs.js";
 
 /** The platform's realpath: the canonical absolute path of an existing host path, all symlinks resolved. */
@@ -24,6 +25,8 @@ export interface DescriptorOps {
   /** open(host, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY, 0o644): a new empty file, never through a symlink. */
   createNew(host: string): Promise<number>;
   readLink(host: string): Promise<string>;
+  /** fstat of an open descriptor. */
+  stat(fd: number): HostStat;
   close(fd: number): Promise<void>;
 }
 
@@ -68,11 +71,11 @@ export interface Reached {
   /** The check itself created the file, empty ("create" and "create-new" with descriptors). */
   readonly created: boolean;
   /**
-   * The checked O_PATH descriptor of a "follow" operation, open until `use` settles: fstat on it
-   * reads the inode it pins (already in memory, so no thread-pool round trip is needed), the very
-   * file the check passed. Absent with the "name" guarantee and for the other accesses.
+   * The stat of what a "follow" check passed, by fstat on its O_PATH descriptor: the very inode it
+   * pins, already in memory, so read inline (no thread-pool round trip). Absent with the "name"
+   * guarantee and for the other accesses.
    */
-  readonly fd?: number;
+  readonly stat?: () => HostStat;
 }
 
 /** Rounds of "open, else create" before a name that keeps vanishing and reappearing (or a dangling symlink) is refused. */
@@ -249,7 +252,7 @@ export class Confinement {
     }
     const host = hostPath(root, virtual);
     const name = lastSegment(host);
-    if (access === "follow") return this.held(ops, root, await opened(() => ops.openPath(host, false)), (fd) => use({ path: fdLink(fd), name, created: false, fd }));
+    if (access === "follow") return this.held(ops, root, await opened(() => ops.openPath(host, false)), (fd) => use({ path: fdLink(fd), name, created: false, stat: () => ops.stat(fd) }));
     if (host === root) throw access === "entry" ? new VfsError("permission", "the root itself") : new VfsError("is-a-directory");
     const dir = await opened(() => ops.openPath(parentOf(host), true));
     return this.held(ops, root, dir, (d) => {

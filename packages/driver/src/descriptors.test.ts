@@ -16,6 +16,7 @@ function fake(): { fs: NodeFsLike; opened: [string, number][]; closed: number[] 
       if (fd === 8) throw new Error("EBADF");
     },
     readlinkSync: (path) => `link of ${path}`,
+    fstatSync: (fd) => ({ isDirectory: () => false, isFile: () => fd === 7, isSymbolicLink: () => false, size: 3, mtimeMs: 1000.7, mode: 0o100644, dev: 1, ino: 2 }),
     constants,
   };
   return { fs, opened, closed };
@@ -34,6 +35,12 @@ describe("nodeFsDescriptors", () => {
       ["/n", constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW | constants.O_WRONLY],
     ]);
     await expect(ops.openPath("/missing", false)).rejects.toMatchObject({ code: "ENOENT" });
+  });
+
+  it("stats a descriptor as the driver's HostStat", () => {
+    const { fs } = fake();
+    expect(nodeFsDescriptors(fs).stat(7)).toEqual({ kind: "file", size: 3, mtimeMs: 1000.7, mode: 0o100644, dev: 1, ino: 2 });
+    expect(nodeFsDescriptors(fs).stat(9).kind).toBe("other");
   });
 
   it("reads links and closes without ever throwing", async () => {

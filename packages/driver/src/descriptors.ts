@@ -1,12 +1,14 @@
 // Linux's descriptor primitives for the confinement rule, over node:fs, which Node and Deno both
 // provide with the host's own descriptors: handed the module, so the driver imports no runtime.
 import type { DescriptorOps } from "./confine.js";
+import { fromNodeStats, type NodeStatsLike } from "./host-stat.js";
 
 /** The part of node:fs the primitives use. */
 export interface NodeFsLike {
   open(path: string, flags: number, mode: number, callback: (error: Error | null, fd: number) => void): void;
   closeSync(fd: number): void;
   readlinkSync(path: string): string;
+  fstatSync(fd: number): NodeStatsLike;
   readonly constants: { readonly O_CREAT: number; readonly O_DIRECTORY: number; readonly O_EXCL: number; readonly O_NOFOLLOW: number; readonly O_WRONLY: number };
 }
 
@@ -28,6 +30,7 @@ export function nodeFsDescriptors(fs: NodeFsLike): DescriptorOps {
     // /proc/self/fd links are read from memory and closing a descriptor does no I/O: done inline,
     // they cost less than a round trip through the thread pool.
     readLink: (host) => Promise.resolve().then(() => fs.readlinkSync(host)),
+    stat: (fd) => fromNodeStats(fs.fstatSync(fd)),
     close: (fd) => {
       try {
         fs.closeSync(fd);

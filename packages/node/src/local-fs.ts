@@ -3,11 +3,11 @@
 // must resolve inside it, so a symlink that points out of the root is refused like a missing
 // permission. On Linux the rule holds through descriptors (node:fs open with O_PATH, then
 // /proc/self/fd), so a symlink swapped in by a local process cannot win a race against it.
-import fs, { promises as fsp, type Stats } from "node:fs";
+import fs, { promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { FileStat, Millis } from "@pasv/core";
-import { Confinement, DownloadReader, nodeFsDescriptors, toVfsError, writeAccess, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type Guarantee, type Reached, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "@pasv/driver";
+import { Confinement, DownloadReader, fileStat, fromNodeStats, nodeFsDescriptors, toVfsError, writeAccess, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type Guarantee, type HostStat, type Reached, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "@pasv/driver";
 
 /** Read size for downloads: large chunks keep loopback throughput high (see DESIGN's notes); a
  * download's one buffer is this or the file's remaining size, whichever is smaller. */
@@ -27,18 +27,6 @@ function writeFlags(mode: WriteMode, at: Reached): string {
   return mode === "truncate" ? "w" : mode === "append" ? "a" : mode === "create-new" ? "wx" : "r+";
 }
 
-function toStat(name: string, st: Stats, target?: string): FileStat {
-  const type = st.isDirectory() ? "dir" : st.isFile() ? "file" : st.isSymbolicLink() ? "symlink" : "other";
-  return {
-    name,
-    type,
-    size: type === "dir" ? 4096 : st.size,
-    mtime: Math.floor(st.mtimeMs),
-    mode: st.mode & 0o777,
-    unique: `${st.dev.toString(16)}U${st.ino.toString(16)}`,
-    ...(target === undefined ? {} : { target }),
-  };
-}
 
 /** What is left of `parts` after the first `written` bytes (a short writev). */
 function remainder(parts: readonly Uint8Array[], written: number): Uint8Array[] {
@@ -60,8 +48,9 @@ function remainder(parts: readonly Uint8Array[], written: number): Uint8Array[] 
  * (the inode is already in memory; a thread-pool stat costs a hand-off, a wake-up and a promise,
  * twice per RETR, which the core stats before it reads), else stat by the path the check returned.
  */
-function statOf(at: Reached): Promise<Stats> {
-  return at.fd === undefined ? fsp.stat(at.path) : Promise.resolve(fs.fstatSync(at.fd));
+/** The stat of what a "follow" check reached: inline on its pinned descriptor when it has one. */
+async function statOf(at: Reached): Promise<HostStat> {
+  return at.stat?.() ?? fromNodeStats(await fsp.stat(at.path));
 }
 
 export class LocalFs implements Vfs {
@@ -83,7 +72,7 @@ export class LocalFs implements Vfs {
   }
 
   stat(p: string): Promise<FileStat> {
-    return this.at(p, "follow", async (at) => toStat(at.name, await statOf(at)));
+    return this.at(p, "follow", async (at) => fileStat(at.name, await statOf(at)));
   }
 
   list(p: string): Promise<FileStat[]> {
@@ -94,7 +83,7 @@ export class LocalFs implements Vfs {
         try {
           const full = `${at.path}/${name}`;
           const st = await fsp.lstat(full);
-          out.push(toStat(name, st, st.isSymbolicLink() ? await fsp.readlink(full) : undefined));
+          out.push(fileStat(name, fromNodeStats(st), st.isSymbolicLink() ? await fsp.readlink(full) : undefined));
         } catch {
           // Vanished between readdir and lstat: it is simply not listed.
         }
@@ -133,7 +122,7 @@ export class LocalFs implements Vfs {
     return this.at(p, "follow", async (at) => {
       // Checked before opening: opening a FIFO for reading would wait for a writer.
       const st = await statOf(at);
-      if (!st.isFile()) throw new VfsError(st.isDirectory() ? "is-a-directory" : "permission");
+      if (st.kind !== "file") throw new VfsError(st.kind === "dir" ? "is-a-directory" : "permission");
       return new DownloadReader(new HandleSource(await fsp.open(at.path, "r")), offset, st.size, READ_CHUNK_BYTES);
     });
   }
