@@ -11,6 +11,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # Password-hash tools: the users-file tests hash with the real htpasswd -B and mkpasswd.
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 command -v mkpasswd >/dev/null 2>&1 || need+=(whois)
+# The install test checks docs/pasv.service with systemd-analyze verify.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing FTP clients for the end-to-end tests: ${need[*]}" >&2

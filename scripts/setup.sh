@@ -6,3 +6,5 @@ if [ ! -d node_modules/.pnpm ] || [ pnpm-lock.yaml -nt node_modules/.modules.yam
   bash scripts/pnpm.sh install --frozen-lockfile --reporter=append-only
 fi
 bash scripts/pnpm.sh run --silent build
+# start.sh skips the build while nothing is newer than this.
+mkdir -p .cache && touch .cache/built
