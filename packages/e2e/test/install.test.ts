@@ -79,7 +79,7 @@ describe(`installed like a service (${deno ? "deno" : "node"})`, () => {
   it("npm run pack makes one tarball per package the command needs; installed into an empty folder, `pasv --help` runs and `pasv DIR` serves", async () => {
     const packed = path.join(dir.dir, "pack");
     // The suite has built already; pack what is built.
-    execFileSync("node", [path.join(ROOT, "scripts/pack.mjs"), packed], { env: { ...process.env, PASV_PACK_NO_BUILD: "1" }, stdio: ["ignore", "pipe", "inherit"], timeout: 120_000 });
+    execFileSync("node", ["--import", "tsx", path.join(ROOT, "scripts/pack.ts"), packed], { env: { ...process.env, PASV_PACK_NO_BUILD: "1" }, stdio: ["ignore", "pipe", "inherit"], timeout: 120_000 });
     tarballs = readdirSync(packed).map((f) => path.join(packed, f));
     const names = readdirSync(packed).sort();
     expect(names).toEqual(expect.arrayContaining(["pasv-cli-0.1.0.tgz", "pasv-core-0.1.0.tgz", "pasv-driver-0.1.0.tgz", "pasv-node-0.1.0.tgz"]));
@@ -129,7 +129,7 @@ describe(`installed like a service (${deno ? "deno" : "node"})`, () => {
     expect({ status: verify.status, stderr: verify.stderr.trim(), stdout: verify.stdout.trim() }).toEqual({ status: 0, stderr: "", stdout: "" });
   }, 300_000);
 
-  it("the Dockerfile in docs/ builds and its image serves (where a Docker daemon runs)", async (ctx) => {
+  it("the Dockerfile in docs/ builds and its image serves (where a Docker daemon runs)", (ctx) => {
     const info = spawnSync("docker", ["info"], { encoding: "utf8", timeout: 20_000 });
     if (info.error !== undefined || info.status !== 0) {
       // The issue allows it: Docker is absent on this machine (no daemon); the unit file is still checked above.
