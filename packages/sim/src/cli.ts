@@ -32,23 +32,64 @@ function duration(seconds: number): string {
   return `${s} s`;
 }
 
+export const USAGE = `Usage: npm run sim -- [options]
+  --seed N          run seed N (or PASV_SEED=N); with --count, N is the first of the run
+  --count N         how many seeds (default 100; 1 with --seed)
+  --duration S      run fresh seeds for S seconds
+  --workers N       worker threads (default 1); each seed is still a pure function of its number
+  --keep-going      go on after a failure, printing each failure's replay line
+  --no-record       do not add failing seeds to regressions.json
+  --trace FILE      append every seed's trace to FILE (one worker)
+  --determinism N   run N seeds twice each and compare their trace hashes
+  -h, --help        show this help`;
+
+const OPTIONS = {
+  seed: { type: "string" },
+  count: { type: "string" },
+  duration: { type: "string" },
+  trace: { type: "string" },
+  determinism: { type: "string" },
+  workers: { type: "string" },
+  "keep-going": { type: "boolean" },
+  "no-record": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** The flags, or the one line that says what is wrong with them. */
+export function parseSimArgs(argv: readonly string[]): { values: ReturnType<typeof parseArgs<{ options: typeof OPTIONS }>>["values"] } | string {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: OPTIONS }));
+  } catch (error) {
+    // node:util's messages can run to several lines; the first says what is wrong.
+    return (error instanceof Error ? error.message : String(error)).split("\n")[0] ?? "bad flags";
+  }
+  for (const name of ["seed", "count", "determinism", "workers"] as const) {
+    const v = values[name];
+    if (v !== undefined && !/^\d+$/.test(v)) return `--${name} wants a whole number, not ${JSON.stringify(v)}`;
+  }
+  if (values.workers !== undefined && Number(values.workers) < 1) return "--workers wants at least 1";
+  if (values.duration !== undefined && !(Number.isFinite(Number(values.duration)) && Number(values.duration) > 0)) return `--duration wants a number of seconds, not ${JSON.stringify(values.duration)}`;
+  const env = process.env.PASV_SEED;
+  if (values.seed === undefined && env !== undefined && !/^\d+$/.test(env)) return `PASV_SEED wants a whole number, not ${JSON.stringify(env)}`;
+  return { values };
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      seed: { type: "string" },
-      count: { type: "string" },
-      duration: { type: "string" },
-      trace: { type: "string" },
-      determinism: { type: "string" },
-      workers: { type: "string" },
-      "keep-going": { type: "boolean" },
-      "no-record": { type: "boolean" },
-    },
-  });
+  const parsed = parseSimArgs(process.argv.slice(2));
+  if (typeof parsed === "string") {
+    console.error(`sim: ${parsed} (npm run sim -- --help lists the flags)`);
+    process.exitCode = 2;
+    return;
+  }
+  const { values } = parsed;
+  if (values.help === true) {
+    console.log(USAGE);
+    return;
+  }
   const envSeed = process.env.PASV_SEED;
   const fixed = values.seed ?? envSeed;
   const workers = values.workers === undefined ? 1 : Number(values.workers);
-  if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers wants a whole number of at least 1, not ${values.workers}`);
   const started = performance.now();
   const deadline = values.duration === undefined ? Infinity : Date.now() + Number(values.duration) * 1000;
   const count = values.count === undefined ? (fixed === undefined && values.duration === undefined ? 100 : fixed === undefined ? Infinity : 1) : Number(values.count);
