@@ -1,7 +1,7 @@
 // The `pasv` command line, parsed without side effects so every rule is testable.
 import { parseArgs } from "node:util";
 import { isAnonymousName, normalizeIp, parseRights, type Right } from "@pasv/core";
-import { parsePasswordHash, PASSWORD_HASH_FORMATS, portRangeProblem, resolveHome, type PortRange } from "@pasv/driver";
+import { LOG_LEVELS, parsePasswordHash, PASSWORD_HASH_FORMATS, portRangeProblem, resolveHome, type LogFormat, type LogLevel, type PortRange } from "@pasv/driver";
 
 /** A named user: plaintext from `-u`, or a hash from the `--users` file (with its line number). */
 export interface CliUser {
@@ -42,6 +42,10 @@ export interface CliOptions {
   readonly drainTimeoutSeconds: number | null;
   /** Where one xferlog(5) line per file transfer is appended, or null. */
   readonly xferlog: string | null;
+  /** How log records are written (null: text on a terminal, JSON lines otherwise). */
+  readonly logFormat: LogFormat | null;
+  /** The least severe records written (null: info). */
+  readonly logLevel: LogLevel | null;
   /** Where /metrics (Prometheus) and /healthz are served, or null. */
   readonly metrics: { readonly host: string; readonly port: number } | null;
   /** PEM files that enable explicit FTPS (AUTH TLS), and the handshake deadline (null: the server's default). */
@@ -105,6 +109,9 @@ Options:
       --metrics HOST:PORT       serve Prometheus metrics at /metrics and a health check at /healthz
                                 (200 while accepting, 503 while stopping)
       --xferlog FILE            append one xferlog line (wu-ftpd/vsftpd format) per file transfer
+      --log-format text|json    log records as text (key=value) or one JSON object per line
+                                (default: text on a terminal, json otherwise)
+      --log-level LEVEL         debug, info (default), warn or error: the least severe records logged
       --drain-timeout SECONDS   on SIGTERM/SIGINT, let running transfers finish for up to SECONDS
                                 (default 30; 0: stop at once); a second signal stops at once
       --tls-cert FILE           PEM certificate (chain) for explicit FTPS (AUTH TLS)
@@ -198,6 +205,8 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         root: { type: "string" },
         "drain-timeout": { type: "string" },
         xferlog: { type: "string" },
+        "log-format": { type: "string" },
+        "log-level": { type: "string" },
         metrics: { type: "string" },
         "keep-partial-uploads": { type: "boolean" },
         "pasv-ports": { type: "string" },
@@ -304,6 +313,10 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     if (address === null || !(mport >= 0 && mport <= 65535)) return { kind: "error", message: `--metrics must be IP:PORT (or [IPv6]:PORT), got ${JSON.stringify(v.metrics)}` };
     metrics = { host: address.address, port: mport };
   }
+  const logFormat = v["log-format"] ?? null;
+  if (logFormat !== null && logFormat !== "text" && logFormat !== "json") return { kind: "error", message: `--log-format must be text or json, got ${JSON.stringify(logFormat)}` };
+  const logLevel = v["log-level"] ?? null;
+  if (logLevel !== null && !isLogLevel(logLevel)) return { kind: "error", message: `--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}` };
   const cert = v["tls-cert"];
   const key = v["tls-key"];
   if ((cert === undefined) !== (key === undefined)) return { kind: "error", message: "--tls-cert and --tls-key go together" };
@@ -340,10 +353,16 @@ export function parseCli(argv: readonly string[]): ParsedCli {
       hideDotfiles: v["hide-dotfiles"] === true,
       drainTimeoutSeconds: numbers["drain-timeout"] ?? null,
       xferlog: v.xferlog ?? null,
+      logFormat,
+      logLevel,
       metrics,
       tls,
     },
   };
+}
+
+function isLogLevel(text: string): text is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(text);
 }
 
 /** NAME=VALUE, both non-empty; split at the first "=" (user names have none, values may). */

@@ -35,6 +35,8 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   "tls-handshake-timeout": "integer",
   "drain-timeout": "integer",
   xferlog: "path",
+  "log-format": "string",
+  "log-level": "string",
   metrics: "string",
 };
 

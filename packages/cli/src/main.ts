@@ -28,6 +28,7 @@ runCommand({
   runtime: "node",
   noTls: null,
   args: process.argv.slice(2),
+  interactive: process.stdout.isTTY === true,
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
   exit: (code) => process.exit(code),

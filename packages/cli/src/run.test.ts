@@ -63,6 +63,7 @@ class FakeServer implements CommandServer {
 
 class FakeHost implements CommandHost {
   readonly runtime = "testrt";
+  interactive = false;
   noTls: string | null = null;
   readonly out_: string[] = [];
   readonly err_: string[] = [];
@@ -131,6 +132,14 @@ class FakeHost implements CommandHost {
   }
   stderr(): string {
     return this.err_.join("\n");
+  }
+  /** Standard output as the JSON log records it holds (not a terminal: JSON is the default). */
+  records(): Record<string, unknown>[] {
+    return this.out_.map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+  /** The records without their time, the part a test can pin down. */
+  events(): Record<string, unknown>[] {
+    return this.records().map(({ time: _time, ...rest }) => rest);
   }
 }
 
@@ -340,7 +349,8 @@ describe("runCommand: serving", () => {
   it("prints where it serves and whom it admits, then keeps running", async () => {
     const host = new FakeHost([]);
     expect(await run(host)).toBeNull();
-    expect(host.out_).toEqual(["pasv: serving /real/cwd on ftp://127.0.0.1:2121 (anonymous read-only) [testrt]"]);
+    expect(host.events()).toEqual([{ level: "info", event: "server.start", address: "127.0.0.1", port: 2121, url: "ftp://127.0.0.1:2121", version: VERSION, runtime: "testrt", root: "/real/cwd", access: "anonymous read-only" }]);
+    expect(host.records()[0]?.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(host.exits).toEqual([]);
     expect([...host.signals.keys()].sort()).toEqual(["SIGHUP", "SIGINT", "SIGTERM"]);
     expect(host.created[0]).toMatchObject({ root: "/real/cwd", anonymous: true, write: false, users: [] });
@@ -351,7 +361,7 @@ describe("runCommand: serving", () => {
     host.files.set("u.txt", `b:${BCRYPT}\n`).set("c.pem", "CERT").set("k.pem", "KEY");
     host.server.bound = { address: "::1", port: 2121 };
     expect(await run(host)).toBeNull();
-    expect(host.out_).toEqual(["pasv: serving /srv on ftp://[::1]:2121 (2 users read-write, TLS required for users) [testrt]"]);
+    expect(host.events()).toEqual([expect.objectContaining({ event: "server.start", address: "::1", url: "ftp://[::1]:2121", root: "/srv", access: "2 users read-write, TLS required for users" })]);
     const created = host.created[0]!;
     expect(created.users).toEqual([
       { user: "a", password: "1", write: true },
@@ -364,14 +374,38 @@ describe("runCommand: serving", () => {
     const host = new FakeHost(["-u", "a:1", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
     host.files.set("c.pem", "C").set("k.pem", "K");
     await run(host);
-    expect(host.out_[0]).toContain("(anonymous read-only, 1 user read-only, TLS offered)");
+    expect(host.records()[0]?.access).toBe("anonymous read-only, 1 user read-only, TLS offered");
   });
 
-  it("the server's log lines go to out with a timestamp", async () => {
-    const host = new FakeHost([]);
-    await run(host);
-    host.created[0]!.log?.("transfer completed");
-    expect(host.out_.at(-1)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z transfer completed$/);
+  it("the server's records go to out: JSON lines off a terminal, text on one, or as --log-format says", async () => {
+    const record = { time: Date.UTC(2026, 11, 4, 1, 2, 3, 4), level: "info", event: "file", session: 7, client: "192.0.2.1", clientPort: 4000, tls: true, user: "a b", command: "DELE", path: "/x", from: null, ok: true, code: 250 } as const;
+    const json = new FakeHost([]);
+    await run(json);
+    json.created[0]!.log?.(record);
+    expect(json.out_.at(-1)).toBe('{"time":"2026-12-04T01:02:03.004Z","level":"info","event":"file","session":7,"client":"192.0.2.1","clientPort":4000,"tls":true,"user":"a b","command":"DELE","path":"/x","from":null,"ok":true,"code":250}');
+    expect(json.created[0]?.logLevel).toBe("info");
+    const text = new FakeHost([]);
+    text.interactive = true;
+    await run(text);
+    expect(text.out_[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z info  server\.start address=127\.0\.0\.1 port=2121 url=ftp:\/\/127\.0\.0\.1:2121 version=[\d.]+ runtime=testrt root=\/real\/cwd access="anonymous read-only"$/);
+    text.created[0]!.log?.(record);
+    expect(text.out_.at(-1)).toBe('2026-12-04T01:02:03.004Z info  file session=7 client=192.0.2.1 clientPort=4000 tls=true user="a b" command=DELE path=/x ok=true code=250');
+    const forced = new FakeHost(["--log-format", "text", "--log-level", "warn"]);
+    await run(forced);
+    // The start record is info: below the threshold.
+    expect(forced.out_).toEqual([]);
+    expect(forced.created[0]?.logLevel).toBe("warn");
+    forced.created[0]!.log?.({ ...record, level: "warn" });
+    expect(forced.out_.at(-1)).toMatch(/^2026-12-04T01:02:03\.004Z warn  file /);
+  });
+
+  it("refuses an unknown --log-format or --log-level, naming the flag", async () => {
+    const format = new FakeHost(["--log-format", "xml"]);
+    expect(await run(format)).toBe(2);
+    expect(format.stderr()).toBe(`pasv: --log-format must be text or json, got "xml"\n${TRY}`);
+    const level = new FakeHost(["--log-level", "loud"]);
+    expect(await run(level)).toBe(2);
+    expect(level.stderr()).toBe(`pasv: --log-level must be one of debug, info, warn, error, got "loud"\n${TRY}`);
   });
 
   it("SIGTERM drains the server for --drain-timeout, then flushes and exits 0", async () => {
@@ -380,18 +414,19 @@ describe("runCommand: serving", () => {
     host.exitThrows = false;
     host.signals.get("SIGTERM")!();
     await settle();
-    expect(host.out_.at(-1)).toBe("pasv: SIGTERM, stopping (running transfers may finish within 30 s; signal again to stop now)");
+    expect(host.events().at(-1)).toEqual({ level: "info", event: "server.stop", signal: "SIGTERM", drainMs: 30_000, immediate: false });
     expect(host.server.calls).toEqual(["created", "listen 127.0.0.1:2121", "close drain=30000"]);
     expect(host.exits).toEqual([]);
     host.server.settleClose(true);
     await settle();
     expect(host.log.slice(-2)).toEqual(["flush", "exit 0"]);
+    expect(host.events().at(-1)).toEqual({ level: "info", event: "server.exit", code: 0 });
     expect(host.exits).toEqual([0]);
     const quick = new FakeHost(["--drain-timeout", "0"]);
     await run(quick);
     quick.signals.get("SIGINT")!();
     await settle();
-    expect(quick.out_.at(-1)).toBe("pasv: SIGINT, stopping");
+    expect(quick.events().at(-1)).toEqual({ level: "info", event: "server.stop", signal: "SIGINT", drainMs: 0, immediate: false });
     expect(quick.server.calls.at(-1)).toBe("close drain=0");
   });
 
@@ -402,7 +437,10 @@ describe("runCommand: serving", () => {
     host.signals.get("SIGTERM")!();
     host.signals.get("SIGINT")!();
     await settle();
-    expect(host.out_.at(-1)).toBe("pasv: SIGINT again, stopping now");
+    expect(host.events().slice(-2)).toEqual([
+      { level: "warn", event: "server.stop", signal: "SIGINT", drainMs: 0, immediate: true },
+      { level: "info", event: "server.exit", code: 1 },
+    ]);
     expect(host.log.slice(-2)).toEqual(["flush", "exit 1"]);
     expect(host.server.calls.filter((c) => c.startsWith("close"))).toHaveLength(1);
   });
@@ -414,7 +452,7 @@ describe("runCommand: serving", () => {
     host.signals.get("SIGINT")!();
     host.server.settleClose(false);
     await settle();
-    expect(host.out_).toContain("pasv: SIGINT, stopping (running transfers may finish within 30 s; signal again to stop now)");
+    expect(host.events()).toContainEqual({ level: "info", event: "server.stop", signal: "SIGINT", drainMs: 30_000, immediate: false });
     expect(host.log.slice(-2)).toEqual(["flush", "exit 1"]);
   });
 });
@@ -425,7 +463,7 @@ describe("serverOptions", () => {
   it("maps every flag", () => {
     const o = options(["/srv", "-H", "0.0.0.0", "-p", "0", "-w", "--no-anonymous", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--login-fail-delay", "0.25", "--max-login-failures", "5", "--ban-after", "4", "--ban-window", "60", "--ban-seconds", "120", "--tls-cert", "c", "--tls-key", "k", "--tls-handshake-timeout", "7"]);
     const tls = { cert: new Uint8Array([1]), key: new Uint8Array([2]), required: true };
-    expect(serverOptions(o, "/real/srv", [{ user: "a", password: "b" }], tls, log)).toEqual({
+    expect(serverOptions(o, "/real/srv", [{ user: "a", password: "b" }], tls, log, "info")).toEqual({
       root: "/real/srv",
       users: [{ user: "a", password: "b", write: true }],
       anonymous: false,
@@ -442,14 +480,15 @@ describe("serverOptions", () => {
       tls,
       tlsHandshakeTimeoutMs: 7_000,
       log,
+      logLevel: "info",
     });
-    expect(serverOptions(options(["--ban-after", "0"]), "/d", [], undefined, log).bans).toBe(false);
-    expect(serverOptions(options(["--ban-seconds", "5"]), "/d", [], undefined, log).bans).toEqual({ durationMs: 5000 });
+    expect(serverOptions(options(["--ban-after", "0"]), "/d", [], undefined, log, "info").bans).toBe(false);
+    expect(serverOptions(options(["--ban-seconds", "5"]), "/d", [], undefined, log, "info").bans).toEqual({ durationMs: 5000 });
   });
 
   it("gives each user their home and permissions, and --hide-dotfiles to everyone", () => {
     const o = options(["-w", "--user-home", "a=in/a", "--user-permissions", "a=upload-only", "--hide-dotfiles"]);
-    const mapped = serverOptions(o, "/d", [{ user: "a", password: "p" }, { user: "b", password: "q" }], undefined, log);
+    const mapped = serverOptions(o, "/d", [{ user: "a", password: "p" }, { user: "b", password: "q" }], undefined, log, "info");
     expect(mapped.users).toEqual([
       { user: "a", password: "p", write: true, home: "in/a", permissions: ["list", "mkdir", "create"] },
       { user: "b", password: "q", write: true },
@@ -458,9 +497,9 @@ describe("serverOptions", () => {
   });
 
   it("leaves unset flags to the server's defaults", () => {
-    const mapped = serverOptions(options([]), "/d", [], undefined, log);
-    expect(mapped).toEqual({ root: "/d", users: [], anonymous: true, write: false, log });
-    expect(Object.keys(mapped).sort()).toEqual(["anonymous", "log", "root", "users", "write"]);
+    const mapped = serverOptions(options([]), "/d", [], undefined, log, "info");
+    expect(mapped).toEqual({ root: "/d", users: [], anonymous: true, write: false, log, logLevel: "info" });
+    expect(Object.keys(mapped).sort()).toEqual(["anonymous", "log", "logLevel", "root", "users", "write"]);
   });
 });
 
@@ -482,7 +521,7 @@ describe("runCommand: per-user homes and permissions", () => {
     good.dirs.set("/real/cwd/in", "/real/cwd/in");
     expect(await run(good)).toBeNull();
     expect(good.created[0]?.users).toEqual([{ user: "a", password: "p", write: false, home: "in", permissions: ["list", "read"] }]);
-    expect(good.out_.at(-1)).toContain("1 user with rights per user");
+    expect(good.records().at(-1)?.access).toContain("1 user with rights per user");
   });
 });
 
@@ -498,7 +537,7 @@ describe("--xferlog", () => {
     await settle();
     expect(host.appended.slice(1).map(([, t]) => t).join("")).toBe("line 1\nline 2\n");
     host.signals.get("SIGHUP")!();
-    expect(host.out_.at(-1)).toBe("pasv: SIGHUP: logs are reopened at every write; settings are not reloaded");
+    expect(host.events().at(-1)).toEqual({ level: "info", event: "message", message: "SIGHUP: logs are reopened at every write; settings are not reloaded" });
     expect(host.exits).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 // The `pasv` command, once for every runtime: flags (and the users file) become server options here
 // and nowhere else; a runtime supplies files, a server, signals and its output.
-import type { ServerOptions } from "@pasv/driver";
+import { formatRecord, logs, type LogEvent, type LogLevel, type LogRecord, type ServerOptions } from "@pasv/driver";
 import { readConfig, splitConfigFlag, type ConfigUser } from "./config.js";
 import { hashPasswordCommand, type PasswordInput } from "./hash-password.js";
 import { LineAppender } from "./line-appender.js";
@@ -30,6 +30,9 @@ export interface CommandHost {
   /** Why explicit FTPS cannot run here, or null when it can. */
   readonly noTls: string | null;
   readonly args: readonly string[];
+  /** Standard output is a terminal (log records default to text there, JSON lines elsewhere). */
+  readonly interactive: boolean;
+  /** One log record (or the help text) on standard output. */
   out(line: string): void;
   err(line: string): void;
   exit(code: number): never;
@@ -148,9 +151,15 @@ export async function runCommand(host: CommandHost): Promise<void> {
     }
     xferlog = new LineAppender(o.xferlog, (file, text) => host.appendText(file, text), (problem) => host.err(`pasv: ${problem}`));
   }
+  const format = o.logFormat ?? (host.interactive ? "text" : "json");
+  const level = o.logLevel ?? "info";
+  const sink = (record: LogRecord): void => host.out(formatRecord(format, record));
+  const log = (severity: LogLevel, event: LogEvent): void => {
+    if (logs(level, severity)) sink({ time: Date.now(), level: severity, ...event });
+  };
   let server: CommandServer;
   try {
-    const options = serverOptions(o, dir, users, tls, (line) => host.out(`${new Date().toISOString()} ${line}`));
+    const options = serverOptions(o, dir, users, tls, sink, level);
     server = host.createServer(xferlog === null ? options : { ...options, xferlog: (line) => xferlog.push(line) });
   } catch (error) {
     return fail(reason(error));
@@ -161,7 +170,7 @@ export async function runCommand(host: CommandHost): Promise<void> {
   } catch (error) {
     return fail(`cannot listen on ${o.host}:${o.port}: ${reason(error)}`);
   }
-  host.out(`pasv: serving ${dir} on ${url(address)} (${who(o, users)}) [${host.runtime}]`);
+  log("info", { event: "server.start", address: address.address, port: address.port, url: url(address), version: VERSION, runtime: host.runtime, root: dir, access: who(o, users) });
   let metrics: MetricsEndpoint | null = null;
   if (o.metrics !== null) {
     try {
@@ -171,19 +180,20 @@ export async function runCommand(host: CommandHost): Promise<void> {
       return fail(`cannot serve metrics on ${o.metrics.host}:${o.metrics.port}: ${reason(error)}`);
     }
     const m = metrics.address.includes(":") ? `[${metrics.address}]` : metrics.address;
-    host.out(`pasv: metrics on http://${m}:${String(metrics.port)}/metrics, health check /healthz`);
+    log("info", { event: "metrics.start", address: metrics.address, port: metrics.port, url: `http://${m}:${String(metrics.port)}/metrics` });
   }
   let stopping = false;
   const drainSeconds = o.drainTimeoutSeconds ?? DEFAULT_DRAIN_SECONDS;
   const stop = (signal: string): void => {
     if (stopping) {
       // A second signal: the operator does not want to wait.
-      host.out(`pasv: ${signal} again, stopping now`);
+      log("warn", { event: "server.stop", signal, drainMs: 0, immediate: true });
+      log("info", { event: "server.exit", code: 1 });
       void host.flush().then(() => host.exit(1));
       return;
     }
     stopping = true;
-    host.out(`pasv: ${signal}, stopping${drainSeconds > 0 ? ` (running transfers may finish within ${String(drainSeconds)} s; signal again to stop now)` : ""}`);
+    log("info", { event: "server.stop", signal, drainMs: drainSeconds * 1000, immediate: false });
     void server
       .close({ drainMs: drainSeconds * 1000 })
       .then(
@@ -194,6 +204,7 @@ export async function runCommand(host: CommandHost): Promise<void> {
         // The health check answered 503 during the drain; now nothing is left to report.
         await metrics?.close();
         if (xferlog !== null) await Promise.race([xferlog.idle(), new Promise((r) => setTimeout(r, XFERLOG_FLUSH_MS))]);
+        log("info", { event: "server.exit", code });
         await host.flush();
         host.exit(code);
       });
@@ -202,11 +213,11 @@ export async function runCommand(host: CommandHost): Promise<void> {
   host.onSignal("SIGTERM", () => stop("SIGTERM"));
   // logrotate's postrotate sends SIGHUP, whose default action would end the server. The xferlog
   // needs nothing (every write opens it anew); the config is not reloaded (yet).
-  host.onSignal("SIGHUP", () => host.out("pasv: SIGHUP: logs are reopened at every write; settings are not reloaded"));
+  host.onSignal("SIGHUP", () => log("info", { event: "message", message: "SIGHUP: logs are reopened at every write; settings are not reloaded" }));
 }
 
 /** The one mapping from flags to server options. */
-export function serverOptions(o: CliOptions, dir: string, users: readonly CliUser[], tls: CommandOptions["tls"], log: (line: string) => void): CommandOptions {
+export function serverOptions(o: CliOptions, dir: string, users: readonly CliUser[], tls: CommandOptions["tls"], log: (record: LogRecord) => void, logLevel: LogLevel): CommandOptions {
   return {
     root: dir,
     users: users.map((u) => {
@@ -229,6 +240,7 @@ export function serverOptions(o: CliOptions, dir: string, users: readonly CliUse
     ...(tls === undefined ? {} : { tls }),
     ...(o.tls?.handshakeTimeoutSeconds == null ? {} : { tlsHandshakeTimeoutMs: o.tls.handshakeTimeoutSeconds * 1000 }),
     log,
+    logLevel,
   };
 }
 

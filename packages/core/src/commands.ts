@@ -45,7 +45,7 @@ export function executeCommand(s: Draft, cmd: ParsedCommand, now: Millis, out: O
     s.badCommands++;
     if (s.badCommands > s.config.limits.maxBadCommands) {
       out.reply(421, "Too many unknown commands.");
-      closeSession(s, out);
+      closeSession(s, "bad-commands", now, out);
       return;
     }
     out.reply(500, "Unknown command.");
@@ -202,7 +202,7 @@ function REIN(s: Draft, c: Context): void {
 
 function QUIT(s: Draft, c: Context): void {
   c.out.reply(221, "Goodbye.");
-  closeSession(s, c.out);
+  closeSession(s, "quit", c.now, c.out);
 }
 
 // ---------------------------------------------------------------- navigation and files
@@ -233,12 +233,12 @@ function RMD(s: Draft, c: Context): void {
     c.out.reply(550, "Permission denied.");
     return;
   }
-  requestFs(s, { op: "rmdir", path }, { k: "rmd" }, c);
+  requestFs(s, { op: "rmdir", path }, { k: "rmd", path }, c);
 }
 
 function DELE(s: Draft, c: Context): void {
   const path = pathArg(s, c);
-  if (path !== null) requestFs(s, { op: "delete", path }, { k: "dele" }, c);
+  if (path !== null) requestFs(s, { op: "delete", path }, { k: "dele", path }, c);
 }
 
 function RNFR(s: Draft, c: Context): void {
@@ -263,7 +263,7 @@ function RNTO(s: Draft, c: Context): void {
     c.out.reply(553, "File name not allowed.");
     return;
   }
-  requestFs(s, { op: "rename", from, to: path }, { k: "rnto" }, c);
+  requestFs(s, { op: "rename", from, to: path }, { k: "rnto", from, path }, c);
 }
 
 function SIZE(s: Draft, c: Context): void {

@@ -4,7 +4,7 @@ import { assertNever } from "./assert.js";
 import { fsErrorReply, type Reply } from "./errors.js";
 import type { Out } from "./out.js";
 import type { Draft, Op, TransferCommand, TransferPlan } from "./state.js";
-import type { Family, Millis, TransferFailure } from "./types.js";
+import type { Family, Millis, TransferEndReason, TransferFailure } from "./types.js";
 
 type TransferOp = Extract<Op, { kind: "transfer" }>;
 
@@ -76,7 +76,7 @@ export function onConnectFailed(s: Draft, channel: number, now: Millis, out: Out
   if (s.op.kind !== "transfer" || s.op.phase !== "connecting" || s.op.channel !== channel) return;
   const op = s.op;
   dropChannel(s, out);
-  finishTransfer(s, op, 425, "Failed to establish connection.", 0, "failed", now, out);
+  finishTransfer(s, op, 425, "Failed to establish connection.", 0, "failed", "no-data-connection", now, out);
 }
 
 /** The accept or connect deadline of a transfer command passed before its data connection was up. */
@@ -84,7 +84,7 @@ export function onDataSetupTimeout(s: Draft, now: Millis, out: Out): void {
   if (s.op.kind !== "transfer") return;
   const op = s.op;
   dropChannel(s, out);
-  finishTransfer(s, op, 425, "Failed to establish connection.", 0, "failed", now, out);
+  finishTransfer(s, op, 425, "Failed to establish connection.", 0, "failed", "no-data-connection", now, out);
 }
 
 /** After the pre-checks passed: send the mark, then use, await or make the data connection. */
@@ -125,11 +125,31 @@ export function onTransferEnded(s: Draft, transfer: number, bytes: number, failu
   dropChannel(s, out);
   if (failure === null) {
     const text = isListing(op.plan.command) ? "Directory send OK." : "Transfer complete.";
-    finishTransfer(s, op, 226, text, bytes, "completed", now, out);
+    finishTransfer(s, op, 226, text, bytes, "completed", null, now, out);
     return;
   }
   const reply = failureReply(failure);
-  finishTransfer(s, op, reply.code, reply.text, bytes, "failed", now, out);
+  finishTransfer(s, op, reply.code, reply.text, bytes, "failed", failureReason(failure), now, out);
+}
+
+function failureReason(failure: TransferFailure): TransferEndReason {
+  switch (failure.side) {
+    case "data":
+      switch (failure.reason) {
+        case "reset":
+          return "data-reset";
+        case "stall":
+          return "data-stall";
+        case "tls":
+          return "data-tls";
+        default:
+          return assertNever(failure.reason);
+      }
+    case "file":
+      return `file-${failure.error}`;
+    default:
+      return assertNever(failure);
+  }
 }
 
 function failureReply(failure: TransferFailure): Reply {
@@ -154,14 +174,14 @@ function failureReply(failure: TransferFailure): Reply {
   }
 }
 
-/** ABOR during a transfer command, or the session ending under it. */
-export function abortTransfer(s: Draft, now: Millis, out: Out): boolean {
+/** ABOR during a transfer command, or the server stopping under it. */
+export function abortTransfer(s: Draft, reason: "abor" | "shutdown", now: Millis, out: Out): boolean {
   if (s.op.kind !== "transfer") return false;
   const op = s.op;
   if (op.phase === "running") out.push({ type: "transfer.abort", transfer: op.transfer });
   dropChannel(s, out);
   // The transfer's own final reply always precedes ABOR's.
-  finishTransfer(s, op, 426, "Connection closed; transfer aborted.", 0, "aborted", now, out);
+  finishTransfer(s, op, 426, "Connection closed; transfer aborted.", 0, "aborted", reason, now, out);
   return true;
 }
 
@@ -172,19 +192,38 @@ export function finishTransfer(
   text: string,
   bytes: number,
   outcome: "completed" | "aborted" | "failed",
+  reason: TransferEndReason | null,
   now: Millis,
   out: Out,
 ): void {
   s.op = { kind: "none" };
+  // The transfer notice is this command's record: no refusal is noticed for its end as well.
+  s.answering = null;
   // The idle clock restarts when the transfer ends (vsftpd re-arms it when it next waits for a
   // command): a transfer longer than the idle timeout must not be followed by 421 at once.
   s.lastActivity = now;
   out.reply(code, text);
+  pushTransferNotice(s, op, code, bytes, outcome, reason, now, out);
+}
+
+/** The record of a transfer command's end; also for one cut by the session's end, which gets no reply. */
+export function pushTransferNotice(
+  s: Draft,
+  op: TransferOp,
+  code: number,
+  bytes: number,
+  outcome: "completed" | "aborted" | "failed",
+  reason: TransferEndReason | null,
+  now: Millis,
+  out: Out,
+): void {
   out.push({
     type: "notice",
     notice: {
       kind: "transfer",
+      transfer: op.transfer,
       outcome,
+      reason,
       command: op.plan.command,
       direction: directionOf(op.plan.command),
       path: op.plan.path,

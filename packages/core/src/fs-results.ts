@@ -10,9 +10,37 @@ import { quotePath } from "./reply.js";
 import { COMMAND_RIGHTS, refusedFor, rightsKey, type Right } from "./rights.js";
 import type { Draft, FsContinuation, ListingRequest } from "./state.js";
 import { formatMdtm } from "./time.js";
-import type { FileStat, FsErrorKind, FsOp, FsResult, Millis } from "./types.js";
+import type { FileCommand, FileStat, FsErrorKind, FsOp, FsResult, Millis } from "./types.js";
 
 export function onFsResult(s: Draft, then: FsContinuation, result: FsResult, started: Millis, now: Millis, out: Out): void {
+  answer(s, then, result, started, now, out);
+  const file = fileCommandOf(then);
+  if (file === null) return;
+  // This command's record: its refusal (a file-system error) is not noticed a second time.
+  s.answering = null;
+  out.push({ type: "notice", notice: { kind: "file", command: file.command, path: file.path, from: then.k === "rnto" ? then.from : null, ok: result.ok, code: out.lastCode } });
+}
+
+function fileCommandOf(then: FsContinuation): { readonly command: FileCommand; readonly path: string } | null {
+  switch (then.k) {
+    case "mkd":
+      return { command: "MKD", path: then.path };
+    case "rmd":
+      return { command: "RMD", path: then.path };
+    case "dele":
+      return { command: "DELE", path: then.path };
+    case "rnfr":
+      return { command: "RNFR", path: then.path };
+    case "rnto":
+      return { command: "RNTO", path: then.path };
+    case "mfmt-set":
+      return { command: "MFMT", path: then.path };
+    default:
+      return null;
+  }
+}
+
+function answer(s: Draft, then: FsContinuation, result: FsResult, started: Millis, now: Millis, out: Out): void {
   if (!result.ok) {
     onFsError(s, then, result.error, started, now, out);
     return;

@@ -31,15 +31,28 @@ export class Out {
   readonly actions: Action[] = [];
   private pending: Uint8Array[] = [];
   private pendingLength = 0;
+  /** Replies written so far this step, and the last one's code and first line: which reply ended a
+   * command is how refusals are noticed (see `settleCommand`), without keeping every reply. */
+  replies = 0;
+  lastCode = 0;
+  lastText = "";
 
   /** A reply whose text is fixed (cached encoding). */
   reply(code: number, text: string): void {
+    this.noteReply(code, text);
     this.write(encoded(code, text, true));
   }
 
   /** A reply whose text varies (paths, numbers) or spans several lines. */
   replyText(code: number, text: string | readonly string[]): void {
+    this.noteReply(code, typeof text === "string" ? text : (text[0] ?? ""));
     this.write(encoded(code, text, false));
+  }
+
+  private noteReply(code: number, text: string): void {
+    this.replies++;
+    this.lastCode = code;
+    this.lastText = text;
   }
 
   push(action: Action): void {

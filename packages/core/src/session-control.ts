@@ -3,12 +3,15 @@ import { initialLineReader } from "./framing.js";
 import { DEFAULT_MLST_FACTS } from "./listing.js";
 import type { Out } from "./out.js";
 import type { Draft } from "./state.js";
-import type { Account, Millis } from "./types.js";
+import { pushTransferNotice } from "./data.js";
+import type { Account, CloseReason, Millis } from "./types.js";
 
 /** Releases everything the session holds, then closes the control connection (after flushing). */
-export function closeSession(s: Draft, out: Out): void {
+export function closeSession(s: Draft, reason: CloseReason, now: Millis, out: Out): void {
   if (s.op.kind === "transfer") {
     if (s.op.phase === "running") out.push({ type: "transfer.abort", transfer: s.op.transfer });
+    // Nobody reads a reply any more, but the operator's log must still show the transfer.
+    pushTransferNotice(s, s.op, 426, 0, "aborted", reason === "shutdown" ? "shutdown" : "session-closed", now, out);
   }
   // A transfer or listen op always has its channel (checkInvariants), so closing the channel covers it.
   if (s.channel.kind !== "none") out.push({ type: "data.close", channel: s.channel.id });
@@ -18,6 +21,8 @@ export function closeSession(s: Draft, out: Out): void {
   s.queueBytes = 0;
   s.reader = initialLineReader;
   s.phase = "closed";
+  s.answering = null;
+  out.push({ type: "notice", notice: { kind: "closed", reason } });
   out.push({ type: "control.close" });
 }
 
@@ -37,11 +42,11 @@ export function onAuthResult(s: Draft, user: string, account: Account | null, no
   s.op = { kind: "login-delay", until: now + s.config.timeouts.failedLoginDelay, user };
 }
 
-export function endLoginDelay(s: Draft, out: Out): void {
+export function endLoginDelay(s: Draft, now: Millis, out: Out): void {
   s.op = { kind: "none" };
   if (s.failedLogins >= s.config.limits.maxFailedLogins) {
     out.reply(421, "Too many failed login attempts.");
-    closeSession(s, out);
+    closeSession(s, "failed-logins", now, out);
     return;
   }
   out.reply(530, "Login incorrect.");
@@ -75,9 +80,9 @@ export function onTlsReady(s: Draft, now: Millis, out: Out): void {
   s.prot = protectData ? "P" : "C";
 }
 
-export function onTlsFailed(s: Draft, out: Out): void {
+export function onTlsFailed(s: Draft, now: Millis, out: Out): void {
   if (s.op.kind !== "tls") return;
   // The handshake broke mid-way: neither plaintext nor TLS can carry a reply now.
   s.tls = "none";
-  closeSession(s, out);
+  closeSession(s, "tls-failed", now, out);
 }

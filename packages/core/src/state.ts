@@ -78,10 +78,10 @@ export type FsContinuation =
   | { readonly k: "stat-path"; readonly path: string }
   | { readonly k: "stat-list"; readonly path: string }
   | { readonly k: "mkd"; readonly path: string }
-  | { readonly k: "rmd" }
-  | { readonly k: "dele" }
+  | { readonly k: "rmd"; readonly path: string }
+  | { readonly k: "dele"; readonly path: string }
   | { readonly k: "rnfr"; readonly path: string }
-  | { readonly k: "rnto" }
+  | { readonly k: "rnto"; readonly from: string; readonly path: string }
   | { readonly k: "retr"; readonly path: string; readonly shown: string; readonly offset: number }
   | { readonly k: "store"; readonly command: "STOR" | "APPE"; readonly path: string; readonly offset: number }
   | { readonly k: "stou"; readonly base: string; readonly attempt: number }
@@ -135,6 +135,8 @@ export interface SessionState {
   readonly badCommands: number;
   readonly channel: Channel;
   readonly op: Op;
+  /** The verb of the command whose final reply is still to come (its refusal is noticed then), or null. */
+  readonly answering: string | null;
   readonly lastActivity: Millis;
   /** The one id counter: channels, transfers, fs and auth requests. */
   readonly nextId: number;
@@ -176,6 +178,7 @@ export function initialSession(config: CoreConfig, open: SessionOpen): SessionSt
     badCommands: 0,
     channel: { kind: "none" },
     op: { kind: "none" },
+    answering: null,
     lastActivity: open.now,
     nextId: 1,
     deadlines: NO_DEADLINES,
@@ -221,6 +224,7 @@ export function copyState(s: SessionState): Draft {
     badCommands: s.badCommands,
     channel: s.channel,
     op: s.op,
+    answering: s.answering,
     lastActivity: s.lastActivity,
     nextId: s.nextId,
     deadlines: s.deadlines,

@@ -15,13 +15,15 @@ export function step(state: SessionState, event: SessionEvent): StepResult<Sessi
   if (state.phase === "closed") return { state, actions: [] };
   const s = copyState(state);
   const out = new Out();
+  const mark = out.replies;
   handle(s, event, out);
+  settleCommand(s, mark, out);
   if (s.phase === "ready") {
     runQueue(s, event.now, out);
     if (s.draining && s.op.kind === "none") {
       // Draining: whatever was running has ended, and nothing new starts.
       out.reply(421, "Server shutting down.");
-      closeSession(s, out);
+      closeSession(s, "shutdown", event.now, out);
     } else {
       applyBackpressure(s, out);
     }
@@ -36,7 +38,7 @@ function handle(s: Draft, event: SessionEvent, out: Out): void {
       if (s.phase !== "new") return;
       if (s.refuse !== null) {
         out.reply(421, refusalText(s.refuse.reason));
-        closeSession(s, out);
+        closeSession(s, "refused", event.now, out);
         return;
       }
       s.phase = "ready";
@@ -49,7 +51,7 @@ function handle(s: Draft, event: SessionEvent, out: Out): void {
     case "control.eof":
     case "control.error":
       // The client is gone: nobody is left to read a reply.
-      closeSession(s, out);
+      closeSession(s, "client-closed", event.now, out);
       return;
     case "timer":
       onTimer(s, event.now, out);
@@ -58,7 +60,7 @@ function handle(s: Draft, event: SessionEvent, out: Out): void {
       onTlsReady(s, event.now, out);
       return;
     case "tls.failed":
-      onTlsFailed(s, out);
+      onTlsFailed(s, event.now, out);
       return;
     case "data.listening":
       onListening(s, event.channel, event.port, event.now, out);
@@ -104,7 +106,7 @@ function handle(s: Draft, event: SessionEvent, out: Out): void {
     case "drain":
       if (s.phase === "new") {
         out.reply(421, "Server shutting down.");
-        closeSession(s, out);
+        closeSession(s, "shutdown", event.now, out);
         return;
       }
       s.draining = true;
@@ -113,10 +115,10 @@ function handle(s: Draft, event: SessionEvent, out: Out): void {
       if (s.phase === "new") {
         out.reply(421, "Server shutting down.");
       } else {
-        abortTransfer(s, event.now, out);
+        abortTransfer(s, "shutdown", event.now, out);
         out.reply(421, "Server shutting down.");
       }
-      closeSession(s, out);
+      closeSession(s, "shutdown", event.now, out);
       return;
     default:
       assertNever(event);
@@ -167,7 +169,7 @@ function runQueue(s: Draft, now: Millis, out: Out): void {
       s.queueBytes -= item.bytes.length;
       s.lastActivity = now;
       if (command.verb === "ABOR") {
-        abortTransfer(s, now, out);
+        abortTransfer(s, "abor", now, out);
         out.reply(226, "ABOR successful.");
       } else if (command.verb === "NOOP") {
         executeCommand(s, command, now, out);
@@ -184,19 +186,38 @@ function runQueue(s: Draft, now: Millis, out: Out): void {
       s.overlongLines++;
       if (s.overlongLines > s.config.limits.maxOverlongLines) {
         out.reply(421, "Too many overlong command lines.");
-        closeSession(s, out);
+        closeSession(s, "overlong-lines", now, out);
       } else {
         out.reply(500, "Command line too long.");
       }
       continue;
     }
     s.queueBytes -= item.bytes.length;
-    executeCommand(s, parseCommand(item.bytes), now, out);
+    const command = parseCommand(item.bytes);
+    const mark = out.replies;
+    s.answering = command.verb;
+    executeCommand(s, command, now, out);
+    settleCommand(s, mark, out);
   }
   if (head > 0) s.queue = head >= s.queue.length ? EMPTY_QUEUE : s.queue.slice(head);
 }
 
 const EMPTY_QUEUE: readonly FramedItem[] = [];
+
+/** Verbs whose refusals have a notice of their own (a failed PASS is a login-failed notice). */
+const OWN_REFUSAL_NOTICE = new Set(["PASS"]);
+
+/**
+ * When the command being answered got its final reply since `mark`, it is answered: a 4xx or 5xx
+ * reply is noticed as a refusal. Notices of their own (a transfer's end, a file command's result)
+ * clear `answering` first, so nothing is noticed twice.
+ */
+function settleCommand(s: Draft, mark: number, out: Out): void {
+  if (s.answering === null || out.replies === mark || out.lastCode < 200) return;
+  const command = s.answering;
+  s.answering = null;
+  if (out.lastCode >= 400 && !OWN_REFUSAL_NOTICE.has(command)) out.push({ type: "notice", notice: { kind: "refused", command, code: out.lastCode, text: out.lastText } });
+}
 
 function applyBackpressure(s: Draft, out: Out): void {
   const held = s.queueBytes + bufferedBytes(s.reader);
@@ -229,7 +250,7 @@ function onTimer(s: Draft, now: Millis, out: Out): void {
 function expire(s: Draft, name: DeadlineName, now: Millis, out: Out): void {
   switch (name) {
     case "login-delay":
-      endLoginDelay(s, out);
+      endLoginDelay(s, now, out);
       return;
     case "data-accept":
     case "data-connect":
@@ -241,11 +262,11 @@ function expire(s: Draft, name: DeadlineName, now: Millis, out: Out): void {
       return;
     case "login":
       out.reply(421, "Login timeout.");
-      closeSession(s, out);
+      closeSession(s, "login-timeout", now, out);
       return;
     case "idle":
       out.reply(421, "Timeout.");
-      closeSession(s, out);
+      closeSession(s, "idle-timeout", now, out);
       return;
     default:
       assertNever(name);

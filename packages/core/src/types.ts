@@ -190,16 +190,54 @@ export type SessionEvent =
 
 export type LogLevel = "debug" | "info" | "warn";
 
-/** Typed notifications for embedders (login, transfers). */
+/** Why a session ended: the session-close record says it. */
+export type CloseReason =
+  | "quit"
+  /** The client closed or reset the control connection. */
+  | "client-closed"
+  | "idle-timeout"
+  | "login-timeout"
+  | "failed-logins"
+  | "bad-commands"
+  | "overlong-lines"
+  /** Refused at the door (a cap, a ban, a shutdown): see SessionOpen.refuse. */
+  | "refused"
+  | "tls-failed"
+  /** The server stopped: at once, or after a drain let the running command end. */
+  | "shutdown";
+
+/** Why a transfer that started (its mark was sent) did not complete. */
+export type TransferEndReason =
+  | "abor"
+  /** The control connection ended under it (the client went away, or a timeout closed the session). */
+  | "session-closed"
+  | "shutdown"
+  | "data-reset"
+  | "data-stall"
+  | "data-tls"
+  /** The data connection was never made (PORT target unreachable, nobody connected in time). */
+  | "no-data-connection"
+  | `file-${FsErrorKind}`;
+
+/** The commands that change the file system, each logged with its outcome. */
+export type FileCommand = "MKD" | "RMD" | "DELE" | "RNFR" | "RNTO" | "MFMT";
+
+/** Typed notifications for embedders and the server's log records. */
 export type SessionNotice =
   | { readonly kind: "login"; readonly user: string; readonly anonymous: boolean }
   | { readonly kind: "login-failed"; readonly user: string }
   | {
       readonly kind: "transfer";
+      /** The transfer's id (transfer.start / transfer.abort carry the same). */
+      readonly transfer: number;
       readonly outcome: "completed" | "aborted" | "failed";
+      /** Why it did not complete; null when it did. */
+      readonly reason: TransferEndReason | null;
       readonly command: "RETR" | "STOR" | "APPE" | "STOU" | "LIST" | "NLST" | "MLSD";
       readonly direction: "download" | "upload" | "listing";
       readonly path: string;
+      /** Bytes moved. An aborted transfer's count is the driver's (the core aborts without waiting for
+       * one): the core says 0 and the driver, which counted every byte it moved, puts its count here. */
       readonly bytes: number;
       readonly durationMs: Millis;
       readonly user: string;
@@ -208,7 +246,15 @@ export type SessionNotice =
       readonly ascii: boolean;
       /** The reply code the transfer ended with. */
       readonly code: number;
-    };
+    }
+  /** A command that changes the file system was carried out (ok) or failed in the file system. */
+  | { readonly kind: "file"; readonly command: FileCommand; readonly path: string; readonly from: string | null; readonly ok: boolean; readonly code: number }
+  /** A command was answered with a 4xx or 5xx reply (other than a transfer's end, a file command's
+   * file-system failure or a failed login, which have their own notices). The verb is as parsed
+   * (at most MAX_VERB_BYTES of it); the argument is never included (it may be a password). */
+  | { readonly kind: "refused"; readonly command: string; readonly code: number; readonly text: string }
+  /** The session is ending; the control connection closes after this step's writes. */
+  | { readonly kind: "closed"; readonly reason: CloseReason };
 
 export type Action =
   /** Write these bytes (encoded replies) to the control connection, in order. */

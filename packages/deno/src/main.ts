@@ -41,6 +41,7 @@ await runCommand({
   runtime: "deno",
   noTls: "explicit FTPS is not available on Deno (an accepted connection cannot be upgraded to TLS, denoland/deno#18451); run the Node command for FTPS",
   args: Deno.args,
+  interactive: Deno.stdout.isTerminal(),
   out,
   err: (line) => console.error(line),
   exit: (code) => Deno.exit(code),

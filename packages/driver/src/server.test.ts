@@ -5,25 +5,35 @@ import { MemoryFs } from "./memory-fs.js";
 import { VfsError, type Vfs, type VfsReader } from "./vfs.js";
 import { CONTROL_CLOSE_GRACE_MS } from "./platform-io.js";
 import { CLOSE_GRACE_MS, FtpServer, LISTEN_BACKLOG, type ServerEvents, type ServerOptions } from "./server.js";
+import { formatText, type LogRecord } from "./log-record.js";
 
 const CLIENT = { address: "198.51.100.1", port: 4000 };
 
 interface Harness {
   platform: FakePlatform;
   server: FtpServer;
+  /** Every log record, and each as its text line (the text format is tested with them). */
+  records: LogRecord[];
   lines: string[];
   events: { name: keyof ServerEvents; event: unknown }[];
   connect(remote?: { address: string; port: number }): FakeSocket;
 }
 
 async function start(options: ServerOptions = {}, platform = new FakePlatform({ tree: { pub: { "a.txt": "hello" } } })): Promise<Harness> {
+  const records: LogRecord[] = [];
   const lines: string[] = [];
-  const server = new FtpServer(platform, { log: (line) => lines.push(line), ...options });
+  const server = new FtpServer(platform, {
+    log: (record) => {
+      records.push(record);
+      lines.push(formatText(record));
+    },
+    ...options,
+  });
   const events: Harness["events"] = [];
   for (const name of ["session-open", "session-close", "login", "login-failed", "transfer", "ban"] as const) server.on(name, (event) => events.push({ name, event }));
   await server.listen(2121, "127.0.0.1");
   const listener = platform.last;
-  return { platform, server, lines, events, connect: (remote = CLIENT) => listener.connect(remote) };
+  return { platform, server, records, lines, events, connect: (remote = CLIENT) => listener.connect(remote) };
 }
 
 /** Sends a command and lets the session's promises (auth, fs) settle. */
@@ -157,7 +167,7 @@ describe("FtpServer logins", () => {
     const bannedAt = h.platform.clock.now();
     await fail(second);
     expect(h.events.filter((e) => e.name === "ban")).toEqual([{ name: "ban", event: { address: CLIENT.address, failures: 3, until: bannedAt + 30_000 } }]);
-    expect(h.lines).toContain(`ban ${CLIENT.address} for 30 s after 3 failed logins`);
+    expect(h.records).toContainEqual(expect.objectContaining({ level: "warn", event: "ban", client: CLIENT.address, seconds: 30, failures: 3 }));
     const refused = h.connect();
     await settle(40);
     expect(replies(refused)).toEqual(["421 Too many failed logins from your address; try again later."]);
@@ -208,7 +218,7 @@ describe("FtpServer logins", () => {
     await settle(40);
     expect(lastReply(c)).toMatch(/^530 /);
     expect(h.events).toContainEqual({ name: "login-failed", event: { id: 1, user: "alice", remote: CLIENT } });
-    expect(h.lines).toContain('session 1 198.51.100.1: failed login for "alice"');
+    expect(h.records).toContainEqual(expect.objectContaining({ event: "login.failed", session: 1, client: "198.51.100.1", tls: false, user: null, attempted: "alice" }));
     await send(c, "USER alice");
     await send(c, "PASS pw");
     expect(lastReply(c)).toMatch(/^230 /);
@@ -273,8 +283,9 @@ describe("FtpServer transfers", () => {
     await settle(40);
     expect(lastReply(c)).toMatch(/^226 /);
     const transfer = h.events.find((e) => e.name === "transfer");
-    expect(transfer?.event).toEqual({ id: 1, kind: "transfer", outcome: "completed", command: "RETR", direction: "download", path: "/pub/a.txt", bytes: 5, durationMs: 0, user: "anonymous", anonymous: true, ascii: true, code: 226 });
-    expect(h.lines).toContain('transfer completed user=anonymous ip=198.51.100.1 RETR "/pub/a.txt" bytes=5 duration=0ms rate=- code=226');
+    expect(transfer?.event).toEqual({ id: 1, kind: "transfer", transfer: 4, outcome: "completed", reason: null, command: "RETR", direction: "download", path: "/pub/a.txt", bytes: 5, durationMs: 0, user: "anonymous", anonymous: true, ascii: true, code: 226 });
+    expect(h.records).toContainEqual(expect.objectContaining({ event: "transfer", session: 1, client: "198.51.100.1", user: "anonymous", command: "RETR", direction: "download", path: "/pub/a.txt", bytes: 5, outcome: "completed", reason: null, code: 226 }));
+    expect(h.lines.find((l) => l.includes(" transfer "))).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z info  transfer session=1 client=198\.51\.100\.1 clientPort=\d+ tls=false user=anonymous command=RETR direction=download path=\/pub\/a\.txt bytes=5 durationMs=\d+ rate=\d+ outcome=completed code=226 ascii=true$/);
   });
 
   it("a publicAddress function is asked per client", async () => {
@@ -333,7 +344,7 @@ describe("FtpServer close", () => {
     expect(h.platform.last.closed).toBe(true);
     expect(lastReply(idle)).toBe("421 Server shutting down.");
     expect(lastReply(busy)).toMatch(/^331 /);
-    expect(h.lines).toContain("draining: running transfers may finish within 60 s");
+    expect(h.records).toContainEqual(expect.objectContaining({ event: "drain", drainMs: 60_000 }));
     // The delayed 530 is answered, then the session ends.
     h.platform.clock.advance(5_000);
     await settle();
@@ -559,16 +570,17 @@ describe("FtpServer end to end on the fake platform", () => {
 
   it("runs the instrumented reducer and writes the session's log lines", async () => {
     const platform = new FakePlatform();
-    const lines: string[] = [];
+    const records: LogRecord[] = [];
     let steps = 0;
     const { coreReducer } = await import("./session.js");
-    const server = new FtpServer(platform, { log: (l) => lines.push(l) }, { reducer: { ...coreReducer, step: (s, e) => (steps++, coreReducer.step(s, e)) } });
+    const server = new FtpServer(platform, { log: (r) => records.push(r), logLevel: "debug" }, { reducer: { ...coreReducer, step: (s, e) => (steps++, coreReducer.step(s, e)) } });
     await server.listen();
     const c = platform.last.connect({ address: "not-an-ip", port: 9 });
     expect(lastReply(c)).toMatch(/^220 /);
     expect(steps).toBeGreaterThan(0);
     c.close();
-    expect(lines.every((l) => l.startsWith("session 1 not-an-ip: "))).toBe(true);
+    expect(records.map((r) => r.event)).toEqual(expect.arrayContaining(["session.open", "session.close"]));
+    expect(records.every((r) => !("session" in r) || (r.session === 1 && r.client === "not-an-ip"))).toBe(true);
   });
 });
 
@@ -707,7 +719,8 @@ describe("FtpServer on the fake platform: file readers", () => {
     await settle(60);
     expect(data.written()).toBe("hi");
     expect(lastReply(c)).toMatch(/^451 /);
-    expect(h.lines.some((l) => l.includes("failed") && l.includes("EIO"))).toBe(true);
+    expect(h.records).toContainEqual(expect.objectContaining({ level: "warn", event: "message", message: expect.stringContaining("EIO") }));
+    expect(h.records).toContainEqual(expect.objectContaining({ level: "warn", event: "transfer", outcome: "failed", reason: "file-io", code: 451 }));
   });
 
   it("a reader that breaks with a VfsError keeps its kind", async () => {

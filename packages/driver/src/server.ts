@@ -1,14 +1,14 @@
 // The FTP server, once for every runtime (quinn's Endpoint): core config, session caps and refusal,
 // the login rule, the file-system cache, events, log lines and shutdown. A runtime hands it a
 // Platform (sockets, timers, TLS, files); the simulator hands it a simulated one.
-import { makeConfig, normalizeIp, type Action, type CoreConfig, type CoreLimits, type CoreTimeouts, type Endpoint, type Millis, type SessionEvent, type SessionNotice, type SessionState } from "@pasv/core";
+import { assertNever, makeConfig, normalizeIp, type Action, type CloseReason, type CoreConfig, type CoreLimits, type CoreTimeouts, type Endpoint, type Millis, type SessionEvent, type SessionNotice, type SessionState } from "@pasv/core";
 import { accountsAuth, type UserSpec } from "./accounts.js";
 import type { AuthProvider } from "./auth.js";
 import { atomicUploads } from "./atomic-uploads.js";
 import { BanTable, DEFAULT_BAN_AFTER, DEFAULT_BAN_MS, DEFAULT_BAN_WINDOW_MS, type Ban, type BanOptions } from "./bans.js";
 import { Emitter } from "./events.js";
 import { resolveHome, subtreeVfs } from "./home.js";
-import { sessionLine, transferLine } from "./log-line.js";
+import { logs, type LogEvent, type LogLevel, type LogRecord, type SessionFields } from "./log-record.js";
 import { xferlogLine } from "./xferlog.js";
 import type { ByteSocket, Listener, Platform, Timer } from "./platform.js";
 import { PlatformSessionIo } from "./platform-io.js";
@@ -62,8 +62,11 @@ export interface ServerOptions {
    * (default TLS_HANDSHAKE_MS, 30 s). */
   readonly tlsHandshakeTimeoutMs?: number;
   readonly core?: { readonly limits?: Partial<CoreLimits>; readonly timeouts?: Partial<CoreTimeouts> };
-  /** One line per transfer and notable event. */
-  readonly log?: (line: string) => void;
+  /** One record per session open and close, login, transfer, file command, refusal, ban and drain
+   * (see log-record.ts), at `logLevel` and above. */
+  readonly log?: (record: LogRecord) => void;
+  /** The least severe records passed to `log` (default "info"). */
+  readonly logLevel?: LogLevel;
   /** One xferlog(5) line per file transfer (wu-ftpd/vsftpd format), as it ends. */
   readonly xferlog?: (line: string) => void;
 }
@@ -238,7 +241,7 @@ export class FtpServer extends Emitter<ServerEvents> {
         stopAll();
         return;
       }
-      this.log(`draining: running transfers may finish within ${String(Math.round(drainMs / 1000))} s`);
+      this.log("info", { event: "drain", drainMs, sessions: this.sessions.size });
       for (const { session } of this.sessions.values()) session.post({ type: "drain", now: this.platform.clock.now() });
       timers.push(this.platform.clock.after(drainMs, stopAll));
     });
@@ -246,8 +249,10 @@ export class FtpServer extends Emitter<ServerEvents> {
     for (const t of timers) t.cancel();
   }
 
-  private log(line: string): void {
-    this.options.log?.(line);
+  private log(level: LogLevel, event: LogEvent): void {
+    const sink = this.options.log;
+    if (sink === undefined || !logs(this.options.logLevel ?? "info", level)) return;
+    sink({ time: this.platform.clock.now(), level, ...event });
   }
 
   private passiveAddress(remote: Endpoint): string | null {
@@ -273,11 +278,14 @@ export class FtpServer extends Emitter<ServerEvents> {
     const remote: Endpoint = { address: normalizeIp(socket.remote.address)?.address ?? socket.remote.address, port: socket.remote.port };
     const banned = this.bans?.banned(remote.address, this.platform.clock.now()) === true;
     const admission = this.closing ? ({ admitted: false, reason: "shutting-down" } as const) : banned ? ({ admitted: false, reason: "banned" } as const) : this.counter.admit(remote.address);
-    if (banned) this.log(sessionLine(id, remote, "refused: the address is banned"));
     const passive = { range: this.ports, claim: () => this.passive.claim(remote.address) };
     const handshake = this.options.tlsHandshakeTimeoutMs;
+    const record: SessionRecord = { opened: this.platform.clock.now(), user: null, bytesIn: 0, bytesOut: 0, closed: "client-closed", fields: () => ({ session: id, client: remote.address, clientPort: remote.port, tls: session.tlsActive, user: record.user }) };
     const io = new PlatformSessionIo(this.platform, socket, passive, () => {
-      if (admission.admitted) admission.release();
+      if (admission.admitted) {
+        admission.release();
+        this.log("info", { event: "session.close", ...record.fields(), reason: record.closed, durationMs: Math.max(0, this.platform.clock.now() - record.opened), bytesIn: record.bytesIn, bytesOut: record.bytesOut });
+      }
       this.sessions.delete(id);
       this.emit("session-close", { id, remote });
       if (this.sessions.size === 0 && this.drained !== null) {
@@ -293,13 +301,13 @@ export class FtpServer extends Emitter<ServerEvents> {
       auth: this.auth,
       ...(this.instrument.reducer === undefined ? {} : { reducer: this.instrument.reducer }),
       hooks: {
-        notice: (notice) => this.notice(id, remote, notice),
-        log: (level, message) => {
-          if (level !== "debug") this.log(sessionLine(id, remote, message));
-        },
+        notice: (notice) => this.notice(id, remote, record, notice),
+        log: (level, message) => this.log(level, { event: "message", ...record.fields(), message }),
         ...(stepped === undefined ? {} : { stepped: (event: SessionEvent, state: SessionState, actions: readonly Action[]) => stepped(id, event, state, actions) }),
       },
     });
+    if (admission.admitted) this.log("info", { event: "session.open", ...record.fields() });
+    else this.log(admission.reason === "banned" ? "warn" : "info", { event: "session.refused", ...record.fields(), reason: admission.reason });
     io.session = session;
     this.sessions.set(id, { session, io });
     this.instrument.opened?.(id, { session, io });
@@ -312,29 +320,68 @@ export class FtpServer extends Emitter<ServerEvents> {
     const ban = this.bans?.failed(remote.address, this.platform.clock.now()) ?? null;
     if (ban === null) return;
     const seconds = Math.round((ban.until - this.platform.clock.now()) / 1000);
-    this.log(`ban ${ban.address} for ${String(seconds)} s after ${String(ban.failures)} failed logins`);
+    this.log("warn", { event: "ban", client: ban.address, failures: ban.failures, seconds });
     this.emit("ban", ban);
   }
 
-  private notice(id: number, remote: Endpoint, notice: SessionNotice): void {
+  private notice(id: number, remote: Endpoint, record: SessionRecord, notice: SessionNotice): void {
     switch (notice.kind) {
       case "login":
+        record.user = notice.user;
+        this.log("info", { event: "login", ...record.fields(), anonymous: notice.anonymous });
         this.emit("login", { id, user: notice.user, anonymous: notice.anonymous });
         return;
       case "login-failed":
-        this.log(sessionLine(id, remote, `failed login for ${JSON.stringify(notice.user)}`));
+        this.log("warn", { event: "login.failed", ...record.fields(), attempted: notice.user });
         this.emit("login-failed", { id, user: notice.user, remote });
         this.banFailure(remote);
         return;
       case "transfer": {
-        this.log(transferLine(notice, remote));
+        if (notice.direction === "upload") record.bytesIn += notice.bytes;
+        else record.bytesOut += notice.bytes;
+        const seconds = notice.durationMs / 1000;
+        this.log(notice.outcome === "failed" ? "warn" : "info", {
+          event: "transfer",
+          ...record.fields(),
+          command: notice.command,
+          direction: notice.direction,
+          path: notice.path,
+          bytes: notice.bytes,
+          durationMs: notice.durationMs,
+          rate: seconds > 0 ? Math.round(notice.bytes / seconds) : 0,
+          outcome: notice.outcome,
+          reason: notice.reason,
+          code: notice.code,
+          ascii: notice.ascii,
+        });
         const xfer = this.options.xferlog === undefined ? null : xferlogLine(notice, remote, new Date(this.platform.clock.now()));
         if (xfer !== null) this.options.xferlog?.(xfer);
         this.emit("transfer", { id, ...notice });
         return;
       }
+      case "file":
+        this.log("info", { event: "file", ...record.fields(), command: notice.command, path: notice.path, from: notice.from, ok: notice.ok, code: notice.code });
+        return;
+      case "refused":
+        this.log("info", { event: "refused", ...record.fields(), command: notice.command, code: notice.code, text: notice.text });
+        return;
+      case "closed":
+        record.closed = notice.reason;
+        return;
+      default:
+        assertNever(notice);
     }
   }
+}
+
+/** What a session's records carry, kept from its notices. */
+interface SessionRecord {
+  readonly opened: Millis;
+  user: string | null;
+  bytesIn: number;
+  bytesOut: number;
+  closed: CloseReason;
+  fields(): SessionFields;
 }
 
 function badHome(home: string): never {

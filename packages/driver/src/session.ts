@@ -57,6 +57,8 @@ export const MAX_QUEUED_EVENTS = 10_000;
 
 interface RunningTransfer {
   aborted: boolean;
+  /** Bytes moved so far (handed to the peer, or received): an aborted transfer's record says this. */
+  bytes: number;
   stream: DataStream | null;
   reader: VfsReader | null;
   writer: VfsWriter | null;
@@ -77,6 +79,9 @@ export class Session {
   private finished = false;
   private readonly channels = new Set<number>();
   private readonly transfers = new Map<number, RunningTransfer>();
+  /** The transfer last aborted by the core and what it had moved: the core's notice of it follows
+   * in the same step, and only the driver knows the count. */
+  private aborted: { readonly transfer: number; readonly bytes: number } | null = null;
   private readonly io: SessionIo;
   private readonly auth: AuthProvider;
   private readonly hooks: SessionHooks;
@@ -98,6 +103,11 @@ export class Session {
 
   get closed(): boolean {
     return this.finished;
+  }
+
+  /** Whether the control connection is protected by TLS now. */
+  get tlsActive(): boolean {
+    return this.tls;
   }
 
   /** The current core state (read-only; for tests, STAT-like tooling and the simulator's oracles). */
@@ -217,7 +227,10 @@ export class Session {
       case "transfer.abort": {
         const t = this.transfers.get(action.transfer);
         this.transfers.delete(action.transfer);
-        if (t !== undefined) this.abort(t);
+        if (t !== undefined) {
+          this.aborted = { transfer: action.transfer, bytes: t.bytes };
+          this.abort(t);
+        }
         return;
       }
       case "fs":
@@ -226,9 +239,17 @@ export class Session {
       case "auth":
         this.runAuth(action.request, action.user, action.password);
         return;
-      case "notice":
-        this.hooks.notice?.(action.notice);
+      case "notice": {
+        const notice = action.notice;
+        const aborted = this.aborted;
+        if (notice.kind === "transfer" && notice.outcome === "aborted" && aborted?.transfer === notice.transfer) {
+          this.aborted = null;
+          this.hooks.notice?.({ ...notice, bytes: aborted.bytes });
+        } else {
+          this.hooks.notice?.(notice);
+        }
         return;
+      }
       case "log":
         this.hooks.log?.(action.level, action.message);
         return;
@@ -272,23 +293,22 @@ export class Session {
   }
 
   private startTransfer(id: number, channel: number, spec: TransferSpec, tls: boolean, stallTimeout: Millis): void {
-    const t: RunningTransfer = { aborted: false, stream: null, reader: null, writer: null };
+    const t: RunningTransfer = { aborted: false, bytes: 0, stream: null, reader: null, writer: null };
     this.transfers.set(id, t);
-    let bytes = 0;
     const count = (n: number): void => {
-      bytes += n;
+      t.bytes += n;
     };
     this.moveBytes(t, channel, spec, tls, stallTimeout, count).then(
       () => {
         if (t.aborted || !this.transfers.delete(id)) return;
-        this.later((now) => ({ type: "transfer.done", now, transfer: id, bytes }));
+        this.later((now) => ({ type: "transfer.done", now, transfer: id, bytes: t.bytes }));
       },
       (error: unknown) => {
         if (t.aborted || !this.transfers.delete(id)) return;
         this.abort(t);
         const failure = classify(error);
         if (failure.side === "file" && failure.error === "io") this.hooks.log?.("warn", `transfer ${id} failed: ${String(error)}`);
-        this.later((now) => ({ type: "transfer.failed", now, transfer: id, bytes, failure }));
+        this.later((now) => ({ type: "transfer.failed", now, transfer: id, bytes: t.bytes, failure }));
       },
     );
   }
@@ -300,8 +320,9 @@ export class Session {
     const stream = t.stream;
     switch (spec.kind) {
       case "send-bytes":
-        await dataStep(stream.write(spec.bytes));
+        // Counted as written to the connection: a transfer cut short reports what the server sent.
         count(spec.bytes.length);
+        await dataStep(stream.write(spec.bytes));
         await dataStep(stream.end());
         return;
       case "send-file": {
@@ -321,8 +342,8 @@ export class Session {
               done?.();
               continue;
             }
-            await dataStep(stream.write(out, done));
             count(out.length);
+            await dataStep(stream.write(out, done));
           }
         } finally {
           // Every path closes the file, including an abort that raced the open (found by the simulator).

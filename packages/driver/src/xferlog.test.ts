@@ -4,7 +4,7 @@ import { ctime, xferlogLine } from "./xferlog.js";
 
 type TransferNotice = Extract<SessionNotice, { kind: "transfer" }>;
 
-const base: TransferNotice = { kind: "transfer", outcome: "completed", command: "RETR", direction: "download", path: "/pub/a.txt", bytes: 5242880, durationMs: 2400, user: "alice", anonymous: false, ascii: false, code: 226 };
+const base: TransferNotice = { kind: "transfer", transfer: 1, outcome: "completed", reason: null, command: "RETR", direction: "download", path: "/pub/a.txt", bytes: 5242880, durationMs: 2400, user: "alice", anonymous: false, ascii: false, code: 226 };
 const remote = { address: "192.0.2.7", port: 5000 };
 const at = new Date(Date.UTC(2026, 11, 4, 2, 21, 42));
 
