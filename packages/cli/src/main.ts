@@ -28,7 +28,7 @@ runCommand({
   runtime: "node",
   noTls: null,
   args: process.argv.slice(2),
-  interactive: process.stdout.isTTY === true,
+  interactive: process.stdout.isTTY,
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
   exit: (code) => process.exit(code),

@@ -387,7 +387,7 @@ describe("runCommand: serving", () => {
     const text = new FakeHost([]);
     text.interactive = true;
     await run(text);
-    expect(text.out_[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z info  server\.start address=127\.0\.0\.1 port=2121 url=ftp:\/\/127\.0\.0\.1:2121 version=[\d.]+ runtime=testrt root=\/real\/cwd access="anonymous read-only"$/);
+    expect(text.out_[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z info {2}server\.start address=127\.0\.0\.1 port=2121 url=ftp:\/\/127\.0\.0\.1:2121 version=[\d.]+ runtime=testrt root=\/real\/cwd access="anonymous read-only"$/);
     text.created[0]!.log?.(record);
     expect(text.out_.at(-1)).toBe('2026-12-04T01:02:03.004Z info  file session=7 client=192.0.2.1 clientPort=4000 tls=true user="a b" command=DELE path=/x ok=true code=250');
     const forced = new FakeHost(["--log-format", "text", "--log-level", "warn"]);
@@ -396,7 +396,7 @@ describe("runCommand: serving", () => {
     expect(forced.out_).toEqual([]);
     expect(forced.created[0]?.logLevel).toBe("warn");
     forced.created[0]!.log?.({ ...record, level: "warn" });
-    expect(forced.out_.at(-1)).toMatch(/^2026-12-04T01:02:03\.004Z warn  file /);
+    expect(forced.out_.at(-1)).toMatch(/^2026-12-04T01:02:03\.004Z warn {2}file /);
   });
 
   it("refuses an unknown --log-format or --log-level, naming the flag", async () => {

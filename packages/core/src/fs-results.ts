@@ -35,8 +35,21 @@ function fileCommandOf(then: FsContinuation): { readonly command: FileCommand; r
       return { command: "RNTO", path: then.path };
     case "mfmt-set":
       return { command: "MFMT", path: then.path };
-    default:
+    case "cwd":
+    case "size":
+    case "mdtm":
+    case "mlst":
+    case "stat-path":
+    case "stat-list":
+    case "retr":
+    case "store":
+    case "stou":
+    case "parent":
+    case "listing-stat":
+    case "listing-list":
       return null;
+    default:
+      return assertNever(then);
   }
 }
 

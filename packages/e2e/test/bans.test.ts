@@ -4,7 +4,7 @@
 // ban's length, while another address logs in as usual.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FtpControl } from "./ftp-control.js";
-import { startServer, tempDir, waitForLogLine, type RunningServer } from "./server.js";
+import { startServer, tempDir, waitForRecord, type RunningServer } from "./server.js";
 
 const root = tempDir("pasv-bans-");
 let server: RunningServer;
@@ -45,7 +45,7 @@ describe("failed logins", () => {
     const second = await greeting("127.0.0.1");
     expect(second.code).toBe(220);
     expect((await guess(second.c)).code).toBe(530);
-    expect(await waitForLogLine(server, /ban 127\.0\.0\.1 for 3 s after 3 failed logins/)).not.toBeNull();
+    expect(await waitForRecord(server, { event: "ban", level: "warn", client: "127.0.0.1", seconds: 3, failures: 3 })).not.toBeNull();
     second.c.close();
     const refused = await greeting("127.0.0.1");
     expect(refused.code).toBe(421);

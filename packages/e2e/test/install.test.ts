@@ -24,7 +24,7 @@ async function serveOnce(command: string, args: readonly string[], cwd: string, 
       const timer = setTimeout(() => reject(new Error(`no ready line:\n${out}`)), 60_000);
       child.stdout.on("data", (b: Buffer) => {
         out += b.toString();
-        const m = /pasv: serving .* on ftp:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+        const m = /"event":"server\.start","address":"127\.0\.0\.1","port":(\d+)/.exec(out);
         if (m !== null) {
           clearTimeout(timer);
           resolve(Number(m[1]));
@@ -61,7 +61,7 @@ describe(`installed like a service (${deno ? "deno" : "node"})`, () => {
     it("the Deno command serves DIR relative to the caller's working directory", async () => {
       const caller = callerDir("deno-caller");
       const r = await serveOnce("bash", [path.join(ROOT, "scripts/deno.sh"), "run", "-A", path.join(ROOT, "packages/deno/src/main.ts"), "served", "-p", "0"], caller);
-      expect(r.out).toContain(`serving ${path.join(caller, "served")} on`);
+      expect(r.out).toContain(`"root":${JSON.stringify(path.join(caller, "served"))}`);
       expect(r.served).toBe("hello from deno-caller");
     }, 120_000);
     return;
@@ -71,7 +71,7 @@ describe(`installed like a service (${deno ? "deno" : "node"})`, () => {
     const caller = callerDir("npm-caller");
     // npm passes the caller's directory as INIT_CWD and runs the script from the checkout's root.
     const r = await serveOnce("npm", ["--prefix", ROOT, "start", "--silent", "--", "served", "-p", "0"], caller);
-    expect(r.out).toContain(`serving ${path.join(caller, "served")} on`);
+    expect(r.out).toContain(`"root":${JSON.stringify(path.join(caller, "served"))}`);
     expect(r.served).toBe("hello from npm-caller");
   }, 120_000);
 
@@ -100,7 +100,7 @@ describe(`installed like a service (${deno ? "deno" : "node"})`, () => {
     expect(help.stdout).toMatch(/^Usage: pasv \[DIR\]/);
     const caller = callerDir("installed-caller");
     const r = await serveOnce(bin, ["served", "-p", "0"], caller);
-    expect(r.out).toContain(`serving ${path.join(caller, "served")} on`);
+    expect(r.out).toContain(`"root":${JSON.stringify(path.join(caller, "served"))}`);
     expect(r.served).toBe("hello from installed-caller");
   }, 300_000);
 

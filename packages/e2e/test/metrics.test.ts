@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FtpControl, readAll } from "./ftp-control.js";
-import { startServer, tempDir, waitForLogLine, type RunningServer } from "./server.js";
+import { startServer, tempDir, waitForRecord, type RunningServer } from "./server.js";
 
 const root = tempDir("pasv-metrics-");
 let server: RunningServer;
@@ -14,8 +14,8 @@ let metricsPort = 0;
 beforeAll(async () => {
   writeFileSync(path.join(root.dir, "f.txt"), "0123456789");
   server = await startServer(root.dir, ["-u", "alice:pw", "--metrics", "127.0.0.1:0", "--drain-timeout", "30"]);
-  const line = await waitForLogLine(server, /metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/);
-  metricsPort = Number(/:(\d+)\/metrics/.exec(line ?? "")?.[1]);
+  const started = await waitForRecord(server, { event: "metrics.start", address: "127.0.0.1" });
+  metricsPort = Number(started?.port);
 });
 
 afterAll(async () => {

@@ -5,7 +5,7 @@ import net from "node:net";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { FtpControl, readAll } from "./ftp-control.js";
-import { startServer, tempDir, waitForLogLine, type RunningServer } from "./server.js";
+import { startServer, tempDir, waitForRecord, type RunningServer } from "./server.js";
 
 /** The tiny range every test serves: small enough that one address could take all of it. */
 const RANGE_SIZE = 4;
@@ -104,7 +104,9 @@ describe("passive ports on a tiny range", () => {
     expect(await listeningAtMost(range, 1)).toHaveLength(1);
     // Refused sessions are answered, not hung or closed.
     for (const c of hoarders) expect((await c.cmd("NOOP")).code).toBe(200);
-    expect(await waitForLogLine(server, /passive listen failed: per-address cap reached/)).not.toBeNull();
+    expect(await waitForRecord(server, { event: "message", level: "warn", message: /^passive listen failed: per-address cap reached/ })).not.toBeNull();
+    // The 425 is logged as a refusal of the command too, with the client's address.
+    expect(await waitForRecord(server, { event: "refused", code: 425, client: "127.0.0.1" })).not.toBeNull();
 
     const other = await session(server, OTHER_CLIENT);
     expect((await other.cmd("TYPE I")).code).toBe(200);

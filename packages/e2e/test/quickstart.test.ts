@@ -23,7 +23,7 @@ describe("quick start", () => {
       const timer = setTimeout(() => reject(new Error(`no ready line:\n${out}`)), 120_000);
       child.stdout.on("data", (b: Buffer) => {
         out += b.toString();
-        const m = /pasv: serving .* on ftp:\/\/127\.0\.0\.1:(\d+) \(anonymous read-only\)/.exec(out);
+        const m = /"event":"server\.start","address":"127\.0\.0\.1","port":(\d+),.*"access":"anonymous read-only"/.exec(out);
         if (m !== null) {
           clearTimeout(timer);
           resolve(Number(m[1]));
@@ -32,7 +32,7 @@ describe("quick start", () => {
       child.stderr.on("data", (b: Buffer) => (out += b.toString()));
     });
     try {
-      expect(out.match(/pasv: serving/g)).toHaveLength(1);
+      expect(out.match(/"event":"server\.start"/g)).toHaveLength(1);
       const c = await FtpControl.connect(port);
       await c.login();
       const data = readAll(await c.pasv());
@@ -49,7 +49,7 @@ describe("quick start", () => {
       await exited;
       expect(Date.now() - started).toBeLessThan(3_000);
       // (npm itself reports the signal; the server's own exit code is checked in server.ts-based tests.)
-      expect(out).toContain("pasv: SIGTERM, stopping");
+      expect(out).toContain('"event":"server.stop","signal":"SIGTERM"');
       // Nothing of the server is left behind: the port is free again.
       expect(await canConnect(port)).toBe(false);
     }

@@ -91,12 +91,12 @@ export function startServer(dir: string, flags: readonly string[] = [], options:
     const started = Date.now();
     const poll = setInterval(() => {
       const out = output();
-      const m = /serving .* on ftp:\/\/[^:]+:(\d+)/.exec(out);
+      const m = STARTED.exec(out);
       if (m !== null && child.pid !== undefined) {
         clearInterval(poll);
         const pid = child.pid;
         resolve({
-          port: Number(m[1]),
+          port: Number(m[1] ?? m[2]),
           pid,
           dir,
           output,
@@ -137,6 +137,37 @@ export function startServer(dir: string, flags: readonly string[] = [], options:
       }
     }, 25);
   });
+}
+
+/** The start record, as JSON (the default off a terminal) or text (`--log-format text`): its port. */
+export const STARTED = /"event":"server\.start".*?"port":(\d+)|server\.start .*?port=(\d+)/;
+
+export type LogRecord = Record<string, unknown> & { readonly event: string; readonly level: string; readonly time: string };
+
+/** The server's JSON log records so far (other lines skipped). */
+export function logRecords(server: RunningServer): LogRecord[] {
+  const records: LogRecord[] = [];
+  for (const line of server.output().split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      records.push(JSON.parse(line) as LogRecord);
+    } catch {
+      // A line cut mid-write: the next poll sees it whole.
+    }
+  }
+  return records;
+}
+
+/** Waits until a JSON record has every field of `fields` (the record, or null after `ms`). */
+export async function waitForRecord(server: RunningServer, fields: Record<string, unknown>, ms = 5_000): Promise<LogRecord | null> {
+  const until = Date.now() + ms;
+  const matches = (r: LogRecord): boolean => Object.entries(fields).every(([k, v]) => (v instanceof RegExp ? typeof r[k] === "string" && v.test(r[k]) : r[k] === v));
+  for (;;) {
+    const found = logRecords(server).find(matches);
+    if (found !== undefined) return found;
+    if (Date.now() >= until) return null;
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 /** Absent tools fail the suite under CI (CI must install them) and skip loudly elsewhere. */

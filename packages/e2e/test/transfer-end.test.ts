@@ -8,7 +8,7 @@ import type { Socket } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FtpControl, openData } from "./ftp-control.js";
-import { haveTool, startServer, tempDir, waitForLogLine, type RunningServer } from "./server.js";
+import { haveTool, startServer, tempDir, waitForRecord, type RunningServer } from "./server.js";
 
 const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 
@@ -89,10 +89,10 @@ describe("a reset upload", () => {
         await writeAll(data, randomBytes(5 * 1024 * 1024));
         data.resetAndDestroy();
         const final = await c.reply(10_000);
-        const line = await waitForLogLine(server, new RegExp(`transfer \\w+ .*STOR "/${name}"`));
-        // The reply and the log line agree that the upload did not complete.
-        const outcome = line === null ? "no log line" : (/transfer (\w+) /.exec(line)?.[1] ?? line);
-        expect({ code: final.code, logged: outcome === "completed" ? "completed" : outcome === "no log line" ? outcome : "not completed" }, `round ${i}: ${line}`).toEqual({
+        const line = await waitForRecord(server, { event: "transfer", command: "STOR", path: `/${name}` });
+        // The reply and the log record agree that the upload did not complete.
+        const outcome = line === null ? "no log line" : String(line.outcome);
+        expect({ code: final.code, logged: outcome === "completed" ? "completed" : outcome === "no log line" ? outcome : "not completed" }, `round ${i}: ${JSON.stringify(line)}`).toEqual({
           code: 426,
           logged: "not completed",
         });
