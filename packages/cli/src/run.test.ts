@@ -392,8 +392,9 @@ describe("runCommand: serving", () => {
     expect(text.out_.at(-1)).toBe('2026-12-04T01:02:03.004Z info  file session=7 client=192.0.2.1 clientPort=4000 tls=true user="a b" command=DELE path=/x ok=true code=250');
     const forced = new FakeHost(["--log-format", "text", "--log-level", "warn"]);
     await run(forced);
-    // The start record is info: below the threshold.
-    expect(forced.out_).toEqual([]);
+    // The start record is written at every level.
+    expect(forced.out_).toHaveLength(1);
+    expect(forced.out_[0]).toMatch(/ info {2}server\.start /);
     expect(forced.created[0]?.logLevel).toBe("warn");
     forced.created[0]!.log?.({ ...record, level: "warn" });
     expect(forced.out_.at(-1)).toMatch(/^2026-12-04T01:02:03\.004Z warn {2}file /);

@@ -155,7 +155,9 @@ export async function runCommand(host: CommandHost): Promise<void> {
   const level = o.logLevel ?? "info";
   const sink = (record: LogRecord): void => host.out(formatRecord(format, record));
   const log = (severity: LogLevel, event: LogEvent): void => {
-    if (logs(level, severity)) sink({ time: Date.now(), level: severity, ...event });
+    // The server's start, stop and exit are written at every level: an operator always sees them.
+    const lifecycle = event.event === "server.start" || event.event === "server.stop" || event.event === "server.exit";
+    if (lifecycle || logs(level, severity)) sink({ time: Date.now(), level: severity, ...event });
   };
   let server: CommandServer;
   try {
