@@ -1307,3 +1307,107 @@ describe("the deadline table", () => {
     expect(nextDeadline(w.state)).toBe(w.now + w.config.timeouts.login);
   });
 });
+
+describe("notices for the operator's log", () => {
+  type Notice = { kind: string } & Record<string, unknown>;
+  const of = (w: World, kind: string): Notice[] => (w.notices as Notice[]).filter((n) => n.kind === kind);
+
+  it("a file command's result, ok or not, with its path (RNTO with where it came from)", () => {
+    const w = new World({ files, config: { write: true } });
+    w.login();
+    w.cmd("MKD /new");
+    w.cmd("RNFR /new");
+    w.cmd("RNTO /newer");
+    w.cmd("DELE /missing");
+    w.cmd("RMD /newer");
+    expect(of(w, "file")).toEqual([
+      { kind: "file", command: "MKD", path: "/new", from: null, ok: true, code: 257 },
+      { kind: "file", command: "RNFR", path: "/new", from: null, ok: true, code: 350 },
+      { kind: "file", command: "RNTO", path: "/newer", from: "/new", ok: true, code: 250 },
+      { kind: "file", command: "DELE", path: "/missing", from: null, ok: false, code: 550 },
+      { kind: "file", command: "RMD", path: "/newer", from: null, ok: true, code: 250 },
+    ]);
+    // The DELE's 550 is its file notice, not a refusal as well.
+    expect(of(w, "refused")).toEqual([]);
+  });
+
+  it("a 4xx or 5xx answer is a refusal (verb, code, text), never with the argument; a failed PASS is not one", () => {
+    const w = new World({ files });
+    w.cmd("USER alice");
+    w.cmd("PASS hunter2");
+    w.expire();
+    w.login();
+    w.cmd("TYPE I");
+    w.cmd("SIZE /nope");
+    w.cmd("RETR /notes.txt");
+    w.cmd("XYZZY secret-arg");
+    expect(of(w, "refused")).toEqual([
+      { kind: "refused", command: "SIZE", code: 550, text: "No such file or directory." },
+      { kind: "refused", command: "RETR", code: 425, text: "Use PORT or PASV first." },
+      { kind: "refused", command: "XYZZY", code: 500, text: "Unknown command." },
+    ]);
+    expect(JSON.stringify(w.notices)).not.toContain("hunter2");
+    expect(JSON.stringify(w.notices)).not.toContain("secret-arg");
+  });
+
+  it("why the session ended", () => {
+    const cases: [(w: World) => void, string][] = [
+      [(w) => w.cmd("QUIT"), "quit"],
+      [(w) => w.post({ type: "control.eof", now: w.now }), "client-closed"],
+      [(w) => w.post({ type: "shutdown", now: w.now }), "shutdown"],
+      [(w) => w.expire(), "login-timeout"],
+    ];
+    for (const [end, reason] of cases) {
+      const w = new World();
+      end(w);
+      expect(w.closed).toBe(true);
+      expect(of(w, "closed")).toEqual([{ kind: "closed", reason }]);
+    }
+    expect(of(new World({ refuse: "banned" }), "closed")).toEqual([{ kind: "closed", reason: "refused" }]);
+  });
+
+  it("a transfer cut by the client's disappearance or a shutdown still gets its notice, with why", () => {
+    for (const [end, reason] of [
+      [{ type: "control.eof" }, "session-closed"],
+      [{ type: "shutdown" }, "shutdown"],
+    ] as const) {
+      const w = new World({ files, holdTransfers: true });
+      w.login();
+      w.cmd("PASV");
+      w.connectData();
+      w.cmd("RETR /notes.txt");
+      w.post({ ...end, now: w.now });
+      const transfers = of(w, "transfer");
+      expect(transfers).toHaveLength(1);
+      expect(transfers[0]).toMatchObject({ outcome: "aborted", reason, command: "RETR", path: "/notes.txt" });
+      expect(typeof transfers[0]?.transfer).toBe("number");
+    }
+  });
+
+  it("a transfer's end says why: ABOR, a reset, a file error, no data connection", () => {
+    const w = new World({ files, holdTransfers: true });
+    w.login();
+    w.cmd("PASV");
+    w.connectData();
+    w.cmd("RETR /notes.txt");
+    w.cmd("ABOR");
+    w.cmd("PASV");
+    w.connectData();
+    w.cmd("RETR /notes.txt");
+    w.finishTransfer({ side: "data", reason: "reset" });
+    w.cmd("PASV");
+    w.connectData();
+    w.cmd("RETR /notes.txt");
+    w.finishTransfer({ side: "file", error: "io" });
+    w.cmd("PASV");
+    w.cmd("RETR /notes.txt");
+    w.expire();
+    expect(of(w, "transfer").map((t) => [t.outcome, t.reason, t.code])).toEqual([
+      ["aborted", "abor", 426],
+      ["failed", "data-reset", 426],
+      ["failed", "file-io", 451],
+      ["failed", "no-data-connection", 425],
+    ]);
+    expect(of(w, "refused")).toEqual([]);
+  });
+});
