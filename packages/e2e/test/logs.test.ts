@@ -245,8 +245,7 @@ describe("log options", () => {
   });
 
   it("a port in use is one line on stderr and exit 2", async () => {
-    const s = started[0];
-    if (s === undefined) throw new Error("no server");
+    const s = await serve();
     const [cmd, args] = cliCommand([root.dir, "-p", String(s.port)]);
     const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
