@@ -1313,7 +1313,7 @@ describe("notices for the operator's log", () => {
   const of = (w: World, kind: string): Notice[] => (w.notices as Notice[]).filter((n) => n.kind === kind);
 
   it("a file command's result, ok or not, with its path (RNTO with where it came from)", () => {
-    const w = new World({ files, config: { write: true } });
+    const w = new World({ files });
     w.login();
     w.cmd("MKD /new");
     w.cmd("RNFR /new");
@@ -1363,7 +1363,7 @@ describe("notices for the operator's log", () => {
       expect(w.closed).toBe(true);
       expect(of(w, "closed")).toEqual([{ kind: "closed", reason }]);
     }
-    expect(of(new World({ refuse: "banned" }), "closed")).toEqual([{ kind: "closed", reason: "refused" }]);
+    expect(of(new World({ refuse: "max-sessions" }), "closed")).toEqual([{ kind: "closed", reason: "refused" }]);
   });
 
   it("a transfer cut by the client's disappearance or a shutdown still gets its notice, with why", () => {

@@ -54,7 +54,8 @@ export type LogEvent =
     } & SessionFields)
   | ({ readonly event: "file"; readonly command: FileCommand; readonly path: string; readonly from: string | null; readonly ok: boolean; readonly code: number } & SessionFields)
   | ({ readonly event: "refused"; readonly command: string; readonly code: number; readonly text: string } & SessionFields)
-  | { readonly event: "ban"; readonly client: string; readonly failures: number; readonly seconds: number }
+  /** The client's address is refused for `seconds`; the session is the one whose failure tipped it. */
+  | ({ readonly event: "ban"; readonly failures: number; readonly seconds: number } & SessionFields)
   | { readonly event: "drain"; readonly drainMs: Millis; readonly sessions: number }
   | ({ readonly event: "message"; readonly message: string } & Partial<SessionFields>);
 

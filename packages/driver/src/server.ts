@@ -316,11 +316,12 @@ export class FtpServer extends Emitter<ServerEvents> {
     io.start();
   }
 
-  private banFailure(remote: Endpoint): void {
+  private banFailure(remote: Endpoint, record: SessionRecord): void {
     const ban = this.bans?.failed(remote.address, this.platform.clock.now()) ?? null;
     if (ban === null) return;
     const seconds = Math.round((ban.until - this.platform.clock.now()) / 1000);
-    this.log("warn", { event: "ban", client: ban.address, failures: ban.failures, seconds });
+    // The session whose failure tipped the count: the record says which one, as every session's does.
+    this.log("warn", { event: "ban", ...record.fields(), failures: ban.failures, seconds });
     this.emit("ban", ban);
   }
 
@@ -334,7 +335,7 @@ export class FtpServer extends Emitter<ServerEvents> {
       case "login-failed":
         this.log("warn", { event: "login.failed", ...record.fields(), attempted: notice.user });
         this.emit("login-failed", { id, user: notice.user, remote });
-        this.banFailure(remote);
+        this.banFailure(remote, record);
         return;
       case "transfer": {
         if (notice.direction === "upload") record.bytesIn += notice.bytes;

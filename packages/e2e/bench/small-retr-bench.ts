@@ -2,8 +2,10 @@
 // and Deno) beside vsftpd, in one run; what the per-operation costs (the confinement check, the
 // passive listener, the replies) add up to. With --baseline DIR, pasv built in another checkout runs
 // beside this one (e.g. the commit before a change), so a change's cost is a ratio from one run.
+// With --logging, each runtime runs twice: logging nothing (--log-level error) and logging every
+// record as JSON with the metrics endpoint on (--log-format json --metrics), so their cost is a ratio.
 // Figures are printed, never asserted.
-// Run: pnpm bench small [--seconds N] [--rounds N] [--sessions N] [--baseline DIR]
+// Run: pnpm bench small [--seconds N] [--rounds N] [--sessions N] [--baseline DIR] [--logging]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -18,6 +20,9 @@ const seconds = Number(arg("--seconds") ?? 5);
 const rounds = Number(arg("--rounds") ?? 3);
 const sessions = Number(arg("--sessions") ?? 4);
 const baseline = arg("--baseline");
+const logging = process.argv.includes("--logging");
+const QUIET = ["--log-level", "error"];
+const OBSERVED = ["--log-format", "json", "--metrics", "127.0.0.1:0"];
 const FILE_BYTES = 4096;
 
 /** Logs in as the server wants it (vsftpd's anonymous login needs no password). */
@@ -77,7 +82,13 @@ const servers: Server[] = [];
 try {
   ensurePeers();
   const base = 23000 + Math.floor(Math.random() * 900);
-  servers.push(startVsftpd(work, served, base), startPasv("node", served, base + 1), startPasv("deno", served, base + 2));
+  servers.push(startVsftpd(work, served, base));
+  if (logging) {
+    servers.push(startPasv("node", served, base + 1, { flags: QUIET, label: "node, no log" }), startPasv("node", served, base + 5, { flags: OBSERVED, label: "node, json+metrics" }));
+    servers.push(startPasv("deno", served, base + 2, { flags: QUIET, label: "deno, no log" }), startPasv("deno", served, base + 6, { flags: OBSERVED, label: "deno, json+metrics" }));
+  } else {
+    servers.push(startPasv("node", served, base + 1), startPasv("deno", served, base + 2));
+  }
   if (baseline !== undefined) {
     servers.push(startPasv("node", served, base + 3, { checkout: path.resolve(baseline), label: "baseline (node)" }));
     servers.push(startPasv("deno", served, base + 4, { checkout: path.resolve(baseline), label: "baseline (deno)" }));
@@ -94,11 +105,21 @@ try {
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const ref = results.get("vsftpd")!;
   console.log(`\n4 KiB RETRs, ${sessions} sessions for ${seconds} s, median of ${rounds} rounds (raw client, PASV per RETR)\n`);
-  console.log("server            RETR/s   CPU ms/RETR   RETR/s ratio   CPU ratio   (ratios to vsftpd)");
+  console.log("server                RETR/s   CPU ms/RETR   RETR/s ratio   CPU ratio   (ratios to vsftpd)");
   for (const [name, res] of results) {
     const rate = median(res.rate);
     const cpu = median(res.cpuMs);
-    console.log(`${name.padEnd(16)} ${rate.toFixed(0).padStart(7)} ${cpu.toFixed(3).padStart(13)} ${(rate / median(ref.rate)).toFixed(2).padStart(13)}x ${(cpu / Math.max(0.001, median(ref.cpuMs))).toFixed(2).padStart(10)}x`);
+    console.log(`${name.padEnd(20)} ${rate.toFixed(0).padStart(7)} ${cpu.toFixed(3).padStart(13)} ${(rate / median(ref.rate)).toFixed(2).padStart(13)}x ${(cpu / Math.max(0.001, median(ref.cpuMs))).toFixed(2).padStart(10)}x`);
+  }
+  if (logging) {
+    console.log("\nthe cost of logging and metrics (json+metrics vs no log, same runtime, same run):");
+    for (const runtime of ["node", "deno"]) {
+      const quiet = results.get(`${runtime}, no log`)!;
+      const observed = results.get(`${runtime}, json+metrics`)!;
+      const cpu = median(observed.cpuMs) / Math.max(0.001, median(quiet.cpuMs));
+      const rate = median(observed.rate) / median(quiet.rate);
+      console.log(`${runtime}: CPU per RETR ${cpu.toFixed(3)}x (${((cpu - 1) * 100).toFixed(1)}%), RETR/s ${rate.toFixed(3)}x`);
+    }
   }
 } finally {
   for (const s of servers) s.proc.kill("SIGTERM");

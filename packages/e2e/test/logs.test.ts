@@ -147,7 +147,7 @@ describe("the JSON log", () => {
   it("a ranged curl download (-r 0-999) is logged aborted, with the bytes the server sent", async () => {
     if (!hasCurl) return;
     const got = await new Promise<Buffer>((resolve, reject) => {
-      execFile("curl", ["-s", "-r", "0-999", "-u", `alice:${PASSWORD}`, `ftp://127.0.0.1:${s.port}/big.bin`], { encoding: "buffer", maxBuffer: 1 << 26 }, (error, stdout) => (error === null ? resolve(stdout) : reject(error)));
+      execFile("curl", ["-s", "-r", "0-999", "-u", `alice:${PASSWORD}`, `ftp://127.0.0.1:${s.port}/big.bin`], { encoding: "buffer", maxBuffer: 1 << 26 }, (error, stdout) => (error === null ? resolve(stdout) : reject(new Error(error.message))));
     });
     expect(got.equals(BIG.subarray(0, 1000))).toBe(true);
     const r = await waitForRecord(s, { event: "transfer", command: "RETR", path: "/big.bin", outcome: "aborted" });
