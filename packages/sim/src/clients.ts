@@ -206,7 +206,7 @@ export async function goodClient(ctx: ClientContext, id: number, address: string
     let type: "A" | "I" = "A";
     const files = new Map<string, Uint8Array>();
     for (let i = 0; i < steps && !c.closed; i++) {
-      const action = rng.pick(["noop", "type", "store", "store", "retr", "retr", "list", "rename", "delete", "size", "abort", "stat", "cwd"] as const);
+      const action = rng.pick(["noop", "type", "store", "store", "retr", "retr", "list", "rename", "delete", "size", "abort", "stat", "cwd", "vanish"] as const);
       switch (action) {
         case "noop":
           await c.cmd(rng.pick(["NOOP", "PWD", "SYST", "FEAT", "HELP"]));
@@ -305,6 +305,15 @@ export async function goodClient(ctx: ClientContext, id: number, address: string
           await transfer(ctx, c, rng, address, `RETR ${home}/${name}`, null, undefined, true);
           break;
         }
+        case "vanish": {
+          // Killed mid-transfer (a crashed client, a pulled cable): both connections reset, no QUIT.
+          // Rare and late in a client's run, since the client is gone after it.
+          if (i < steps / 2 || !rng.chance(0.1)) break;
+          const upload = rng.chance(0.5);
+          const name = upload ? `v${i}` : rng.pick([...files.keys(), "missing"]);
+          await transfer(ctx, c, rng, address, `${upload ? "STOR" : "RETR"} ${home}/${name}`, upload ? rng.bytes(rng.int(1, 20_000)) : null, undefined, "vanish");
+          return;
+        }
       }
     }
     await c.cmd("QUIT");
@@ -324,7 +333,7 @@ async function transfer(
   line: string,
   upload: Uint8Array | null,
   sink?: { data: Uint8Array | null; mode?: string },
-  abort = false,
+  abort: boolean | "vanish" = false,
   cut: "fin" | "reset" = "fin",
 ): Promise<ParsedReply | null> {
   const mode = rng.pick<Mode>(["PASV", "EPSV", "PORT", "EPRT"]);
@@ -369,7 +378,7 @@ async function finishTransfer(
   data: Promise<DataSink | null>,
   upload: Uint8Array | null,
   sink: { data: Uint8Array | null } | undefined,
-  abort: boolean,
+  abort: boolean | "vanish",
   late: boolean,
   cut: "fin" | "reset",
 ): Promise<ParsedReply | null> {
@@ -379,6 +388,13 @@ async function finishTransfer(
   const collector = await Promise.race([data, new Promise<null>((r) => setTimeoutSim(ctx, 120_000, () => r(null)))]);
   if (collector === null) return c.finalFor(entry);
   const endpoint = collector.endpoint;
+  if (abort === "vanish") {
+    if (upload !== null) endpoint.write(upload);
+    c.endpoint.reset();
+    endpoint.reset();
+    ctx.count("client vanished mid-transfer");
+    return null;
+  }
   if (abort) {
     const abor = c.send("ABOR");
     ctx.count("ABOR during a transfer");

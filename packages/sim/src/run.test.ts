@@ -147,6 +147,11 @@ async function caught(reducer: Reducer, oracle: string, scenario = calm()): Prom
 }
 
 describe("every oracle bites", () => {
+  it("every transfer is logged once (the record of a transfer cut by the session's end dropped, planted)", async () => {
+    // The bug this oracle stands for: a client killed mid-transfer left no record.
+    const dropCut = planted((_e, actions) => ({ actions: actions.filter((a) => a.type !== "notice" || a.notice.kind !== "transfer" || (a.notice.reason !== "session-closed" && a.notice.reason !== "shutdown")) }));
+    await caught(dropCut, "every transfer logged once", calm({ goodClients: 6, steps: 60 }));
+  }, 60_000);
   it("checkInvariants after every step", async () => {
     await caught(planted((e, actions, state) => (e.type === "control.data" ? { state: { ...state, rest: -1 }, actions } : { actions })), "invariants and no exceptions");
   }, 60_000);

@@ -164,7 +164,23 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   function checkPath(path: string): void {
     if (!path.startsWith("/") || /(^|\/)\.\.?(\/|$)/.test(path) || path.includes("//")) fail("no file-system access outside the root", `fs request for ${JSON.stringify(path)}`);
   }
-  const server = new SimServer(net, { address: "10.0.0.1", port: 21, server: { ...scenario.server, rights: scenario.rights }, fs, reducer, onViolation: fail, onStep: (_id, event, actions) => observe(event, actions) });
+  // Every transfer that started is logged exactly once, however it ends (a client killed mid-way,
+  // a stop, a reset after the last byte), and a completed one only with its 226.
+  const startedTransfers = new Set<string>();
+  const loggedTransfers = new Set<string>();
+  const onStep = (id: number, event: SessionEvent, actions: readonly Action[]): void => {
+    observe(event, actions);
+    for (const a of actions) if (a.type === "transfer.start") startedTransfers.add(`${id}:${a.transfer}`);
+  };
+  const server = new SimServer(net, { address: "10.0.0.1", port: 21, server: { ...scenario.server, rights: scenario.rights }, fs, reducer, onViolation: fail, onStep });
+  server.server.on("transfer", (e) => {
+    const key = `${e.id}:${e.transfer}`;
+    counters.bump(`transfer logged: ${e.outcome}${e.reason === null ? "" : ` (${e.reason})`}`);
+    if (loggedTransfers.has(key)) fail("every transfer logged once", `session ${e.id} transfer ${e.transfer} logged twice`);
+    loggedTransfers.add(key);
+    if (e.outcome === "completed" && e.code !== 226) fail("every transfer logged once", `session ${e.id} transfer ${e.transfer} logged completed with ${e.code}`);
+    if (e.outcome !== "completed" && e.reason === null) fail("every transfer logged once", `session ${e.id} transfer ${e.transfer} logged ${e.outcome} without a reason`);
+  });
   await server.listen();
   const shutdown: { state: "no" | "closing" | "closed" } = { state: "no" };
   if (scenario.shutdownAt !== null) {
@@ -252,6 +268,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     if (io.timerArmed) fail("no leaked listeners, connections or files", `session ${id} left its timer armed`);
     if (!session.closed) fail("no leaked listeners, connections or files", `session ${id}'s driver did not release`);
   }
+  if (allEnded) for (const key of startedTransfers) if (!loggedTransfers.has(key)) fail("every transfer logged once", `transfer ${key} started but was never logged`);
   if (shutdown.state === "closing") fail("shutdown finishes", "close() never resolved");
   const serverListeners = net.listeningOn("10.0.0.1") - (shutdown.state === "closed" ? 0 : 1);
   if (serverListeners > 0 && allEnded) fail("no leaked listeners, connections or files", `${serverListeners} passive listener(s) left open`);
