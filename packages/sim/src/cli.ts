@@ -1,4 +1,4 @@
-// pnpm sim [--seed N] [--count N] [--duration SECONDS] [--workers N] [--keep-going] [--trace FILE] [--determinism N]
+// npm run sim -- [--seed N] [--count N] [--duration SECONDS] [--workers N] [--keep-going] [--trace FILE] [--determinism N]
 // Runs seeds (in N worker threads), stops at the first failure and prints its replay line (or, with
 // --keep-going, one per failure), records failing seeds as regressions, shows progress on stderr.
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";

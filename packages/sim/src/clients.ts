@@ -43,6 +43,12 @@ export class Control {
     };
   }
 
+  /** The server's first reply (220, or a 421 refusal), expected and checked like a command's. */
+  greeting(): Promise<ParsedReply> {
+    this.outstanding.push({ verb: "(greeting)", marked: false });
+    return this.reply();
+  }
+
   static open(ctx: ClientContext, from: string, name: string): Promise<Control | null> {
     return new Promise((resolve) => {
       ctx.net.connect(from, ctx.server, (endpoint) => resolve(endpoint === null ? null : new Control(endpoint, ctx, name)));
@@ -195,8 +201,7 @@ export async function goodClient(ctx: ClientContext, id: number, address: string
   if (c === null) return;
   const home = `/c${id}`;
   try {
-    c.outstanding.push({ verb: "(greeting)", marked: false });
-    const hello = await c.reply();
+    const hello = await c.greeting();
     checkNotBanned(ctx, `client ${id}`, address, hello);
     if (hello.code !== 220) return;
     if ((await c.cmd("USER sim")).code !== 331) return;
@@ -430,8 +435,7 @@ export async function hostileClient(ctx: ClientContext, id: number, address: str
     c.endpoint.write(typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes);
   };
   try {
-    c.outstanding.push({ verb: "(greeting)", marked: false });
-    checkNotBanned(ctx, `hostile ${id}`, address, await c.reply());
+    checkNotBanned(ctx, `hostile ${id}`, address, await c.greeting());
     switch (kind) {
       case "garbage":
         // Unknown verbs are answered (one final each), raw bytes may be anything: only syntax is checked.
@@ -503,8 +507,7 @@ export async function guesserClient(ctx: ClientContext, id: number, address: str
     const c = await Control.open(ctx, address, `guesser ${id}`);
     if (c === null) continue;
     try {
-      c.outstanding.push({ verb: "(greeting)", marked: false });
-      const hello = await c.reply();
+      const hello = await c.greeting();
       if (bannedGreeting(hello)) {
         ctx.count("guesser banned at the door (421)");
         if (banAfter === null) ctx.fail("a guessing address is banned", `guesser at ${address} was banned with bans off`);

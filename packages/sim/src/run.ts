@@ -283,7 +283,7 @@ function hasLineStartingWith4(bytes: Uint8Array): boolean {
 }
 
 export function replayLine(seed: number): string {
-  return `PASV_SEED=${seed} pnpm sim`;
+  return `PASV_SEED=${seed} npm run sim`;
 }
 
 /** What the command prints for a failing run: the replay line first, then each oracle that bit. */
