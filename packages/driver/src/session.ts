@@ -22,6 +22,8 @@ import {
 } from "@pasv/core";
 import type { AuthProvider } from "./auth.js";
 import { DataStreamError, type DataStream, type SessionIo } from "./io.js";
+import { Pacer, UNLIMITED, type RateLimits } from "./pacer.js";
+import type { Timer } from "./platform.js";
 import { VfsError, type Vfs, type VfsReader, type VfsWriter } from "./vfs.js";
 
 /** The reducer the session runs; tests and the simulator may wrap it (to plant bugs, to trace). */
@@ -50,6 +52,8 @@ export interface SessionOptions {
   readonly auth: AuthProvider;
   readonly hooks?: SessionHooks;
   readonly reducer?: Reducer;
+  /** Bandwidth limits of the session's transfers until a login's grant says otherwise (default none). */
+  readonly rates?: RateLimits;
 }
 
 /** Events waiting to be stepped. Draining is synchronous, so only a bug could fill this. */
@@ -57,9 +61,13 @@ export const MAX_QUEUED_EVENTS = 10_000;
 
 interface RunningTransfer {
   aborted: boolean;
+  /** Moved so far: sent, or read from the data connection (STAT asks for it). */
+  bytes: number;
   stream: DataStream | null;
   reader: VfsReader | null;
   writer: VfsWriter | null;
+  /** Ends a rate-limit wait early (an abort). */
+  wake: (() => void) | null;
 }
 
 export class Session {
@@ -81,6 +89,8 @@ export class Session {
   private readonly auth: AuthProvider;
   private readonly hooks: SessionHooks;
   private readonly reducer: Reducer;
+  private readonly serverRates: RateLimits;
+  private rates: RateLimits;
 
   constructor(options: SessionOptions) {
     this.io = options.io;
@@ -88,6 +98,8 @@ export class Session {
     this.hooks = options.hooks ?? {};
     this.reducer = options.reducer ?? coreReducer;
     this.tls = options.open.implicitTls;
+    this.serverRates = options.rates ?? UNLIMITED;
+    this.rates = this.serverRates;
     this.state = this.reducer.initialSession(options.config, { ...options.open, now: this.io.now() });
   }
 
@@ -220,6 +232,10 @@ export class Session {
         if (t !== undefined) this.abort(t);
         return;
       }
+      case "transfer.progress":
+        // Queued behind this drain's events, not stepped from here.
+        this.post({ type: "transfer.progress", now: io.now(), transfer: action.transfer, bytes: this.transfers.get(action.transfer)?.bytes ?? 0 });
+        return;
       case "fs":
         this.runFs(action.request, action.fs);
         return;
@@ -247,7 +263,12 @@ export class Session {
     const remote = this.state.remote;
     this.auth.authenticate({ user, password, remote, tls: this.tls }).then(
       (grant) => {
-        if (grant !== null) this.vfs = grant.vfs;
+        if (grant !== null) {
+          this.vfs = grant.vfs;
+          // The account's own limits override the server's, direction by direction.
+          const own = grant.rates;
+          this.rates = { down: own?.down === undefined ? this.serverRates.down : own.down, up: own?.up === undefined ? this.serverRates.up : own.up };
+        }
         this.later((now) => ({ type: "auth.result", now, request, account: grant?.account ?? null }));
       },
       (error: unknown) => {
@@ -272,28 +293,24 @@ export class Session {
   }
 
   private startTransfer(id: number, channel: number, spec: TransferSpec, tls: boolean, stallTimeout: Millis): void {
-    const t: RunningTransfer = { aborted: false, stream: null, reader: null, writer: null };
+    const t: RunningTransfer = { aborted: false, bytes: 0, stream: null, reader: null, writer: null, wake: null };
     this.transfers.set(id, t);
-    let bytes = 0;
-    const count = (n: number): void => {
-      bytes += n;
-    };
-    this.moveBytes(t, channel, spec, tls, stallTimeout, count).then(
+    this.moveBytes(t, channel, spec, tls, stallTimeout).then(
       () => {
         if (t.aborted || !this.transfers.delete(id)) return;
-        this.later((now) => ({ type: "transfer.done", now, transfer: id, bytes }));
+        this.later((now) => ({ type: "transfer.done", now, transfer: id, bytes: t.bytes }));
       },
       (error: unknown) => {
         if (t.aborted || !this.transfers.delete(id)) return;
         this.abort(t);
         const failure = classify(error);
         if (failure.side === "file" && failure.error === "io") this.hooks.log?.("warn", `transfer ${id} failed: ${String(error)}`);
-        this.later((now) => ({ type: "transfer.failed", now, transfer: id, bytes, failure }));
+        this.later((now) => ({ type: "transfer.failed", now, transfer: id, bytes: t.bytes, failure }));
       },
     );
   }
 
-  private async moveBytes(t: RunningTransfer, channel: number, spec: TransferSpec, tls: boolean, stallTimeout: Millis, count: (n: number) => void): Promise<void> {
+  private async moveBytes(t: RunningTransfer, channel: number, spec: TransferSpec, tls: boolean, stallTimeout: Millis): Promise<void> {
     const vfs = this.vfs;
     t.stream = await dataStep(this.io.data.open(channel, tls, stallTimeout));
     if (t.aborted) return;
@@ -301,7 +318,7 @@ export class Session {
     switch (spec.kind) {
       case "send-bytes":
         await dataStep(stream.write(spec.bytes));
-        count(spec.bytes.length);
+        t.bytes += spec.bytes.length;
         await dataStep(stream.end());
         return;
       case "send-file": {
@@ -312,6 +329,8 @@ export class Session {
           // An ABOR may have come while the file was opening: nothing is sent then.
           if (stopped(t)) return;
           const encoder = spec.ascii ? new AsciiEncoder(spec.offset) : null;
+          // Unlimited (the default) costs nothing per chunk: no pacer, no timer.
+          const pacer = this.rates.down === null ? null : new Pacer(this.rates.down, this.io.now());
           for await (const chunk of fileChunks(reader)) {
             if (stopped(t)) return;
             const out = encoder === null ? chunk : encoder.push(chunk);
@@ -321,8 +340,19 @@ export class Session {
               done?.();
               continue;
             }
-            await dataStep(stream.write(out, done));
-            count(out.length);
+            if (pacer === null) {
+              await dataStep(stream.write(out, done));
+              t.bytes += out.length;
+              continue;
+            }
+            // Paced: the chunk goes out in slices, each after its wait; the last one frees the chunk.
+            for (let at = 0; at < out.length; at += pacer.slice) {
+              const end = Math.min(out.length, at + pacer.slice);
+              await this.pace(t, stream, pacer.take(end - at, this.io.now()));
+              if (stopped(t)) return;
+              await dataStep(stream.write(out.subarray(at, end), end === out.length ? done : undefined));
+              t.bytes += end - at;
+            }
           }
         } finally {
           // Every path closes the file, including an abort that raced the open (found by the simulator).
@@ -340,11 +370,20 @@ export class Session {
         try {
           if (stopped(t)) return;
           const decoder = spec.ascii ? new AsciiDecoder() : null;
+          const pacer = this.rates.up === null ? null : new Pacer(this.rates.up, this.io.now());
           for await (const chunk of dataChunks(stream)) {
             if (stopped(t)) return;
+            if (pacer !== null) {
+              // A chunk already read is paid for in slices; while the wait lasts the stream reads
+              // nothing more, so the client's sending slows to the rate.
+              let wait = 0;
+              for (let left = chunk.length; left > 0; left -= pacer.slice) wait = pacer.take(Math.min(left, pacer.slice), this.io.now());
+              await this.pace(t, stream, wait);
+              if (stopped(t)) return;
+            }
             const data = decoder === null ? chunk : decoder.push(chunk);
             if (data.length > 0) await writer.write(data);
-            count(chunk.length);
+            t.bytes += chunk.length;
           }
           const tail = decoder?.end();
           if (tail !== undefined && tail.length > 0) await writer.write(tail);
@@ -363,8 +402,26 @@ export class Session {
     }
   }
 
+  /** Waits `ms` on one platform timer with the stream held; an abort ends the wait at once. */
+  private async pace(t: RunningTransfer, stream: DataStream, ms: Millis): Promise<void> {
+    if (ms <= 0) return;
+    stream.hold(true);
+    await new Promise<void>((resolve) => {
+      let timer: Timer | null = null;
+      const wake = (): void => {
+        t.wake = null;
+        timer?.cancel();
+        resolve();
+      };
+      t.wake = wake;
+      timer = this.io.after(ms, wake);
+    });
+    if (!stopped(t)) stream.hold(false);
+  }
+
   private abort(t: RunningTransfer): void {
     t.aborted = true;
+    t.wake?.();
     t.stream?.destroy();
     t.reader?.close().catch(() => undefined);
     t.writer?.abort().catch(() => undefined);
