@@ -457,6 +457,17 @@ describe("serverOptions", () => {
     expect(mapped.hideDotfiles).toBe(true);
   });
 
+  it("maps the bandwidth limits, the server's and each user's", () => {
+    const o = options(["--max-rate-down", "2M", "--max-rate-up", "1k", "--anonymous-max-rate-down", "0", "--user-max-rate-down", "a=0", "--user-max-rate-up", "b=3k"]);
+    const mapped = serverOptions(o, "/d", [{ user: "a", password: "p" }, { user: "b", password: "q" }], undefined, log);
+    expect(mapped).toMatchObject({ maxRateDown: 2_097_152, maxRateUp: 1024, anonymousMaxRateDown: 0 });
+    expect(mapped.anonymousMaxRateUp).toBeUndefined();
+    expect(mapped.users).toEqual([
+      { user: "a", password: "p", write: false, maxRateDown: 0 },
+      { user: "b", password: "q", write: false, maxRateUp: 3072 },
+    ]);
+  });
+
   it("leaves unset flags to the server's defaults", () => {
     const mapped = serverOptions(options([]), "/d", [], undefined, log);
     expect(mapped).toEqual({ root: "/d", users: [], anonymous: true, write: false, log });
@@ -466,7 +477,7 @@ describe("serverOptions", () => {
 
 describe("runCommand: per-user homes and permissions", () => {
   it("refuses a --user-home or --user-permissions for a user nobody added, naming the flag", async () => {
-    for (const [flag, value] of [["--user-home", "ghost=in"], ["--user-permissions", "ghost=read-only"]] as const) {
+    for (const [flag, value] of [["--user-home", "ghost=in"], ["--user-permissions", "ghost=read-only"], ["--user-max-rate-down", "ghost=1M"], ["--user-max-rate-up", "ghost=1M"]] as const) {
       const host = new FakeHost(["-u", "a:p", flag, value]);
       expect(await run(host)).toBe(2);
       expect(host.stderr()).toBe(`pasv: ${flag}: no user named "ghost" (add it with --user or --users)\n${TRY}`);

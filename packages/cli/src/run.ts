@@ -121,7 +121,8 @@ export async function runCommand(host: CommandHost): Promise<void> {
   if (duplicate !== null) fail(duplicate);
   if (!o.anonymous && users.length === 0) fail("--no-anonymous needs at least one --user or --users file");
   const names = new Set(users.map((u) => u.user));
-  for (const [flag, map] of [["--user-home", o.userHomes], ["--user-permissions", o.userPermissions]] as const) {
+  const ratesFor = (direction: "down" | "up"): ReadonlyMap<string, unknown> => new Map([...o.userRates].filter(([, r]) => r[direction] !== undefined));
+  for (const [flag, map] of [["--user-home", o.userHomes], ["--user-permissions", o.userPermissions], ["--user-max-rate-down", ratesFor("down")], ["--user-max-rate-up", ratesFor("up")]] as const) {
     for (const name of map.keys()) if (!names.has(name)) fail(`${flag}: no user named ${JSON.stringify(name)} (add it with --user or --users)`);
   }
   for (const [name, home] of o.userHomes) {
@@ -213,7 +214,16 @@ export function serverOptions(o: CliOptions, dir: string, users: readonly CliUse
       const home = o.userHomes.get(u.user);
       const permissions = o.userPermissions.get(u.user);
       const secret = u.passwordHash === undefined ? { password: u.password ?? "" } : { passwordHash: u.passwordHash };
-      return { user: u.user, ...secret, write: o.write, ...(home === undefined ? {} : { home }), ...(permissions === undefined ? {} : { permissions }) };
+      const rates = o.userRates.get(u.user);
+      return {
+        user: u.user,
+        ...secret,
+        write: o.write,
+        ...(home === undefined ? {} : { home }),
+        ...(permissions === undefined ? {} : { permissions }),
+        ...(rates?.down === undefined ? {} : { maxRateDown: rates.down }),
+        ...(rates?.up === undefined ? {} : { maxRateUp: rates.up }),
+      };
     }),
     anonymous: o.anonymous,
     write: o.write,
@@ -225,6 +235,10 @@ export function serverOptions(o: CliOptions, dir: string, users: readonly CliUse
     ...(o.maxSessions === null ? {} : { maxSessions: o.maxSessions }),
     ...(o.maxSessionsPerIp === null ? {} : { maxSessionsPerIp: o.maxSessionsPerIp }),
     ...(o.maxPassivePerIp === null ? {} : { maxPassivePerIp: o.maxPassivePerIp }),
+    ...(o.rates.down === null ? {} : { maxRateDown: o.rates.down }),
+    ...(o.rates.up === null ? {} : { maxRateUp: o.rates.up }),
+    ...(o.rates.anonymousDown === null ? {} : { anonymousMaxRateDown: o.rates.anonymousDown }),
+    ...(o.rates.anonymousUp === null ? {} : { anonymousMaxRateUp: o.rates.anonymousUp }),
     ...loginOptions(o.logins),
     ...(tls === undefined ? {} : { tls }),
     ...(o.tls?.handshakeTimeoutSeconds == null ? {} : { tlsHandshakeTimeoutMs: o.tls.handshakeTimeoutSeconds * 1000 }),
