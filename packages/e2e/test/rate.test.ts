@@ -1,6 +1,6 @@
 // Bandwidth limits through the real server process (Node by default, Deno with
 // PASV_E2E_SERVER=deno; the same expectations for both): --max-rate-down and --max-rate-up pace
-// RETR and STOR to the rate and every byte still arrives; a [[user]]'s own limit in a config file
+// RETR and STOR to the rate (curl as well as a raw client) and every byte still arrives; a [[user]]'s own limit in a config file
 // holds for that user only; STAT on the control connection during a paced download reports the
 // bytes sent so far, and the transfer still completes.
 import { execFileSync } from "node:child_process";
@@ -31,6 +31,7 @@ beforeAll(async () => {
     config,
     [
       `root = "${root.dir}"`,
+      'anonymous-max-rate-down = "512k"',
       "",
       "[[user]]",
       'name = "slow"',
@@ -109,6 +110,15 @@ describe("bandwidth limits", () => {
     c.close();
   }, 60_000);
 
+  it("curl downloads a paced file whole, at the rate", () => {
+    const start = performance.now();
+    const got = execFileSync("curl", ["-sS", "--max-time", "60", "-u", "alice:pw", `ftp://127.0.0.1:${String(paced.port)}/mid.bin`], { maxBuffer: 16 * MiB });
+    const seconds = (performance.now() - start) / 1000;
+    expect(got.equals(mid)).toBe(true);
+    // 3 MiB at 2 MiB/s, less the first slice: about 1.44 s.
+    expect(seconds).toBeGreaterThanOrEqual(1.3);
+  }, 60_000);
+
   it("STAT during a paced download reports the bytes sent so far, and the transfer still completes", async () => {
     const c = await session(paced, "alice");
     const port = await c.pasv();
@@ -128,19 +138,22 @@ describe("bandwidth limits", () => {
     c.close();
   }, 60_000);
 
-  it("a [[user]]'s max-rate-down in the config file paces that user only", async () => {
+  it("a [[user]]'s max-rate-down in the config file paces that user only (and anonymous-max-rate-down anonymous sessions)", async () => {
     const slow = await session(perUser, "slow");
     const fast = await session(perUser, "fast");
-    const [s, f] = await Promise.all([download(slow, "small.bin"), download(fast, "small.bin")]);
-    expect(s.code).toBe(226);
-    expect(f.code).toBe(226);
-    expect(s.bytes.equals(small)).toBe(true);
-    expect(f.bytes.equals(small)).toBe(true);
+    const anonymous = await FtpControl.connect(perUser.port);
+    await anonymous.login();
+    expect((await anonymous.cmd("TYPE I")).code).toBe(200);
+    const [s, f, a] = await Promise.all([download(slow, "small.bin"), download(fast, "small.bin"), download(anonymous, "small.bin")]);
+    for (const r of [s, f, a]) {
+      expect(r.code).toBe(226);
+      expect(r.bytes.equals(small)).toBe(true);
+    }
     // 2 MiB at 512 KiB/s, less the first slice: about 3.9 s.
     expect(s.seconds).toBeGreaterThanOrEqual(3.5);
+    expect(a.seconds).toBeGreaterThanOrEqual(3.5);
     // Unpaced, the same file on loopback takes milliseconds; this only tells the two apart.
     expect(f.seconds).toBeLessThan(3.5);
-    slow.close();
-    fast.close();
+    for (const c of [slow, fast, anonymous]) c.close();
   }, 60_000);
 });
