@@ -1,8 +1,9 @@
 // Bandwidth limits through the real server process (Node by default, Deno with
 // PASV_E2E_SERVER=deno; the same expectations for both): --max-rate-down and --max-rate-up pace
-// RETR and STOR to the rate (curl as well as a raw client) and every byte still arrives; a [[user]]'s own limit in a config file
-// holds for that user only; STAT on the control connection during a paced download reports the
-// bytes sent so far, and the transfer still completes.
+// RETR and STOR to the rate (a raw client, and curl) and every byte still arrives; a [[user]]'s
+// own limit in a config file holds for that user only, anonymous-max-rate-down for anonymous
+// sessions; STAT on the control connection during a paced download reports the bytes sent so far,
+// and the transfer still completes.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
