@@ -346,6 +346,16 @@ describe("runCommand: serving", () => {
     expect(host.created[0]).toMatchObject({ root: "/real/cwd", anonymous: true, write: false, users: [] });
   });
 
+  it("says the server's bandwidth limits", async () => {
+    const host = new FakeHost(["--max-rate-down", "2M", "--max-rate-up", "1536"]);
+    expect(await run(host)).toBeNull();
+    expect(host.out_).toEqual(["pasv: serving /real/cwd on ftp://127.0.0.1:2121 (anonymous read-only, at most 2M/s down and 1536/s up per session) [testrt]"]);
+    expect(host.created[0]).toMatchObject({ maxRateDown: 2_097_152, maxRateUp: 1536 });
+    const k = new FakeHost(["--max-rate-up", "64k", "--max-rate-down", "0"]);
+    expect(await run(k)).toBeNull();
+    expect(k.out_).toEqual(["pasv: serving /real/cwd on ftp://127.0.0.1:2121 (anonymous read-only, at most 64k/s up per session) [testrt]"]);
+  });
+
   it("describes users, write access, TLS and an IPv6 address", async () => {
     const host = new FakeHost(["/srv", "-H", "::1", "-u", "a:1", "--users", "u.txt", "-w", "--no-anonymous", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required"]);
     host.files.set("u.txt", `b:${BCRYPT}\n`).set("c.pem", "CERT").set("k.pem", "KEY");

@@ -260,11 +260,19 @@ function url(address: { address: string; port: number }): string {
   return `ftp://${host}:${address.port}`;
 }
 
+/** The server-wide bandwidth limits, as the start-up line says them ("at most 2M/s down per session"). */
+function limits(o: CliOptions): string | null {
+  const rate = (n: number): string => (n % 1048576 === 0 ? `${String(n / 1048576)}M` : n % 1024 === 0 ? `${String(n / 1024)}k` : String(n));
+  const parts = [o.rates.down === null || o.rates.down === 0 ? null : `${rate(o.rates.down)}/s down`, o.rates.up === null || o.rates.up === 0 ? null : `${rate(o.rates.up)}/s up`].filter((x) => x !== null);
+  return parts.length === 0 ? null : `at most ${parts.join(" and ")} per session`;
+}
+
 function who(o: CliOptions, users: readonly CliUser[]): string {
   return [
     o.anonymous ? "anonymous read-only" : null,
     users.length > 0 ? `${users.length} user${users.length === 1 ? "" : "s"} ${o.userPermissions.size > 0 ? "with rights per user" : o.write ? "read-write" : "read-only"}` : null,
     o.tls === null ? null : o.tls.required ? "TLS required for users" : "TLS offered",
+    limits(o),
   ]
     .filter((x) => x !== null)
     .join(", ");
