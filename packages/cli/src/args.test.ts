@@ -9,15 +9,15 @@ describe("pasv command line", () => {
   it("defaults: the current directory, read-only anonymous, 127.0.0.1:2121", () => {
     expect(parseCli([])).toEqual({
       kind: "run",
-      options: { dir: ".", host: "127.0.0.1", port: 2121, users: [], usersFile: null, write: false, anonymous: true, keepPartialUploads: false, passivePorts: null, publicAddress: null, idleTimeoutSeconds: null, maxSessions: null, maxSessionsPerIp: null, maxPassivePerIp: null, logins: { failDelaySeconds: null, maxFailures: null, banAfter: null, banWindowSeconds: null, banSeconds: null }, userHomes: new Map(), userPermissions: new Map(), hideDotfiles: false, drainTimeoutSeconds: null, xferlog: null, logFormat: null, logLevel: null, metrics: null, tls: null },
+      options: { dir: ".", host: "127.0.0.1", port: 2121, users: [], usersFile: null, write: false, anonymous: true, keepPartialUploads: false, passivePorts: null, publicAddress: null, idleTimeoutSeconds: null, maxSessions: null, maxSessionsPerIp: null, maxPassivePerIp: null, logins: { failDelaySeconds: null, maxFailures: null, banAfter: null, banWindowSeconds: null, banSeconds: null }, userHomes: new Map(), userPermissions: new Map(), hideDotfiles: false, rates: { down: null, up: null, anonymousDown: null, anonymousUp: null }, userRates: new Map(), drainTimeoutSeconds: null, xferlog: null, logFormat: null, logLevel: null, metrics: null, tls: null },
     });
   });
 
   it("reads every flag", () => {
-    const r = parseCli(["/srv", "-H", "0.0.0.0", "-p", "0", "-u", "a:b:c", "--user", "x:y", "--users", "f", "-w", "--no-anonymous", "--keep-partial-uploads", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--login-fail-delay", "0.5", "--max-login-failures", "5", "--ban-after", "4", "--ban-window", "60", "--ban-seconds", "120", "--user-home", "a=in/a", "--user-home", "x=/abs/x", "--user-permissions", "a=upload-only", "--user-permissions", "x=read,append", "--hide-dotfiles", "--drain-timeout", "7", "--xferlog", "x.log", "--metrics", "[::1]:9100", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required", "--tls-handshake-timeout", "5"]);
+    const r = parseCli(["/srv", "-H", "0.0.0.0", "-p", "0", "-u", "a:b:c", "--user", "x:y", "--users", "f", "-w", "--no-anonymous", "--keep-partial-uploads", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--login-fail-delay", "0.5", "--max-login-failures", "5", "--ban-after", "4", "--ban-window", "60", "--ban-seconds", "120", "--user-home", "a=in/a", "--user-home", "x=/abs/x", "--user-permissions", "a=upload-only", "--user-permissions", "x=read,append", "--hide-dotfiles", "--max-rate-down", "2M", "--max-rate-up", "500k", "--anonymous-max-rate-down", "1024", "--anonymous-max-rate-up", "0", "--user-max-rate-down", "a=3K", "--user-max-rate-up", "a=0", "--drain-timeout", "7", "--xferlog", "x.log", "--metrics", "[::1]:9100", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required", "--tls-handshake-timeout", "5"]);
     expect(r).toEqual({
       kind: "run",
-      options: { dir: "/srv", host: "0.0.0.0", port: 0, users: [{ user: "a", password: "b:c" }, { user: "x", password: "y" }], usersFile: "f", write: true, anonymous: false, keepPartialUploads: true, passivePorts: { min: 50000, max: 50100 }, publicAddress: "203.0.113.1", idleTimeoutSeconds: 60, maxSessions: 10, maxSessionsPerIp: 2, maxPassivePerIp: 3, logins: { failDelaySeconds: 0.5, maxFailures: 5, banAfter: 4, banWindowSeconds: 60, banSeconds: 120 }, userHomes: new Map([["a", "in/a"], ["x", "/abs/x"]]), userPermissions: new Map([["a", ["list", "mkdir", "create"]], ["x", ["read", "append"]]]), hideDotfiles: true, drainTimeoutSeconds: 7, xferlog: "x.log", logFormat: null, logLevel: null, metrics: { host: "::1", port: 9100 }, tls: { cert: "c.pem", key: "k.pem", required: true, handshakeTimeoutSeconds: 5 } },
+      options: { dir: "/srv", host: "0.0.0.0", port: 0, users: [{ user: "a", password: "b:c" }, { user: "x", password: "y" }], usersFile: "f", write: true, anonymous: false, keepPartialUploads: true, passivePorts: { min: 50000, max: 50100 }, publicAddress: "203.0.113.1", idleTimeoutSeconds: 60, maxSessions: 10, maxSessionsPerIp: 2, maxPassivePerIp: 3, logins: { failDelaySeconds: 0.5, maxFailures: 5, banAfter: 4, banWindowSeconds: 60, banSeconds: 120 }, userHomes: new Map([["a", "in/a"], ["x", "/abs/x"]]), userPermissions: new Map([["a", ["list", "mkdir", "create"]], ["x", ["read", "append"]]]), hideDotfiles: true, rates: { down: 2 * 1048576, up: 500 * 1024, anonymousDown: 1024, anonymousUp: 0 }, userRates: new Map([["a", { down: 3 * 1024, up: 0 }]]), drainTimeoutSeconds: 7, xferlog: "x.log", logFormat: null, logLevel: null, metrics: { host: "::1", port: 9100 }, tls: { cert: "c.pem", key: "k.pem", required: true, handshakeTimeoutSeconds: 5 } },
     });
   });
 
@@ -39,6 +39,26 @@ describe("pasv command line", () => {
     expect(parseCli(["--max-passive-per-ip", "-1"]).kind).toBe("error");
     for (const bad of ["1.5", "x", "", "2k", " 3"]) expect(parseCli([`--max-passive-per-ip=${bad}`])).toEqual({ kind: "error", message: `--max-passive-per-ip must be a whole number, got ${JSON.stringify(bad)}` });
     expect(parseCli(["--max-passive-per-ip"]).kind).toBe("error");
+  });
+
+  it("rates take a whole number with an optional k/K or M suffix, and every error names its flag", () => {
+    expect(parseCli(["--max-rate-down", "2M"])).toMatchObject({ kind: "run", options: { rates: { down: 2_097_152, up: null } } });
+    expect(parseCli(["--max-rate-up", "64k"])).toMatchObject({ kind: "run", options: { rates: { up: 65_536 } } });
+    expect(parseCli(["--max-rate-up", "64K"])).toMatchObject({ kind: "run", options: { rates: { up: 65_536 } } });
+    expect(parseCli(["--max-rate-down", "1500"])).toMatchObject({ kind: "run", options: { rates: { down: 1500 } } });
+    expect(parseCli(["--max-rate-down", "0"])).toMatchObject({ kind: "run", options: { rates: { down: 0 } } });
+    for (const bad of ["2G", "2m", "1.5M", "-1", "", " 2M", "2 M", "M", "k", "0x10", "1e6", "9999999999999999"]) {
+      expect(parseCli([`--max-rate-down=${bad}`])).toEqual({ kind: "error", message: `--max-rate-down must be bytes per second: a whole number with an optional k (1024) or M (1048576) suffix, e.g. 2M; got ${JSON.stringify(bad)}` });
+    }
+    expect(parseCli(["--anonymous-max-rate-up", "x"])).toMatchObject({ kind: "error", message: expect.stringMatching(/^--anonymous-max-rate-up must be bytes per second/) as unknown });
+    expect(parseCli(["--user-max-rate-down", "bob=1M", "--user-max-rate-up", "bob=2k", "--user-max-rate-up", "amy=0"])).toMatchObject({
+      kind: "run",
+      options: { userRates: new Map([["bob", { down: 1_048_576, up: 2048 }], ["amy", { up: 0 }]]) },
+    });
+    expect(parseCli(["--user-max-rate-down", "bob"])).toEqual({ kind: "error", message: '--user-max-rate-down must be NAME=RATE, got "bob"' });
+    expect(parseCli(["--user-max-rate-down", "bob=fast"])).toEqual({ kind: "error", message: '--user-max-rate-down bob must be bytes per second: a whole number with an optional k (1024) or M (1048576) suffix, e.g. 2M; got "fast"' });
+    expect(parseCli(["--user-max-rate-up", "bob=1", "--user-max-rate-up", "bob=2"])).toEqual({ kind: "error", message: "--user-max-rate-up: bob given twice" });
+    expect(parseCli(["--max-rate-down"]).kind).toBe("error");
   });
 
   it("--metrics takes IP:PORT or [IPv6]:PORT", () => {

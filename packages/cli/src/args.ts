@@ -36,6 +36,10 @@ export interface CliOptions {
   readonly userPermissions: ReadonlyMap<string, readonly Right[]>;
   /** Dot files hidden for named users too (always for anonymous). */
   readonly hideDotfiles: boolean;
+  /** Bandwidth limits in bytes per second per session (null: not given; 0: no limit). */
+  readonly rates: RateFlags;
+  /** --user-max-rate-down/-up NAME=RATE: a user's own limits, over the server's (0: none for them). */
+  readonly userRates: ReadonlyMap<string, { readonly down?: number; readonly up?: number }>;
   /** Failed-login pacing and bans (null fields: the server's defaults). */
   readonly logins: LoginLimits;
   /** How long a stop lets running transfers finish (null: DEFAULT_DRAIN_SECONDS). */
@@ -50,6 +54,13 @@ export interface CliOptions {
   readonly metrics: { readonly host: string; readonly port: number } | null;
   /** PEM files that enable explicit FTPS (AUTH TLS), and the handshake deadline (null: the server's default). */
   readonly tls: { readonly cert: string; readonly key: string; readonly required: boolean; readonly handshakeTimeoutSeconds: number | null } | null;
+}
+
+export interface RateFlags {
+  readonly down: number | null;
+  readonly up: number | null;
+  readonly anonymousDown: number | null;
+  readonly anonymousUp: number | null;
 }
 
 export interface LoginLimits {
@@ -91,6 +102,14 @@ Options:
       --hide-dotfiles           names starting with "." are neither listed nor served to anyone
                                 (always so for anonymous sessions)
       --no-anonymous            refuse anonymous login (anonymous is always read-only)
+      --max-rate-down RATE      most bytes per second each session may download (RETR); RATE is a
+                                whole number with an optional k (x1024) or M (x1048576) suffix,
+                                e.g. 500k or 2M; 0 is no limit (the default)
+      --max-rate-up RATE        most bytes per second each session may upload (STOR, APPE, STOU)
+      --anonymous-max-rate-down RATE, --anonymous-max-rate-up RATE
+                                anonymous sessions' own limits in place of the two above
+      --user-max-rate-down NAME=RATE, --user-max-rate-up NAME=RATE
+                                NAME's own limits in place of the server's (0: none for NAME; repeatable)
       --keep-partial-uploads    a failed upload leaves what it received as NAME.partial
                                 (uploads replace a file only once complete either way)
       --pasv-ports A-B          passive port range (default 49152-65534)
@@ -128,6 +147,16 @@ function integer(text: string, name: string, min: number, max: number): number |
   if (!/^\d+$/.test(text)) return `${name} must be a whole number, got ${JSON.stringify(text)}`;
   const n = Number(text);
   if (n < min || n > max) return `${name} must be between ${min} and ${max}, got ${n}`;
+  return n;
+}
+
+const RATE_UNITS: Readonly<Record<string, number>> = { "": 1, k: 1024, K: 1024, M: 1024 * 1024 };
+
+/** A RATE: bytes per second as a whole number with an optional k/K (1024) or M (1048576) suffix. */
+export function parseRate(text: string, name: string): number | string {
+  const m = /^(\d{1,15})([kKM]?)$/.exec(text);
+  const n = m === null ? Number.NaN : Number(m[1]) * (RATE_UNITS[m[2] ?? ""] ?? Number.NaN);
+  if (!Number.isSafeInteger(n)) return `${name} must be bytes per second: a whole number with an optional k (1024) or M (1048576) suffix, e.g. 2M; got ${JSON.stringify(text)}`;
   return n;
 }
 
@@ -202,6 +231,12 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "user-home": { type: "string", multiple: true },
         "user-permissions": { type: "string", multiple: true },
         "hide-dotfiles": { type: "boolean" },
+        "max-rate-down": { type: "string" },
+        "max-rate-up": { type: "string" },
+        "anonymous-max-rate-down": { type: "string" },
+        "anonymous-max-rate-up": { type: "string" },
+        "user-max-rate-down": { type: "string", multiple: true },
+        "user-max-rate-up": { type: "string", multiple: true },
         root: { type: "string" },
         "drain-timeout": { type: "string" },
         xferlog: { type: "string" },
@@ -305,6 +340,26 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     }
     userPermissions.set(pair[0], rights);
   }
+  const rateFlags: Record<string, number | null> = {};
+  for (const flag of ["max-rate-down", "max-rate-up", "anonymous-max-rate-down", "anonymous-max-rate-up"] as const) {
+    const text = v[flag];
+    const n = text === undefined ? null : parseRate(text, `--${flag}`);
+    if (typeof n === "string") return { kind: "error", message: n };
+    rateFlags[flag] = n;
+  }
+  const userRates = new Map<string, { down?: number; up?: number }>();
+  for (const [flag, direction] of [["user-max-rate-down", "down"], ["user-max-rate-up", "up"]] as const) {
+    for (const text of v[flag] ?? []) {
+      const pair = namePair(text, `--${flag}`, "NAME=RATE");
+      if (typeof pair === "string") return { kind: "error", message: pair };
+      const own = userRates.get(pair[0]) ?? {};
+      if (own[direction] !== undefined) return { kind: "error", message: `--${flag}: ${pair[0]} given twice` };
+      const n = parseRate(pair[1], `--${flag} ${pair[0]}`);
+      if (typeof n === "string") return { kind: "error", message: n };
+      own[direction] = n;
+      userRates.set(pair[0], own);
+    }
+  }
   let metrics: CliOptions["metrics"] = null;
   if (v.metrics !== undefined) {
     const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(v.metrics);
@@ -351,6 +406,8 @@ export function parseCli(argv: readonly string[]): ParsedCli {
       userHomes,
       userPermissions,
       hideDotfiles: v["hide-dotfiles"] === true,
+      rates: { down: rateFlags["max-rate-down"] ?? null, up: rateFlags["max-rate-up"] ?? null, anonymousDown: rateFlags["anonymous-max-rate-down"] ?? null, anonymousUp: rateFlags["anonymous-max-rate-up"] ?? null },
+      userRates,
       drainTimeoutSeconds: numbers["drain-timeout"] ?? null,
       xferlog: v.xferlog ?? null,
       logFormat,

@@ -62,13 +62,38 @@ describe("readConfig", () => {
       ['[[user]]\npassword-hash = "$6$x$y"\n', "f.toml:1: user.name: a [[user]] needs a name (a string)"],
       ['[[user]]\nname = "bob"\npassword-hash = "hunter2"\n', "f.toml:3: user bob: password-hash is not a recognised hash (bcrypt ($2a$, $2b$, $2y$), SHA-crypt ($5$, $6$), argon2id ($argon2id$), scrypt ($7$)); make one with 'pasv hash-password'"],
       ['[[user]]\nname = "ftp"\npassword-hash = "$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/"\n', 'f.toml:2: user.name: "ftp" is an anonymous login name (it logs in read-only with any password); choose another name'],
-      ['[[user]]\nname = "a"\npassword-hash = "$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/"\npassword = "pw"\n', "f.toml:4: user.password: unknown key (a [[user]] has name, password-hash, home, permissions)"],
+      ['[[user]]\nname = "a"\npassword-hash = "$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/"\npassword = "pw"\n', "f.toml:4: user.password: unknown key (a [[user]] has name, password-hash, home, permissions, max-rate-down, max-rate-up)"],
       ['[[user]]\nname = "a"\npassword-hash = "$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/"\npermissions = 7\n', "f.toml:4: user a: permissions must be a preset or an array of rights, got a number"],
       ['[user]\nname = "a"\n', "f.toml:1: user: write users as [[user]] tables"],
     ];
     for (const [text, message] of cases) expect(readConfig(text, "f.toml", "."), text).toBe(message);
     const broken = readConfig("port = 1\nhost = \n", "f.toml", ".");
     expect(broken).toMatch(/^f\.toml:2: /);
+  });
+});
+
+describe("readConfig bandwidth limits", () => {
+  const HASH = "$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/";
+
+  it("reads rates at the top level and per user, as numbers or suffixed strings", () => {
+    const c = readConfig(`max-rate-down = "2M"\nmax-rate-up = 65536\nanonymous-max-rate-down = "100k"\n\n[[user]]\nname = "bob"\npassword-hash = "${HASH}"\nmax-rate-down = 0\nmax-rate-up = "1M"\n`, "f.toml", ".");
+    if (typeof c === "string") throw new Error(c);
+    expect(c.args).toEqual(["--max-rate-down=2M", "--max-rate-up=65536", "--anonymous-max-rate-down=100k", "--user-max-rate-down", "bob=0", "--user-max-rate-up", "bob=1M"]);
+    expect(parseCli([...c.args])).toMatchObject({ kind: "run", options: { rates: { down: 2_097_152, up: 65_536, anonymousDown: 102_400, anonymousUp: null }, userRates: new Map([["bob", { down: 0, up: 1_048_576 }]]) } });
+    // The command line still wins.
+    expect(parseCli([...c.args, "--max-rate-down", "1k"])).toMatchObject({ options: { rates: { down: 1024 } } });
+  });
+
+  it("names the file, the line and the key of a bad rate", () => {
+    const cases: [string, string][] = [
+      ['port = 1\nmax-rate-down = "2G"\n', 'f.toml:2: max-rate-down: --max-rate-down must be bytes per second: a whole number with an optional k (1024) or M (1048576) suffix, e.g. 2M; got "2G"'],
+      ["max-rate-up = 1.5\n", 'f.toml:1: max-rate-up must be bytes per second (a whole number, or a string like "2M"), got a number'],
+      ["max-rate-up = -3\n", 'f.toml:1: max-rate-up: --max-rate-up must be bytes per second: a whole number with an optional k (1024) or M (1048576) suffix, e.g. 2M; got "-3"'],
+      ["anonymous-max-rate-up = true\n", 'f.toml:1: anonymous-max-rate-up must be bytes per second (a whole number, or a string like "2M"), got a boolean'],
+      [`[[user]]\nname = "bob"\npassword-hash = "${HASH}"\nmax-rate-up = "fast"\n`, 'f.toml:4: user bob: max-rate-up must be bytes per second: a whole number with an optional k (1024) or M (1048576) suffix, e.g. 2M; got "fast"'],
+      [`[[user]]\nname = "bob"\npassword-hash = "${HASH}"\n\nmax-rate-down = [1]\n`, 'f.toml:5: user bob: max-rate-down must be bytes per second (a whole number, or a string like "2M"), got an array'],
+    ];
+    for (const [text, message] of cases) expect(readConfig(text, "f.toml", "."), text).toBe(message);
   });
 });
 

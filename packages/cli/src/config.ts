@@ -4,9 +4,10 @@
 // very checks a flag does; an error names the file, the line and the key.
 import { parse, TomlError } from "smol-toml";
 import { parsePasswordHash, PASSWORD_HASH_FORMATS } from "@pasv/driver";
-import { nameProblem, parseCli } from "./args.js";
+import { nameProblem, parseCli, parseRate } from "./args.js";
 
-type Kind = "string" | "path" | "integer" | "number" | "boolean";
+/** "rate": bytes per second, a whole number or a string with a k/M suffix ("2M"). */
+type Kind = "string" | "path" | "integer" | "number" | "boolean" | "rate";
 
 /** Every key the file may set, with the flag it stands for. Paths are relative to the file's directory. */
 export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
@@ -18,6 +19,10 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   "no-anonymous": "boolean",
   "keep-partial-uploads": "boolean",
   "hide-dotfiles": "boolean",
+  "max-rate-down": "rate",
+  "max-rate-up": "rate",
+  "anonymous-max-rate-down": "rate",
+  "anonymous-max-rate-up": "rate",
   "pasv-ports": "string",
   "public-address": "string",
   "idle-timeout": "integer",
@@ -40,7 +45,7 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   metrics: "string",
 };
 
-const USER_KEYS = ["name", "password-hash", "home", "permissions"] as const;
+const USER_KEYS = ["name", "password-hash", "home", "permissions", "max-rate-down", "max-rate-up"] as const;
 
 /** A `[[user]]` table. */
 export interface ConfigUser {
@@ -79,6 +84,12 @@ function lineOf(text: string, key: string, table: number | null): number {
     if (keyLine.test(line) && (table === null ? !inTable : inTable && seen === table)) return i + 1;
   }
   return 1;
+}
+
+/** A rate as the flag's text: a whole number, or a string the flag will check; null for anything else. */
+function rateText(value: unknown): string | null {
+  if (typeof value === "number") return Number.isSafeInteger(value) ? String(value) : null;
+  return typeof value === "string" ? value : null;
 }
 
 function typeName(value: unknown): string {
@@ -129,6 +140,15 @@ export function readConfig(text: string, file: string, dir: string): Config | st
           if (list === null) return at(`user ${name}: permissions must be a preset or an array of rights, got ${typeName(permissions)}`, i, "permissions");
           args.push("--user-permissions", `${name}=${list.join(",")}`);
         }
+        for (const k of ["max-rate-down", "max-rate-up"] as const) {
+          const value = entry[k];
+          if (value === undefined) continue;
+          const rate = rateText(value);
+          if (rate === null) return at(`user ${name}: ${k} must be bytes per second (a whole number, or a string like "2M"), got ${typeName(value)}`, i, k);
+          const problem = parseRate(rate, k);
+          if (typeof problem === "string") return at(`user ${name}: ${problem}`, i, k);
+          args.push(`--user-${k}`, `${name}=${rate}`);
+        }
         users.push({ name, passwordHash: hash, line: lineOf(text, "[[user]]", i) });
       }
       continue;
@@ -148,6 +168,13 @@ export function readConfig(text: string, file: string, dir: string): Config | st
         if (typeof value !== "number") return at(`${key} must be a number, got ${typeName(value)}`);
         args.push(`--${key}`, String(value));
         break;
+      case "rate": {
+        const rate = rateText(value);
+        if (rate === null) return at(`${key} must be bytes per second (a whole number, or a string like "2M"), got ${typeName(value)}`);
+        // One argument: node:util would read a negative value as another flag.
+        args.push(`--${key}=${rate}`);
+        break;
+      }
       case "string":
       case "path":
         if (typeof value !== "string") return at(`${key} must be a string, got ${typeName(value)}`);
@@ -157,7 +184,7 @@ export function readConfig(text: string, file: string, dir: string): Config | st
     // The flag's own checks, here so the error can name the line; a rule between flags (a
     // certificate needs its key) is checked once all are in.
     if (kind !== "boolean" && !key.startsWith("tls-")) {
-      const alone = parseCli(args.slice(args.lastIndexOf(`--${key}`)));
+      const alone = parseCli(args.slice(args.findLastIndex((a) => a === `--${key}` || a.startsWith(`--${key}=`))));
       if (alone.kind === "error") return at(`${key}: ${alone.message}`);
     }
   }

@@ -356,6 +356,16 @@ describe("runCommand: serving", () => {
     expect(host.created[0]).toMatchObject({ root: "/real/cwd", anonymous: true, write: false, users: [] });
   });
 
+  it("says the server's bandwidth limits", async () => {
+    const host = new FakeHost(["--max-rate-down", "2M", "--max-rate-up", "1536"]);
+    expect(await run(host)).toBeNull();
+    expect(host.records()[0]?.access).toBe("anonymous read-only, at most 2M/s down and 1536/s up per session");
+    expect(host.created[0]).toMatchObject({ maxRateDown: 2_097_152, maxRateUp: 1536 });
+    const k = new FakeHost(["--max-rate-up", "64k", "--max-rate-down", "0"]);
+    expect(await run(k)).toBeNull();
+    expect(k.records()[0]?.access).toBe("anonymous read-only, at most 64k/s up per session");
+  });
+
   it("describes users, write access, TLS and an IPv6 address", async () => {
     const host = new FakeHost(["/srv", "-H", "::1", "-u", "a:1", "--users", "u.txt", "-w", "--no-anonymous", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required"]);
     host.files.set("u.txt", `b:${BCRYPT}\n`).set("c.pem", "CERT").set("k.pem", "KEY");
@@ -497,6 +507,17 @@ describe("serverOptions", () => {
     expect(mapped.hideDotfiles).toBe(true);
   });
 
+  it("maps the bandwidth limits, the server's and each user's", () => {
+    const o = options(["--max-rate-down", "2M", "--max-rate-up", "1k", "--anonymous-max-rate-down", "0", "--user-max-rate-down", "a=0", "--user-max-rate-up", "b=3k"]);
+    const mapped = serverOptions(o, "/d", [{ user: "a", password: "p" }, { user: "b", password: "q" }], undefined, log, "info");
+    expect(mapped).toMatchObject({ maxRateDown: 2_097_152, maxRateUp: 1024, anonymousMaxRateDown: 0 });
+    expect(mapped.anonymousMaxRateUp).toBeUndefined();
+    expect(mapped.users).toEqual([
+      { user: "a", password: "p", write: false, maxRateDown: 0 },
+      { user: "b", password: "q", write: false, maxRateUp: 3072 },
+    ]);
+  });
+
   it("leaves unset flags to the server's defaults", () => {
     const mapped = serverOptions(options([]), "/d", [], undefined, log, "info");
     expect(mapped).toEqual({ root: "/d", users: [], anonymous: true, write: false, log, logLevel: "info" });
@@ -506,7 +527,7 @@ describe("serverOptions", () => {
 
 describe("runCommand: per-user homes and permissions", () => {
   it("refuses a --user-home or --user-permissions for a user nobody added, naming the flag", async () => {
-    for (const [flag, value] of [["--user-home", "ghost=in"], ["--user-permissions", "ghost=read-only"]] as const) {
+    for (const [flag, value] of [["--user-home", "ghost=in"], ["--user-permissions", "ghost=read-only"], ["--user-max-rate-down", "ghost=1M"], ["--user-max-rate-up", "ghost=1M"]] as const) {
       const host = new FakeHost(["-u", "a:p", flag, value]);
       expect(await run(host)).toBe(2);
       expect(host.stderr()).toBe(`pasv: ${flag}: no user named "ghost" (add it with --user or --users)\n${TRY}`);

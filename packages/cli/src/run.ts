@@ -124,7 +124,8 @@ export async function runCommand(host: CommandHost): Promise<void> {
   if (duplicate !== null) fail(duplicate);
   if (!o.anonymous && users.length === 0) fail("--no-anonymous needs at least one --user or --users file");
   const names = new Set(users.map((u) => u.user));
-  for (const [flag, map] of [["--user-home", o.userHomes], ["--user-permissions", o.userPermissions]] as const) {
+  const ratesFor = (direction: "down" | "up"): ReadonlyMap<string, unknown> => new Map([...o.userRates].filter(([, r]) => r[direction] !== undefined));
+  for (const [flag, map] of [["--user-home", o.userHomes], ["--user-permissions", o.userPermissions], ["--user-max-rate-down", ratesFor("down")], ["--user-max-rate-up", ratesFor("up")]] as const) {
     for (const name of map.keys()) if (!names.has(name)) fail(`${flag}: no user named ${JSON.stringify(name)} (add it with --user or --users)`);
   }
   for (const [name, home] of o.userHomes) {
@@ -226,7 +227,16 @@ export function serverOptions(o: CliOptions, dir: string, users: readonly CliUse
       const home = o.userHomes.get(u.user);
       const permissions = o.userPermissions.get(u.user);
       const secret = u.passwordHash === undefined ? { password: u.password ?? "" } : { passwordHash: u.passwordHash };
-      return { user: u.user, ...secret, write: o.write, ...(home === undefined ? {} : { home }), ...(permissions === undefined ? {} : { permissions }) };
+      const rates = o.userRates.get(u.user);
+      return {
+        user: u.user,
+        ...secret,
+        write: o.write,
+        ...(home === undefined ? {} : { home }),
+        ...(permissions === undefined ? {} : { permissions }),
+        ...(rates?.down === undefined ? {} : { maxRateDown: rates.down }),
+        ...(rates?.up === undefined ? {} : { maxRateUp: rates.up }),
+      };
     }),
     anonymous: o.anonymous,
     write: o.write,
@@ -238,6 +248,10 @@ export function serverOptions(o: CliOptions, dir: string, users: readonly CliUse
     ...(o.maxSessions === null ? {} : { maxSessions: o.maxSessions }),
     ...(o.maxSessionsPerIp === null ? {} : { maxSessionsPerIp: o.maxSessionsPerIp }),
     ...(o.maxPassivePerIp === null ? {} : { maxPassivePerIp: o.maxPassivePerIp }),
+    ...(o.rates.down === null ? {} : { maxRateDown: o.rates.down }),
+    ...(o.rates.up === null ? {} : { maxRateUp: o.rates.up }),
+    ...(o.rates.anonymousDown === null ? {} : { anonymousMaxRateDown: o.rates.anonymousDown }),
+    ...(o.rates.anonymousUp === null ? {} : { anonymousMaxRateUp: o.rates.anonymousUp }),
     ...loginOptions(o.logins),
     ...(tls === undefined ? {} : { tls }),
     ...(o.tls?.handshakeTimeoutSeconds == null ? {} : { tlsHandshakeTimeoutMs: o.tls.handshakeTimeoutSeconds * 1000 }),
@@ -260,11 +274,19 @@ function url(address: { address: string; port: number }): string {
   return `ftp://${host}:${address.port}`;
 }
 
+/** The server-wide bandwidth limits, as the start-up line says them ("at most 2M/s down per session"). */
+function limits(o: CliOptions): string | null {
+  const rate = (n: number): string => (n % 1048576 === 0 ? `${String(n / 1048576)}M` : n % 1024 === 0 ? `${String(n / 1024)}k` : String(n));
+  const parts = [o.rates.down === null || o.rates.down === 0 ? null : `${rate(o.rates.down)}/s down`, o.rates.up === null || o.rates.up === 0 ? null : `${rate(o.rates.up)}/s up`].filter((x) => x !== null);
+  return parts.length === 0 ? null : `at most ${parts.join(" and ")} per session`;
+}
+
 function who(o: CliOptions, users: readonly CliUser[]): string {
   return [
     o.anonymous ? "anonymous read-only" : null,
     users.length > 0 ? `${users.length} user${users.length === 1 ? "" : "s"} ${o.userPermissions.size > 0 ? "with rights per user" : o.write ? "read-write" : "read-only"}` : null,
     o.tls === null ? null : o.tls.required ? "TLS required for users" : "TLS offered",
+    limits(o),
   ]
     .filter((x) => x !== null)
     .join(", ");

@@ -28,6 +28,9 @@ function answer(action: Action, queue: SessionEvent[]): void {
     case "transfer.start":
       queue.push({ type: "transfer.done", now, transfer: action.transfer, bytes: 100 });
       return;
+    case "transfer.progress":
+      queue.push({ type: "transfer.progress", now, transfer: action.transfer, bytes: 50 });
+      return;
     case "control.write":
     case "control.close":
     case "control.pause":

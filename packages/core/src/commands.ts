@@ -2,7 +2,7 @@
 import { normalizeIp, parseEprtArg, parsePortArg } from "./address.js";
 import type { ParsedCommand } from "./command.js";
 import { initialLineReader } from "./framing.js";
-import { dropChannel, openPassive, setActive } from "./data.js";
+import { dropChannel, openPassive, replyStatus, setActive } from "./data.js";
 import { featMlstLine, hasGlob, mlstOptsReply, parseMlstOpts } from "./listing.js";
 import type { Out } from "./out.js";
 import { baseName, hasForbiddenByte, parentPath, resolvePath } from "./paths.js";
@@ -309,7 +309,7 @@ function MLST(s: Draft, c: Context): void {
 function STAT(s: Draft, c: Context): void {
   const arg = c.cmd.arg;
   if (arg === null || arg.trim() === "") {
-    c.out.replyText(211, statusLines(s));
+    replyStatus(s, c.out);
     return;
   }
   if (s.login.kind !== "in") {
@@ -319,20 +319,6 @@ function STAT(s: Draft, c: Context): void {
   const listing = listingArg(s, { ...c, cmd: { ...c.cmd, arg } }, "LIST");
   if (listing === null) return;
   requestFs(s, { op: "stat", path: listing.path }, { k: "stat-path", path: listing.path }, c);
-}
-
-export function statusLines(s: Draft): string[] {
-  const lines = ["Status of pasv:", ` Connected to ${s.remote.address}`];
-  lines.push(s.login.kind === "in" ? ` Logged in as ${s.login.account.user}` : " Not logged in");
-  lines.push(` TYPE: ${s.type === "A" ? "ASCII" : "BINARY"}; STRUcture: File; transfer MODE: Stream`);
-  lines.push(s.tls === "active" ? ` Control connection protected by TLS; data protection: ${s.prot === "P" ? "Private" : "Clear"}` : " Control connection in plaintext");
-  const ch = s.channel;
-  if (ch.kind === "passive") lines.push(ch.port === null ? " Passive listener opening" : ` Passive mode, port ${ch.port}${ch.socket === null ? "" : ", connected"}`);
-  else if (ch.kind === "active") lines.push(` Active mode to ${ch.address} port ${ch.port}`);
-  else lines.push(" No data connection");
-  if (s.op.kind === "transfer") lines.push(` Transfer in progress: ${s.op.plan.command} ${s.op.plan.path}`);
-  lines.push("End of status");
-  return lines;
 }
 
 // ---------------------------------------------------------------- transfer parameters

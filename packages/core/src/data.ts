@@ -4,6 +4,7 @@ import { assertNever } from "./assert.js";
 import { fsErrorReply, type Reply } from "./errors.js";
 import type { Out } from "./out.js";
 import type { Draft, Op, TransferCommand, TransferPlan } from "./state.js";
+import { statusLines } from "./status.js";
 import type { Family, Millis, TransferEndReason, TransferFailure } from "./types.js";
 
 type TransferOp = Extract<Op, { kind: "transfer" }>;
@@ -97,12 +98,12 @@ export function beginTransfer(s: Draft, plan: TransferPlan, started: Millis, now
   out.replyText(150, plan.mark);
   const transfer = s.nextId++;
   if (ch.kind === "active") {
-    s.op = { kind: "transfer", phase: "connecting", transfer, channel: ch.id, plan, started, deadline: now + s.config.timeouts.dataConnect };
+    s.op = { kind: "transfer", phase: "connecting", transfer, channel: ch.id, plan, started, deadline: now + s.config.timeouts.dataConnect, statQueries: 0 };
     // Bernstein: the server connects only after the transfer command and after its mark.
     out.push({ type: "data.connect", channel: ch.id, address: ch.address, port: ch.port, family: ch.family });
     return;
   }
-  const op: TransferOp = { kind: "transfer", phase: "await-connection", transfer, channel: ch.id, plan, started, deadline: now + s.config.timeouts.dataAccept };
+  const op: TransferOp = { kind: "transfer", phase: "await-connection", transfer, channel: ch.id, plan, started, deadline: now + s.config.timeouts.dataAccept, statQueries: 0 };
   s.op = op;
   if (ch.socket !== null) startRunning(s, op, out);
 }
@@ -152,6 +153,27 @@ function failureReason(failure: TransferFailure): TransferEndReason {
   }
 }
 
+/**
+ * STAT without an argument. During a running transfer the status carries the bytes moved so far,
+ * which only the driver counts: ask it, and answer when transfer.progress comes back, so the
+ * per-chunk path never steps the core.
+ */
+export function replyStatus(s: Draft, out: Out): void {
+  if (s.op.kind === "transfer" && s.op.phase === "running") {
+    s.op = { ...s.op, statQueries: s.op.statQueries + 1 };
+    out.push({ type: "transfer.progress", transfer: s.op.transfer });
+    return;
+  }
+  out.replyText(211, statusLines(s));
+}
+
+/** The driver's answer to a STAT during the transfer: one 211 per STAT still waiting for it. */
+export function onTransferProgress(s: Draft, transfer: number, bytes: number, out: Out): void {
+  if (s.op.kind !== "transfer" || s.op.phase !== "running" || s.op.transfer !== transfer || s.op.statQueries === 0) return;
+  s.op = { ...s.op, statQueries: s.op.statQueries - 1 };
+  out.replyText(211, statusLines(s, bytes));
+}
+
 function failureReply(failure: TransferFailure): Reply {
   switch (failure.side) {
     case "data":
@@ -196,6 +218,9 @@ export function finishTransfer(
   now: Millis,
   out: Out,
 ): void {
+  // A STAT still waiting for the driver's count is answered before the final reply, with the
+  // count the transfer ended with (none for an abort, which does not know it).
+  for (let i = 0; i < op.statQueries; i++) out.replyText(211, statusLines(s, outcome === "aborted" ? null : bytes));
   s.op = { kind: "none" };
   // The transfer notice is this command's record: no refusal is noticed for its end as well.
   s.answering = null;

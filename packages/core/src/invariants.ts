@@ -42,6 +42,7 @@ export function checkInvariants(s: SessionState): void {
       check(s.op.phase === "running" ? s.op.deadline === null : s.op.deadline !== null, "transfer deadline inconsistent");
       if (s.op.phase === "await-connection") check(s.channel.kind === "passive", "awaiting a connection on an active channel");
       if (s.op.phase === "connecting") check(s.channel.kind === "active", "connecting on a passive channel");
+      check(Number.isSafeInteger(s.op.statQueries) && s.op.statQueries >= 0 && (s.op.statQueries === 0 || s.op.phase === "running"), `STAT queries ${s.op.statQueries} in phase ${s.op.phase}`);
       break;
     case "none":
     case "login-delay":

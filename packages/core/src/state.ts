@@ -66,6 +66,8 @@ export type Op =
       readonly started: Millis;
       /** Accept or connect timeout while not yet running. */
       readonly deadline: Millis | null;
+      /** STATs answered once the driver reports the bytes moved so far (transfer.progress). */
+      readonly statQueries: number;
     };
 
 /** What to do when a file-system request answers; each carries what it needs. */

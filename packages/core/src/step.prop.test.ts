@@ -53,6 +53,7 @@ function apply(w: World, e: PeerEvent): void {
     case "stray":
       // Events for ids the session never issued or already forgot: must be ignored safely.
       w.post({ type: "transfer.done", now: w.now, transfer: e.id, bytes: 1 });
+      w.post({ type: "transfer.progress", now: w.now, transfer: e.id, bytes: 1 });
       w.post({ type: "fs.result", now: w.now, request: e.id, result: { ok: false, error: "io" } });
       w.post({ type: "data.closed", now: w.now, channel: e.id });
       w.post({ type: "data.accepted", now: w.now, channel: e.id, socket: 900 + e.id, remote: { address: "127.0.0.1", port: 1 } });

@@ -515,6 +515,135 @@ describe("ABOR and the control connection during a transfer", () => {
     expect(w.closed).toBe(true);
   });
 
+  it("STAT during a transfer asks the driver for the bytes moved and answers with them", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    const running = w.running;
+    if (running === null) throw new Error("no transfer running");
+    w.progress = 123_456;
+    const stat = w.cmd("STAT");
+    expect(w.actions).toContainEqual({ type: "transfer.progress", transfer: running.transfer });
+    expect(stat[0]).toBe("211-Status of pasv:");
+    expect(stat).toContain(" Transfer in progress: RETR /big.iso, 123456 bytes sent");
+    expect(stat.at(-1)).toBe("211 End of status");
+    w.progress = 200_000;
+    expect(w.cmd("STAT")).toContain(" Transfer in progress: RETR /big.iso, 200000 bytes sent");
+    expect(w.finishTransfer()).toEqual(["226 Transfer complete."]);
+    // After the transfer STAT is answered at once again, without asking.
+    const asked = w.actions.filter((a) => a.type === "transfer.progress").length;
+    expect(w.cmd("STAT").join("\n")).not.toContain("Transfer in progress");
+    expect(w.actions.filter((a) => a.type === "transfer.progress").length).toBe(asked);
+  });
+
+  it("STAT during an upload counts the bytes received", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true });
+    w.login();
+    w.cmd("TYPE I");
+    w.cmd("PASV");
+    w.cmd("STOR new.bin");
+    w.progress = 42;
+    expect(w.cmd("STAT")).toContain(" Transfer in progress: STOR /new.bin, 42 bytes received");
+  });
+
+  it("STAT during a transfer, split at every byte and pipelined, is answered once per STAT with the count", () => {
+    const input = "STAT\r\nNOOP\r\nstat\r\n";
+    for (let cut = 0; cut <= input.length; cut++) {
+      const w = new World({ files, holdTransfers: true, autoConnect: true });
+      w.login();
+      w.cmd("PASV");
+      w.cmd("RETR big.iso");
+      w.progress = 7;
+      const replies = [...w.send(input.slice(0, cut)), ...w.send(input.slice(cut))];
+      expect(replies.filter((r) => !r.startsWith(" ")), `cut at ${cut}`).toEqual(["211-Status of pasv:", "211 End of status", "200 NOOP ok.", "211-Status of pasv:", "211 End of status"]);
+      expect(replies.filter((r) => r === " Transfer in progress: RETR /big.iso, 7 bytes sent"), `cut at ${cut}`).toHaveLength(2);
+    }
+    // Byte by byte.
+    const w = new World({ files, holdTransfers: true, autoConnect: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    w.progress = 9;
+    const replies: string[] = [];
+    for (const ch of input) replies.push(...w.send(ch));
+    expect(replies.filter((r) => r.includes("9 bytes sent"))).toHaveLength(2);
+  });
+
+  it("a STAT whose count has not come back when the transfer ends is answered first, with the final count", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true, holdProgress: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    const running = w.running;
+    if (running === null) throw new Error("no transfer running");
+    expect(w.cmd("STAT")).toEqual([]);
+    expect(w.pendingProgress).toHaveLength(1);
+    w.progress = 10;
+    const end = w.finishTransfer();
+    expect(end[0]).toBe("211-Status of pasv:");
+    expect(end).toContain(" Transfer in progress: RETR /big.iso, 10 bytes sent");
+    expect(end.slice(-2)).toEqual(["211 End of status", "226 Transfer complete."]);
+    // The late answer finds nothing waiting for it.
+    expect(w.send("")).toEqual([]);
+    w.post({ type: "transfer.progress", now: w.now, transfer: running.transfer, bytes: 5 });
+    expect(w.replies.at(-1)).toBe("226 Transfer complete.");
+  });
+
+  it("commands behind a STAT wait for its count, so replies keep their order", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true, holdProgress: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    const running = w.running;
+    if (running === null) throw new Error("no transfer running");
+    expect(w.send("STAT\r\nNOOP\r\nABOR\r\n")).toEqual([]);
+    const before = w.replies.length;
+    w.post({ type: "transfer.progress", now: w.now, transfer: running.transfer, bytes: 3 });
+    const replies = w.replies.slice(before);
+    expect(replies.filter((r) => !r.startsWith(" "))).toEqual(["211-Status of pasv:", "211 End of status", "200 NOOP ok.", "426 Connection closed; transfer aborted.", "226 ABOR successful."]);
+    expect(replies).toContain(" Transfer in progress: RETR /big.iso, 3 bytes sent");
+  });
+
+  it("a STAT still waiting when a shutdown aborts the transfer is answered without a count, before the 426", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true, holdProgress: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    w.cmd("STAT");
+    const before = w.replies.length;
+    w.post({ type: "shutdown", now: w.now });
+    const replies = w.replies.slice(before);
+    expect(replies).toContain(" Transfer in progress: RETR /big.iso");
+    expect(replies.filter((r) => !r.startsWith(" "))).toEqual(["211-Status of pasv:", "211 End of status", "426 Connection closed; transfer aborted.", "421 Server shutting down."]);
+  });
+
+  it("a progress answer nobody asked for, or for another transfer, says nothing", () => {
+    const w = new World({ files, holdTransfers: true, autoConnect: true, holdProgress: true });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    const running = w.running;
+    if (running === null) throw new Error("no transfer running");
+    const before = w.replies.length;
+    w.post({ type: "transfer.progress", now: w.now, transfer: running.transfer, bytes: 5 });
+    w.cmd("STAT");
+    w.post({ type: "transfer.progress", now: w.now, transfer: running.transfer + 100, bytes: 5 });
+    expect(w.replies.length).toBe(before);
+    w.post({ type: "transfer.progress", now: w.now, transfer: running.transfer, bytes: 5 });
+    expect(w.replies.slice(before)).toContain(" Transfer in progress: RETR /big.iso, 5 bytes sent");
+    expect(w.state.op).toMatchObject({ kind: "transfer", statQueries: 0 });
+  });
+
+  it("STAT while the transfer waits for its data connection answers at once, without asking", () => {
+    const w = new World({ files });
+    w.login();
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    expect(w.cmd("STAT")).toContain(" Transfer in progress: RETR /big.iso (waiting for the data connection)");
+    expect(w.actions.some((a) => a.type === "transfer.progress")).toBe(false);
+  });
+
   it("NOOP as a keep-alive: answered at once during a transfer, the transfer untouched (a departure from SPEC §4.10)", () => {
     const w = new World({ files, holdTransfers: true, autoConnect: true });
     w.login();
@@ -1153,19 +1282,24 @@ describe("more edges", () => {
       {
         ...good,
         channel: { kind: "active", id: 1, family: 4, address: "127.0.0.1", port: 5000 },
-        op: { kind: "transfer", phase: "await-connection", transfer: 2, channel: 1, plan: { command: "RETR", path: "/x", spec: { kind: "send-bytes", bytes: new Uint8Array() }, mark: "" }, started: 0, deadline: 1 },
+        op: { kind: "transfer", phase: "await-connection", transfer: 2, channel: 1, plan: { command: "RETR", path: "/x", spec: { kind: "send-bytes", bytes: new Uint8Array() }, mark: "" }, started: 0, deadline: 1, statQueries: 0 },
       },
       {
         ...good,
         channel: { kind: "passive", id: 1, family: 4, port: 1, socket: null, expires: null },
-        op: { kind: "transfer", phase: "connecting", transfer: 2, channel: 1, plan: { command: "RETR", path: "/x", spec: { kind: "send-bytes", bytes: new Uint8Array() }, mark: "" }, started: 0, deadline: 1 },
+        op: { kind: "transfer", phase: "connecting", transfer: 2, channel: 1, plan: { command: "RETR", path: "/x", spec: { kind: "send-bytes", bytes: new Uint8Array() }, mark: "" }, started: 0, deadline: 1, statQueries: 0 },
       },
       {
         ...good,
         channel: { kind: "passive", id: 1, family: 4, port: 1, socket: null, expires: null },
-        op: { kind: "transfer", phase: "running", transfer: 2, channel: 1, plan: { command: "RETR", path: "/x", spec: { kind: "send-bytes", bytes: new Uint8Array() }, mark: "" }, started: 0, deadline: 1 },
+        op: { kind: "transfer", phase: "running", transfer: 2, channel: 1, plan: { command: "RETR", path: "/x", spec: { kind: "send-bytes", bytes: new Uint8Array() }, mark: "" }, started: 0, deadline: 1, statQueries: 0 },
       },
-      { ...good, op: { kind: "transfer", phase: "running", transfer: 2, channel: 1, plan: { command: "RETR", path: "/x", spec: { kind: "send-bytes", bytes: new Uint8Array() }, mark: "" }, started: 0, deadline: null } },
+      { ...good, op: { kind: "transfer", phase: "running", transfer: 2, channel: 1, plan: { command: "RETR", path: "/x", spec: { kind: "send-bytes", bytes: new Uint8Array() }, mark: "" }, started: 0, deadline: null, statQueries: 0 } },
+      {
+        ...good,
+        channel: { kind: "passive", id: 1, family: 4, port: 1, socket: null, expires: null },
+        op: { kind: "transfer", phase: "await-connection", transfer: 2, channel: 1, plan: { command: "RETR", path: "/x", spec: { kind: "send-bytes", bytes: new Uint8Array() }, mark: "" }, started: 0, deadline: 1, statQueries: 1 },
+      },
       { ...good, lastActivity: good.lastActivity + 1 },
       { ...good, deadlines: { ...good.deadlines, listener: 5 } },
     ];

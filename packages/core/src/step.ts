@@ -1,8 +1,8 @@
 // The reducer: one event in, the next state and the actions to perform out.
 import { bufferedBytes, feedControl, initialLineReader, type FramedItem } from "./framing.js";
 import { parseCommand } from "./command.js";
-import { executeCommand, isTransferRunningCommand, statusLines } from "./commands.js";
-import { abortTransfer, dropChannel, onAccepted, onConnectFailed, onConnected, onDataSetupTimeout, onListenFailed, onListening, onTransferEnded } from "./data.js";
+import { executeCommand, isTransferRunningCommand } from "./commands.js";
+import { abortTransfer, dropChannel, onAccepted, onConnectFailed, onConnected, onDataSetupTimeout, onListenFailed, onListening, onTransferEnded, onTransferProgress, replyStatus } from "./data.js";
 import { armDeadlines, DEADLINE_NAMES, type DeadlineName } from "./deadline.js";
 import { onFsResult } from "./fs-results.js";
 import { Out } from "./out.js";
@@ -90,6 +90,9 @@ function handle(s: Draft, event: SessionEvent, out: Out): void {
     case "transfer.failed":
       onTransferEnded(s, event.transfer, event.bytes, event.failure, event.now, out);
       return;
+    case "transfer.progress":
+      onTransferProgress(s, event.transfer, event.bytes, out);
+      return;
     case "fs.result":
       if (s.op.kind === "fs" && s.op.request === event.request) {
         const then = s.op.then;
@@ -163,6 +166,8 @@ function runQueue(s: Draft, now: Millis, out: Out): void {
     if (item === undefined) break;
     if (s.op.kind !== "none") {
       if (s.op.kind !== "transfer" || item.kind !== "line") break;
+      // Replies keep the order of their commands: nothing more runs until the STAT has its count.
+      if (s.op.statQueries > 0) break;
       const command = parseCommand(item.bytes);
       if (!isTransferRunningCommand(command)) break;
       head++;
@@ -174,7 +179,7 @@ function runQueue(s: Draft, now: Millis, out: Out): void {
       } else if (command.verb === "NOOP") {
         executeCommand(s, command, now, out);
       } else {
-        out.replyText(211, statusLines(s));
+        replyStatus(s, out);
       }
       continue;
     }

@@ -181,6 +181,8 @@ export type SessionEvent =
   | { readonly type: "data.closed"; readonly now: Millis; readonly channel: number }
   | { readonly type: "transfer.done"; readonly now: Millis; readonly transfer: number; readonly bytes: number }
   | { readonly type: "transfer.failed"; readonly now: Millis; readonly transfer: number; readonly bytes: number; readonly failure: TransferFailure }
+  /** The answer to transfer.progress: bytes moved so far on the data connection (or, for an upload, read from it). */
+  | { readonly type: "transfer.progress"; readonly now: Millis; readonly transfer: number; readonly bytes: number }
   | { readonly type: "fs.result"; readonly now: Millis; readonly request: number; readonly result: FsResult }
   | { readonly type: "auth.result"; readonly now: Millis; readonly request: number; readonly account: Account | null }
   /** Server shutting down: finish with 421 and close. */
@@ -289,6 +291,8 @@ export type Action =
     }
   /** Stop a running transfer at once (abortive close); no more events for it. */
   | { readonly type: "transfer.abort"; readonly transfer: number }
+  /** Post transfer.progress with the bytes this running transfer has moved so far (STAT asks). */
+  | { readonly type: "transfer.progress"; readonly transfer: number }
   | { readonly type: "fs"; readonly request: number; readonly fs: FsOp }
   | { readonly type: "auth"; readonly request: number; readonly user: string; readonly password: string }
   | { readonly type: "notice"; readonly notice: SessionNotice }

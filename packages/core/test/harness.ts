@@ -39,6 +39,8 @@ export interface WorldOptions {
   holdConnect?: boolean;
   /** Transfers stay running until the test finishes them. */
   holdTransfers?: boolean;
+  /** STAT's progress queries wait in `pendingProgress` until the test answers them. */
+  holdProgress?: boolean;
   now?: number;
   refuse?: "max-sessions" | "max-sessions-per-ip" | "shutting-down";
   /** File-system requests wait in `pendingFs` until the test answers them. */
@@ -76,6 +78,9 @@ export class World {
   closed = false;
   paused = false;
   running: { transfer: number; channel: number } | null = null;
+  /** Bytes the running transfer has moved, as the driver would report them to STAT. */
+  progress = 0;
+  readonly pendingProgress: Extract<Action, { type: "transfer.progress" }>[] = [];
   readonly pendingFs: Extract<Action, { type: "fs" }>[] = [];
   readonly notices: unknown[] = [];
   listening = new Map<number, number>(); // channel -> port
@@ -165,8 +170,8 @@ export class World {
     const running = this.running;
     if (running === null) throw new Error("no transfer running");
     this.running = null;
-    if (failure === undefined) this.post({ type: "transfer.done", now: this.now, transfer: running.transfer, bytes: 0 });
-    else this.post({ type: "transfer.failed", now: this.now, transfer: running.transfer, bytes: 0, failure });
+    if (failure === undefined) this.post({ type: "transfer.done", now: this.now, transfer: running.transfer, bytes: this.progress });
+    else this.post({ type: "transfer.failed", now: this.now, transfer: running.transfer, bytes: this.progress, failure });
     return this.replies.slice(before);
   }
 
@@ -246,6 +251,10 @@ export class World {
         return;
       case "transfer.abort":
         this.running = null;
+        return;
+      case "transfer.progress":
+        if (this.options.holdProgress === true) this.pendingProgress.push(action);
+        else queue.push({ type: "transfer.progress", now, transfer: action.transfer, bytes: this.progress });
         return;
       case "fs":
         if (this.options.manualFs === true) this.pendingFs.push(action);

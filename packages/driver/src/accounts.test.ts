@@ -109,3 +109,30 @@ describe("accountsAuth", () => {
     expect((await auth.authenticate({ user: "ftp", password: "x", remote, tls: false }))?.account).toMatchObject({ rights: ["list", "read"], hideDotFiles: false });
   });
 });
+
+describe("accountsAuth bandwidth limits", () => {
+  const fs: Vfs = new MemoryFs({});
+  const auth = accountsAuth(
+    {
+      users: [
+        { user: "slow", password: "pw", maxRateDown: 2048, maxRateUp: 0 },
+        { user: "plain", password: "pw" },
+      ],
+      anonymous: true,
+      write: false,
+      hideDotfiles: false,
+      anonymousRates: { down: 512 },
+    },
+    () => fs,
+  );
+
+  it("a user's own limits come with the grant (0 lifts the server's); a user without any keeps the server's", async () => {
+    expect((await auth.authenticate({ user: "slow", password: "pw", remote, tls: false }))?.rates).toEqual({ down: 2048, up: null });
+    expect((await auth.authenticate({ user: "plain", password: "pw", remote, tls: false }))?.rates).toEqual({});
+    expect((await auth.authenticate({ user: "anonymous", password: "x", remote, tls: false }))?.rates).toEqual({ down: 512 });
+  });
+
+  it("a bad limit is refused at start-up, naming the user", () => {
+    expect(() => accountsAuth({ users: [{ user: "bob", password: "pw", maxRateUp: -5 }], anonymous: false, write: false, hideDotfiles: false }, () => fs)).toThrow(/user "bob": maxRateUp/);
+  });
+});

@@ -2,6 +2,7 @@
 // each with a home (their "/") and a rights set the core enforces.
 import { isAnonymousName, PRESETS, type Account, type Preset, type Right } from "@pasv/core";
 import type { AuthProvider } from "./auth.js";
+import { rateOverrides, type RateLimits } from "./pacer.js";
 import { HashLimiter, parsePasswordHash, PASSWORD_HASH_FORMATS, verifyPassword, type PasswordHash } from "./passwords.js";
 import type { Vfs } from "./vfs.js";
 
@@ -17,6 +18,9 @@ export interface UserSpec {
   readonly permissions?: Preset | readonly Right[];
   /** Without `permissions`: read-write when true, read-only when false (default: the server's `write`). */
   readonly write?: boolean;
+  /** Bytes per second for this user's downloads / uploads, over the server's; 0 is no limit (default: the server's). */
+  readonly maxRateDown?: number;
+  readonly maxRateUp?: number;
 }
 
 export interface AccountOptions {
@@ -25,6 +29,8 @@ export interface AccountOptions {
   readonly write: boolean;
   /** Dot files hidden for everyone (true), nobody (false), or anonymous sessions only. */
   readonly hideDotfiles: boolean | "anonymous";
+  /** Anonymous sessions' own bandwidth limits over the server's (unset keeps the server's, null lifts it). */
+  readonly anonymousRates?: Partial<RateLimits>;
   /** Replaces the hash check (tests count the hash work an attempt costs with it). */
   readonly verify?: (hash: PasswordHash, password: string) => Promise<boolean>;
 }
@@ -37,7 +43,8 @@ export function userRights(spec: UserSpec, serverWrite: boolean): readonly Right
 }
 
 export function accountsAuth(options: AccountOptions, vfsFor: (home: string | undefined) => Vfs): AuthProvider {
-  const users = new Map(options.users.map((u) => [u.user, { spec: u, hash: userHash(u) }]));
+  const users = new Map(options.users.map((u) => [u.user, { spec: u, hash: userHash(u), rates: rateOverrides([`user ${JSON.stringify(u.user)}: maxRateDown`, `user ${JSON.stringify(u.user)}: maxRateUp`], u.maxRateDown, u.maxRateUp) }]));
+  const anonymousRates = options.anonymousRates ?? {};
   const anonymous: Account = { user: "anonymous", anonymous: true, rights: PRESETS["read-only"], hideDotFiles: options.hideDotfiles !== false };
   const dummy = typicalHash([...users.values()].map((u) => u.hash));
   const limiter = new HashLimiter();
@@ -49,7 +56,7 @@ export function accountsAuth(options: AccountOptions, vfsFor: (home: string | un
   return {
     authenticate: async ({ user, password }) => {
       if (isAnonymousName(user)) {
-        return options.anonymous ? { account: anonymous, vfs: vfsFor(undefined) } : null;
+        return options.anonymous ? { account: anonymous, vfs: vfsFor(undefined), rates: anonymousRates } : null;
       }
       const entry = users.get(user);
       // An unknown name, and a plaintext user, cost the same hash work as a hashed user, so the
@@ -67,7 +74,7 @@ export function accountsAuth(options: AccountOptions, vfsFor: (home: string | un
       }
       if (!ok || entry === undefined) return null;
       const account: Account = { user, anonymous: false, rights: userRights(entry.spec, options.write), hideDotFiles: options.hideDotfiles === true };
-      return { account, vfs: vfsFor(entry.spec.home) };
+      return { account, vfs: vfsFor(entry.spec.home), rates: entry.rates };
     },
   };
 }

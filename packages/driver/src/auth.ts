@@ -1,4 +1,5 @@
 import type { Account, Endpoint } from "@pasv/core";
+import type { RateLimits } from "./pacer.js";
 import type { Vfs } from "./vfs.js";
 
 export interface AuthRequest {
@@ -13,6 +14,8 @@ export interface AuthRequest {
 export interface AuthGrant {
   readonly account: Account;
   readonly vfs: Vfs;
+  /** Bandwidth limits for this account's transfers; a direction left out keeps the server's, null lifts it. */
+  readonly rates?: Partial<RateLimits>;
 }
 
 export interface AuthProvider {

@@ -7,6 +7,7 @@ export { Session, coreReducer, MAX_QUEUED_EVENTS, type Reducer, type SessionHook
 export { PlatformSessionIo, CONTROL_CLOSE_GRACE_MS, TLS_HANDSHAKE_MS, type SessionIoOptions } from "./platform-io.js";
 export { MAX_PASSIVE_PORT_ATTEMPTS } from "./data-channels.js";
 export { SEND_QUEUE_BYTES } from "./socket-stream.js";
+export { MAX_PACE_SLICE_BYTES, PACE_SLICES_PER_SECOND, Pacer, UNLIMITED, checkRate, type RateLimits } from "./pacer.js";
 export { SocketRelay } from "./socket-relay.js";
 export { ListenError, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type LocalVfs, type Platform, type SocketEvents, type Timer, type TlsUpgrader } from "./platform.js";
 export { checkPortRange, pickPort, portRangeProblem, DEFAULT_PASSIVE_PORTS, DEFAULT_MAX_PASSIVE_PER_IP, PASSIVE_RANGE_SHARE, defaultMaxPassivePerIp, type PassiveClaim, type PassivePorts, type PortRange } from "./port-range.js";

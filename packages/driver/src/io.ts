@@ -1,6 +1,7 @@
 // What a runtime adapter (Node, Deno, the simulator) implements for one session. The adapter performs
 // I/O and reports what happened by posting events to the session; it makes no FTP decision.
 import type { Endpoint, Family, Millis } from "@pasv/core";
+import type { Timer } from "./platform.js";
 
 /** A server-side TLS handshake (AUTH TLS on the control connection, PROT P on a data connection)
  * that has not finished after this long fails and its socket is cut. A handshake is a few round
@@ -13,6 +14,8 @@ export interface SessionIo {
   now(): Millis;
   /** Arm the session's single timer at the absolute time `at`, replacing any earlier one; null disarms. */
   setTimer(at: Millis | null): void;
+  /** Run `fn` once after `delay` ms on the platform clock: a rate-limited transfer waits on this. */
+  after(delay: Millis, fn: () => void): Timer;
   readonly control: ControlIo;
   readonly data: DataIo;
 }
@@ -70,6 +73,9 @@ export interface DataStream {
   /** Finish sending: resolves once every byte and our FIN are handed to the kernel (TLS: after
    * close_notify). Rejects if the connection failed first. */
   end(): Promise<void>;
+  /** The transfer is waiting on its rate limit (true) or moving again (false): an upload stops
+   * reading meanwhile (the peer feels it as TCP backpressure), and the wait is not a stall. */
+  hold(on: boolean): void;
   /** Abortive close. Idempotent. */
   destroy(): void;
 }

@@ -75,6 +75,10 @@ export class PlatformSessionIo implements SessionIo {
     return this.platform.clock.now();
   }
 
+  after(delay: Millis, fn: () => void): Timer {
+    return this.platform.clock.after(delay, fn);
+  }
+
   setTimer(at: Millis | null): void {
     this.timer?.cancel();
     this.timer = null;

@@ -70,6 +70,14 @@ describe("FtpServer construction", () => {
     expect(() => new FtpServer(new FakePlatform(), { passivePorts: { min: 60000, max: 50000 } })).toThrow(/reversed/);
   });
 
+  it("refuses a bandwidth limit that is not a whole number of bytes per second, naming it", () => {
+    expect(() => new FtpServer(new FakePlatform(), { maxRateDown: -1 })).toThrow(/^maxRateDown must be a whole number of bytes per second/);
+    expect(() => new FtpServer(new FakePlatform(), { maxRateUp: 1.5 })).toThrow(/^maxRateUp/);
+    expect(() => new FtpServer(new FakePlatform(), { anonymousMaxRateDown: Number.NaN })).toThrow(/^anonymousMaxRateDown/);
+    expect(() => new FtpServer(new FakePlatform(), { users: [{ user: "bob", password: "pw", maxRateDown: -2 }] })).toThrow(/^user "bob": maxRateDown/);
+    expect(() => new FtpServer(new FakePlatform(), { maxRateDown: 0, maxRateUp: 2 * 1024 * 1024, anonymousMaxRateUp: 0 })).not.toThrow();
+  });
+
   it("listens with a large backlog and urgent data, once", async () => {
     const platform = new FakePlatform();
     const server = new FtpServer(platform);

@@ -7,6 +7,7 @@ import type { AuthProvider } from "./auth.js";
 import { atomicUploads } from "./atomic-uploads.js";
 import { BanTable, DEFAULT_BAN_AFTER, DEFAULT_BAN_MS, DEFAULT_BAN_WINDOW_MS, type Ban, type BanOptions } from "./bans.js";
 import { Emitter } from "./events.js";
+import { checkRate, rateOverrides, type RateLimits } from "./pacer.js";
 import { resolveHome, subtreeVfs } from "./home.js";
 import { logs, type LogEvent, type LogLevel, type LogRecord, type SessionFields } from "./log-record.js";
 import { xferlogLine } from "./xferlog.js";
@@ -61,6 +62,15 @@ export interface ServerOptions {
   /** A TLS handshake (AUTH TLS, or a PROT P data connection) not finished after this long is cut
    * (default TLS_HANDSHAKE_MS, 30 s). */
   readonly tlsHandshakeTimeoutMs?: number;
+  /** Bytes per second each session's downloads (RETR) may use; 0 or unset is no limit. A user's own
+   * `maxRateDown` (UserSpec) replaces it for that user's sessions (ProFTPD's TransferRate, vsftpd's
+   * local_max_rate). */
+  readonly maxRateDown?: number;
+  /** Bytes per second each session's uploads (STOR, APPE, STOU) may use; 0 or unset is no limit. */
+  readonly maxRateUp?: number;
+  /** Anonymous sessions' own limits in place of maxRateDown/maxRateUp (vsftpd's anon_max_rate); 0 is no limit. */
+  readonly anonymousMaxRateDown?: number;
+  readonly anonymousMaxRateUp?: number;
   readonly core?: { readonly limits?: Partial<CoreLimits>; readonly timeouts?: Partial<CoreTimeouts> };
   /** One record per session open and close, login, transfer, file command, refusal, ban and drain
    * (see log-record.ts), at `logLevel` and above. */
@@ -101,6 +111,7 @@ export class FtpServer extends Emitter<ServerEvents> {
   private readonly bans: BanTable | null;
   private readonly auth: AuthProvider;
   private readonly config: CoreConfig;
+  private readonly rates: RateLimits;
   private readonly ports: PortRange;
   private readonly passive: PassiveCounter;
   private listener: Listener | null = null;
@@ -122,6 +133,8 @@ export class FtpServer extends Emitter<ServerEvents> {
     this.passive = new PassiveCounter(options.maxPassivePerIp ?? defaultMaxPassivePerIp(this.ports));
     const handshake = options.tlsHandshakeTimeoutMs;
     if (handshake !== undefined && !(Number.isFinite(handshake) && handshake > 0)) throw new RangeError(`tlsHandshakeTimeoutMs must be a positive number of milliseconds, not ${handshake}`);
+    this.rates = { down: checkRate("maxRateDown", options.maxRateDown), up: checkRate("maxRateUp", options.maxRateUp) };
+    const anonymousRates = rateOverrides(["anonymousMaxRateDown", "anonymousMaxRateUp"], options.anonymousMaxRateDown, options.anonymousMaxRateUp);
     const uploads = (vfs: Vfs): Vfs => (options.atomicUploads === false ? vfs : atomicUploads(vfs, { keepPartial: options.keepPartialUploads === true }));
     const given = options.vfs === undefined ? undefined : uploads(options.vfs);
     const fsCache = new Map<string, Vfs>();
@@ -166,7 +179,7 @@ export class FtpServer extends Emitter<ServerEvents> {
     this.pinned.catch(() => undefined);
     this.auth =
       options.auth ??
-      accountsAuth({ users: options.users ?? [], anonymous: options.anonymous ?? true, write: options.write ?? false, hideDotfiles: options.hideDotfiles ?? "anonymous" }, vfsFor);
+      accountsAuth({ users: options.users ?? [], anonymous: options.anonymous ?? true, write: options.write ?? false, hideDotfiles: options.hideDotfiles ?? "anonymous", anonymousRates }, vfsFor);
     this.bans = options.bans === false ? null : new BanTable({ after: DEFAULT_BAN_AFTER, windowMs: DEFAULT_BAN_WINDOW_MS, durationMs: DEFAULT_BAN_MS, ...options.bans });
     this.counter = new SessionCounter({ maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS, maxSessionsPerIp: options.maxSessionsPerIp ?? DEFAULT_MAX_SESSIONS_PER_IP });
     this.config = makeConfig({
@@ -299,6 +312,7 @@ export class FtpServer extends Emitter<ServerEvents> {
       open: { local: socket.local, remote: socket.remote, implicitTls: false, passiveAddress: this.passiveAddress(remote), refuse: admission.admitted ? null : { reason: admission.reason } },
       io,
       auth: this.auth,
+      rates: this.rates,
       ...(this.instrument.reducer === undefined ? {} : { reducer: this.instrument.reducer }),
       hooks: {
         notice: (notice) => this.notice(id, remote, record, notice),

@@ -2,6 +2,8 @@ import { makeConfig, RIGHTS, type FileStat, type Millis } from "@pasv/core";
 import { describe, expect, it } from "vitest";
 import type { AuthProvider } from "./auth.js";
 import { DataStreamError, type DataStream, type SessionIo } from "./io.js";
+import type { RateLimits } from "./pacer.js";
+import type { Timer } from "./platform.js";
 import { Session } from "./session.js";
 import { VfsError, type Vfs } from "./vfs.js";
 
@@ -21,7 +23,16 @@ class FakeIo implements SessionIo {
   sent = new Map<number, Uint8Array[]>();
   failData: DataStreamError | null = null;
   hold: (() => void) | null = null;
+  /** Timers from after(), in the order armed. */
+  timers: { at: Millis; fn: () => void; cancelled: boolean; fired: boolean }[] = [];
+  /** Every data write: when (fake clock) and how many bytes. */
+  writes: { at: Millis; bytes: number }[] = [];
   now = (): Millis => this.clock;
+  after = (delay: Millis, fn: () => void): Timer => {
+    const t = { at: this.clock + delay, fn, cancelled: false, fired: false };
+    this.timers.push(t);
+    return { cancel: () => void (t.cancelled = true) };
+  };
   setTimer = (at: Millis | null): void => {
     this.timer = at;
   };
@@ -58,6 +69,7 @@ class FakeIo implements SessionIo {
       const park = (resolve: () => void): void => {
         this.hold = resolve;
       };
+      const record = (bytes: number): void => void this.writes.push({ at: this.clock, bytes });
       return Promise.resolve({
         async *chunks() {
           for (const c of upload) yield await Promise.resolve(c);
@@ -68,12 +80,14 @@ class FakeIo implements SessionIo {
           const f = failure();
           if (f !== null) return Promise.reject(f);
           sent.push(chunk);
+          record(chunk.length);
           return new Promise<void>((resolve) => {
             if (holding()) park(resolve);
             else resolve();
           });
         },
         end: () => Promise.resolve(),
+        hold: (on: boolean) => void calls.push(`hold ${String(on)}`),
         destroy: () => void calls.push(`destroy ${channel}`),
       });
     },
@@ -127,13 +141,14 @@ class FakeVfs implements Vfs {
   }
 }
 
-function setup(authFails = false): { io: FakeIo; vfs: FakeVfs; session: Session } {
+function setup(authFails = false, rates?: RateLimits, own?: Partial<RateLimits>): { io: FakeIo; vfs: FakeVfs; session: Session } {
   const io = new FakeIo();
   const vfs = new FakeVfs();
   const auth: AuthProvider = {
-    authenticate: ({ user }) => (authFails ? Promise.reject(new Error("db down")) : Promise.resolve(user === "alice" ? { account: { user, anonymous: false, rights: RIGHTS, hideDotFiles: false }, vfs } : null)),
+    authenticate: ({ user }) =>
+      authFails ? Promise.reject(new Error("db down")) : Promise.resolve(user === "alice" ? { account: { user, anonymous: false, rights: RIGHTS, hideDotFiles: false }, vfs, ...(own === undefined ? {} : { rates: own }) } : null),
   };
-  const session = new Session({ config: makeConfig(), open: { local: io.control.local, remote: io.control.remote, implicitTls: false, passiveAddress: null, refuse: null }, io, auth });
+  const session = new Session({ config: makeConfig(), open: { local: io.control.local, remote: io.control.remote, implicitTls: false, passiveAddress: null, refuse: null }, io, auth, ...(rates === undefined ? {} : { rates }) });
   io.session = session;
   session.start();
   return { io, vfs, session };
@@ -265,5 +280,147 @@ describe("Session", () => {
     send(session, io, "QUIT");
     expect(io.written).toContain("221 Goodbye.");
     expect(io.calls).toContain("close");
+  });
+});
+
+/** Lets every promise chain run, then fires the earliest live timer (moving the fake clock to it), until none is left. */
+async function runTimers(io: FakeIo, limit = 10_000): Promise<void> {
+  for (let i = 0; i < limit; i++) {
+    await new Promise((r) => setImmediate(r));
+    const live = io.timers.filter((t) => !t.cancelled && !t.fired).sort((a, b) => a.at - b.at);
+    const next = live[0];
+    if (next === undefined) return;
+    io.clock = Math.max(io.clock, next.at);
+    next.fired = true;
+    next.fn();
+  }
+  throw new Error("timers never ran out");
+}
+
+async function loggedIn(rates?: RateLimits, own?: Partial<RateLimits>): Promise<{ io: FakeIo; vfs: FakeVfs; session: Session }> {
+  const world = setup(false, rates, own);
+  send(world.session, world.io, "USER alice");
+  send(world.session, world.io, "PASS x");
+  await settle();
+  send(world.session, world.io, "TYPE I");
+  return world;
+}
+
+const RATE = 160; // bytes/s: slices of 10 bytes
+const big = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => i % 251);
+
+describe("Session bandwidth limits", () => {
+  it("an unlimited transfer arms no timer and holds nothing", async () => {
+    const { io, vfs, session } = await loggedIn();
+    vfs.files.set("/big", big(100));
+    send(session, io, "PASV");
+    send(session, io, "RETR big");
+    await runTimers(io);
+    expect(io.written).toMatch(/226 Transfer complete\.\r\n$/);
+    expect(io.timers).toHaveLength(0);
+    expect(io.calls.some((c) => c.startsWith("hold"))).toBe(false);
+  });
+
+  it("a download limit sends slices no larger than the bucket, on platform timers, at the rate", async () => {
+    const { io, vfs, session } = await loggedIn({ down: RATE, up: null });
+    vfs.files.set("/big", big(100));
+    const start = io.clock;
+    send(session, io, "PASV");
+    send(session, io, "RETR big");
+    await runTimers(io);
+    expect(io.written).toMatch(/226 Transfer complete\.\r\n$/);
+    const sent = [...io.sent.values()].at(-1) ?? [];
+    expect(Buffer.concat(sent)).toEqual(Buffer.from(big(100)));
+    expect(Math.max(...io.writes.map((w) => w.bytes))).toBeLessThanOrEqual(10);
+    // Everything past the first slice is paid for by the clock.
+    expect(io.clock - start).toBeGreaterThanOrEqual(((100 - 10) * 1000) / RATE);
+    expect(io.clock - start).toBeLessThan(((100 - 10) * 1000) / RATE + 100);
+    // Over any span, no more than one slice beyond the rate.
+    for (const a of io.writes) {
+      const within = io.writes.filter((b) => b.at >= a.at && b.at <= a.at + 100).reduce((n, b) => n + b.bytes, 0);
+      expect(within).toBeLessThanOrEqual(10 + (RATE * 100) / 1000);
+    }
+    expect(io.calls).toContain("hold true");
+    expect(io.calls).toContain("hold false");
+  });
+
+  it("an upload limit holds the stream while it waits and stores every byte", async () => {
+    const { io, vfs, session } = await loggedIn({ down: null, up: RATE });
+    io.nextUpload = [big(40), big(40)];
+    const start = io.clock;
+    send(session, io, "PASV");
+    send(session, io, "STOR up.bin");
+    await runTimers(io);
+    expect(io.written).toMatch(/226 Transfer complete\.\r\n$/);
+    expect(vfs.written.get("/up.bin")?.length).toBe(80);
+    expect(io.clock - start).toBeGreaterThanOrEqual(((80 - 10) * 1000) / RATE);
+    const holds = io.calls.filter((c) => c.startsWith("hold"));
+    expect(holds.length).toBeGreaterThan(0);
+    expect(holds.length % 2).toBe(0);
+    expect(holds.every((c, i) => c === (i % 2 === 0 ? "hold true" : "hold false"))).toBe(true);
+  });
+
+  it("a limit in the login's grant overrides the server's, direction by direction", async () => {
+    const lifted = await loggedIn({ down: RATE, up: RATE }, { down: null });
+    lifted.vfs.files.set("/big", big(100));
+    send(lifted.session, lifted.io, "PASV");
+    send(lifted.session, lifted.io, "RETR big");
+    await runTimers(lifted.io);
+    expect(lifted.io.written).toMatch(/226 Transfer complete\.\r\n$/);
+    expect(lifted.io.timers).toHaveLength(0);
+    // The upload limit it did not name stays the server's.
+    lifted.io.nextUpload = [big(40)];
+    send(lifted.session, lifted.io, "PASV");
+    send(lifted.session, lifted.io, "STOR up.bin");
+    await runTimers(lifted.io);
+    expect(lifted.io.timers.length).toBeGreaterThan(0);
+
+    const own = await loggedIn(undefined, { down: RATE });
+    own.vfs.files.set("/big", big(100));
+    send(own.session, own.io, "PASV");
+    send(own.session, own.io, "RETR big");
+    await runTimers(own.io);
+    expect(own.io.written).toMatch(/226 Transfer complete\.\r\n$/);
+    expect(own.io.timers.length).toBeGreaterThan(0);
+  });
+
+  it("STAT during a paced download reports the bytes sent so far", async () => {
+    const { io, vfs, session } = await loggedIn({ down: RATE, up: null });
+    vfs.files.set("/big", big(100));
+    send(session, io, "PASV");
+    send(session, io, "RETR big");
+    // Run a few waits, then ask.
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setImmediate(r));
+      const next = io.timers.find((t) => !t.cancelled && !t.fired);
+      if (next === undefined) break;
+      io.clock = next.at;
+      next.fired = true;
+      next.fn();
+    }
+    await new Promise((r) => setImmediate(r));
+    const sofar = io.writes.reduce((n, w) => n + w.bytes, 0);
+    expect(sofar).toBeGreaterThan(0);
+    expect(sofar).toBeLessThan(100);
+    send(session, io, "STAT");
+    expect(io.written).toContain(` Transfer in progress: RETR /big, ${String(sofar)} bytes sent\r\n211 End of status\r\n`);
+    await runTimers(io);
+    expect(io.written).toMatch(/226 Transfer complete\.\r\n$/);
+  });
+
+  it("ABOR during a rate wait ends the wait at once and cancels its timer", async () => {
+    const { io, vfs, session } = await loggedIn({ down: RATE, up: null });
+    vfs.files.set("/big", big(100));
+    send(session, io, "PASV");
+    send(session, io, "RETR big");
+    await new Promise((r) => setImmediate(r));
+    const waiting = io.timers.filter((t) => !t.cancelled && !t.fired);
+    expect(waiting).toHaveLength(1);
+    const writes = io.writes.length;
+    send(session, io, "ABOR");
+    expect(io.written).toMatch(/426 Connection closed; transfer aborted\.\r\n226 ABOR successful\.\r\n$/);
+    expect(waiting[0]?.cancelled).toBe(true);
+    await runTimers(io);
+    expect(io.writes.length).toBe(writes);
   });
 });

@@ -22,6 +22,8 @@ import {
 } from "@pasv/core";
 import type { AuthProvider } from "./auth.js";
 import { DataStreamError, type DataStream, type SessionIo } from "./io.js";
+import { Pacer, UNLIMITED, type RateLimits } from "./pacer.js";
+import type { Timer } from "./platform.js";
 import { VfsError, type Vfs, type VfsReader, type VfsWriter } from "./vfs.js";
 
 /** The reducer the session runs; tests and the simulator may wrap it (to plant bugs, to trace). */
@@ -50,6 +52,8 @@ export interface SessionOptions {
   readonly auth: AuthProvider;
   readonly hooks?: SessionHooks;
   readonly reducer?: Reducer;
+  /** Bandwidth limits of the session's transfers until a login's grant says otherwise (default none). */
+  readonly rates?: RateLimits;
 }
 
 /** Events waiting to be stepped. Draining is synchronous, so only a bug could fill this. */
@@ -57,11 +61,14 @@ export const MAX_QUEUED_EVENTS = 10_000;
 
 interface RunningTransfer {
   aborted: boolean;
-  /** Bytes moved so far (handed to the peer, or received): an aborted transfer's record says this. */
+  /** Moved so far: written to the data connection, or read from it (STAT asks for it, and an
+   * aborted transfer's record says it). */
   bytes: number;
   stream: DataStream | null;
   reader: VfsReader | null;
   writer: VfsWriter | null;
+  /** Ends a rate-limit wait early (an abort). */
+  wake: (() => void) | null;
 }
 
 export class Session {
@@ -86,6 +93,8 @@ export class Session {
   private readonly auth: AuthProvider;
   private readonly hooks: SessionHooks;
   private readonly reducer: Reducer;
+  private readonly serverRates: RateLimits;
+  private rates: RateLimits;
 
   constructor(options: SessionOptions) {
     this.io = options.io;
@@ -93,6 +102,8 @@ export class Session {
     this.hooks = options.hooks ?? {};
     this.reducer = options.reducer ?? coreReducer;
     this.tls = options.open.implicitTls;
+    this.serverRates = options.rates ?? UNLIMITED;
+    this.rates = this.serverRates;
     this.state = this.reducer.initialSession(options.config, { ...options.open, now: this.io.now() });
   }
 
@@ -233,6 +244,10 @@ export class Session {
         }
         return;
       }
+      case "transfer.progress":
+        // Queued behind this drain's events, not stepped from here.
+        this.post({ type: "transfer.progress", now: io.now(), transfer: action.transfer, bytes: this.transfers.get(action.transfer)?.bytes ?? 0 });
+        return;
       case "fs":
         this.runFs(action.request, action.fs);
         return;
@@ -268,7 +283,12 @@ export class Session {
     const remote = this.state.remote;
     this.auth.authenticate({ user, password, remote, tls: this.tls }).then(
       (grant) => {
-        if (grant !== null) this.vfs = grant.vfs;
+        if (grant !== null) {
+          this.vfs = grant.vfs;
+          // The account's own limits override the server's, direction by direction.
+          const own = grant.rates;
+          this.rates = { down: own?.down === undefined ? this.serverRates.down : own.down, up: own?.up === undefined ? this.serverRates.up : own.up };
+        }
         this.later((now) => ({ type: "auth.result", now, request, account: grant?.account ?? null }));
       },
       (error: unknown) => {
@@ -293,12 +313,9 @@ export class Session {
   }
 
   private startTransfer(id: number, channel: number, spec: TransferSpec, tls: boolean, stallTimeout: Millis): void {
-    const t: RunningTransfer = { aborted: false, bytes: 0, stream: null, reader: null, writer: null };
+    const t: RunningTransfer = { aborted: false, bytes: 0, stream: null, reader: null, writer: null, wake: null };
     this.transfers.set(id, t);
-    const count = (n: number): void => {
-      t.bytes += n;
-    };
-    this.moveBytes(t, channel, spec, tls, stallTimeout, count).then(
+    this.moveBytes(t, channel, spec, tls, stallTimeout).then(
       () => {
         if (t.aborted || !this.transfers.delete(id)) return;
         this.later((now) => ({ type: "transfer.done", now, transfer: id, bytes: t.bytes }));
@@ -313,7 +330,7 @@ export class Session {
     );
   }
 
-  private async moveBytes(t: RunningTransfer, channel: number, spec: TransferSpec, tls: boolean, stallTimeout: Millis, count: (n: number) => void): Promise<void> {
+  private async moveBytes(t: RunningTransfer, channel: number, spec: TransferSpec, tls: boolean, stallTimeout: Millis): Promise<void> {
     const vfs = this.vfs;
     t.stream = await dataStep(this.io.data.open(channel, tls, stallTimeout));
     if (t.aborted) return;
@@ -321,7 +338,7 @@ export class Session {
     switch (spec.kind) {
       case "send-bytes":
         // Counted as written to the connection: a transfer cut short reports what the server sent.
-        count(spec.bytes.length);
+        t.bytes += spec.bytes.length;
         await dataStep(stream.write(spec.bytes));
         await dataStep(stream.end());
         return;
@@ -333,6 +350,8 @@ export class Session {
           // An ABOR may have come while the file was opening: nothing is sent then.
           if (stopped(t)) return;
           const encoder = spec.ascii ? new AsciiEncoder(spec.offset) : null;
+          // Unlimited (the default) costs nothing per chunk: no pacer, no timer.
+          const pacer = this.rates.down === null ? null : new Pacer(this.rates.down, this.io.now());
           for await (const chunk of fileChunks(reader)) {
             if (stopped(t)) return;
             const out = encoder === null ? chunk : encoder.push(chunk);
@@ -342,8 +361,19 @@ export class Session {
               done?.();
               continue;
             }
-            count(out.length);
-            await dataStep(stream.write(out, done));
+            if (pacer === null) {
+              t.bytes += out.length;
+              await dataStep(stream.write(out, done));
+              continue;
+            }
+            // Paced: the chunk goes out in slices, each after its wait; the last one frees the chunk.
+            for (let at = 0; at < out.length; at += pacer.slice) {
+              const end = Math.min(out.length, at + pacer.slice);
+              await this.pace(t, stream, pacer.take(end - at, this.io.now()));
+              if (stopped(t)) return;
+              t.bytes += end - at;
+              await dataStep(stream.write(out.subarray(at, end), end === out.length ? done : undefined));
+            }
           }
         } finally {
           // Every path closes the file, including an abort that raced the open (found by the simulator).
@@ -361,11 +391,20 @@ export class Session {
         try {
           if (stopped(t)) return;
           const decoder = spec.ascii ? new AsciiDecoder() : null;
+          const pacer = this.rates.up === null ? null : new Pacer(this.rates.up, this.io.now());
           for await (const chunk of dataChunks(stream)) {
             if (stopped(t)) return;
+            if (pacer !== null) {
+              // A chunk already read is paid for in slices; while the wait lasts the stream reads
+              // nothing more, so the client's sending slows to the rate.
+              let wait = 0;
+              for (let left = chunk.length; left > 0; left -= pacer.slice) wait = pacer.take(Math.min(left, pacer.slice), this.io.now());
+              await this.pace(t, stream, wait);
+              if (stopped(t)) return;
+            }
             const data = decoder === null ? chunk : decoder.push(chunk);
             if (data.length > 0) await writer.write(data);
-            count(chunk.length);
+            t.bytes += chunk.length;
           }
           const tail = decoder?.end();
           if (tail !== undefined && tail.length > 0) await writer.write(tail);
@@ -384,8 +423,26 @@ export class Session {
     }
   }
 
+  /** Waits `ms` on one platform timer with the stream held; an abort ends the wait at once. */
+  private async pace(t: RunningTransfer, stream: DataStream, ms: Millis): Promise<void> {
+    if (ms <= 0) return;
+    stream.hold(true);
+    await new Promise<void>((resolve) => {
+      let timer: Timer | null = null;
+      const wake = (): void => {
+        t.wake = null;
+        timer?.cancel();
+        resolve();
+      };
+      t.wake = wake;
+      timer = this.io.after(ms, wake);
+    });
+    if (!stopped(t)) stream.hold(false);
+  }
+
   private abort(t: RunningTransfer): void {
     t.aborted = true;
+    t.wake?.();
     t.stream?.destroy();
     t.reader?.close().catch(() => undefined);
     t.writer?.abort().catch(() => undefined);

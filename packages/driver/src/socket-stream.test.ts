@@ -355,3 +355,48 @@ describe("SocketStream stall watchdog", () => {
     expect(reason(ending.error)).toBe("stall");
   });
 });
+
+describe("SocketStream hold (a rate-limit wait)", () => {
+  it("an upload stops reading while held, even once its queue is empty, and reads again on release", async () => {
+    const { socket, stream } = setup();
+    const r = read(stream);
+    await settle();
+    expect(socket.paused).toBe(false);
+    stream.hold(true);
+    expect(socket.paused).toBe(true);
+    socket.data("abc");
+    await settle();
+    // The consumer took the chunk, which empties the queue: that must not resume a held stream.
+    expect(text(r.chunks)).toBe("abc");
+    expect(socket.paused).toBe(true);
+    stream.hold(false);
+    expect(socket.paused).toBe(false);
+  });
+
+  it("a held stream does not stall, however long the wait", async () => {
+    const { socket, stream, clock } = setup();
+    const r = read(stream);
+    await settle();
+    stream.hold(true);
+    clock.advance(STALL * 5);
+    await settle();
+    expect(r.error).toBeUndefined();
+    expect(socket.destroyed).toBe(false);
+    // After the wait the stall clock starts afresh.
+    stream.hold(false);
+    clock.advance(STALL - 1);
+    await settle();
+    expect(r.error).toBeUndefined();
+    clock.advance(1);
+    await settle();
+    expect(reason(r.error)).toBe("stall");
+  });
+
+  it("a download's hold never starts reading what the peer sends", () => {
+    const { socket, stream } = setup();
+    stream.hold(true);
+    stream.hold(false);
+    expect(socket.paused).toBe(true);
+    expect(socket.resumes).toBe(0);
+  });
+});

@@ -27,6 +27,8 @@ export class SocketStream implements DataStream {
   private held = 0;
   /** chunks() is being consumed (an upload); a download never reads what the peer sends. */
   private reading = false;
+  /** The transfer waits on its rate limit: reading stays paused and the stall clock stands still. */
+  private holding = false;
   private head = 0;
   private ended: boolean;
   private finished = false;
@@ -69,8 +71,9 @@ export class SocketStream implements DataStream {
   /** One timer for the whole stream: activity only moves `lastActivity`; the timer re-arms itself. */
   private armStall(at: Millis): void {
     this.stall = this.clock.after(Math.max(0, at - this.clock.now()), () => {
-      // An upload whose chunks still wait for the file writer: the slow side is ours, not the connection.
-      if (this.reading && this.head < this.queue.length) this.lastActivity = this.clock.now();
+      // An upload whose chunks still wait for the file writer, or a transfer waiting on its rate
+      // limit: the slow side is ours, not the connection.
+      if (this.holding || (this.reading && this.head < this.queue.length)) this.lastActivity = this.clock.now();
       const due = this.lastActivity + this.stallTimeout;
       if (this.clock.now() < due) {
         this.armStall(due);
@@ -126,7 +129,7 @@ export class SocketStream implements DataStream {
           if (this.head === this.queue.length) {
             this.queue = [];
             this.head = 0;
-            this.socket.resume();
+            if (!this.holding) this.socket.resume();
           }
           yield chunk;
           continue;
@@ -184,6 +187,16 @@ export class SocketStream implements DataStream {
     this.cancelStall();
     this.check();
     if (!this.finished) throw new DataStreamError("reset", "connection closed before our end of stream went out");
+  }
+
+  hold(on: boolean): void {
+    if (on === this.holding) return;
+    this.holding = on;
+    // The wait's end counts as activity, so the stall clock starts afresh after it.
+    this.lastActivity = this.clock.now();
+    if (!this.reading) return;
+    if (on) this.socket.pause();
+    else if (this.held < RECEIVE_QUEUE_BYTES) this.socket.resume();
   }
 
   destroy(): void {

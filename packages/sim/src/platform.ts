@@ -129,6 +129,9 @@ export interface SimServerConfig {
   readonly rights?: readonly Right[];
   /** Bans per address (default: the server's); false: none. */
   readonly bans?: Partial<BanOptions> | false;
+  /** Bandwidth limits per session, bytes per second (default: none): the driver's pacer on the virtual clock. */
+  readonly maxRateDown?: number;
+  readonly maxRateUp?: number;
 }
 
 export interface SimServerOptions {
@@ -169,6 +172,8 @@ export class SimServer {
         ...(options.server.maxSessions === undefined ? {} : { maxSessions: options.server.maxSessions }),
         ...(options.server.maxSessionsPerIp === undefined ? {} : { maxSessionsPerIp: options.server.maxSessionsPerIp }),
         ...(options.server.bans === undefined ? {} : { bans: options.server.bans }),
+        ...(options.server.maxRateDown === undefined ? {} : { maxRateDown: options.server.maxRateDown }),
+        ...(options.server.maxRateUp === undefined ? {} : { maxRateUp: options.server.maxRateUp }),
       },
       {
         ...(options.reducer === undefined ? {} : { reducer: options.reducer }),

@@ -91,7 +91,10 @@ export function drawScenario(rng: Prng): Scenario {
     rights: r.chance(0.4) ? RIGHTS : RIGHTS.filter(() => r.chance(0.6)),
   };
   const guessing = drawGuessing(r);
-  return { ...drawn, guessers: guessing.guessers, server: { ...drawn.server, bans: guessing.bans } };
+  // After every earlier draw, for the same reason: some seeds pace their transfers (down to 2 kB/s,
+  // slower than any file a client sends takes to cross the simulated network).
+  const rates = r.chance(0.3) ? { maxRateDown: r.pick([0, 2_000, 65_536]), maxRateUp: r.pick([0, 2_000, 65_536]) } : {};
+  return { ...drawn, guessers: guessing.guessers, server: { ...drawn.server, bans: guessing.bans, ...rates } };
 }
 
 /** Bans on or off, and guessers to meet them; the bans outlast the run, so a ban once earned holds. */
