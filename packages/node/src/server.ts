@@ -1,14 +1,15 @@
 // The embedding API on Node: the driver's server on node:net, node:tls and the local disk.
 import { constants } from "node:crypto";
-import tls from "node:tls";
-import { FtpServer, type ServerOptions as DriverOptions } from "@pasv/driver";
+import tls, { type SecureContext } from "node:tls";
+import { FtpServer, type ServerOptions as DriverOptions, type TlsCredentials } from "@pasv/driver";
 import { nodePlatform } from "./node-platform.js";
 
 export interface ServerOptions extends Omit<DriverOptions, "tls"> {
   /**
    * Enables AUTH TLS (explicit FTPS). With `required`, named users must protect the control
    * connection before USER and their data with PROT P (vsftpd's force_local_logins_ssl and
-   * force_local_data_ssl); anonymous sessions may stay in plaintext.
+   * force_local_data_ssl); anonymous sessions may stay in plaintext. `server.reload(options)` with
+   * a new key and cert makes new handshakes use them; running sessions keep the old ones.
    */
   readonly tls?: { readonly key: string | Uint8Array; readonly cert: string | Uint8Array; readonly required?: boolean };
 }
@@ -16,10 +17,14 @@ export interface ServerOptions extends Omit<DriverOptions, "tls"> {
 export function createServer(options: ServerOptions = {}): FtpServer {
   const { tls: material, ...rest } = options;
   if (material === undefined) return new FtpServer(nodePlatform(null), rest);
+  return new FtpServer(nodePlatform({ context: secureContext(material), contextFor: secureContext }), { ...rest, tls: { ...material, required: material.required === true } });
+}
+
+/** The one way a key and certificate become a context, at creation and at every reload. */
+function secureContext(material: TlsCredentials): SecureContext {
   // No client-initiated renegotiation (TLS 1.2): each one costs the server a full handshake, and
   // nothing in FTPS needs it (vsftpd and ProFTPD refuse it too).
-  const context = tls.createSecureContext({ key: pem(material.key), cert: pem(material.cert), secureOptions: constants.SSL_OP_NO_RENEGOTIATION });
-  return new FtpServer(nodePlatform(context), { ...rest, tls: { required: material.required === true } });
+  return tls.createSecureContext({ key: pem(material.key), cert: pem(material.cert), secureOptions: constants.SSL_OP_NO_RENEGOTIATION });
 }
 
 function pem(material: string | Uint8Array): string | Buffer {
