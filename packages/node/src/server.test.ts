@@ -215,7 +215,9 @@ describe("createServer", () => {
     };
     const before = await protectedControl();
     expect(before.seen).toBe(fingerprint(read("cert.pem")));
-    await expect(server.reload({ ...options, tls: { key: read("key2.pem"), cert: Buffer.from("not a certificate") } })).rejects.toThrow();
+    await expect(server.reload({ ...options, tls: { key: read("key2.pem"), cert: Buffer.from("not a certificate") } })).rejects.toThrow(/^the TLS certificate is not usable PEM/);
+    await expect(server.reload({ ...options, tls: { key: read("key2.pem"), cert: read("cert.pem") } })).rejects.toThrow("the TLS key does not belong to the certificate");
+    expect(() => createServer({ tls: { key: read("key.pem"), cert: read("cert2.pem") } })).toThrow("the TLS key does not belong to the certificate");
     expect((await protectedControl()).seen).toBe(fingerprint(read("cert.pem")));
     expect(await server.reload({ ...options, tls: { key: read("key2.pem"), cert: read("cert2.pem") } })).toEqual({ changed: ["tls"], needRestart: [] });
     const after = await protectedControl();

@@ -1,5 +1,5 @@
 // The embedding API on Node: the driver's server on node:net, node:tls and the local disk.
-import { constants } from "node:crypto";
+import { constants, createPrivateKey, X509Certificate } from "node:crypto";
 import tls, { type SecureContext } from "node:tls";
 import { FtpServer, type ServerOptions as DriverOptions, type TlsCredentials } from "@pasv/driver";
 import { nodePlatform } from "./node-platform.js";
@@ -20,11 +20,25 @@ export function createServer(options: ServerOptions = {}): FtpServer {
   return new FtpServer(nodePlatform({ context: secureContext(material), contextFor: secureContext }), { ...rest, tls: { ...material, required: material.required === true } });
 }
 
-/** The one way a key and certificate become a context, at creation and at every reload. */
+/** The one way a key and certificate become a context, at creation and at every reload; throws
+ * on material that cannot serve a handshake. */
 function secureContext(material: TlsCredentials): SecureContext {
+  // Checked here, not left to createSecureContext: Deno's node:tls takes anything and fails every
+  // handshake instead, and a reload must refuse such material before it replaces working material.
+  const cert = readPem("certificate", () => new X509Certificate(pem(material.cert)));
+  const key = readPem("key", () => createPrivateKey(pem(material.key)));
+  if (!cert.checkPrivateKey(key)) throw new Error("the TLS key does not belong to the certificate");
   // No client-initiated renegotiation (TLS 1.2): each one costs the server a full handshake, and
   // nothing in FTPS needs it (vsftpd and ProFTPD refuse it too).
   return tls.createSecureContext({ key: pem(material.key), cert: pem(material.cert), secureOptions: constants.SSL_OP_NO_RENEGOTIATION });
+}
+
+function readPem<T>(what: string, read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    throw new Error(`the TLS ${what} is not usable PEM (${error instanceof Error ? error.message : String(error)})`, { cause: error });
+  }
 }
 
 function pem(material: string | Uint8Array): string | Buffer {
