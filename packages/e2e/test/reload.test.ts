@@ -13,7 +13,7 @@ import tls, { type TLSSocket } from "node:tls";
 import { feedReplies, initialReplyReader, parse227, type ParsedReply } from "@pasv/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { canConnect, FtpControl, openData } from "./ftp-control.js";
-import { cliCommand, ROOT, startServer, tempDir, waitForLogLine, type RunningServer } from "./server.js";
+import { cliCommand, ROOT, startServer, tempDir, type RunningServer } from "./server.js";
 
 const root = tempDir("pasv-reload-");
 const files = tempDir("pasv-reload-files-");
@@ -170,7 +170,7 @@ describe("SIGHUP with a broken file keeps the previous settings", () => {
 
 describe("SIGHUP with a new listen port", () => {
   it("logs that the change needs a restart and keeps serving on its port", async () => {
-    const [first, second] = await freePorts(2);
+    const [first = 0, second = 0] = await freePorts(2);
     const config = file("port.toml", `port = ${String(first)}\n`);
     const s = await serve(["--config", config], { noPort: true });
     expect(s.port).toBe(first);
