@@ -1030,6 +1030,9 @@ describe("FtpServer reload", () => {
     await expect(h.server.reload({ root: "/data", users: [{ user: "eve", password: "pw", home: "../etc" }] })).rejects.toThrow(/the home \.\.\/etc must be a directory/);
     await expect(h.server.reload({ root: "/data", tls: {} })).rejects.toThrow("TLS is not available on this platform");
     await expect(h.server.reload({ root: "/data", users: [{ user: "bob", password: "pw", home: "/later" }] })).rejects.toThrow(/the root \/later cannot be served/);
+    // A build that fails after it met the home (a later user is wrong) does not keep the home's failed pin either.
+    await expect(h.server.reload({ root: "/data", users: [{ user: "bob", password: "pw", home: "/later" }, { user: "eve", password: "pw", home: "../etc" }] })).rejects.toThrow(/the home \.\.\/etc/);
+    await expect(h.server.reload({ root: "/data", users: [{ user: "bob", password: "pw", home: "/later" }, { user: "eve", passwordHash: "plain" }] })).rejects.toThrow(/not a recognised hash/);
     // Still alice, still anonymous.
     const c = h.connect();
     expect(await login(c, "alice", "pw")).toMatch(/^230 /);
@@ -1052,26 +1055,32 @@ describe("FtpServer reload", () => {
 
   it("new caps apply to newcomers; admitted sessions keep their slots; bans keep their history under new rules", async () => {
     const log = (): void => undefined;
-    const h = await start({ log, users: [{ user: "alice", password: "pw" }], loginFailDelayMs: 0, bans: { after: 3, windowMs: 60_000, durationMs: 30_000 } });
+    const users = [{ user: "alice", password: "pw" }];
+    const h = await start({ log, users, loginFailDelayMs: 0, bans: { after: 3, windowMs: 60_000, durationMs: 30_000 } });
     const a = h.connect();
     const b = h.connect();
-    await h.server.reload({ log, users: [{ user: "alice", password: "pw" }], loginFailDelayMs: 0, maxSessions: 2, bans: { after: 2, windowMs: 60_000, durationMs: 30_000 } });
-    const refused = h.connect({ address: "198.51.100.3", port: 1 });
-    expect(lastReply(refused)).toMatch(/^421 /);
-    expect(lastReply(a)).toMatch(/^220 /);
-    b.close();
-    // One failure before the reload would have counted too; two now ban under the new threshold.
+    // One failure before the reload, under a threshold of 3.
     await login(a, "alice", "wrong");
     h.platform.clock.advance(10);
     await settle(40);
-    const c = h.connect();
-    await login(c, "alice", "wrong");
+    expect(lastReply(a)).toMatch(/^530 /);
+    await h.server.reload({ log, users, loginFailDelayMs: 0, maxSessions: 2, bans: { after: 2, windowMs: 60_000, durationMs: 30_000 } });
+    const refused = h.connect({ address: "198.51.100.3", port: 1 });
+    expect(lastReply(refused)).toMatch(/^421 /);
+    expect(lastReply(b)).toMatch(/^220 /);
+    b.close();
+    // The second failure bans under the new threshold of 2: the first one was remembered.
+    await login(a, "alice", "wrong");
     h.platform.clock.advance(10);
     await settle(40);
     expect(h.events.filter((e) => e.name === "ban")).toHaveLength(1);
-    await h.server.reload({ log, users: [{ user: "alice", password: "pw" }], loginFailDelayMs: 0, bans: false });
+    const banned = h.connect();
+    await settle(40);
+    expect(lastReply(banned)).toMatch(/^421 /);
+    banned.close();
+    // Bans off: the address is let in again at once.
+    await h.server.reload({ log, users, loginFailDelayMs: 0, bans: false });
     a.close();
-    c.close();
     const d = h.connect();
     await settle(40);
     expect(lastReply(d)).toMatch(/^220 /);

@@ -255,21 +255,30 @@ export class FtpServer extends Emitter<ServerEvents> {
       }
       return vfs;
     };
-    // Every root and home known now is pinned now (at start-up, at a reload), not at its first
-    // login: a root replaced by a symlink before anyone logs in is not followed.
-    if (given === undefined) vfsFor(undefined);
-    for (const user of options.users ?? []) if (user.home !== undefined) vfsFor(user.home);
-    const pinned = Promise.all(pins).then(
-      () => undefined,
-      (error: unknown) => {
-        // A root that could not be pinned is tried afresh by the next reload.
-        for (const dir of fresh) this.roots.delete(dir);
-        throw error;
-      },
-    );
+    // Checks every account (before any root is pinned); their file systems are looked up at login.
     const auth =
       options.auth ??
       accountsAuth({ users: options.users ?? [], anonymous: options.anonymous ?? true, write: options.write ?? false, hideDotfiles: options.hideDotfiles ?? "anonymous" }, vfsFor);
+    // A root this build added is forgotten when the build fails, so the next reload tries it afresh.
+    const forget = (): void => {
+      for (const dir of fresh) this.roots.delete(dir);
+    };
+    // Every root and home known now is pinned now (at start-up, at a reload), not at its first
+    // login: a root replaced by a symlink before anyone logs in is not followed.
+    try {
+      if (given === undefined) vfsFor(undefined);
+      for (const user of options.users ?? []) if (user.home !== undefined) vfsFor(user.home);
+    } catch (error) {
+      forget();
+      throw error;
+    }
+    const pinned = Promise.all(pins).then(
+      () => undefined,
+      (error: unknown) => {
+        forget();
+        throw error;
+      },
+    );
     const config = makeConfig({
       anonymous: options.anonymous ?? true,
       tls: options.tls !== undefined,
