@@ -292,7 +292,7 @@ function reloadable(first: Settings, next: Loaded): Settings | string {
 }
 
 /** What a reload logs: whom new sessions admit and what changed, then each setting that only a restart applies. */
-export function reloadLines(start: Settings, next: Settings, address: { address: string; port: number }, changed: readonly string[]): string[] {
+function reloadLines(start: Settings, next: Settings, address: { address: string; port: number }, changed: readonly string[]): string[] {
   const a = start.cli;
   const b = next.cli;
   const same = (x: unknown, y: unknown): boolean => JSON.stringify(x) === JSON.stringify(y);
