@@ -27,6 +27,9 @@ export interface AccountOptions {
   readonly hideDotfiles: boolean | "anonymous";
   /** Replaces the hash check (tests count the hash work an attempt costs with it). */
   readonly verify?: (hash: PasswordHash, password: string) => Promise<boolean>;
+  /** The bound on verifications at once; the server passes one for all its generations of
+   * accounts, so reloads do not multiply it (default: a limiter of this provider's own). */
+  readonly limiter?: HashLimiter;
 }
 
 /** The rights a spec grants: its permissions, else read-write or read-only as `write` says. */
@@ -40,7 +43,7 @@ export function accountsAuth(options: AccountOptions, vfsFor: (home: string | un
   const users = new Map(options.users.map((u) => [u.user, { spec: u, hash: userHash(u) }]));
   const anonymous: Account = { user: "anonymous", anonymous: true, rights: PRESETS["read-only"], hideDotFiles: options.hideDotfiles !== false };
   const dummy = typicalHash([...users.values()].map((u) => u.hash));
-  const limiter = new HashLimiter();
+  const limiter = options.limiter ?? new HashLimiter();
   const verify = options.verify ?? verifyPassword;
   /** One verification of the typical entry's cost, whose answer is thrown away. */
   const burn = async (password: string): Promise<void> => {

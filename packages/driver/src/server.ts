@@ -5,6 +5,7 @@ import { makeConfig, normalizeIp, type Action, type CoreConfig, type CoreLimits,
 import { accountsAuth, type UserSpec } from "./accounts.js";
 import type { AuthProvider } from "./auth.js";
 import { atomicUploads } from "./atomic-uploads.js";
+import { HashLimiter } from "./passwords.js";
 import { BanTable, checkBanOptions, DEFAULT_BAN_AFTER, DEFAULT_BAN_MS, DEFAULT_BAN_WINDOW_MS, type Ban, type BanOptions } from "./bans.js";
 import { Emitter } from "./events.js";
 import { resolveHome, subtreeVfs } from "./home.js";
@@ -133,6 +134,8 @@ export class FtpServer extends Emitter<ServerEvents> {
   private listener: Listener | null = null;
   /** Every root known at construction, pinned (see listen). */
   private readonly pinned: Promise<void>;
+  /** Password verifications at once, over every generation of accounts (see HashLimiter). */
+  private readonly hashes = new HashLimiter();
   /** Reloads run one after another, in call order. */
   private reloads: Promise<unknown> = Promise.resolve();
   private nextId = 1;
@@ -258,7 +261,7 @@ export class FtpServer extends Emitter<ServerEvents> {
     // Checks every account (before any root is pinned); their file systems are looked up at login.
     const auth =
       options.auth ??
-      accountsAuth({ users: options.users ?? [], anonymous: options.anonymous ?? true, write: options.write ?? false, hideDotfiles: options.hideDotfiles ?? "anonymous" }, vfsFor);
+      accountsAuth({ users: options.users ?? [], anonymous: options.anonymous ?? true, write: options.write ?? false, hideDotfiles: options.hideDotfiles ?? "anonymous", limiter: this.hashes }, vfsFor);
     // A root this build added is forgotten when the build fails, so the next reload tries it afresh.
     const forget = (): void => {
       for (const dir of fresh) this.roots.delete(dir);
