@@ -1,4 +1,4 @@
-export { FtpServer, CLOSE_GRACE_MS, LISTEN_BACKLOG, type Instrumentation, type ServerEvents, type ServerOptions } from "./server.js";
+export { FtpServer, CLOSE_GRACE_MS, LISTEN_BACKLOG, type Instrumentation, type Reloaded, type ServerEvents, type ServerOptions } from "./server.js";
 export { typicalHash, userRights, type UserSpec } from "./accounts.js";
 export { resolveHome, subtreeVfs } from "./home.js";
 export { ARGON2ID_DEFAULTS, HASH_TIME_SLICE_MS, HashLimiter, PASSWORD_HASH_FORMATS, constantTimeBytesEqual, hashPassword, parsePasswordHash, verifyPassword, type PasswordHash, type PasswordHashKind } from "./passwords.js";
