@@ -55,6 +55,8 @@ describe("readConfig", () => {
       ['port = "2121"\n', "f.toml:1: port must be a whole number, got a string"],
       ["\n\nport = 70000\n", "f.toml:3: port: --port must be between 0 and 65535, got 70000"],
       ["write = 1\n", "f.toml:1: write must be true or false, got a number"],
+      // A negative number is the flag's value (one line), not taken for another flag.
+      ["max-sessions-per-ip = -1\n", 'f.toml:1: max-sessions-per-ip: --max-sessions-per-ip must be a whole number, got "-1"'],
       ['pasv-ports = "60000-50000"\n', "f.toml:1: pasv-ports: --pasv-ports: passive port range 60000-50000 is reversed"],
       ["login-fail-delay = 99\n", "f.toml:1: login-fail-delay: --login-fail-delay must be seconds from 0 to 60 (at most 3 decimals), got \"99\""],
       ['host = ["a"]\n', "f.toml:1: host must be a string, got an array"],

@@ -162,11 +162,11 @@ export function readConfig(text: string, file: string, dir: string): Config | st
         break;
       case "integer":
         if (typeof value !== "number" || !Number.isInteger(value)) return at(`${key} must be a whole number, got ${typeof value === "number" ? String(value) : typeName(value)}`);
-        args.push(`--${key}`, String(value));
+        args.push(...numberFlag(key, value));
         break;
       case "number":
         if (typeof value !== "number") return at(`${key} must be a number, got ${typeName(value)}`);
-        args.push(`--${key}`, String(value));
+        args.push(...numberFlag(key, value));
         break;
       case "rate": {
         const rate = rateText(value);
@@ -189,6 +189,12 @@ export function readConfig(text: string, file: string, dir: string): Config | st
     }
   }
   return { args, users };
+}
+
+/** A negative value joined to its flag, so the parser reads it as the value, not as another flag
+ * (its range check then names it, on one line). */
+function numberFlag(key: string, value: number): string[] {
+  return value < 0 ? [`--${key}=${String(value)}`] : [`--${key}`, String(value)];
 }
 
 /** Where the command line names a config file: `--config FILE` or `--config=FILE`; the rest of the line without it. */

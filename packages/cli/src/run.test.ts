@@ -59,6 +59,22 @@ class FakeServer implements CommandServer {
   settleClose(ok = true): void {
     this.finishClose?.(ok);
   }
+
+  readonly reloads: CommandOptions[] = [];
+  reloadError: Error | null = null;
+  /** When set, reloads wait until the test calls it. */
+  holdReload: (() => void) | null = null;
+  held = false;
+  reload(options: CommandOptions): Promise<{ changed: readonly string[]; needRestart: readonly string[] }> {
+    this.reloads.push(options);
+    const answer = (): Promise<{ changed: readonly string[]; needRestart: readonly string[] }> => (this.reloadError === null ? Promise.resolve({ changed: ["users"], needRestart: [] }) : Promise.reject(this.reloadError));
+    if (!this.held) return answer();
+    return new Promise((resolve, reject) => {
+      this.holdReload = () => {
+        answer().then(resolve, reject);
+      };
+    });
+  }
 }
 
 class FakeHost implements CommandHost {
@@ -559,8 +575,11 @@ describe("--xferlog", () => {
     await settle();
     expect(host.appended.slice(1).map(([, t]) => t).join("")).toBe("line 1\nline 2\n");
     host.signals.get("SIGHUP")!();
-    expect(host.events().at(-1)).toEqual({ level: "info", event: "message", message: "SIGHUP: logs are reopened at every write; settings are not reloaded" });
+    await settle();
+    expect(host.events().at(-1)).toMatchObject({ level: "info", event: "reload", ok: true, access: "anonymous read-only", changed: ["users"] });
     expect(host.exits).toEqual([]);
+    // The same sink after the reload: the driver sees the xferlog unchanged.
+    expect(host.server.reloads[0]?.xferlog).toBe(xferlog);
   });
 
   it("stops the start when the file cannot be written, and reports (never throws) a failed write later", async () => {
@@ -577,3 +596,120 @@ describe("--xferlog", () => {
   });
 });
 
+
+describe("SIGHUP reloads", () => {
+  /** The reload records since `from`: a failure's message, or what a success says. */
+  const lines = (host: FakeHost, from: number): string[] =>
+    host
+      .events()
+      .slice(from)
+      .map((e) => (e.ok === true ? `ok: ${String(e.access)}; changed: ${String(e.changed)}; restart: ${String(e.needRestart)}` : `${String(e.level)}: ${String(e.message)}`));
+  const hup = async (host: FakeHost): Promise<void> => {
+    host.signals.get("SIGHUP")!();
+    await settle();
+  };
+
+  it("re-reads the users file, the config file and the TLS files, and hands the server the new options", async () => {
+    const host = new FakeHost(["--config", "/etc/pasv.toml", "--users", "u.txt"]);
+    host.files.set("/etc/pasv.toml", 'max-sessions = 5\ntls-cert = "c.pem"\ntls-key = "k.pem"\n').set("u.txt", `alice:${BCRYPT}\n`).set("/etc/c.pem", "CERT1").set("/etc/k.pem", "KEY1");
+    expect(await run(host)).toBeNull();
+    const from = host.out_.length;
+    host.files.set("/etc/pasv.toml", 'max-sessions = 7\ntls-cert = "c.pem"\ntls-key = "k.pem"\n').set("u.txt", `alice:${BCRYPT}\nbob:${BCRYPT}\n`).set("/etc/c.pem", "CERT2").set("/etc/k.pem", "KEY2");
+    await hup(host);
+    const sent = host.server.reloads[0]!;
+    expect(sent.users?.map((u) => u.user)).toEqual(["alice", "bob"]);
+    expect(sent.maxSessions).toBe(7);
+    expect(sent.tls).toEqual({ cert: new TextEncoder().encode("CERT2"), key: new TextEncoder().encode("KEY2"), required: false });
+    // The log sink is the start-up's, so the driver does not count it as changed.
+    expect(sent.log).toBe(host.created[0]?.log);
+    expect(lines(host, from)).toEqual(["ok: anonymous read-only, 2 users read-only, TLS offered; changed: users; restart: "]);
+    expect(host.records().at(-1)).toMatchObject({ event: "reload", time: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/) as string });
+    expect(host.exits).toEqual([]);
+  });
+
+  it("a broken users file or config file keeps the previous settings and logs one line naming the file and line", async () => {
+    const host = new FakeHost(["--config", "/etc/pasv.toml", "--users", "u.txt"]);
+    host.files.set("/etc/pasv.toml", "max-sessions = 5\n").set("u.txt", `alice:${BCRYPT}\n`);
+    expect(await run(host)).toBeNull();
+    const from = host.out_.length;
+    host.files.set("u.txt", `alice:${BCRYPT}\nnocolon\n`);
+    await hup(host);
+    host.files.set("u.txt", `alice:${BCRYPT}\n`).set("/etc/pasv.toml", "max-sessions = 5\nmax-sessions-per-ip = 0\n");
+    await hup(host);
+    host.files.set("/etc/pasv.toml", "max-sessions = [\n");
+    await hup(host);
+    host.files.delete("/etc/pasv.toml");
+    await hup(host);
+    expect(lines(host, from)).toEqual([
+      "error: u.txt line 2: expected NAME:HASH; keeping the previous settings",
+      "error: /etc/pasv.toml:2: max-sessions-per-ip: --max-sessions-per-ip must be between 1 and 1000000, got 0; keeping the previous settings",
+      "error: /etc/pasv.toml:2: Invalid TOML document: invalid value; keeping the previous settings",
+      "error: cannot read config file /etc/pasv.toml: ENOENT: /etc/pasv.toml; keeping the previous settings",
+    ]);
+    expect(host.server.reloads).toEqual([]);
+    expect(host.exits).toEqual([]);
+  });
+
+  it("a server that refuses the new options (a bad certificate) keeps the previous ones and says why", async () => {
+    const host = new FakeHost(["-u", "a:p"]);
+    expect(await run(host)).toBeNull();
+    const from = host.out_.length;
+    host.server.reloadError = new Error("the certificate is not PEM");
+    await hup(host);
+    expect(lines(host, from)).toEqual(["error: the certificate is not PEM; keeping the previous settings"]);
+  });
+
+  it("settings only a restart applies are logged as such; the rest applies", async () => {
+    const host = new FakeHost(["--config", "/etc/pasv.toml"]);
+    host.files.set("/etc/pasv.toml", 'port = 2121\nroot = "/srv"\n');
+    host.dirs.set("/etc/data", "/etc/data");
+    expect(await run(host)).toBeNull();
+    const from = host.out_.length;
+    host.files.set("/etc/pasv.toml", 'port = 2200\nhost = "0.0.0.0"\nroot = "data"\nmetrics = "127.0.0.1:9100"\nxferlog = "/var/log/x"\n');
+    await hup(host);
+    expect(lines(host, from)).toEqual(["ok: anonymous read-only; changed: users; restart: listen address,served directory,--metrics,--xferlog"]);
+    expect(host.server.calls.filter((c) => c.startsWith("listen"))).toEqual(["listen 127.0.0.1:2121"]);
+  });
+
+  it("turning TLS on needs a restart; TLS may be turned off and on again", async () => {
+    const plain = new FakeHost(["--config", "/etc/pasv.toml"]);
+    plain.files.set("/etc/pasv.toml", "write = false\n").set("/etc/c.pem", "C").set("/etc/k.pem", "K");
+    expect(await run(plain)).toBeNull();
+    const from = plain.out_.length;
+    plain.files.set("/etc/pasv.toml", 'tls-cert = "c.pem"\ntls-key = "k.pem"\n');
+    await hup(plain);
+    expect(lines(plain, from)).toEqual(["error: --tls-cert/--tls-key: turning TLS on needs a restart; keeping the previous settings"]);
+    const secure = new FakeHost(["--config", "/etc/pasv.toml"]);
+    secure.files.set("/etc/pasv.toml", 'tls-cert = "c.pem"\ntls-key = "k.pem"\n').set("/etc/c.pem", "C").set("/etc/k.pem", "K");
+    expect(await run(secure)).toBeNull();
+    secure.files.set("/etc/pasv.toml", "write = false\n");
+    await hup(secure);
+    expect(secure.server.reloads[0]?.tls).toBeUndefined();
+    secure.files.set("/etc/pasv.toml", 'tls-cert = "c.pem"\ntls-key = "k.pem"\n');
+    await hup(secure);
+    expect(secure.server.reloads[1]?.tls).toBeDefined();
+  });
+
+  it("one reload at a time: signals during one make one more; none once stopping; a new --drain-timeout applies to the stop", async () => {
+    const host = new FakeHost(["--config", "/etc/pasv.toml"]);
+    host.files.set("/etc/pasv.toml", "drain-timeout = 30\n");
+    expect(await run(host)).toBeNull();
+    host.server.held = true;
+    await hup(host);
+    await hup(host);
+    await hup(host);
+    expect(host.server.reloads).toHaveLength(1);
+    host.files.set("/etc/pasv.toml", "drain-timeout = 3\n");
+    host.server.holdReload?.();
+    await settle();
+    expect(host.server.reloads).toHaveLength(2);
+    host.server.held = false;
+    host.server.holdReload?.();
+    await settle();
+    expect(host.server.reloads).toHaveLength(2);
+    host.signals.get("SIGTERM")!();
+    expect(host.server.calls.at(-1)).toBe("close drain=3000");
+    await hup(host);
+    expect(host.server.reloads).toHaveLength(2);
+  });
+});

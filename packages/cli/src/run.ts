@@ -5,7 +5,7 @@ import { readConfig, splitConfigFlag, type ConfigUser } from "./config.js";
 import { hashPasswordCommand, type PasswordInput } from "./hash-password.js";
 import { LineAppender } from "./line-appender.js";
 import { startMetrics, type MetricsEndpoint, type MetricsSource } from "./metrics.js";
-import { duplicateUser, parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser, type LoginLimits } from "./args.js";
+import { duplicateUser, parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser, type LoginLimits, type ParsedCli } from "./args.js";
 
 export const VERSION = "0.1.0";
 export type { PasswordInput } from "./hash-password.js";
@@ -19,6 +19,8 @@ export interface CommandOptions extends Omit<ServerOptions, "tls"> {
 
 export interface CommandServer extends MetricsSource {
   listen(port: number, host: string): Promise<{ address: string; port: number }>;
+  /** New settings for new sessions (FtpServer.reload); rejects, changing nothing, when they are unusable. */
+  reload(options: CommandOptions): Promise<{ readonly changed: readonly string[]; readonly needRestart: readonly string[] }>;
   close(options?: { readonly drainMs?: number }): Promise<void>;
 }
 
@@ -60,30 +62,99 @@ function reason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export async function runCommand(host: CommandHost): Promise<void> {
-  const fail = (message: string): never => {
-    host.err(`pasv: ${message}\nTry 'pasv --help' for more information.`);
-    return host.exit(2);
-  };
+/** What the command serves, as read from its flags and files: once at start-up, again at each SIGHUP. */
+export interface Settings {
+  readonly cli: CliOptions;
+  /** The served directory's real path. */
+  readonly dir: string;
+  readonly users: readonly CliUser[];
+  readonly tls: CommandOptions["tls"];
+}
+
+/** The command line's verdict, with the files it names read and checked; an error is one line. */
+export type Loaded = { readonly kind: "run"; readonly settings: Settings } | Exclude<ParsedCli, { readonly kind: "run" }>;
+
+/**
+ * Reads the config file, the users file and the TLS files the command line names and checks them
+ * together: the one reading behind the start-up (whose error stops it) and every reload (whose
+ * error keeps the previous settings). Reads files, changes nothing.
+ */
+export function loadSettings(host: CommandHost): Loaded {
+  const error = (message: string): Loaded => ({ kind: "error", message });
   const split = splitConfigFlag(host.args);
-  if (typeof split === "string") return fail(split);
+  if (typeof split === "string") return error(split);
   let argv = split.rest;
   let configUsers: readonly ConfigUser[] = [];
   if (split.file !== null) {
     let text: string;
     try {
       text = host.readText(split.file);
-    } catch (error) {
-      return fail(`cannot read config file ${split.file}: ${reason(error)}`);
+    } catch (e) {
+      return error(`cannot read config file ${split.file}: ${reason(e)}`);
     }
     const config = readConfig(text, split.file, directoryOf(split.file));
-    if (typeof config === "string") return fail(config);
+    if (typeof config === "string") return error(config);
     // The file's settings come first: a flag on the command line overrides them.
     argv = [...config.args, ...split.rest];
     configUsers = config.users;
   }
   const parsed = parseCli(argv);
-  switch (parsed.kind) {
+  if (parsed.kind !== "run") return parsed;
+  const o = parsed.options;
+  if (o.tls !== null && host.noTls !== null) return error(`--tls-cert/--tls-key: ${host.noTls}`);
+  let dir: string;
+  try {
+    dir = host.directory(o.dir);
+  } catch {
+    return error(`cannot serve ${o.dir}: not a directory`);
+  }
+  let users: CliUser[] = [...o.users];
+  if (o.usersFile !== null) {
+    let text: string;
+    try {
+      text = host.readText(o.usersFile);
+    } catch (e) {
+      return error(`cannot read users file ${o.usersFile}: ${reason(e)}`);
+    }
+    const more = parseUsersFile(text);
+    if (typeof more === "string") return error(`${o.usersFile} ${more}`);
+    users = users.concat(more);
+  }
+  const configFile = split.file;
+  if (configFile !== null) users = users.concat(configUsers.map((u) => ({ user: u.name, passwordHash: u.passwordHash, line: u.line, file: configFile })));
+  const duplicate = duplicateUser(users, o.usersFile);
+  if (duplicate !== null) return error(duplicate);
+  if (!o.anonymous && users.length === 0) return error("--no-anonymous needs at least one --user or --users file");
+  const names = new Set(users.map((u) => u.user));
+  const ratesFor = (direction: "down" | "up"): ReadonlyMap<string, unknown> => new Map([...o.userRates].filter(([, r]) => r[direction] !== undefined));
+  for (const [flag, map] of [["--user-home", o.userHomes], ["--user-permissions", o.userPermissions], ["--user-max-rate-down", ratesFor("down")], ["--user-max-rate-up", ratesFor("up")]] as const) {
+    for (const name of map.keys()) if (!names.has(name)) return error(`${flag}: no user named ${JSON.stringify(name)} (add it with --user or --users)`);
+  }
+  for (const [name, home] of o.userHomes) {
+    try {
+      host.directory(home.startsWith("/") ? home : `${dir}/${home}`);
+    } catch {
+      return error(`--user-home ${name}=${home}: not a directory`);
+    }
+  }
+  let tls: CommandOptions["tls"];
+  if (o.tls !== null) {
+    try {
+      tls = { cert: host.readBytes(o.tls.cert), key: host.readBytes(o.tls.key), required: o.tls.required };
+    } catch (e) {
+      return error(`cannot read the TLS certificate or key: ${reason(e)}`);
+    }
+  }
+  return { kind: "run", settings: { cli: o, dir, users, tls } };
+}
+
+export async function runCommand(host: CommandHost): Promise<void> {
+  const fail = (message: string): never => {
+    host.err(`pasv: ${message}\nTry 'pasv --help' for more information.`);
+    return host.exit(2);
+  };
+  const loaded = loadSettings(host);
+  switch (loaded.kind) {
     case "help":
       host.out(USAGE.trimEnd());
       await host.flush();
@@ -93,56 +164,14 @@ export async function runCommand(host: CommandHost): Promise<void> {
       await host.flush();
       return host.exit(0);
     case "error":
-      return fail(parsed.message);
+      return fail(loaded.message);
     case "hash-password":
       return hashPasswordCommand(host, fail);
     case "run":
       break;
   }
-  const o = parsed.options;
-  if (o.tls !== null && host.noTls !== null) fail(`--tls-cert/--tls-key: ${host.noTls}`);
-  let dir: string;
-  try {
-    dir = host.directory(o.dir);
-  } catch {
-    return fail(`cannot serve ${o.dir}: not a directory`);
-  }
-  let users: CliUser[] = [...o.users];
-  if (o.usersFile !== null) {
-    let text: string;
-    try {
-      text = host.readText(o.usersFile);
-    } catch (error) {
-      return fail(`cannot read users file ${o.usersFile}: ${reason(error)}`);
-    }
-    const more = parseUsersFile(text);
-    if (typeof more === "string") fail(`${o.usersFile} ${more}`);
-    else users = users.concat(more);
-  }
-  if (split.file !== null) users = users.concat(configUsers.map((u) => ({ user: u.name, passwordHash: u.passwordHash, line: u.line, file: split.file ?? "" })));
-  const duplicate = duplicateUser(users, o.usersFile);
-  if (duplicate !== null) fail(duplicate);
-  if (!o.anonymous && users.length === 0) fail("--no-anonymous needs at least one --user or --users file");
-  const names = new Set(users.map((u) => u.user));
-  const ratesFor = (direction: "down" | "up"): ReadonlyMap<string, unknown> => new Map([...o.userRates].filter(([, r]) => r[direction] !== undefined));
-  for (const [flag, map] of [["--user-home", o.userHomes], ["--user-permissions", o.userPermissions], ["--user-max-rate-down", ratesFor("down")], ["--user-max-rate-up", ratesFor("up")]] as const) {
-    for (const name of map.keys()) if (!names.has(name)) fail(`${flag}: no user named ${JSON.stringify(name)} (add it with --user or --users)`);
-  }
-  for (const [name, home] of o.userHomes) {
-    try {
-      host.directory(home.startsWith("/") ? home : `${dir}/${home}`);
-    } catch {
-      fail(`--user-home ${name}=${home}: not a directory`);
-    }
-  }
-  let tls: CommandOptions["tls"];
-  if (o.tls !== null) {
-    try {
-      tls = { cert: host.readBytes(o.tls.cert), key: host.readBytes(o.tls.key), required: o.tls.required };
-    } catch (error) {
-      fail(`cannot read the TLS certificate or key: ${reason(error)}`);
-    }
-  }
+  const first = loaded.settings;
+  const { cli: o, dir, users } = first;
   let xferlog: LineAppender | null = null;
   if (o.xferlog !== null) {
     try {
@@ -160,10 +189,15 @@ export async function runCommand(host: CommandHost): Promise<void> {
     const lifecycle = event.event === "server.start" || event.event === "server.stop" || event.event === "server.exit";
     if (lifecycle || logs(level, severity)) sink({ time: Date.now(), level: severity, ...event });
   };
+  const toXferlog = xferlog === null ? null : (line: string): void => xferlog.push(line);
+  // The same sinks for every generation of settings, so a reload sees them unchanged.
+  const optionsFor = (settings: Settings): CommandOptions => {
+    const options = serverOptions(settings.cli, settings.dir, settings.users, settings.tls, sink, level);
+    return toXferlog === null ? options : { ...options, xferlog: toXferlog };
+  };
   let server: CommandServer;
   try {
-    const options = serverOptions(o, dir, users, tls, sink, level);
-    server = host.createServer(xferlog === null ? options : { ...options, xferlog: (line) => xferlog.push(line) });
+    server = host.createServer(optionsFor(first));
   } catch (error) {
     return fail(reason(error));
   }
@@ -186,8 +220,9 @@ export async function runCommand(host: CommandHost): Promise<void> {
     log("info", { event: "metrics.start", address: metrics.address, port: metrics.port, url: `http://${m}:${String(metrics.port)}/metrics` });
   }
   let stopping = false;
-  const drainSeconds = o.drainTimeoutSeconds ?? DEFAULT_DRAIN_SECONDS;
+  let current = first;
   const stop = (signal: string): void => {
+    const drainSeconds = current.cli.drainTimeoutSeconds ?? DEFAULT_DRAIN_SECONDS;
     if (stopping) {
       // A second signal: the operator does not want to wait.
       log("warn", { event: "server.stop", signal, drainMs: 0, immediate: true });
@@ -214,9 +249,74 @@ export async function runCommand(host: CommandHost): Promise<void> {
   };
   host.onSignal("SIGINT", () => stop("SIGINT"));
   host.onSignal("SIGTERM", () => stop("SIGTERM"));
-  // logrotate's postrotate sends SIGHUP, whose default action would end the server. The xferlog
-  // needs nothing (every write opens it anew); the config is not reloaded (yet).
-  host.onSignal("SIGHUP", () => log("info", { event: "message", message: "SIGHUP: logs are reopened at every write; settings are not reloaded" }));
+  // SIGHUP reloads (and logrotate's postrotate sends one, whose default action would end the
+  // server): the files are read again and new sessions get what they say; the xferlog needs
+  // nothing, every write opens it anew.
+  const reloadOnce = async (): Promise<void> => {
+    const next = reloadable(first, loadSettings(host));
+    const outcome =
+      typeof next === "string"
+        ? next
+        : await server.reload(optionsFor(next)).then(
+            (result) => ({ settings: next, changed: result.changed }),
+            (error: unknown) => reason(error),
+          );
+    if (typeof outcome === "string") {
+      log("error", { event: "reload", ok: false, message: `${outcome}; keeping the previous settings`, access: null, changed: [], needRestart: [] });
+      return;
+    }
+    current = outcome.settings;
+    log("info", { event: "reload", ok: true, message: null, access: who(outcome.settings.cli, outcome.settings.users), changed: outcome.changed, needRestart: restartOnly(first, outcome.settings) });
+  };
+  let reloading: Promise<void> | null = null;
+  let again = false;
+  const reload = (): void => {
+    if (stopping) return;
+    // One reload at a time; signals during one make one more, with the files as they are then.
+    if (reloading !== null) {
+      again = true;
+      return;
+    }
+    reloading = reloadOnce().finally(() => {
+      reloading = null;
+      if (again) {
+        again = false;
+        reload();
+      }
+    });
+  };
+  host.onSignal("SIGHUP", reload);
+}
+
+/** The settings a reload may swap in, or why not (the one-line error the start-up would give). */
+function reloadable(first: Settings, next: Loaded): Settings | string {
+  switch (next.kind) {
+    case "run":
+      // The platform was made without TLS; it has no upgrader to give new certificates to.
+      return first.tls === undefined && next.settings.tls !== undefined ? "--tls-cert/--tls-key: turning TLS on needs a restart" : next.settings;
+    case "error":
+      return next.message;
+    case "help":
+    case "version":
+    case "hash-password":
+      // The command line is the start-up's, which ran a server; only files change.
+      return `the command line now asks for ${next.kind}`;
+  }
+}
+
+/** The settings that changed but only a restart applies (the server goes on as it started). */
+function restartOnly(start: Settings, next: Settings): string[] {
+  const a = start.cli;
+  const b = next.cli;
+  const same = (x: unknown, y: unknown): boolean => JSON.stringify(x) === JSON.stringify(y);
+  return [
+    a.host !== b.host || a.port !== b.port ? "listen address" : null,
+    start.dir !== next.dir ? "served directory" : null,
+    same(a.metrics, b.metrics) ? null : "--metrics",
+    a.xferlog === b.xferlog ? null : "--xferlog",
+    a.logFormat === b.logFormat ? null : "--log-format",
+    a.logLevel === b.logLevel ? null : "--log-level",
+  ].filter((x) => x !== null);
 }
 
 /** The one mapping from flags to server options. */

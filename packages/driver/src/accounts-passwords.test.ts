@@ -2,7 +2,7 @@ import { PRESETS } from "@pasv/core";
 import { describe, expect, it } from "vitest";
 import { accountsAuth, typicalHash } from "./accounts.js";
 import { MemoryFs } from "./memory-fs.js";
-import { parsePasswordHash, verifyPassword, type PasswordHash } from "./passwords.js";
+import { HashLimiter, parsePasswordHash, verifyPassword, type PasswordHash } from "./passwords.js";
 
 const remote = { address: "127.0.0.1", port: 5000 };
 const fs = new MemoryFs({});
@@ -88,5 +88,34 @@ describe("typicalHash", () => {
     expect(typicalHash([parsed(SHA512), parsed(BCRYPT5), parsed(BCRYPT5.replace("I2O0", "I2O1"))])?.shape).toBe("bcrypt:5");
     expect(typicalHash([parsed(SHA512), null, parsed(BCRYPT5)])?.shape).toBe("sha-crypt:6:5000");
     expect(typicalHash([parsed(BCRYPT4), parsed(BCRYPT5), parsed(BCRYPT5)])?.text).toBe(BCRYPT5);
+  });
+});
+
+describe("accountsAuth's hash limiter", () => {
+  it("providers given one limiter (a server's generations of accounts) verify within its one bound", async () => {
+    let running = 0;
+    const releases: (() => void)[] = [];
+    const verify = async (): Promise<boolean> => {
+      running++;
+      await new Promise<void>((resolve) => releases.push(resolve));
+      running--;
+      return false;
+    };
+    const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 5));
+    const pair = async (limiter?: HashLimiter): Promise<number> => {
+      const make = (): ReturnType<typeof accountsAuth> => accountsAuth({ users: [{ user: "a", passwordHash: SHA512 }], anonymous: false, write: false, hideDotfiles: "anonymous", verify, ...(limiter === undefined ? {} : { limiter }) }, () => fs);
+      const attempts = [make(), make()].map((auth) => auth.authenticate({ user: "a", password: "x", remote, tls: false }));
+      await tick();
+      const together = running;
+      while (releases.length > 0) {
+        releases.shift()?.();
+        await tick();
+      }
+      await Promise.all(attempts);
+      return together;
+    };
+    expect(await pair(new HashLimiter(1))).toBe(1);
+    // Each with a limiter of its own, the two run side by side.
+    expect(await pair()).toBe(2);
   });
 });

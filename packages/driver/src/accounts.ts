@@ -33,6 +33,9 @@ export interface AccountOptions {
   readonly anonymousRates?: Partial<RateLimits>;
   /** Replaces the hash check (tests count the hash work an attempt costs with it). */
   readonly verify?: (hash: PasswordHash, password: string) => Promise<boolean>;
+  /** The bound on verifications at once; the server passes one for all its generations of
+   * accounts, so reloads do not multiply it (default: a limiter of this provider's own). */
+  readonly limiter?: HashLimiter;
 }
 
 /** The rights a spec grants: its permissions, else read-write or read-only as `write` says. */
@@ -47,7 +50,7 @@ export function accountsAuth(options: AccountOptions, vfsFor: (home: string | un
   const anonymousRates = options.anonymousRates ?? {};
   const anonymous: Account = { user: "anonymous", anonymous: true, rights: PRESETS["read-only"], hideDotFiles: options.hideDotfiles !== false };
   const dummy = typicalHash([...users.values()].map((u) => u.hash));
-  const limiter = new HashLimiter();
+  const limiter = options.limiter ?? new HashLimiter();
   const verify = options.verify ?? verifyPassword;
   /** One verification of the typical entry's cost, whose answer is thrown away. */
   const burn = async (password: string): Promise<void> => {

@@ -59,6 +59,17 @@ describe("BanTable", () => {
     expect(t.failed(B, 3)?.failures).toBe(3);
   });
 
+  it("configure() changes the rules and keeps the failures and bans counted (a reload)", () => {
+    const t = new BanTable({ after: 3, windowMs: 1000, durationMs: 5000 });
+    expect(t.failed(A, 0)).toBeNull();
+    t.configure({ after: 2, windowMs: 1000, durationMs: 100 });
+    expect(t.failed(A, 10)).toEqual({ address: A, failures: 2, until: 110 });
+    t.configure({ after: 9, windowMs: 1000, durationMs: 100 });
+    expect(t.banned(A, 50)).toBe(true);
+    expect(() => t.configure({ after: -1, windowMs: 1, durationMs: 1 })).toThrow(RangeError);
+    expect(t.failed(B, 60)).toBeNull();
+  });
+
   it("refuses a nonsensical configuration", () => {
     expect(() => new BanTable({ after: -1, windowMs: 1, durationMs: 1 })).toThrow(RangeError);
     expect(() => new BanTable({ after: 1.5, windowMs: 1, durationMs: 1 })).toThrow(RangeError);

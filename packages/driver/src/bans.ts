@@ -40,9 +40,15 @@ export interface Ban {
 export class BanTable {
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly options: BanOptions) {
-    if (!Number.isInteger(options.after) || options.after < 0) throw new RangeError(`ban threshold must be a whole number >= 0, got ${String(options.after)}`);
-    if (!(options.windowMs > 0) || !(options.durationMs > 0)) throw new RangeError("ban window and duration must be positive");
+  private options: BanOptions;
+
+  constructor(options: BanOptions) {
+    this.options = checkBanOptions(options);
+  }
+
+  /** New rules from now on (a reload); the failures and bans already counted stay. */
+  configure(options: BanOptions): void {
+    this.options = checkBanOptions(options);
   }
 
   /** Addresses remembered now (for tests and metrics). */
@@ -83,6 +89,13 @@ export class BanTable {
     entry.failures = [];
     return { address: ip, failures, until: entry.bannedUntil };
   }
+}
+
+/** The options themselves, or a RangeError naming what is wrong. */
+export function checkBanOptions(options: BanOptions): BanOptions {
+  if (!Number.isInteger(options.after) || options.after < 0) throw new RangeError(`ban threshold must be a whole number >= 0, got ${String(options.after)}`);
+  if (!(options.windowMs > 0) || !(options.durationMs > 0)) throw new RangeError("ban window and duration must be positive");
+  return options;
 }
 
 function key(address: string): string {

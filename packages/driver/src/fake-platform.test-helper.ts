@@ -2,7 +2,7 @@
 // connects, clock and randomness the test drives by hand. No real sockets, no real timers.
 import { encodeUtf8, type Endpoint, type Millis } from "@pasv/core";
 import { MemoryFs, type MemoryTree } from "./memory-fs.js";
-import { ListenError, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type Platform, type SocketEvents, type Timer, type TlsUpgrader } from "./platform.js";
+import { ListenError, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type Platform, type SocketEvents, type Timer, type TlsCredentials, type TlsUpgrader } from "./platform.js";
 import { SocketRelay } from "./socket-relay.js";
 
 export function bytes(text: string): Uint8Array {
@@ -229,6 +229,20 @@ export interface PendingConnect {
 
 /** A TLS upgrader the test settles by hand. */
 export class FakeTls implements TlsUpgrader {
+  /** What withCredentials made this one with (null for the first). */
+  constructor(readonly credentials: TlsCredentials | null = null) {}
+
+  /** The upgraders withCredentials made from this one, in order. */
+  readonly renewed: FakeTls[] = [];
+
+  /** Material whose cert reads "bad" is refused, as a real platform refuses a broken PEM. */
+  withCredentials(credentials: TlsCredentials): FakeTls {
+    if (credentials.cert === "bad") throw new Error("bad certificate");
+    const next = new FakeTls(credentials);
+    this.renewed.push(next);
+    return next;
+  }
+
   readonly upgrades: { socket: ByteSocket; prefix: readonly Uint8Array[]; resolve(secure?: FakeSocket): FakeSocket; reject(error: unknown): void }[] = [];
 
   upgrade(socket: ByteSocket, prefix: readonly Uint8Array[]): Promise<ByteSocket> {

@@ -57,6 +57,9 @@ export type LogEvent =
   /** The client's address is refused for `seconds`; the session is the one whose failure tipped it. */
   | ({ readonly event: "ban"; readonly failures: number; readonly seconds: number } & SessionFields)
   | { readonly event: "drain"; readonly drainMs: Millis; readonly sessions: number }
+  /** A reload (SIGHUP): `ok` with whom new sessions admit, what changed and what only a restart
+   * applies; or not ok with why (the previous settings stay). */
+  | { readonly event: "reload"; readonly ok: boolean; readonly message: string | null; readonly access: string | null; readonly changed: readonly string[]; readonly needRestart: readonly string[] }
   | ({ readonly event: "message"; readonly message: string } & Partial<SessionFields>);
 
 export type LogRecord = { readonly time: Millis; readonly level: LogLevel } & LogEvent;
@@ -75,7 +78,7 @@ export function formatText(record: LogRecord): string {
   let line = `${new Date(record.time).toISOString()} ${record.level.padEnd(5)} ${record.event}`;
   for (const [key, value] of Object.entries(record)) {
     if (key === "time" || key === "level" || key === "event" || value === null || value === undefined) continue;
-    line += ` ${key}=${textValue(value as string | number | boolean)}`;
+    line += ` ${key}=${textValue(Array.isArray(value) ? value.join(",") : (value as string | number | boolean))}`;
   }
   return line;
 }

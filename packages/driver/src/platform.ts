@@ -87,10 +87,19 @@ export interface Clock {
   after(delay: Millis, fn: () => void): Timer;
 }
 
+/** A PEM private key and certificate (chain), as text or bytes. */
+export interface TlsCredentials {
+  readonly key: string | Uint8Array;
+  readonly cert: string | Uint8Array;
+}
+
 export interface TlsUpgrader {
   /** Server-side handshake over `socket`. `prefix` holds bytes already read from it (a ClientHello
    * that arrived while the connection sat idle). Rejects when the handshake fails. */
   upgrade(socket: ByteSocket, prefix: readonly Uint8Array[]): Promise<ByteSocket>;
+  /** Another upgrader like this one with this key and certificate (a reload); this one is left as
+   * it is, so sessions holding it keep their certificate. Throws when the material is unusable. */
+  withCredentials(credentials: TlsCredentials): TlsUpgrader;
 }
 
 /** A file system on a host directory (a platform without one may return any Vfs). */

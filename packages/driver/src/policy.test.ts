@@ -19,4 +19,16 @@ describe("SessionCounter", () => {
     b.release();
     expect(c.sessions).toBe(1);
   });
+
+  it("new limits (a reload) apply to admissions from then on; admitted sessions keep their slots", () => {
+    const c = new SessionCounter({ maxSessions: 3, maxSessionsPerIp: 3 });
+    const a = c.admit("10.0.0.1");
+    c.admit("10.0.0.1");
+    c.setLimits({ maxSessions: 2, maxSessionsPerIp: 1 });
+    expect(c.sessions).toBe(2);
+    expect(c.admit("10.0.0.2")).toEqual({ admitted: false, reason: "max-sessions" });
+    if (a.admitted) a.release();
+    expect(c.admit("10.0.0.1")).toEqual({ admitted: false, reason: "max-sessions-per-ip" });
+    expect(c.admit("10.0.0.2").admitted).toBe(true);
+  });
 });

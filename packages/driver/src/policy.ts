@@ -14,7 +14,13 @@ export class SessionCounter {
   private total = 0;
   private readonly perIp = new Map<string, number>();
 
-  constructor(private readonly limits: SessionLimits) {}
+  constructor(private limits: SessionLimits) {}
+
+  /** New caps for sessions admitted from now on (a reload); admitted sessions keep their slots, so
+   * a lowered cap refuses newcomers until enough of them have gone. */
+  setLimits(limits: SessionLimits): void {
+    this.limits = limits;
+  }
 
   get sessions(): number {
     return this.total;

@@ -61,6 +61,21 @@ describe("PassiveCounter and the default cap", () => {
 
   it("refuses a cap below 1 or not whole", () => {
     for (const bad of [0, -3, 2.5, Number.NaN, Number.POSITIVE_INFINITY]) expect(() => new PassiveCounter(bad), String(bad)).toThrow(RangeError);
+    expect(() => new PassiveCounter(1).setMaxPerIp(0)).toThrow(RangeError);
+  });
+
+  it("a new cap (a reload) applies to claims from then on; listeners held stay held", () => {
+    const counter = new PassiveCounter(2);
+    const one = counter.claim("192.0.2.7");
+    counter.claim("192.0.2.7");
+    counter.setMaxPerIp(1);
+    expect(counter.maxPerIp).toBe(1);
+    expect(counter.held).toBe(2);
+    expect(counter.claim("192.0.2.7")).toEqual({ granted: false, limit: 1 });
+    if (one.granted) one.release();
+    expect(counter.claim("192.0.2.7").granted).toBe(false);
+    counter.setMaxPerIp(3);
+    expect(counter.claim("192.0.2.7").granted).toBe(true);
   });
 
   it(`defaults to ${DEFAULT_MAX_PASSIVE_PER_IP}, but never more than 1/${PASSIVE_RANGE_SHARE} of the range and never less than 1`, () => {

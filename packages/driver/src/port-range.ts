@@ -61,11 +61,28 @@ export type PassiveClaim =
   | { readonly granted: false; readonly limit: number };
 
 /** Passive listeners held per client address, across every session of one server. */
+/** The cap itself, or a RangeError saying what a cap must be. */
+export function checkPassiveCap(maxPerIp: number): number {
+  if (!Number.isInteger(maxPerIp) || maxPerIp < 1) throw new RangeError(`the passive listener cap per address must be a whole number of at least 1 (got ${String(maxPerIp)})`);
+  return maxPerIp;
+}
+
 export class PassiveCounter {
   private readonly perIp = new Map<string, number>();
 
-  constructor(readonly maxPerIp: number) {
-    if (!Number.isInteger(maxPerIp) || maxPerIp < 1) throw new RangeError(`the passive listener cap per address must be a whole number of at least 1 (got ${String(maxPerIp)})`);
+  private max: number;
+
+  constructor(maxPerIp: number) {
+    this.max = checkPassiveCap(maxPerIp);
+  }
+
+  get maxPerIp(): number {
+    return this.max;
+  }
+
+  /** A new cap for claims from now on (a reload); listeners already held stay held. */
+  setMaxPerIp(maxPerIp: number): void {
+    this.max = checkPassiveCap(maxPerIp);
   }
 
   /** Listeners held by every address together (tests and leak checks read this). */

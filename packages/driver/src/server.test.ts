@@ -993,3 +993,160 @@ describe("FtpServer session slots: every wait before a session is usable frees i
     expect(c.destroyed).toBe(false);
   });
 });
+
+describe("FtpServer reload", () => {
+  const login = async (c: FakeSocket, user: string, password: string): Promise<string> => {
+    await send(c, `USER ${user}`);
+    await send(c, `PASS ${password}`);
+    return lastReply(c);
+  };
+
+  it("new sessions get the new users and passive range; a session opened before keeps its own, transfers included", async () => {
+    const records: LogRecord[] = [];
+    const log = (record: LogRecord): void => {
+      records.push(record);
+    };
+    const base: ServerOptions = { root: "/data", log, anonymous: false, passivePorts: { min: 50000, max: 50000 } };
+    const h = await start({ ...base, users: [{ user: "alice", password: "pw" }] }, new FakePlatform({ tree: { "a.txt": "hello" } }));
+    const reloads: unknown[] = [];
+    h.server.on("reload", (r) => reloads.push(r));
+    const old = h.connect();
+    expect(await login(old, "alice", "pw")).toMatch(/^230 /);
+    const result = await h.server.reload({ ...base, users: [{ user: "bob", password: "pw2", home: "/homes/bob" }], passivePorts: { min: 50001, max: 50001 } });
+    expect(result).toEqual({ changed: ["passivePorts", "users"], needRestart: [] });
+    expect(reloads).toEqual([result]);
+    // The new home is pinned by the reload itself, before anyone logs in.
+    expect(h.platform.fsRoots).toEqual(["/data", "/homes/bob"]);
+    // The old session still has alice's account, its range and its transfer.
+    await send(old, "PASV");
+    expect(lastReply(old)).toMatch(/,195,80\)\.$/);
+    const data = h.platform.last.connect({ address: CLIENT.address, port: 4001 });
+    await send(old, "RETR a.txt");
+    await settle(40);
+    expect(data.written()).toBe("hello");
+    data.finished();
+    await settle(40);
+    expect(lastReply(old)).toMatch(/^226 /);
+    const fresh = h.connect({ address: "198.51.100.2", port: 4002 });
+    expect(await login(fresh, "alice", "pw")).toMatch(/^331 /);
+    h.platform.clock.advance(5_000);
+    await settle(40);
+    expect(lastReply(fresh)).toMatch(/^530 /);
+    expect(await login(fresh, "bob", "pw2")).toMatch(/^230 /);
+    await send(fresh, "PASV");
+    expect(lastReply(fresh)).toMatch(/,195,81\)\.$/);
+    // Nothing changed: nothing reported.
+    expect(await h.server.reload({ ...base, users: [{ user: "bob", password: "pw2", home: "/homes/bob" }], passivePorts: { min: 50001, max: 50001 } })).toEqual({ changed: [], needRestart: [] });
+  });
+
+  it("an invalid reload rejects and changes nothing; a home that cannot be pinned is tried again by the next reload", async () => {
+    const platform = new FakePlatform({ tree: { pub: { "a.txt": "hello" } } });
+    const local = platform.localFs.bind(platform);
+    let gone = true;
+    platform.localFs = (root: string) => (root === "/later" && gone ? Object.assign(new MemoryFs({}), { guarantee: Promise.reject(new VfsError("not-found", "ENOENT")) }) : local(root));
+    const h = await start({ root: "/data", users: [{ user: "alice", password: "pw" }] }, platform);
+    await expect(h.server.reload({ root: "/data", passivePorts: { min: 100, max: 200 } })).rejects.toThrow(RangeError);
+    await expect(h.server.reload({ root: "/data", maxPassivePerIp: 0 })).rejects.toThrow(/passive listener cap/);
+    await expect(h.server.reload({ root: "/data", bans: { after: -1 } })).rejects.toThrow(/ban threshold/);
+    await expect(h.server.reload({ root: "/data", users: [{ user: "eve", password: "pw", home: "../etc" }] })).rejects.toThrow(/the home \.\.\/etc must be a directory/);
+    await expect(h.server.reload({ root: "/data", tls: {} })).rejects.toThrow("TLS is not available on this platform");
+    await expect(h.server.reload({ root: "/data", users: [{ user: "bob", password: "pw", home: "/later" }] })).rejects.toThrow(/the root \/later cannot be served/);
+    // A build that fails after it met the home (a later user is wrong) does not keep the home's failed pin either.
+    await expect(h.server.reload({ root: "/data", users: [{ user: "bob", password: "pw", home: "/later" }, { user: "eve", password: "pw", home: "../etc" }] })).rejects.toThrow(/the home \.\.\/etc/);
+    await expect(h.server.reload({ root: "/data", users: [{ user: "bob", password: "pw", home: "/later" }, { user: "eve", passwordHash: "plain" }] })).rejects.toThrow(/not a recognised hash/);
+    // Still alice, still anonymous.
+    const c = h.connect();
+    expect(await login(c, "alice", "pw")).toMatch(/^230 /);
+    gone = false;
+    expect((await h.server.reload({ root: "/data", users: [{ user: "bob", password: "pw", home: "/later" }] })).changed).toEqual(["log", "users"]);
+    const d = h.connect();
+    expect(await login(d, "bob", "pw")).toMatch(/^230 /);
+  });
+
+  it("a changed root or vfs needs a restart: reported, not applied", async () => {
+    const h = await start({ root: "/data" });
+    const vfs = new MemoryFs({});
+    const result = await h.server.reload({ root: "/elsewhere", vfs, anonymous: true });
+    expect(result.needRestart).toEqual(["root", "vfs"]);
+    expect(result.changed).toEqual(["anonymous", "log"]);
+    const c = h.connect();
+    expect(await login(c, "anonymous", "x")).toMatch(/^230 /);
+    expect(h.platform.fsRoots).toEqual(["/data"]);
+  });
+
+  it("new caps apply to newcomers; admitted sessions keep their slots; bans keep their history under new rules", async () => {
+    const log = (): void => undefined;
+    const users = [{ user: "alice", password: "pw" }];
+    const h = await start({ log, users, loginFailDelayMs: 0, bans: { after: 3, windowMs: 60_000, durationMs: 30_000 } });
+    const a = h.connect();
+    const b = h.connect();
+    // One failure before the reload, under a threshold of 3.
+    await login(a, "alice", "wrong");
+    h.platform.clock.advance(10);
+    await settle(40);
+    expect(lastReply(a)).toMatch(/^530 /);
+    await h.server.reload({ log, users, loginFailDelayMs: 0, maxSessions: 2, bans: { after: 2, windowMs: 60_000, durationMs: 30_000 } });
+    const refused = h.connect({ address: "198.51.100.3", port: 1 });
+    expect(lastReply(refused)).toMatch(/^421 /);
+    expect(lastReply(b)).toMatch(/^220 /);
+    b.close();
+    // The second failure bans under the new threshold of 2: the first one was remembered.
+    await login(a, "alice", "wrong");
+    h.platform.clock.advance(10);
+    await settle(40);
+    expect(h.events.filter((e) => e.name === "ban")).toHaveLength(1);
+    const banned = h.connect();
+    await settle(40);
+    expect(lastReply(banned)).toMatch(/^421 /);
+    banned.close();
+    // Bans off: the address is let in again at once.
+    await h.server.reload({ log, users, loginFailDelayMs: 0, bans: false });
+    a.close();
+    const d = h.connect();
+    await settle(40);
+    expect(lastReply(d)).toMatch(/^220 /);
+  });
+
+  it("a new certificate is for new handshakes: a session opened before keeps its own, data connections too; a bad one changes nothing", async () => {
+    const tls = new FakeTls();
+    const platform = new FakePlatform({ tls, tree: { pub: { "a.txt": "hello" } } });
+    const log = (): void => undefined;
+    const options: ServerOptions = { log, tls: { key: "k1", cert: "c1" }, passivePorts: { min: 50000, max: 50001 } };
+    const h = await start(options, platform);
+    const old = h.connect();
+    await send(old, "AUTH TLS");
+    const oldSecure = tls.upgrades[0]!.resolve();
+    await settle(40);
+    await expect(h.server.reload({ ...options, tls: { key: "k2", cert: "bad" } })).rejects.toThrow("bad certificate");
+    // The material it was made with makes no new context.
+    expect(await h.server.reload(options)).toEqual({ changed: [], needRestart: [] });
+    expect(tls.renewed).toEqual([]);
+    expect(await h.server.reload({ ...options, tls: { key: "k2", cert: new TextEncoder().encode("c2") } })).toEqual({ changed: ["tls"], needRestart: [] });
+    expect(tls.renewed.map((t) => t.credentials)).toEqual([{ key: "k2", cert: new TextEncoder().encode("c2") }]);
+    const renewed = tls.renewed[0]!;
+    const fresh = h.connect({ address: CLIENT.address, port: 4100 });
+    await send(fresh, "AUTH TLS");
+    expect(lastReply(fresh)).toMatch(/^234 /);
+    expect(renewed.upgrades.map((u) => u.socket)).toEqual([fresh]);
+    expect(tls.upgrades).toHaveLength(1);
+    // The old session's PROT P data connection still goes through the old upgrader.
+    expect(await login(oldSecure, "anonymous", "x")).toMatch(/^230 /);
+    await send(oldSecure, "PBSZ 0");
+    await send(oldSecure, "PROT P");
+    await send(oldSecure, "PASV");
+    const rawData = h.platform.last.connect({ address: CLIENT.address, port: 4200 });
+    await send(oldSecure, "RETR /pub/a.txt");
+    await settle(40);
+    expect(tls.upgrades.map((u) => u.socket)).toEqual([old, rawData]);
+    expect(renewed.upgrades).toHaveLength(1);
+    // Bytes equal (same content, another array) are the same certificate.
+    expect(await h.server.reload({ ...options, tls: { key: "k2", cert: new TextEncoder().encode("c2") } })).toEqual({ changed: [], needRestart: [] });
+    expect(renewed.renewed).toEqual([]);
+  });
+
+  it("refuses once close() was called", async () => {
+    const h = await start();
+    void h.server.close();
+    await expect(h.server.reload({})).rejects.toThrow("the server is stopping");
+  });
+});

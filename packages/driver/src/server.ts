@@ -5,16 +5,17 @@ import { assertNever, makeConfig, normalizeIp, type Action, type CloseReason, ty
 import { accountsAuth, type UserSpec } from "./accounts.js";
 import type { AuthProvider } from "./auth.js";
 import { atomicUploads } from "./atomic-uploads.js";
-import { BanTable, DEFAULT_BAN_AFTER, DEFAULT_BAN_MS, DEFAULT_BAN_WINDOW_MS, type Ban, type BanOptions } from "./bans.js";
+import { HashLimiter } from "./passwords.js";
+import { BanTable, checkBanOptions, DEFAULT_BAN_AFTER, DEFAULT_BAN_MS, DEFAULT_BAN_WINDOW_MS, type Ban, type BanOptions } from "./bans.js";
 import { Emitter } from "./events.js";
 import { checkRate, rateOverrides, type RateLimits } from "./pacer.js";
 import { resolveHome, subtreeVfs } from "./home.js";
 import { logs, type LogEvent, type LogLevel, type LogRecord, type SessionFields } from "./log-record.js";
 import { xferlogLine } from "./xferlog.js";
-import type { ByteSocket, Listener, Platform, Timer } from "./platform.js";
+import type { ByteSocket, Listener, LocalVfs, Platform, Timer, TlsUpgrader } from "./platform.js";
 import { PlatformSessionIo } from "./platform-io.js";
 import { SessionCounter } from "./policy.js";
-import { checkPortRange, DEFAULT_PASSIVE_PORTS, defaultMaxPassivePerIp, PassiveCounter, type PortRange } from "./port-range.js";
+import { checkPassiveCap, checkPortRange, DEFAULT_PASSIVE_PORTS, defaultMaxPassivePerIp, PassiveCounter, type PortRange } from "./port-range.js";
 import { Session, type Reducer } from "./session.js";
 import type { Vfs } from "./vfs.js";
 
@@ -57,8 +58,10 @@ export interface ServerOptions {
   readonly maxPassivePerIp?: number;
   /** AUTH TLS is offered (the platform carries the certificate). With `required`, named users must
    * protect the control connection before USER and their data with PROT P (vsftpd's
-   * force_local_logins_ssl and force_local_data_ssl); anonymous sessions may stay in plaintext. */
-  readonly tls?: { readonly required?: boolean };
+   * force_local_logins_ssl and force_local_data_ssl); anonymous sessions may stay in plaintext.
+   * `key` and `cert` (PEM) are what the platform was made with; given different ones, a reload
+   * makes the handshakes of sessions that start from then on use them (TlsUpgrader.withCredentials). */
+  readonly tls?: { readonly required?: boolean; readonly key?: string | Uint8Array; readonly cert?: string | Uint8Array };
   /** A TLS handshake (AUTH TLS, or a PROT P data connection) not finished after this long is cut
    * (default TLS_HANDSHAKE_MS, 30 s). */
   readonly tlsHandshakeTimeoutMs?: number;
@@ -72,8 +75,8 @@ export interface ServerOptions {
   readonly anonymousMaxRateDown?: number;
   readonly anonymousMaxRateUp?: number;
   readonly core?: { readonly limits?: Partial<CoreLimits>; readonly timeouts?: Partial<CoreTimeouts> };
-  /** One record per session open and close, login, transfer, file command, refusal, ban and drain
-   * (see log-record.ts), at `logLevel` and above. */
+  /** One record per session open and close, login, transfer, file command, refusal, ban, drain
+   * and reload (see log-record.ts), at `logLevel` and above. */
   readonly log?: (record: LogRecord) => void;
   /** The least severe records passed to `log` (default "info"). */
   readonly logLevel?: LogLevel;
@@ -89,6 +92,8 @@ export interface ServerEvents {
   transfer: { id: number } & Extract<SessionNotice, { kind: "transfer" }>;
   /** An address is refused at the door from now until `until` (clock milliseconds). */
   ban: Ban;
+  /** A reload swapped in new settings for new sessions. */
+  reload: Reloaded;
 }
 
 /** What the simulator (and tests) hook into: the reducer, every step, every session's I/O. */
@@ -105,18 +110,49 @@ export const CLOSE_GRACE_MS = 5_000;
 export const DEFAULT_MAX_SESSIONS = 512;
 export const DEFAULT_MAX_SESSIONS_PER_IP = 64;
 
+/** What a reload did: the options that differ from the previous ones (new sessions use them), and
+ * those that differ but only a restart applies (kept as they were). */
+export interface Reloaded {
+  readonly changed: readonly (keyof ServerOptions)[];
+  readonly needRestart: readonly (keyof ServerOptions)[];
+}
+
+/** Options a running server cannot take: its files are pinned at start-up (see listen). */
+const RESTART_ONLY = ["root", "vfs"] as const satisfies readonly (keyof ServerOptions)[];
+
+/** Everything a new session is made with. A reload builds another one and swaps it in whole, so a
+ * session sees one generation, never a mix; running sessions keep the one they were made with. */
+interface Settings {
+  readonly options: ServerOptions;
+  readonly config: CoreConfig;
+  readonly auth: AuthProvider;
+  /** Each session's bandwidth limits (an account's own replace them at login). */
+  readonly rates: RateLimits;
+  readonly ports: PortRange;
+  /** The platform with this generation's TLS upgrader (its certificate). */
+  readonly platform: Platform;
+  readonly limits: { readonly sessions: { maxSessions: number; maxSessionsPerIp: number }; readonly passivePerIp: number; readonly bans: BanOptions | null };
+}
+
 export class FtpServer extends Emitter<ServerEvents> {
   private readonly sessions = new Map<number, { session: Session; io: PlatformSessionIo }>();
   private readonly counter: SessionCounter;
-  private readonly bans: BanTable | null;
-  private readonly auth: AuthProvider;
-  private readonly config: CoreConfig;
-  private readonly rates: RateLimits;
-  private readonly ports: PortRange;
+  private bans: BanTable | null;
+  private settings: Settings;
   private readonly passive: PassiveCounter;
+  /** The served directory and the handed-in file system, as at construction (RESTART_ONLY). */
+  private readonly base: string;
+  private readonly given: Vfs | undefined;
+  /** Every root and home pinned so far, by directory: a reload reuses them, so a home keeps the
+   * real path it had when it was first pinned. */
+  private readonly roots = new Map<string, { readonly local: LocalVfs | null; readonly pinned: Promise<void> }>();
   private listener: Listener | null = null;
   /** Every root known at construction, pinned (see listen). */
   private readonly pinned: Promise<void>;
+  /** Password verifications at once, over every generation of accounts (see HashLimiter). */
+  private readonly hashes = new HashLimiter();
+  /** Reloads run one after another, in call order. */
+  private reloads: Promise<unknown> = Promise.resolve();
   private nextId = 1;
   private closing = false;
   private closed: Promise<void> | null = null;
@@ -124,65 +160,146 @@ export class FtpServer extends Emitter<ServerEvents> {
 
   constructor(
     private readonly platform: Platform,
-    private readonly options: ServerOptions = {},
+    options: ServerOptions = {},
     private readonly instrument: Instrumentation = {},
   ) {
     super();
-    if (options.tls !== undefined && platform.tls === null) throw new Error("TLS is not available on this platform");
-    this.ports = checkPortRange(options.passivePorts ?? DEFAULT_PASSIVE_PORTS);
-    this.passive = new PassiveCounter(options.maxPassivePerIp ?? defaultMaxPassivePerIp(this.ports));
+    this.base = options.root ?? platform.cwd();
+    this.given = options.vfs;
+    const { settings, pinned } = this.build(options, platform.tls, null);
+    this.settings = settings;
+    this.pinned = pinned;
+    this.pinned.catch(() => undefined);
+    this.counter = new SessionCounter(settings.limits.sessions);
+    this.passive = new PassiveCounter(settings.limits.passivePerIp);
+    this.bans = settings.limits.bans === null ? null : new BanTable(settings.limits.bans);
+  }
+
+  /**
+   * New settings for sessions that start from now on; running sessions (and their transfers) keep
+   * the ones they started with. Everything is built and checked first (options, every new home
+   * pinned, the TLS material) and then swapped in at once; on any error the promise rejects and
+   * the server goes on exactly as before. `root` and `vfs` need a restart: a change to them is
+   * reported in `needRestart` and not applied. Session counts, passive listeners and ban history
+   * carry over; only their limits change. Emits "reload" with the result.
+   */
+  reload(options: ServerOptions): Promise<Reloaded> {
+    const run = this.reloads.then(async () => {
+      if (this.closing) throw new Error("the server is stopping");
+      const previous = this.settings.options;
+      const needRestart = RESTART_ONLY.filter((key) => !sameValue(key === "root" ? (options.root ?? this.platform.cwd()) : options[key], key === "root" ? this.base : this.given));
+      const { settings, pinned } = this.build(options, this.settings.platform.tls, previous);
+      await pinned;
+      // close() may have been called while the new homes were being pinned.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+      if (this.closing) throw new Error("the server is stopping");
+      this.settings = settings;
+      this.counter.setLimits(settings.limits.sessions);
+      this.passive.setMaxPerIp(settings.limits.passivePerIp);
+      const bans = settings.limits.bans;
+      if (bans === null) this.bans = null;
+      else if (this.bans === null) this.bans = new BanTable(bans);
+      else this.bans.configure(bans);
+      const keys = new Set([...Object.keys(previous), ...Object.keys(options)] as (keyof ServerOptions)[]);
+      const changed = [...keys].filter((key) => !(RESTART_ONLY as readonly string[]).includes(key) && !sameValue(previous[key], options[key])).sort();
+      const result: Reloaded = { changed, needRestart };
+      this.emit("reload", result);
+      return result;
+    });
+    this.reloads = run.catch(() => undefined);
+    return run;
+  }
+
+  /** One generation of settings from `options` after `previous` (null at construction); throws
+   * (changing nothing) when they are invalid. `pinned` settles once every root and home they use is
+   * pinned, and rejects when one cannot be. */
+  private build(options: ServerOptions, tlsBefore: TlsUpgrader | null, previous: ServerOptions | null): { settings: Settings; pinned: Promise<void> } {
+    if (options.tls !== undefined && tlsBefore === null) throw new Error("TLS is not available on this platform");
+    const ports = checkPortRange(options.passivePorts ?? DEFAULT_PASSIVE_PORTS);
+    const passivePerIp = checkPassiveCap(options.maxPassivePerIp ?? defaultMaxPassivePerIp(ports));
     const handshake = options.tlsHandshakeTimeoutMs;
     if (handshake !== undefined && !(Number.isFinite(handshake) && handshake > 0)) throw new RangeError(`tlsHandshakeTimeoutMs must be a positive number of milliseconds, not ${handshake}`);
-    this.rates = { down: checkRate("maxRateDown", options.maxRateDown), up: checkRate("maxRateUp", options.maxRateUp) };
+    const rates = { down: checkRate("maxRateDown", options.maxRateDown), up: checkRate("maxRateUp", options.maxRateUp) };
     const anonymousRates = rateOverrides(["anonymousMaxRateDown", "anonymousMaxRateUp"], options.anonymousMaxRateDown, options.anonymousMaxRateUp);
+    const bans = options.bans === false ? null : checkBanOptions({ after: DEFAULT_BAN_AFTER, windowMs: DEFAULT_BAN_WINDOW_MS, durationMs: DEFAULT_BAN_MS, ...options.bans });
+    const material = options.tls;
+    // At construction the platform already carries the certificate; a reload makes a new context
+    // only when the material differs, so an unchanged certificate keeps TLS session resumption.
+    const renewed = previous !== null && material?.key !== undefined && material.cert !== undefined && !(sameValue(previous.tls?.key, material.key) && sameValue(previous.tls?.cert, material.cert));
+    const tls = renewed && tlsBefore !== null ? tlsBefore.withCredentials({ key: material.key, cert: material.cert }) : tlsBefore;
     const uploads = (vfs: Vfs): Vfs => (options.atomicUploads === false ? vfs : atomicUploads(vfs, { keepPartial: options.keepPartialUploads === true }));
-    const given = options.vfs === undefined ? undefined : uploads(options.vfs);
-    const fsCache = new Map<string, Vfs>();
+    const given = this.given === undefined ? undefined : uploads(this.given);
+    const base = this.base;
+    const made = new Map<string, Vfs>();
     const pins: Promise<void>[] = [];
-    const pin = (what: string, guarantee: Promise<unknown>): void => {
-      const pinned = guarantee.then(
-        () => undefined,
-        (error: unknown) => {
-          throw new Error(`${what} cannot be served: ${error instanceof Error ? error.message : String(error)}`);
-        },
-      );
-      // Awaited by listen(); this only keeps a root that fails before then from being unhandled.
-      pinned.catch(() => undefined);
-      pins.push(pinned);
+    const fresh: string[] = [];
+    /** The pinned root at `dir` (made and pinned at its first use): its local file system, or null on a handed-in one. */
+    const rootOf = (dir: string, what: string): LocalVfs | null => {
+      let root = this.roots.get(dir);
+      if (root === undefined) {
+        const raw = this.given;
+        let local: LocalVfs | null = null;
+        let guarantee: Promise<unknown>;
+        if (raw === undefined) {
+          local = this.platform.localFs(dir);
+          guarantee = Promise.resolve(local.guarantee);
+        } else {
+          // A home on a handed-in file system is a view of its subtree; it must be a directory now.
+          guarantee = raw.stat(dir).then((st) => {
+            if (st.type !== "dir") throw new Error("not a directory");
+          });
+        }
+        const pinned = guarantee.then(
+          () => undefined,
+          (error: unknown) => {
+            throw new Error(`${what} cannot be served: ${error instanceof Error ? error.message : String(error)}`);
+          },
+        );
+        // Awaited by listen() or reload(); this only keeps one that fails before then from being unhandled.
+        pinned.catch(() => undefined);
+        root = { local, pinned };
+        this.roots.set(dir, root);
+        fresh.push(dir);
+      }
+      pins.push(root.pinned);
+      return root.local;
     };
-    const base = options.root ?? platform.cwd();
     const vfsFor = (home: string | undefined): Vfs => {
       if (home === undefined && given !== undefined) return given;
       const dir = home === undefined ? base : (resolveHome(given === undefined ? base : "/", home) ?? badHome(home));
-      let vfs = fsCache.get(dir);
+      let vfs = made.get(dir);
       if (vfs === undefined) {
-        if (given !== undefined) {
-          // A home on a handed-in file system is a view of its subtree; it must be a directory now.
-          vfs = subtreeVfs(given, dir);
-          pin(`the home ${home ?? dir}`, given.stat(dir).then((st) => {
-            if (st.type !== "dir") throw new Error("not a directory");
-          }));
-        } else {
-          const local = platform.localFs(dir);
-          pin(`the root ${dir}`, Promise.resolve(local.guarantee));
-          vfs = uploads(local);
-        }
-        fsCache.set(dir, vfs);
+        const local = rootOf(dir, given === undefined ? `the root ${dir}` : `the home ${home ?? dir}`);
+        vfs = given !== undefined ? subtreeVfs(given, dir) : uploads(local ?? badHome(dir));
+        made.set(dir, vfs);
       }
       return vfs;
     };
-    // Every root and home known now is pinned now, at start-up, not at its first login: a root
-    // replaced by a symlink before anyone logs in is not followed.
-    if (given === undefined) vfsFor(undefined);
-    for (const user of options.users ?? []) if (user.home !== undefined) vfsFor(user.home);
-    this.pinned = Promise.all(pins).then(() => undefined);
-    this.pinned.catch(() => undefined);
-    this.auth =
+    // Checks every account (before any root is pinned); their file systems are looked up at login.
+    const auth =
       options.auth ??
-      accountsAuth({ users: options.users ?? [], anonymous: options.anonymous ?? true, write: options.write ?? false, hideDotfiles: options.hideDotfiles ?? "anonymous", anonymousRates }, vfsFor);
-    this.bans = options.bans === false ? null : new BanTable({ after: DEFAULT_BAN_AFTER, windowMs: DEFAULT_BAN_WINDOW_MS, durationMs: DEFAULT_BAN_MS, ...options.bans });
-    this.counter = new SessionCounter({ maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS, maxSessionsPerIp: options.maxSessionsPerIp ?? DEFAULT_MAX_SESSIONS_PER_IP });
-    this.config = makeConfig({
+      accountsAuth({ users: options.users ?? [], anonymous: options.anonymous ?? true, write: options.write ?? false, hideDotfiles: options.hideDotfiles ?? "anonymous", anonymousRates, limiter: this.hashes }, vfsFor);
+    // A root this build added is forgotten when the build fails, so the next reload tries it afresh.
+    const forget = (): void => {
+      for (const dir of fresh) this.roots.delete(dir);
+    };
+    // Every root and home known now is pinned now (at start-up, at a reload), not at its first
+    // login: a root replaced by a symlink before anyone logs in is not followed.
+    try {
+      if (given === undefined) vfsFor(undefined);
+      for (const user of options.users ?? []) if (user.home !== undefined) vfsFor(user.home);
+    } catch (error) {
+      forget();
+      throw error;
+    }
+    const pinned = Promise.all(pins).then(
+      () => undefined,
+      (error: unknown) => {
+        forget();
+        throw error;
+      },
+    );
+    const config = makeConfig({
       anonymous: options.anonymous ?? true,
       tls: options.tls !== undefined,
       requireTlsForLogin: options.tls?.required === true,
@@ -194,6 +311,8 @@ export class FtpServer extends Emitter<ServerEvents> {
         ...options.core?.timeouts,
       },
     });
+    const limits = { sessions: { maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS, maxSessionsPerIp: options.maxSessionsPerIp ?? DEFAULT_MAX_SESSIONS_PER_IP }, passivePerIp, bans };
+    return { settings: { options, config, auth, rates, ports, platform: withTls(this.platform, tls), limits }, pinned };
   }
 
   get sessionCount(): number {
@@ -263,13 +382,14 @@ export class FtpServer extends Emitter<ServerEvents> {
   }
 
   private log(level: LogLevel, event: LogEvent): void {
-    const sink = this.options.log;
-    if (sink === undefined || !logs(this.options.logLevel ?? "info", level)) return;
+    const options = this.settings.options;
+    const sink = options.log;
+    if (sink === undefined || !logs(options.logLevel ?? "info", level)) return;
     sink({ time: this.platform.clock.now(), level, ...event });
   }
 
-  private passiveAddress(remote: Endpoint): string | null {
-    const pub = this.options.publicAddress;
+  private passiveAddress(settings: Settings, remote: Endpoint): string | null {
+    const pub = settings.options.publicAddress;
     if (pub === undefined) return null;
     return typeof pub === "string" ? pub : pub(remote);
   }
@@ -291,10 +411,12 @@ export class FtpServer extends Emitter<ServerEvents> {
     const remote: Endpoint = { address: normalizeIp(socket.remote.address)?.address ?? socket.remote.address, port: socket.remote.port };
     const banned = this.bans?.banned(remote.address, this.platform.clock.now()) === true;
     const admission = this.closing ? ({ admitted: false, reason: "shutting-down" } as const) : banned ? ({ admitted: false, reason: "banned" } as const) : this.counter.admit(remote.address);
-    const passive = { range: this.ports, claim: () => this.passive.claim(remote.address) };
-    const handshake = this.options.tlsHandshakeTimeoutMs;
+    // The session is made with this generation of settings and keeps it through any reload.
+    const settings = this.settings;
+    const passive = { range: settings.ports, claim: () => this.passive.claim(remote.address) };
+    const handshake = settings.options.tlsHandshakeTimeoutMs;
     const record: SessionRecord = { opened: this.platform.clock.now(), user: null, bytesIn: 0, bytesOut: 0, closed: "client-closed", fields: () => ({ session: id, client: remote.address, clientPort: remote.port, tls: session.tlsActive, user: record.user }) };
-    const io = new PlatformSessionIo(this.platform, socket, passive, () => {
+    const io = new PlatformSessionIo(settings.platform, socket, passive, () => {
       if (admission.admitted) {
         admission.release();
         this.log("info", { event: "session.close", ...record.fields(), reason: record.closed, durationMs: Math.max(0, this.platform.clock.now() - record.opened), bytesIn: record.bytesIn, bytesOut: record.bytesOut });
@@ -308,11 +430,11 @@ export class FtpServer extends Emitter<ServerEvents> {
     }, handshake === undefined ? {} : { tlsHandshakeMs: handshake });
     const stepped = this.instrument.stepped;
     const session = new Session({
-      config: this.config,
-      open: { local: socket.local, remote: socket.remote, implicitTls: false, passiveAddress: this.passiveAddress(remote), refuse: admission.admitted ? null : { reason: admission.reason } },
+      config: settings.config,
+      open: { local: socket.local, remote: socket.remote, implicitTls: false, passiveAddress: this.passiveAddress(settings, remote), refuse: admission.admitted ? null : { reason: admission.reason } },
       io,
-      auth: this.auth,
-      rates: this.rates,
+      auth: settings.auth,
+      rates: settings.rates,
       ...(this.instrument.reducer === undefined ? {} : { reducer: this.instrument.reducer }),
       hooks: {
         notice: (notice) => this.notice(id, remote, record, notice),
@@ -369,8 +491,9 @@ export class FtpServer extends Emitter<ServerEvents> {
           code: notice.code,
           ascii: notice.ascii,
         });
-        const xfer = this.options.xferlog === undefined ? null : xferlogLine(notice, remote, new Date(this.platform.clock.now()));
-        if (xfer !== null) this.options.xferlog?.(xfer);
+        const xferlog = this.settings.options.xferlog;
+        const xfer = xferlog === undefined ? null : xferlogLine(notice, remote, new Date(this.platform.clock.now()));
+        if (xfer !== null) xferlog?.(xfer);
         this.emit("transfer", { id, ...notice });
         return;
       }
@@ -397,6 +520,33 @@ interface SessionRecord {
   bytesOut: number;
   closed: CloseReason;
   fields(): SessionFields;
+}
+
+/** The platform with another TLS upgrader (a reloaded certificate), or itself when it is the same. */
+function withTls(platform: Platform, tls: TlsUpgrader | null): Platform {
+  if (tls === platform.tls) return platform;
+  return {
+    clock: platform.clock,
+    random: () => platform.random(),
+    listen: (request, accept) => platform.listen(request, accept),
+    connect: (request) => platform.connect(request),
+    tls,
+    localFs: (root) => platform.localFs(root),
+    cwd: () => platform.cwd(),
+  };
+}
+
+/** Equal option values: plain data compared by value (bytes by content), functions and objects
+ * with a prototype (a Vfs, an AuthProvider) by identity. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i]);
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+  if (Object.getPrototypeOf(a) !== Object.prototype || Object.getPrototypeOf(b) !== Object.prototype) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
 function badHome(home: string): never {

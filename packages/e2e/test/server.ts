@@ -51,10 +51,12 @@ export interface StartOptions {
   readonly runtime?: "node" | "deno";
   /** Pass no DIR argument (the flags name the directory, e.g. through --config). */
   readonly noDir?: boolean;
+  /** Pass no `-p 0` (the flags or the config file choose the port). */
+  readonly noPort?: boolean;
 }
 
 function command(dir: string, flags: readonly string[], options: StartOptions): [string, string[]] {
-  return cliCommand([...(options.noDir === true ? [] : [dir]), "-p", "0", ...flags], options);
+  return cliCommand([...(options.noDir === true ? [] : [dir]), ...(options.noPort === true ? [] : ["-p", "0"]), ...flags], options);
 }
 
 /** The `pasv` command line with exactly these arguments (subcommands, start-up errors), on the runtime chosen as for startServer. */

@@ -1,7 +1,7 @@
 // The driver's Platform on node:net, node:tls and node:fs. It moves bytes; it decides nothing.
 import net from "node:net";
 import tls, { type SecureContext } from "node:tls";
-import { ListenError, SocketRelay, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type Platform, type SocketEvents, type TlsUpgrader } from "@pasv/driver";
+import { ListenError, SocketRelay, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type Platform, type SocketEvents, type TlsCredentials, type TlsUpgrader } from "@pasv/driver";
 import { LocalFs } from "./local-fs.js";
 
 const EMPTY = new Uint8Array(0);
@@ -128,8 +128,13 @@ function connect(request: ConnectRequest): Promise<ByteSocket> {
   });
 }
 
-function upgrader(context: SecureContext): TlsUpgrader {
+/** Makes the context for a key and certificate; throws on unusable material. */
+export type SecureContextFor = (credentials: TlsCredentials) => SecureContext;
+
+function upgrader(context: SecureContext, contextFor: SecureContextFor): TlsUpgrader {
   return {
+    // A new context for new handshakes; sessions holding this upgrader keep this one.
+    withCredentials: (credentials) => upgrader(contextFor(credentials), contextFor),
     upgrade: (socket, prefix) => {
       if (!(socket instanceof NodeSocket)) return Promise.reject(new Error("not a Node socket"));
       const raw = socket.raw;
@@ -171,13 +176,14 @@ const clock: Clock = {
   },
 };
 
-export function nodePlatform(secureContext: SecureContext | null): Platform {
+/** `tls`: the context handshakes use, and how a reload makes one for a new key and certificate. */
+export function nodePlatform(tls: { readonly context: SecureContext; readonly contextFor: SecureContextFor } | null): Platform {
   return {
     clock,
     random: Math.random,
     listen,
     connect,
-    tls: secureContext === null ? null : upgrader(secureContext),
+    tls: tls === null ? null : upgrader(tls.context, tls.contextFor),
     localFs: (root) => new LocalFs(root),
     cwd: () => process.cwd(),
   };

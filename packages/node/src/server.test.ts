@@ -1,6 +1,8 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import net from "node:net";
+import tls from "node:tls";
+import { X509Certificate } from "node:crypto";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { Client } from "basic-ftp";
@@ -185,6 +187,46 @@ describe("createServer", () => {
     const feat = await c.send("FEAT");
     expect(feat.lines).toContain(" AUTH TLS");
     c.close();
+  });
+
+  it("reload() with a new key and certificate: new handshakes present it, a TLS session opened before keeps its own and works; bad PEM changes nothing", async () => {
+    const fixtures = path.join(import.meta.dirname, "../test-fixtures");
+    const read = (name: string): Buffer => readFileSync(path.join(fixtures, name));
+    const fingerprint = (cert: Buffer): string => new X509Certificate(cert).fingerprint256;
+    const options = { vfs: new MemoryFs({ "a.txt": "A" }), tls: { key: read("key.pem"), cert: read("cert.pem") } };
+    const { server, port } = await start(options);
+    /** AUTH TLS on a fresh control connection: the protected socket and the certificate it was shown. */
+    const protectedControl = async (): Promise<{ socket: tls.TLSSocket; seen: string; send(line: string): Promise<string> }> => {
+      const raw = net.connect({ port, host: "127.0.0.1" });
+      const line = (from: net.Socket): Promise<string> => new Promise((resolve) => from.once("data", (b: Buffer) => resolve(b.toString())));
+      expect(await line(raw)).toMatch(/^220 /);
+      raw.write("AUTH TLS\r\n");
+      expect(await line(raw)).toMatch(/^234 /);
+      const socket = tls.connect({ socket: raw, rejectUnauthorized: false });
+      await new Promise((r) => socket.once("secureConnect", r));
+      return {
+        socket,
+        seen: socket.getPeerX509Certificate()?.fingerprint256 ?? "",
+        send: (cmd) => {
+          socket.write(`${cmd}\r\n`);
+          return line(socket);
+        },
+      };
+    };
+    const before = await protectedControl();
+    expect(before.seen).toBe(fingerprint(read("cert.pem")));
+    await expect(server.reload({ ...options, tls: { key: read("key2.pem"), cert: Buffer.from("not a certificate") } })).rejects.toThrow(/^the TLS certificate is not usable PEM/);
+    await expect(server.reload({ ...options, tls: { key: read("key2.pem"), cert: read("cert.pem") } })).rejects.toThrow("the TLS key does not belong to the certificate");
+    expect(() => createServer({ tls: { key: read("key.pem"), cert: read("cert2.pem") } })).toThrow("the TLS key does not belong to the certificate");
+    expect((await protectedControl()).seen).toBe(fingerprint(read("cert.pem")));
+    expect(await server.reload({ ...options, tls: { key: read("key2.pem"), cert: read("cert2.pem") } })).toEqual({ changed: ["tls"], needRestart: [] });
+    const after = await protectedControl();
+    expect(after.seen).toBe(fingerprint(read("cert2.pem")));
+    expect(after.seen).not.toBe(before.seen);
+    // The session from before the reload still talks over its own TLS connection.
+    expect(await before.send("NOOP")).toMatch(/^200 /);
+    before.socket.destroy();
+    after.socket.destroy();
   });
 
   it("close() ends live sessions with 421 and resolves", async () => {
