@@ -150,8 +150,12 @@ describe("the JSON log", () => {
       execFile("curl", ["-s", "-r", "0-999", "-u", `alice:${PASSWORD}`, `ftp://127.0.0.1:${s.port}/big.bin`], { encoding: "buffer", maxBuffer: 1 << 26 }, (error, stdout) => (error === null ? resolve(stdout) : reject(new Error(error.message))));
     });
     expect(got.equals(BIG.subarray(0, 1000))).toBe(true);
-    const r = await waitForRecord(s, { event: "transfer", command: "RETR", path: "/big.bin", outcome: "aborted" });
-    expect(r).toMatchObject({ reason: "abor", code: 426 });
+    // curl closes the data connection after its range, then sends ABOR: whichever the server sees
+    // first ends the transfer (ABOR: aborted; the closed connection: failed, data-reset).
+    const r = await waitForRecord(s, { event: "transfer", command: "RETR", path: "/big.bin" });
+    expect(r?.outcome, JSON.stringify(r)).not.toBe("completed");
+    expect(["abor", "data-reset"]).toContain(r?.reason);
+    expect(r?.code).toBe(426);
     expect(Number(r?.bytes)).toBeGreaterThanOrEqual(1000);
     expect(Number(r?.bytes)).toBeLessThan(BIG.length);
   });
