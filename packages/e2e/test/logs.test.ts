@@ -204,6 +204,18 @@ async function sessionOf(s: RunningServer, c: FtpControl): Promise<number> {
   return Number(open?.session);
 }
 
+describe("refusals at the door", () => {
+  it("a session over --max-sessions gets 421 and is logged as refused, with why", async () => {
+    const s = await serve(["--max-sessions", "1"]);
+    const first = await alice(s.port);
+    const second = await FtpControl.connect(s.port);
+    expect((await second.greeting()).code).toBe(421);
+    expect(await waitForRecord(s, { event: "session.refused", reason: "max-sessions", client: "127.0.0.1" })).toMatchObject({ level: "info", tls: false, user: null });
+    second.close();
+    first.close();
+  });
+});
+
 describe("a stop in the log", () => {
   it("a download cut by SIGTERM at the drain's end is logged with the bytes sent, then the drain and the exit", async () => {
     const s = await serve(["--drain-timeout", "1"]);
