@@ -31,6 +31,11 @@ export interface Scenario {
   readonly server: SimServerConfig;
   /** When the server's close() is called (simulated ms), or null for never. */
   readonly shutdownAt: number | null;
+  /** close({ drainMs }): running transfers may finish for this long first (0: stop at once). */
+  readonly drainMs: number;
+  /** When the server reloads (simulated ms), or null for never, and what the reload changes. */
+  readonly reloadAt: number | null;
+  readonly reloadTo: Pick<SimServerConfig, "timeouts" | "maxRateDown" | "maxRateUp">;
   /** Every good client connects from one address (so the per-address cap bites). */
   readonly sharedAddress: boolean;
   readonly goodClients: number;
@@ -94,7 +99,11 @@ export function drawScenario(rng: Prng): Scenario {
   // After every earlier draw, for the same reason: some seeds pace their transfers (down to 2 kB/s,
   // slower than any file a client sends takes to cross the simulated network).
   const rates = r.chance(0.3) ? { maxRateDown: r.pick([0, 2_000, 65_536]), maxRateUp: r.pick([0, 2_000, 65_536]) } : {};
-  return { ...drawn, guessers: guessing.guessers, server: { ...drawn.server, bans: guessing.bans, ...rates } };
+  // Then the server's life: a stop that lets transfers drain, a reload in the middle of the run.
+  const drainMs = r.chance(0.5) ? r.pick([100, 5_000, 60_000]) : 0;
+  const reloadAt = r.chance(0.3) ? r.int(1, 120_000) : null;
+  const reloadTo = { timeouts: { ...drawn.server.timeouts, idle: r.pick([2_000, 300_000]), dataStall: r.pick([1_000, 300_000]) }, maxRateDown: r.pick([0, 2_000]), maxRateUp: r.pick([0, 65_536]) };
+  return { ...drawn, guessers: guessing.guessers, server: { ...drawn.server, bans: guessing.bans, ...rates }, drainMs, reloadAt, reloadTo };
 }
 
 /** Bans on or off, and guessers to meet them; the bans outlast the run, so a ban once earned holds. */
@@ -170,6 +179,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   // Every transfer that started is logged exactly once, however it ends (a client killed mid-way,
   // a stop, a reset after the last byte), and a completed one only with its 226.
   const startedTransfers = new Set<string>();
+  let stopStarted: number | null = null;
   const loggedTransfers = new Set<string>();
   const onStep = (id: number, event: SessionEvent, actions: readonly Action[]): void => {
     observe(event, actions);
@@ -183,23 +193,40 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     loggedTransfers.add(key);
     if (e.outcome === "completed" && e.code !== 226) fail("every transfer logged once", `session ${e.id} transfer ${e.transfer} logged completed with ${e.code}`);
     if (e.outcome !== "completed" && e.reason === null) fail("every transfer logged once", `session ${e.id} transfer ${e.transfer} logged ${e.outcome} without a reason`);
+    // Nothing lost to a drain: a stop cuts a running transfer only once the drain is over (give or
+    // take the simulated timers' early firing).
+    if (e.reason === "shutdown" && stopStarted !== null && world.now < stopStarted + scenario.drainMs - scenario.net.timerEarly) fail("a drain lets running transfers finish", `session ${e.id} transfer ${e.transfer} cut by the stop ${world.now - stopStarted} ms into a ${scenario.drainMs} ms drain`);
   });
   await server.listen();
   const shutdown: { state: "no" | "closing" | "closed" } = { state: "no" };
   if (scenario.shutdownAt !== null) {
     world.schedule(scenario.shutdownAt, () => {
       shutdown.state = "closing";
-      counters.bump("server shutdown");
+      counters.bump(scenario.drainMs > 0 ? "server shutdown with a drain" : "server shutdown");
       const started = world.now;
-      server.server.close().then(
+      stopStarted = started;
+      server.server.close({ drainMs: scenario.drainMs }).then(
         () => {
           shutdown.state = "closed";
-          // Sessions get their 421, then at most the close grace; a peer that never reads adds the control grace.
-          if (world.now - started > CLOSE_GRACE_MS + CONTROL_CLOSE_GRACE_MS + 1_000) fail("shutdown finishes", `close() took ${world.now - started} ms`);
+          // The drain, then the 421s and at most the close grace; a peer that never reads adds the control grace.
+          if (world.now - started > scenario.drainMs + CLOSE_GRACE_MS + CONTROL_CLOSE_GRACE_MS + 1_000) fail("shutdown finishes", `close({ drainMs: ${scenario.drainMs} }) took ${world.now - started} ms`);
           if (net.listeningOn("10.0.0.1") > 0) fail("shutdown finishes", `${net.listeningOn("10.0.0.1")} listener(s) still open after close()`);
           if (server.server.sessionCount > 0) fail("shutdown finishes", `${server.server.sessionCount} session(s) left after close()`);
         },
         (error: unknown) => fail("shutdown finishes", `close() rejected: ${String(error)}`),
+      );
+    });
+  }
+  if (scenario.reloadAt !== null) {
+    world.schedule(scenario.reloadAt, () => {
+      if (shutdown.state !== "no") return;
+      counters.bump("server reload mid-run");
+      server.reload(scenario.reloadTo).then(
+        () => counters.bump("reload applied"),
+        (error: unknown) => {
+          // A reload racing the stop is refused by design; any other refusal is a bug.
+          if (shutdown.state === "no") fail("a valid reload applies", String(error));
+        },
       );
     });
   }
