@@ -1,6 +1,7 @@
 // The `pasv` command, once for every runtime: flags (and the users file) become server options here
 // and nowhere else; a runtime supplies files, a server, signals and its output.
-import type { ServerOptions } from "@pasv/driver";
+import type { ServerOptions, Vfs } from "@pasv/driver";
+import { S3Fs, s3Client } from "@pasv/s3";
 import { readConfig, splitConfigFlag, type ConfigUser } from "./config.js";
 import { hashPasswordCommand, type PasswordInput } from "./hash-password.js";
 import { LineAppender } from "./line-appender.js";
@@ -99,10 +100,17 @@ export async function runCommand(host: CommandHost): Promise<void> {
   const o = parsed.options;
   if (o.tls !== null && host.noTls !== null) fail(`--tls-cert/--tls-key: ${host.noTls}`);
   let dir: string;
-  try {
-    dir = host.directory(o.dir);
-  } catch {
-    return fail(`cannot serve ${o.dir}: not a directory`);
+  let vfs: S3Fs | undefined;
+  if (o.s3 !== null) {
+    // The bucket is served through the SDK's own credential chain; nothing about it is on the command line.
+    vfs = new S3Fs({ client: s3Client({ bucket: o.s3.bucket, ...(o.s3.endpoint === null ? {} : { endpoint: o.s3.endpoint }), ...(o.s3.region === null ? {} : { region: o.s3.region }), pathStyle: o.s3.pathStyle }), bucket: o.s3.bucket, prefix: o.s3.prefix });
+    dir = `s3://${o.s3.bucket}/${vfs.prefix}`;
+  } else {
+    try {
+      dir = host.directory(o.dir);
+    } catch {
+      return fail(`cannot serve ${o.dir}: not a directory`);
+    }
   }
   let users: CliUser[] = [...o.users];
   if (o.usersFile !== null) {
@@ -124,7 +132,8 @@ export async function runCommand(host: CommandHost): Promise<void> {
   for (const [flag, map] of [["--user-home", o.userHomes], ["--user-permissions", o.userPermissions]] as const) {
     for (const name of map.keys()) if (!names.has(name)) fail(`${flag}: no user named ${JSON.stringify(name)} (add it with --user or --users)`);
   }
-  for (const [name, home] of o.userHomes) {
+  // Homes in a bucket are checked by the server at start-up (each must be a directory there).
+  for (const [name, home] of vfs === undefined ? o.userHomes : []) {
     try {
       host.directory(home.startsWith("/") ? home : `${dir}/${home}`);
     } catch {
@@ -148,9 +157,16 @@ export async function runCommand(host: CommandHost): Promise<void> {
     }
     xferlog = new LineAppender(o.xferlog, (file, text) => host.appendText(file, text), (problem) => host.err(`pasv: ${problem}`));
   }
+  if (vfs !== undefined) {
+    try {
+      await vfs.check();
+    } catch (error) {
+      return fail(`cannot serve ${dir}: ${reason(error)}`);
+    }
+  }
   let server: CommandServer;
   try {
-    const options = serverOptions(o, dir, users, tls, (line) => host.out(`${new Date().toISOString()} ${line}`));
+    const options = serverOptions(o, dir, users, tls, (line) => host.out(`${new Date().toISOString()} ${line}`), vfs);
     server = host.createServer(xferlog === null ? options : { ...options, xferlog: (line) => xferlog.push(line) });
   } catch (error) {
     return fail(reason(error));
@@ -206,9 +222,9 @@ export async function runCommand(host: CommandHost): Promise<void> {
 }
 
 /** The one mapping from flags to server options. */
-export function serverOptions(o: CliOptions, dir: string, users: readonly CliUser[], tls: CommandOptions["tls"], log: (line: string) => void): CommandOptions {
+export function serverOptions(o: CliOptions, dir: string, users: readonly CliUser[], tls: CommandOptions["tls"], log: (line: string) => void, vfs?: Vfs): CommandOptions {
   return {
-    root: dir,
+    ...(vfs === undefined ? { root: dir } : { vfs }),
     users: users.map((u) => {
       const home = o.userHomes.get(u.user);
       const permissions = o.userPermissions.get(u.user);

@@ -20,7 +20,7 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import { encodeUtf8, type FileStat, type Millis } from "@pasv/core";
 import { VfsError, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "@pasv/driver";
-import { isNotFound, s3VfsError } from "./s3-errors.js";
+import { isNotFound, s3ErrorKind, s3VfsError } from "./s3-errors.js";
 
 /** Size of each part of a multipart upload (S3's minimum is 5 MiB; 10,000 parts make 50 GiB). */
 export const S3_UPLOAD_PART_BYTES = 5 * 1024 * 1024;
@@ -108,7 +108,15 @@ export class S3Fs implements Vfs {
 
   /** Resolves once the bucket answers (exists, and these credentials may use it); for start-up checks. */
   async check(): Promise<void> {
-    await this.guard(() => this.client.send(new HeadBucketCommand({ Bucket: this.bucket })));
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (error) {
+      // A HEAD answer has no body, so the SDK's message is only "UnknownError": say what the status means.
+      const kind = s3ErrorKind(error);
+      if (kind === "not-found") throw new VfsError(kind, `S3: no bucket ${this.bucket} there`);
+      if (kind === "permission") throw new VfsError(kind, `S3: these credentials may not use the bucket ${this.bucket}`);
+      throw s3VfsError(error);
+    }
   }
 
   /** The object key of a file at `p`. */
