@@ -223,7 +223,9 @@ f.quit()
       const chunk = randomBytes(MiB);
       writeFileSync(file, Buffer.concat(Array.from({ length: UPLOAD_BYTES / MiB }, () => chunk)));
       // A small upload first, so the baseline has the SDK and a data connection warmed up.
-      curl("-T", path.join(work.dir, "up.bin"), url("warm.bin", "alice:s3cret@"));
+      const warm = path.join(work.dir, "warm.bin");
+      writeFileSync(warm, chunk.subarray(0, 100_000));
+      curl("-T", warm, url("warm.bin", "alice:s3cret@"));
       const before = statusBytes(server.pid, "VmRSS");
       let peak = before;
       const child = spawn("curl", ["-sS", "--max-time", "300", "-T", file, url("hundred.bin", "alice:s3cret@")], { stdio: "ignore" });
