@@ -1,10 +1,12 @@
 import { readdirSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { VfsError } from "@pasv/driver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { vfsContract } from "../../driver/src/vfs-contract.test-helper.js";
-import { s3Client } from "./client.js";
+import { s3Client, S3_MAX_ATTEMPTS } from "./client.js";
 import { S3Fs, normalizePrefix, S3_UPLOAD_PART_BYTES } from "./s3-fs.js";
 import { s3ErrorKind } from "./s3-errors.js";
 import { startS3rver, useS3rverCredentials, type S3rverInstance } from "./s3rver.test-helper.js";
@@ -163,4 +165,54 @@ describe("S3Fs", () => {
     expect(s3ErrorKind(new Error("socket hang up"))).toBe("io");
     expect(s3ErrorKind(new VfsError("busy"))).toBe("busy");
   });
+});
+
+describe("S3Fs under throttling", () => {
+  // No store throttles on demand, so a loopback HTTP server answers as S3 does when it throttles.
+  async function throttling(slowDowns: number): Promise<{ endpoint: string; requests: () => number; close: () => Promise<void> }> {
+    let requests = 0;
+    const server = createServer((req, res) => {
+      requests++;
+      req.resume();
+      if (requests <= slowDowns) {
+        res.writeHead(503, { "content-type": "application/xml" });
+        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+      } else {
+        res.writeHead(404, { "content-type": "application/xml" });
+        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message></Error>');
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    return { endpoint: `http://127.0.0.1:${port}`, requests: () => requests, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  }
+
+  it("retries SlowDown with backoff, then answers with what the store says", async () => {
+    const store = await throttling(2);
+    const slow = s3Client({ bucket: BUCKET, endpoint: store.endpoint, pathStyle: true });
+    try {
+      const started = Date.now();
+      expect(await kind(new S3Fs({ client: slow, bucket: BUCKET }).list("/"))).toBe("not-found");
+      expect(store.requests()).toBe(3);
+      // Backoff: the retries waited (the SDK's delays are random, from tens of milliseconds up).
+      expect(Date.now() - started).toBeGreaterThan(10);
+    } finally {
+      slow.destroy();
+      await store.close();
+    }
+  });
+
+  it(`gives up after ${S3_MAX_ATTEMPTS} attempts with an io error`, async () => {
+    const store = await throttling(Number.POSITIVE_INFINITY);
+    const slow = s3Client({ bucket: BUCKET, endpoint: store.endpoint, pathStyle: true });
+    try {
+      const refused = await new S3Fs({ client: slow, bucket: BUCKET }).list("/").catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(VfsError);
+      expect(refused).toMatchObject({ kind: "io", message: "S3: SlowDown: Please reduce your request rate." });
+      expect(store.requests()).toBe(S3_MAX_ATTEMPTS);
+    } finally {
+      slow.destroy();
+      await store.close();
+    }
+  }, 60_000);
 });
