@@ -62,7 +62,8 @@ beforeAll(async () => {
   await put("pub/", "");
   await put("pub/name with spaces.txt", "spaces\n");
   await put("pub/grüße.txt", "utf8\n");
-  server = await startServer("", ["--s3-bucket", BUCKET, "--s3-prefix", PREFIX, "--s3-endpoint", s3.endpoint, "--s3-path-style", "-u", "alice:s3cret", "-w"], { noDir: true });
+  await put("homes/bob/mine.txt", "bob's\n");
+  server = await startServer("", ["--s3-bucket", BUCKET, "--s3-prefix", PREFIX, "--s3-endpoint", s3.endpoint, "--s3-path-style", "-u", "alice:s3cret", "-u", "bob:pw", "--user-home", "bob=homes/bob", "-w"], { noDir: true });
 }, 120_000);
 
 afterAll(async () => {
@@ -105,6 +106,16 @@ describe("pasv --s3-bucket", () => {
       writeFileSync(out, big.subarray(0, 1_000_000));
       curl("-C", "-", "-o", out, url("big.bin"));
       expect(readFileSync(out).equals(big)).toBe(true);
+    });
+
+    it("gives a user with a home a prefix of the bucket as their /", async () => {
+      expect(curl("--list-only", url("", "bob:pw@")).toString().split(/\r?\n/).filter((l) => l !== "")).toEqual(["mine.txt"]);
+      expect(curl(url("mine.txt", "bob:pw@")).toString()).toBe("bob's\n");
+      expect(spawnSync("curl", ["-sS", url("../hello.txt", "bob:pw@")]).stdout.toString()).not.toBe("hello world\n");
+      const up = path.join(work.dir, "bob.txt");
+      writeFileSync(up, "from bob\n");
+      curl("-T", up, url("up.txt", "bob:pw@"));
+      expect((await object("homes/bob/up.txt"))?.toString()).toBe("from bob\n");
     });
 
     it("refuses APPE to an object (S3 cannot append) and leaves it as it was", async () => {
