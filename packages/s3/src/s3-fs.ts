@@ -28,7 +28,7 @@ import { isNotFound, s3ErrorKind, s3VfsError } from "./s3-errors.js";
 /** Size of each part of a multipart upload (S3's minimum is 5 MiB; 10,000 parts make 50 GiB). */
 export const S3_UPLOAD_PART_BYTES = 5 * 1024 * 1024;
 /** Parts of one upload sent at once: an upload holds at most this many part buffers, plus the one being filled. */
-export const S3_UPLOAD_PARTS_IN_FLIGHT = 3;
+export const S3_UPLOAD_PARTS_IN_FLIGHT = 2;
 /** S3's limit of parts per multipart upload: with S3_UPLOAD_PART_BYTES, uploads of up to 50 GiB. */
 export const S3_MAX_PARTS = 10_000;
 /** Entries one listing may hold; a larger directory fails with a 451 rather than use unbounded memory. */
