@@ -216,3 +216,49 @@ describe("S3Fs under throttling", () => {
     }
   }, 60_000);
 });
+
+describe("S3Fs when a part is refused", () => {
+  it("fails the upload with the store's reason and aborts its multipart upload", async () => {
+    // A store that starts multipart uploads but refuses every part (as a bucket policy might).
+    const seen: string[] = [];
+    const store = createServer((req, res) => {
+      const url = new URL(req.url ?? "/", "http://x");
+      const what = `${req.method ?? ""} ${url.searchParams.has("uploads") ? "create" : url.searchParams.has("partNumber") ? "part" : url.searchParams.has("uploadId") ? "upload" : "object"}`;
+      seen.push(what);
+      req.resume();
+      req.on("end", () => {
+        if (what === "HEAD object") {
+          res.writeHead(404).end();
+        } else if (what === "GET object") {
+          // The parent-directory peek (ListObjectsV2): an empty bucket.
+          res.writeHead(200, { "content-type": "application/xml" }).end(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>${BUCKET}</Name><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>`);
+        } else if (what === "POST create") {
+          res.writeHead(200, { "content-type": "application/xml" }).end(`<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult><Bucket>${BUCKET}</Bucket><Key>f</Key><UploadId>up-1</UploadId></InitiateMultipartUploadResult>`);
+        } else if (what === "PUT part") {
+          res.writeHead(403, { "content-type": "application/xml" }).end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+        } else if (what === "DELETE upload") {
+          res.writeHead(204).end();
+        } else {
+          res.writeHead(400).end();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => store.listen(0, "127.0.0.1", resolve));
+    const denied = s3Client({ bucket: BUCKET, endpoint: `http://127.0.0.1:${(store.address() as AddressInfo).port}`, pathStyle: true });
+    try {
+      const fs = new S3Fs({ client: denied, bucket: BUCKET });
+      const w = await fs.write("/f", "truncate", 0);
+      const chunk = new Uint8Array(256 * 1024);
+      let failure: unknown = null;
+      for (let i = 0; i < 200 && failure === null; i++) failure = await w.write(chunk).then(() => null, (e: unknown) => e);
+      expect(failure).toBeInstanceOf(VfsError);
+      expect(failure).toMatchObject({ kind: "permission", message: "S3: AccessDenied: Access Denied" });
+      await w.abort();
+      expect(seen.filter((s) => s === "DELETE upload")).toEqual(["DELETE upload"]);
+      expect(seen.filter((s) => s === "POST upload")).toEqual([]);
+    } finally {
+      denied.destroy();
+      await new Promise((resolve) => store.close(resolve));
+    }
+  });
+});
