@@ -63,6 +63,7 @@ beforeAll(async () => {
   await put("pub/name with spaces.txt", "spaces\n");
   await put("pub/grüße.txt", "utf8\n");
   await put("homes/bob/mine.txt", "bob's\n");
+  await put("huge.bin", Buffer.alloc(32 * MiB, 0x61));
   server = await startServer("", ["--s3-bucket", BUCKET, "--s3-prefix", PREFIX, "--s3-endpoint", s3.endpoint, "--s3-path-style", "-u", "alice:s3cret", "-u", "bob:pw", "--user-home", "bob=homes/bob", "-w"], { noDir: true });
 }, 120_000);
 
@@ -176,7 +177,7 @@ describe("pasv --s3-bucket", () => {
   });
 
   describe.runIf(haveTool("python3", () => has("python3")))("Python ftplib", () => {
-    it("runs a scripted session: PWD, CWD, MLSD, SIZE, MDTM, REST, STOR, MKD, RNFR/RNTO, DELE, RMD, APPE refused", async () => {
+    it("runs a scripted session: PWD, CWD, MLSD, SIZE, MDTM, REST, STOR, ABOR, MKD, RNFR/RNTO, DELE, RMD, APPE refused", async () => {
       const script = `
 import ftplib, io, sys
 port = int(sys.argv[1]); size = int(sys.argv[2])
@@ -195,6 +196,13 @@ assert len(f.voidcmd("MDTM big.bin").split()[1]) == 14
 tail = io.BytesIO(); f.retrbinary("RETR big.bin", tail.write, rest=size - 1000)
 sys.stdout.buffer.write(tail.getvalue())
 f.storbinary("STOR from-python.bin", io.BytesIO(b"py" * 5000))
+conn = f.transfercmd("RETR huge.bin")
+conn.recv(1024)
+resp = f.abort()
+# RFC 959: the aborted transfer gets 426, then ABOR itself gets 226 (ftplib reads only the first).
+assert resp[:3] == "426", resp
+assert f.voidresp()[:3] == "226"
+conn.close()
 f.mkd("made")
 assert [n for n, _ in f.mlsd("made")] == [], "a new directory is empty"
 f.rename("from-python.bin", "made/renamed.bin")
