@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "n
 import path from "node:path";
 import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { s3Client } from "@pasv/s3";
+import { Client } from "basic-ftp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startS3rver, useS3rverCredentials, type S3rverInstance } from "../../s3/src/s3rver.test-helper.js";
 import { FtpControl, openData } from "./ftp-control.js";
@@ -233,6 +234,57 @@ f.quit()
       expect(out.equals(big.subarray(big.length - 1000))).toBe(true);
       expect(await object("made/renamed.bin")).toBeNull();
       expect(await object("made/")).toBeNull();
+    });
+  });
+
+  describe.runIf(haveTool("netkit ftp", () => has("ftp")))("netkit ftp", () => {
+    it("gets and puts from a script", async () => {
+      const local = path.join(work.dir, "netkit");
+      mkdirSync(local);
+      writeFileSync(path.join(local, "put.bin"), big.subarray(0, 50_000));
+      const script = `open 127.0.0.1 ${server.port}\nuser alice s3cret\nbinary\npassive\nget big.bin got.bin\nput put.bin netkit.bin\nbye\n`;
+      execFileSync("ftp", ["-n", "-v"], { input: script, cwd: local, timeout: 60_000 });
+      expect(readFileSync(path.join(local, "got.bin")).equals(big)).toBe(true);
+      expect((await object("netkit.bin"))?.equals(big.subarray(0, 50_000))).toBe(true);
+    });
+  });
+
+  describe.runIf(haveTool("ncftp", () => has("ncftpget")))("ncftp", () => {
+    it("gets and puts", async () => {
+      const local = path.join(work.dir, "ncftp");
+      mkdirSync(local);
+      execFileSync("ncftpget", ["-P", String(server.port), "-u", "alice", "-p", "s3cret", "127.0.0.1", local, "/big.bin"], { timeout: 60_000 });
+      expect(readFileSync(path.join(local, "big.bin")).equals(big)).toBe(true);
+      writeFileSync(path.join(local, "nc-up.bin"), big.subarray(0, 70_000));
+      execFileSync("ncftpput", ["-P", String(server.port), "-u", "alice", "-p", "s3cret", "127.0.0.1", "/", path.join(local, "nc-up.bin")], { timeout: 60_000 });
+      expect((await object("nc-up.bin"))?.equals(big.subarray(0, 70_000))).toBe(true);
+    });
+  });
+
+  describe("basic-ftp", () => {
+    it("lists, uploads, downloads, ensures dirs, renames and removes", async () => {
+      const ftp = new Client(20_000);
+      try {
+        await ftp.access({ host: "127.0.0.1", port: server.port, user: "alice", password: "s3cret" });
+        const list = await ftp.list("/pub");
+        expect(list.map((e) => e.name).sort()).toEqual(["grüße.txt", "name with spaces.txt"]);
+        const src = path.join(work.dir, "basic.bin");
+        writeFileSync(src, big.subarray(0, 200_000));
+        await ftp.ensureDir("/made/by/basic");
+        await ftp.uploadFrom(src, "file.bin");
+        expect((await object("made/by/basic/file.bin"))?.equals(big.subarray(0, 200_000))).toBe(true);
+        const dst = path.join(work.dir, "basic-down.bin");
+        await ftp.downloadTo(dst, "/big.bin");
+        expect(readFileSync(dst).equals(big)).toBe(true);
+        await ftp.rename("file.bin", "renamed.bin");
+        expect((await ftp.list()).map((e) => e.name)).toEqual(["renamed.bin"]);
+        await ftp.remove("renamed.bin");
+        await ftp.removeDir("/made");
+        const keys = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}made` }));
+        expect(keys.KeyCount ?? 0).toBe(0);
+      } finally {
+        ftp.close();
+      }
     });
   });
 
