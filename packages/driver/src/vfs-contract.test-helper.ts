@@ -241,6 +241,14 @@ export function vfsContract(name: string, make: () => Promise<ContractSubject>, 
       expect(await text(vfs, "/other.txt")).toBe("file");
       await vfs.rename("/other.txt", "/a/moved.txt");
       expect(await text(vfs, "/a/moved.txt")).toBe("file");
+      // Names with characters that URLs escape (an object store's copy names its source in a URL).
+      const odd = "/a&b, c+d #e?f;g=h@i$j%20k 日本.txt";
+      await put(vfs, odd, "odd");
+      await vfs.rename(odd, "/odd renamed.txt");
+      expect(await text(vfs, "/odd renamed.txt")).toBe("odd");
+      await vfs.rename("/odd renamed.txt", odd);
+      expect(await text(vfs, odd)).toBe("odd");
+      await vfs.delete(odd);
       await vfs.rename("/a", "/moved");
       expect(await kind(vfs.stat("/a"))).toBe("not-found");
       expect(await text(vfs, "/moved/b/c.txt")).toBe("deep");
