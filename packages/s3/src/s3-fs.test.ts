@@ -262,3 +262,26 @@ describe("S3Fs when a part is refused", () => {
     }
   });
 });
+
+describe("S3Fs listing keys no FTP path can name", () => {
+  it("leaves out empty, \".\" and \"..\" segments that other tools may have written", async () => {
+    // s3rver keeps keys as files, so it cannot hold "a/../b"; a loopback server answers as S3 would.
+    const store = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "application/xml" });
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>${BUCKET}</Name><Prefix></Prefix><KeyCount>5</KeyCount><Delimiter>/</Delimiter><IsTruncated>false</IsTruncated>` +
+          "<Contents><Key>..</Key><Size>1</Size></Contents><Contents><Key>ok.txt</Key><Size>2</Size></Contents>" +
+          "<CommonPrefixes><Prefix>/</Prefix></CommonPrefixes><CommonPrefixes><Prefix>./</Prefix></CommonPrefixes><CommonPrefixes><Prefix>../</Prefix></CommonPrefixes><CommonPrefixes><Prefix>dir/</Prefix></CommonPrefixes></ListBucketResult>",
+      );
+    });
+    await new Promise<void>((resolve) => store.listen(0, "127.0.0.1", resolve));
+    const odd = s3Client({ bucket: BUCKET, endpoint: `http://127.0.0.1:${(store.address() as AddressInfo).port}`, pathStyle: true });
+    try {
+      expect((await new S3Fs({ client: odd, bucket: BUCKET }).list("/")).map((e) => `${e.name}:${e.type}`)).toEqual(["dir:dir", "ok.txt:file"]);
+    } finally {
+      odd.destroy();
+      await new Promise((resolve) => store.close(resolve));
+    }
+  });
+});

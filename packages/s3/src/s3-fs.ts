@@ -76,6 +76,9 @@ function dirEntry(name: string, mtime: Millis): FileStat {
   return { name, type: "dir", size: 4096, mtime, mode: 0o755, unique: "" };
 }
 
+/** Keys other tools wrote may hold segments no FTP path can name ("a//b", "a/./b", "a/../b"): not listed. */
+const nameable = (name: string): boolean => name !== "" && name !== "." && name !== "..";
+
 const byName = (a: FileStat, b: FileStat): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /** Runs `work` over `items`, at most `limit` at once. */
@@ -225,13 +228,13 @@ export class S3Fs implements Vfs {
           if (c.Key === undefined) continue;
           seen = true;
           const name = c.Key.slice(dirKey.length);
-          if (name !== "") entries.push(fileEntry(name, c.Size, c.LastModified));
+          if (nameable(name)) entries.push(fileEntry(name, c.Size, c.LastModified));
         }
         for (const cp of out.CommonPrefixes ?? []) {
           if (cp.Prefix === undefined) continue;
           seen = true;
           const name = cp.Prefix.slice(dirKey.length, -1);
-          if (name !== "" && !dirs.has(name)) {
+          if (nameable(name) && !dirs.has(name)) {
             dirs.add(name);
             entries.push(dirEntry(name, 0));
           }
