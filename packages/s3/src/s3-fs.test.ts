@@ -116,6 +116,28 @@ describe("S3Fs", () => {
     expect(await kind(w.write(chunk))).toBe("io");
   });
 
+  it("a download closed early gives its connection back: 80 of them, then the store still answers", async () => {
+    const fs = fresh();
+    const w = await fs.write("/big.bin", "truncate", 0);
+    const chunk = new Uint8Array(1024 * 1024).fill(9);
+    for (let i = 0; i < 8; i++) await w.write(chunk);
+    await w.close();
+    // More than the SDK's socket pool (50): a reader that kept its socket would starve the next ones.
+    // Most are closed before their first chunk is asked for (a data connection that failed to open).
+    for (let i = 0; i < 80; i++) {
+      const r = await fs.read("/big.bin", i * 1000);
+      if (i % 4 === 0) {
+        for await (const c of r.chunks()) {
+          expect(c.length).toBeGreaterThan(0);
+          break;
+        }
+      }
+      await r.close();
+      await r.close();
+    }
+    expect((await fs.stat("/big.bin")).size).toBe(8 * 1024 * 1024);
+  }, 60_000);
+
   it("refuses to rename a directory of more objects than its limit, with a permission error", async () => {
     const fs = fresh({ maxRenameKeys: 3 });
     await fs.mkdir("/d");
