@@ -9,7 +9,7 @@ describe("pasv command line", () => {
   it("defaults: the current directory, read-only anonymous, 127.0.0.1:2121", () => {
     expect(parseCli([])).toEqual({
       kind: "run",
-      options: { dir: ".", host: "127.0.0.1", port: 2121, users: [], usersFile: null, write: false, anonymous: true, keepPartialUploads: false, passivePorts: null, publicAddress: null, idleTimeoutSeconds: null, maxSessions: null, maxSessionsPerIp: null, maxPassivePerIp: null, logins: { failDelaySeconds: null, maxFailures: null, banAfter: null, banWindowSeconds: null, banSeconds: null }, userHomes: new Map(), userPermissions: new Map(), hideDotfiles: false, rates: { down: null, up: null, anonymousDown: null, anonymousUp: null }, userRates: new Map(), drainTimeoutSeconds: null, xferlog: null, logFormat: null, logLevel: null, metrics: null, tls: null },
+      options: { dir: ".", host: "127.0.0.1", port: 2121, users: [], usersFile: null, write: false, anonymous: true, keepPartialUploads: false, passivePorts: null, publicAddress: null, idleTimeoutSeconds: null, maxSessions: null, maxSessionsPerIp: null, maxPassivePerIp: null, logins: { failDelaySeconds: null, maxFailures: null, banAfter: null, banWindowSeconds: null, banSeconds: null }, userHomes: new Map(), userPermissions: new Map(), hideDotfiles: false, rates: { down: null, up: null, anonymousDown: null, anonymousUp: null }, userRates: new Map(), drainTimeoutSeconds: null, xferlog: null, logFormat: null, logLevel: null, metrics: null, s3: null, tls: null },
     });
   });
 
@@ -17,8 +17,27 @@ describe("pasv command line", () => {
     const r = parseCli(["/srv", "-H", "0.0.0.0", "-p", "0", "-u", "a:b:c", "--user", "x:y", "--users", "f", "-w", "--no-anonymous", "--keep-partial-uploads", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--login-fail-delay", "0.5", "--max-login-failures", "5", "--ban-after", "4", "--ban-window", "60", "--ban-seconds", "120", "--user-home", "a=in/a", "--user-home", "x=/abs/x", "--user-permissions", "a=upload-only", "--user-permissions", "x=read,append", "--hide-dotfiles", "--max-rate-down", "2M", "--max-rate-up", "500k", "--anonymous-max-rate-down", "1024", "--anonymous-max-rate-up", "0", "--user-max-rate-down", "a=3K", "--user-max-rate-up", "a=0", "--drain-timeout", "7", "--xferlog", "x.log", "--metrics", "[::1]:9100", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required", "--tls-handshake-timeout", "5"]);
     expect(r).toEqual({
       kind: "run",
-      options: { dir: "/srv", host: "0.0.0.0", port: 0, users: [{ user: "a", password: "b:c" }, { user: "x", password: "y" }], usersFile: "f", write: true, anonymous: false, keepPartialUploads: true, passivePorts: { min: 50000, max: 50100 }, publicAddress: "203.0.113.1", idleTimeoutSeconds: 60, maxSessions: 10, maxSessionsPerIp: 2, maxPassivePerIp: 3, logins: { failDelaySeconds: 0.5, maxFailures: 5, banAfter: 4, banWindowSeconds: 60, banSeconds: 120 }, userHomes: new Map([["a", "in/a"], ["x", "/abs/x"]]), userPermissions: new Map([["a", ["list", "mkdir", "create"]], ["x", ["read", "append"]]]), hideDotfiles: true, rates: { down: 2 * 1048576, up: 500 * 1024, anonymousDown: 1024, anonymousUp: 0 }, userRates: new Map([["a", { down: 3 * 1024, up: 0 }]]), drainTimeoutSeconds: 7, xferlog: "x.log", logFormat: null, logLevel: null, metrics: { host: "::1", port: 9100 }, tls: { cert: "c.pem", key: "k.pem", required: true, handshakeTimeoutSeconds: 5 } },
+      options: { dir: "/srv", host: "0.0.0.0", port: 0, users: [{ user: "a", password: "b:c" }, { user: "x", password: "y" }], usersFile: "f", write: true, anonymous: false, keepPartialUploads: true, passivePorts: { min: 50000, max: 50100 }, publicAddress: "203.0.113.1", idleTimeoutSeconds: 60, maxSessions: 10, maxSessionsPerIp: 2, maxPassivePerIp: 3, logins: { failDelaySeconds: 0.5, maxFailures: 5, banAfter: 4, banWindowSeconds: 60, banSeconds: 120 }, userHomes: new Map([["a", "in/a"], ["x", "/abs/x"]]), userPermissions: new Map([["a", ["list", "mkdir", "create"]], ["x", ["read", "append"]]]), hideDotfiles: true, rates: { down: 2 * 1048576, up: 500 * 1024, anonymousDown: 1024, anonymousUp: 0 }, userRates: new Map([["a", { down: 3 * 1024, up: 0 }]]), drainTimeoutSeconds: 7, xferlog: "x.log", logFormat: null, logLevel: null, metrics: { host: "::1", port: 9100 }, s3: null, tls: { cert: "c.pem", key: "k.pem", required: true, handshakeTimeoutSeconds: 5 } },
     });
+  });
+
+  it("--s3-bucket serves a bucket, with its prefix, endpoint, region and path style", () => {
+    expect(parseCli(["--s3-bucket", "my.bucket-1"])).toMatchObject({ kind: "run", options: { s3: { bucket: "my.bucket-1", prefix: "", endpoint: null, region: null, pathStyle: false } } });
+    expect(parseCli(["--s3-bucket", "b12", "--s3-prefix", "ftp/root", "--s3-endpoint", "http://127.0.0.1:9000", "--s3-region", "eu-west-1", "--s3-path-style"])).toMatchObject({
+      options: { s3: { bucket: "b12", prefix: "ftp/root", endpoint: "http://127.0.0.1:9000", region: "eu-west-1", pathStyle: true } },
+    });
+    const error = (argv: string[]): string => {
+      const r = parseCli(argv);
+      return r.kind === "error" ? r.message : "no error";
+    };
+    expect(error(["--s3-prefix", "p"])).toBe("--s3-prefix needs --s3-bucket");
+    expect(error(["--s3-path-style"])).toBe("--s3-path-style needs --s3-bucket");
+    expect(error(["--s3-bucket", "B_ad"])).toBe('--s3-bucket must be a bucket name (3-63 lower-case letters, digits, dots, hyphens), got "B_ad"');
+    expect(error(["/srv", "--s3-bucket", "bkt"])).toBe('--s3-bucket serves a bucket: give no DIR or --root with it (got "/srv")');
+    expect(error(["--s3-bucket", "bkt", "--s3-prefix", "a/../b"])).toBe('--s3-prefix must be a key prefix without "." or ".." segments, got "a/../b"');
+    expect(error(["--s3-bucket", "bkt", "--s3-endpoint", "ftp://x"])).toBe('--s3-endpoint must be an http:// or https:// URL, got "ftp://x"');
+    expect(error(["--s3-bucket", "bkt", "--s3-endpoint", "http://key:secret@host"])).toMatch(/^--s3-endpoint must not carry credentials: set AWS_ACCESS_KEY_ID/);
+    expect(error(["--s3-bucket", "bkt", "--s3-region", "EU West"])).toBe('--s3-region must be a region name such as eu-west-1, got "EU West"');
   });
 
   it("explains bad input instead of guessing", () => {

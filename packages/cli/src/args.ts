@@ -52,6 +52,8 @@ export interface CliOptions {
   readonly logLevel: LogLevel | null;
   /** Where /metrics (Prometheus) and /healthz are served, or null. */
   readonly metrics: { readonly host: string; readonly port: number } | null;
+  /** Serve an S3 bucket (or a prefix of one) instead of a directory; credentials come from the AWS chain. */
+  readonly s3: S3Options | null;
   /** PEM files that enable explicit FTPS (AUTH TLS), and the handshake deadline (null: the server's default). */
   readonly tls: { readonly cert: string; readonly key: string; readonly required: boolean; readonly handshakeTimeoutSeconds: number | null } | null;
 }
@@ -61,6 +63,14 @@ export interface RateFlags {
   readonly up: number | null;
   readonly anonymousDown: number | null;
   readonly anonymousUp: number | null;
+}
+
+export interface S3Options {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly endpoint: string | null;
+  readonly region: string | null;
+  readonly pathStyle: boolean;
 }
 
 export interface LoginLimits {
@@ -133,6 +143,13 @@ Options:
       --log-level LEVEL         debug, info (default), warn or error: the least severe records logged
       --drain-timeout SECONDS   on SIGTERM/SIGINT, let running transfers finish for up to SECONDS
                                 (default 30; 0: stop at once); a second signal stops at once
+      --s3-bucket B             serve the S3 bucket B instead of a directory (files are objects,
+                                directories key prefixes); credentials come from the standard AWS
+                                environment and config files (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...)
+      --s3-prefix P             serve only the keys under P/ (homes are prefixes under it)
+      --s3-endpoint URL         another S3 API than AWS's (MinIO, Ceph, R2...)
+      --s3-region R             the bucket's region (default: from AWS_REGION or the config file)
+      --s3-path-style           address the bucket as URL/B/KEY rather than B.URL/KEY
       --tls-cert FILE           PEM certificate (chain) for explicit FTPS (AUTH TLS)
       --tls-key FILE            PEM private key for --tls-cert
       --tls-required            named users must use TLS for login and data (anonymous may not need it)
@@ -255,6 +272,11 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "ban-after": { type: "string" },
         "ban-window": { type: "string" },
         "ban-seconds": { type: "string" },
+        "s3-bucket": { type: "string" },
+        "s3-prefix": { type: "string" },
+        "s3-endpoint": { type: "string" },
+        "s3-region": { type: "string" },
+        "s3-path-style": { type: "boolean" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "tls-required": { type: "boolean" },
@@ -372,6 +394,8 @@ export function parseCli(argv: readonly string[]): ParsedCli {
   if (logFormat !== null && logFormat !== "text" && logFormat !== "json") return { kind: "error", message: `--log-format must be text or json, got ${JSON.stringify(logFormat)}` };
   const logLevel = v["log-level"] ?? null;
   if (logLevel !== null && !isLogLevel(logLevel)) return { kind: "error", message: `--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}` };
+  const s3 = s3Options(v, parsed.positionals[0] ?? v.root);
+  if (typeof s3 === "string") return { kind: "error", message: s3 };
   const cert = v["tls-cert"];
   const key = v["tls-key"];
   if ((cert === undefined) !== (key === undefined)) return { kind: "error", message: "--tls-cert and --tls-key go together" };
@@ -413,6 +437,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
       logFormat,
       logLevel,
       metrics,
+      s3,
       tls,
     },
   };
@@ -427,4 +452,33 @@ function namePair(text: string, flag: string, shape: string): [string, string] |
   const eq = text.indexOf("=");
   if (eq <= 0 || eq === text.length - 1) return `${flag} must be ${shape}, got ${JSON.stringify(text)}`;
   return [text.slice(0, eq), text.slice(eq + 1)];
+}
+
+/** S3 bucket names: 3 to 63 lower-case letters, digits, dots and hyphens (AWS's rule; s3rver's and MinIO's too). */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+function s3Options(v: { readonly [flag: string]: string | boolean | (string | boolean)[] | undefined }, dir: string | undefined): S3Options | null | string {
+  const text = (flag: string): string | undefined => {
+    const value = v[flag];
+    return typeof value === "string" ? value : undefined;
+  };
+  const bucket = text("s3-bucket");
+  if (bucket === undefined) {
+    for (const flag of ["s3-prefix", "s3-endpoint", "s3-region", "s3-path-style"]) if (v[flag] !== undefined) return `--${flag} needs --s3-bucket`;
+    return null;
+  }
+  if (!BUCKET_NAME.test(bucket)) return `--s3-bucket must be a bucket name (3-63 lower-case letters, digits, dots, hyphens), got ${JSON.stringify(bucket)}`;
+  if (dir !== undefined) return `--s3-bucket serves a bucket: give no DIR or --root with it (got ${JSON.stringify(dir)})`;
+  const prefix = text("s3-prefix") ?? "";
+  if (prefix.split("/").some((s) => s === "." || s === "..")) return `--s3-prefix must be a key prefix without "." or ".." segments, got ${JSON.stringify(prefix)}`;
+  const endpoint = text("s3-endpoint") ?? null;
+  if (endpoint !== null) {
+    const url = URL.canParse(endpoint) ? new URL(endpoint) : null;
+    if (url === null || (url.protocol !== "http:" && url.protocol !== "https:")) return `--s3-endpoint must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}`;
+    // Credentials belong to the AWS chain, never to a flag (a flag shows in the process list).
+    if (url.username !== "" || url.password !== "") return "--s3-endpoint must not carry credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile) instead";
+  }
+  const region = text("s3-region") ?? null;
+  if (region !== null && !/^[a-z0-9-]{1,64}$/.test(region)) return `--s3-region must be a region name such as eu-west-1, got ${JSON.stringify(region)}`;
+  return { bucket, prefix, endpoint, region, pathStyle: v["s3-path-style"] === true };
 }

@@ -41,6 +41,15 @@ describe("readConfig", () => {
     });
   });
 
+  it("takes the S3 keys, checked as their flags", () => {
+    const c = readConfig('s3-bucket = "files"\ns3-prefix = "ftp"\ns3-endpoint = "https://s3.example.net"\ns3-region = "eu-west-1"\ns3-path-style = true\n', "f", ".");
+    if (typeof c === "string") throw new Error(c);
+    expect(c.args).toEqual(["--s3-bucket", "files", "--s3-prefix", "ftp", "--s3-endpoint", "https://s3.example.net", "--s3-region", "eu-west-1", "--s3-path-style"]);
+    expect(parseCli([...c.args])).toMatchObject({ kind: "run", options: { s3: { bucket: "files", prefix: "ftp", endpoint: "https://s3.example.net", region: "eu-west-1", pathStyle: true } } });
+    expect(readConfig('\ns3-bucket = "No"\n', "f.toml", ".")).toBe('f.toml:2: s3-bucket: --s3-bucket must be a bucket name (3-63 lower-case letters, digits, dots, hyphens), got "No"');
+    expect(readConfig("s3-path-style = 1\n", "f.toml", ".")).toBe("f.toml:1: s3-path-style must be true or false, got a number");
+  });
+
   it("is overridden by the command line, which comes after it", () => {
     const c = readConfig('port = 2121\nmax-sessions = 100\nroot = "/srv"\n', "f", ".");
     if (typeof c === "string") throw new Error(c);

@@ -43,6 +43,11 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   "log-format": "string",
   "log-level": "string",
   metrics: "string",
+  "s3-bucket": "string",
+  "s3-prefix": "string",
+  "s3-endpoint": "string",
+  "s3-region": "string",
+  "s3-path-style": "boolean",
 };
 
 const USER_KEYS = ["name", "password-hash", "home", "permissions", "max-rate-down", "max-rate-up"] as const;
@@ -183,7 +188,7 @@ export function readConfig(text: string, file: string, dir: string): Config | st
     }
     // The flag's own checks, here so the error can name the line; a rule between flags (a
     // certificate needs its key) is checked once all are in.
-    if (kind !== "boolean" && !key.startsWith("tls-")) {
+    if (kind !== "boolean" && !key.startsWith("tls-") && !(key.startsWith("s3-") && key !== "s3-bucket")) {
       const alone = parseCli(args.slice(args.findLastIndex((a) => a === `--${key}` || a.startsWith(`--${key}=`))));
       if (alone.kind === "error") return at(`${key}: ${alone.message}`);
     }

@@ -1,4 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { S3Fs } from "@pasv/s3";
+import { startS3rver, useS3rverCredentials, type S3rverInstance } from "../../s3/src/s3rver.test-helper.js";
 import { parseCli, USAGE, type CliOptions } from "./args.js";
 import { parsePasswordHash, verifyPassword } from "@pasv/driver";
 import { runCommand, serverOptions, VERSION, type CommandHost, type CommandOptions, type CommandServer, type PasswordInput } from "./run.js";
@@ -711,5 +713,32 @@ describe("SIGHUP reloads", () => {
     expect(host.server.calls.at(-1)).toBe("close drain=3000");
     await hup(host);
     expect(host.server.reloads).toHaveLength(2);
+
+describe("runCommand: an S3 bucket", () => {
+  let s3: S3rverInstance;
+  beforeAll(async () => {
+    useS3rverCredentials();
+    s3 = await startS3rver(["served"]);
+  });
+  afterAll(async () => {
+    await s3.stop();
+  });
+
+  it("checks the bucket at start-up and hands the server an S3 file system instead of a root", async () => {
+    const host = new FakeHost(["--s3-bucket", "served", "--s3-prefix", "/ftp/", "--s3-endpoint", s3.endpoint, "--s3-path-style", "-u", "a:1", "--user-home", "a=/homes/a"]);
+    expect(await run(host)).toBeNull();
+    expect(host.records()[0]).toMatchObject({ event: "server.start", root: "s3://served/ftp/", access: "anonymous read-only, 1 user read-only" });
+    const given = host.created[0];
+    expect(given?.root).toBeUndefined();
+    expect(given?.vfs).toBeInstanceOf(S3Fs);
+    expect(given?.vfs).toMatchObject({ bucket: "served", prefix: "ftp/", atomicWrites: true });
+    expect(given?.users).toMatchObject([{ user: "a", home: "/homes/a" }]);
+  });
+
+  it("a bucket that is not there stops the start with one line", async () => {
+    const host = new FakeHost(["--s3-bucket", "missing", "--s3-endpoint", s3.endpoint, "--s3-path-style"]);
+    expect(await run(host)).toBe(2);
+    expect(host.stderr()).toMatch(/^pasv: cannot serve s3:\/\/missing\/: S3: no bucket missing there\nTry 'pasv --help' for more information\.$/);
+    expect(host.created).toEqual([]);
   });
 });

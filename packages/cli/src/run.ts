@@ -1,6 +1,7 @@
 // The `pasv` command, once for every runtime: flags (and the users file) become server options here
 // and nowhere else; a runtime supplies files, a server, signals and its output.
-import { formatRecord, logs, type LogEvent, type LogLevel, type LogRecord, type ServerOptions } from "@pasv/driver";
+import { formatRecord, logs, type LogEvent, type LogLevel, type LogRecord, type ServerOptions, type Vfs } from "@pasv/driver";
+import { S3Fs, s3Client } from "@pasv/s3";
 import { readConfig, splitConfigFlag, type ConfigUser } from "./config.js";
 import { hashPasswordCommand, type PasswordInput } from "./hash-password.js";
 import { LineAppender } from "./line-appender.js";
@@ -103,10 +104,15 @@ export function loadSettings(host: CommandHost): Loaded {
   const o = parsed.options;
   if (o.tls !== null && host.noTls !== null) return error(`--tls-cert/--tls-key: ${host.noTls}`);
   let dir: string;
-  try {
-    dir = host.directory(o.dir);
-  } catch {
-    return error(`cannot serve ${o.dir}: not a directory`);
+  if (o.s3 !== null) {
+    // A bucket, not a directory: the start-up checks it (S3Fs.check) when it makes the file system.
+    dir = `s3://${o.s3.bucket}/${o.s3.prefix}`;
+  } else {
+    try {
+      dir = host.directory(o.dir);
+    } catch {
+      return error(`cannot serve ${o.dir}: not a directory`);
+    }
   }
   let users: CliUser[] = [...o.users];
   if (o.usersFile !== null) {
@@ -130,7 +136,8 @@ export function loadSettings(host: CommandHost): Loaded {
   for (const [flag, map] of [["--user-home", o.userHomes], ["--user-permissions", o.userPermissions], ["--user-max-rate-down", ratesFor("down")], ["--user-max-rate-up", ratesFor("up")]] as const) {
     for (const name of map.keys()) if (!names.has(name)) return error(`${flag}: no user named ${JSON.stringify(name)} (add it with --user or --users)`);
   }
-  for (const [name, home] of o.userHomes) {
+  // Homes in a bucket are checked by the server at start-up (each must be a directory there).
+  for (const [name, home] of o.s3 === null ? o.userHomes : []) {
     try {
       host.directory(home.startsWith("/") ? home : `${dir}/${home}`);
     } catch {
@@ -181,6 +188,17 @@ export async function runCommand(host: CommandHost): Promise<void> {
     }
     xferlog = new LineAppender(o.xferlog, (file, text) => host.appendText(file, text), (problem) => host.err(`pasv: ${problem}`));
   }
+  // The bucket's file system is made once: a reload serves the same one (another bucket needs a restart).
+  let vfs: S3Fs | undefined;
+  if (o.s3 !== null) {
+    // The bucket is served through the SDK's own credential chain; nothing about it is on the command line.
+    vfs = new S3Fs({ client: s3Client({ bucket: o.s3.bucket, ...(o.s3.endpoint === null ? {} : { endpoint: o.s3.endpoint }), ...(o.s3.region === null ? {} : { region: o.s3.region }), pathStyle: o.s3.pathStyle }), bucket: o.s3.bucket, prefix: o.s3.prefix });
+    try {
+      await vfs.check();
+    } catch (error) {
+      return fail(`cannot serve s3://${o.s3.bucket}/${vfs.prefix}: ${reason(error)}`);
+    }
+  }
   const format = o.logFormat ?? (host.interactive ? "text" : "json");
   const level = o.logLevel ?? "info";
   const sink = (record: LogRecord): void => host.out(formatRecord(format, record));
@@ -192,7 +210,7 @@ export async function runCommand(host: CommandHost): Promise<void> {
   const toXferlog = xferlog === null ? null : (line: string): void => xferlog.push(line);
   // The same sinks for every generation of settings, so a reload sees them unchanged.
   const optionsFor = (settings: Settings): CommandOptions => {
-    const options = serverOptions(settings.cli, settings.dir, settings.users, settings.tls, sink, level);
+    const options = serverOptions(settings.cli, settings.dir, settings.users, settings.tls, sink, level, vfs);
     return toXferlog === null ? options : { ...options, xferlog: toXferlog };
   };
   let server: CommandServer;
@@ -207,7 +225,7 @@ export async function runCommand(host: CommandHost): Promise<void> {
   } catch (error) {
     return fail(`cannot listen on ${o.host}:${o.port}: ${reason(error)}`);
   }
-  log("info", { event: "server.start", address: address.address, port: address.port, url: url(address), version: VERSION, runtime: host.runtime, root: dir, access: who(o, users) });
+  log("info", { event: "server.start", address: address.address, port: address.port, url: url(address), version: VERSION, runtime: host.runtime, root: vfs === undefined ? dir : `s3://${vfs.bucket}/${vfs.prefix}`, access: who(o, users) });
   let metrics: MetricsEndpoint | null = null;
   if (o.metrics !== null) {
     try {
@@ -314,15 +332,16 @@ function restartOnly(start: Settings, next: Settings): string[] {
     start.dir !== next.dir ? "served directory" : null,
     same(a.metrics, b.metrics) ? null : "--metrics",
     a.xferlog === b.xferlog ? null : "--xferlog",
+    same(a.s3, b.s3) ? null : "--s3-*",
     a.logFormat === b.logFormat ? null : "--log-format",
     a.logLevel === b.logLevel ? null : "--log-level",
   ].filter((x) => x !== null);
 }
 
 /** The one mapping from flags to server options. */
-export function serverOptions(o: CliOptions, dir: string, users: readonly CliUser[], tls: CommandOptions["tls"], log: (record: LogRecord) => void, logLevel: LogLevel): CommandOptions {
+export function serverOptions(o: CliOptions, dir: string, users: readonly CliUser[], tls: CommandOptions["tls"], log: (record: LogRecord) => void, logLevel: LogLevel, vfs?: Vfs): CommandOptions {
   return {
-    root: dir,
+    ...(vfs === undefined ? { root: dir } : { vfs }),
     users: users.map((u) => {
       const home = o.userHomes.get(u.user);
       const permissions = o.userPermissions.get(u.user);
