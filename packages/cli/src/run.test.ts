@@ -713,6 +713,8 @@ describe("SIGHUP reloads", () => {
     expect(host.server.calls.at(-1)).toBe("close drain=3000");
     await hup(host);
     expect(host.server.reloads).toHaveLength(2);
+  });
+});
 
 describe("runCommand: an S3 bucket", () => {
   let s3: S3rverInstance;

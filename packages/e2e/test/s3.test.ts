@@ -83,7 +83,8 @@ function curl(...args: string[]): Buffer {
 
 describe("pasv --s3-bucket", () => {
   it("says what it serves", () => {
-    expect(server.output()).toContain(`pasv: serving s3://${BUCKET}/${PREFIX} on ftp://127.0.0.1:${server.port}`);
+    expect(server.output()).toContain(`"event":"server.start","address":"127.0.0.1","port":${String(server.port)},"url":"ftp://127.0.0.1:${String(server.port)}"`);
+    expect(server.output()).toContain(`"root":"s3://${BUCKET}/${PREFIX}"`);
   });
 
   describe.runIf(haveTool("curl", () => has("curl")))("curl", () => {
