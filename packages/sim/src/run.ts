@@ -21,6 +21,8 @@ export interface RunResult {
   /** FNV-1a over the trace: equal for two runs of one seed (the determinism check). */
   readonly traceHash: string;
   readonly trace: readonly string[] | null;
+  /** Every control line, client's and server's, with its time and session (with `transcript`). */
+  readonly transcript: readonly string[] | null;
   readonly events: number;
   readonly simulatedMs: number;
 }
@@ -118,6 +120,8 @@ export interface RunOptions {
   /** A wrapped reducer (tests plant bugs this way to prove an oracle bites). */
   readonly reducer?: Reducer;
   readonly keepTrace?: boolean;
+  /** Keep a readable transcript of every control connection (see RunResult.transcript). */
+  readonly transcript?: boolean;
   /** Simulated time with faults on; afterwards the world is calm and everyone must finish. */
   readonly faultyMs?: number;
   readonly calmMs?: number;
@@ -181,8 +185,10 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   const startedTransfers = new Set<string>();
   let stopStarted: number | null = null;
   const loggedTransfers = new Set<string>();
+  const transcript = options.transcript === true ? new Transcript() : null;
   const onStep = (id: number, event: SessionEvent, actions: readonly Action[]): void => {
     observe(event, actions);
+    transcript?.step(world.now, id, event, actions);
     for (const a of actions) if (a.type === "transfer.start") startedTransfers.add(`${id}:${a.transfer}`);
   };
   const server = new SimServer(net, { address: "10.0.0.1", port: 21, server: { ...scenario.server, rights: scenario.rights }, fs, reducer, onViolation: fail, onStep });
@@ -302,10 +308,39 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   if (shutdown.state === "closing") fail("shutdown finishes", "close() never resolved");
   const serverListeners = net.listeningOn("10.0.0.1") - (shutdown.state === "closed" ? 0 : 1);
   if (serverListeners > 0 && allEnded) fail("no leaked listeners, connections or files", `${serverListeners} passive listener(s) left open`);
-  return { seed, failures, counters: counters.counts, traceHash: hash.toString(16).padStart(8, "0"), trace: options.keepTrace === true ? trace : null, events: world.executed, simulatedMs: world.now };
+  return { seed, failures, counters: counters.counts, traceHash: hash.toString(16).padStart(8, "0"), trace: options.keepTrace === true ? trace : null, transcript: transcript?.lines ?? null, events: world.executed, simulatedMs: world.now };
 }
 
 const DECODER = new TextDecoder();
+
+/** The control connections as a person reads them: "TIME sN C> line" and "TIME sN S> line". */
+class Transcript {
+  readonly lines: string[] = [];
+  /** A client's bytes since its last line end, per session (lines arrive in pieces). */
+  private readonly partial = new Map<number, string>();
+
+  step(now: number, session: number, event: SessionEvent, actions: readonly Action[]): void {
+    if (event.type === "open") this.lines.push(`${now} s${session} -- connected`);
+    if (event.type === "control.data") {
+      const text = (this.partial.get(session) ?? "") + printable(event.bytes);
+      const parts = text.split("\\r\\n");
+      this.partial.set(session, parts.pop() ?? "");
+      for (const line of parts) this.lines.push(`${now} s${session} C> ${line}`);
+    }
+    if (event.type === "control.eof" || event.type === "control.error") this.lines.push(`${now} s${session} -- client ${event.type === "control.eof" ? "closed" : "reset"}`);
+    for (const a of actions) {
+      if (a.type === "control.write") for (const line of DECODER.decode(a.bytes).split("\r\n")) if (line !== "") this.lines.push(`${now} s${session} S> ${line}`);
+      if (a.type === "control.close") this.lines.push(`${now} s${session} -- server closes`);
+    }
+  }
+}
+
+/** Bytes as text with CR and LF (and anything unprintable) escaped, so line ends stay visible. */
+function printable(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b === 0x0d ? "\\r" : b === 0x0a ? "\\n" : b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`;
+  return out;
+}
 
 function hasLineStartingWith4(bytes: Uint8Array): boolean {
   for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x34 && (i === 0 || bytes[i - 1] === 0x0a)) return true;
@@ -319,5 +354,5 @@ export function replayLine(seed: number): string {
 /** What the command prints for a failing run: the replay line first, then each oracle that bit. */
 export function formatFailures(result: RunResult): string[] {
   if (result.failures.length === 0) return [];
-  return [`FAIL ${replayLine(result.seed)}`, ...result.failures.slice(0, 5).map((f) => `  [${f.oracle}] ${f.detail.split("\n")[0] ?? ""}`)];
+  return [`FAIL ${replayLine(result.seed)}`, ...result.failures.slice(0, 5).map((f) => `  [${f.oracle}] ${f.detail.split("\n")[0] ?? ""}`), `  shrink it: npm run sim -- --seed ${result.seed} --shrink`];
 }
