@@ -7,10 +7,9 @@
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FtpControl, openData } from "./ftp-control.js";
+import { FtpControl, openData, slowDownload } from "./ftp-control.js";
 import { cliCommand, haveTool, logRecords, startServer, tempDir, waitForRecord, type RunningServer } from "./server.js";
 
 const root = tempDir("pasv-logs-");
@@ -45,23 +44,6 @@ async function alice(port: number): Promise<FtpControl> {
 async function until(what: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;
   while (!what() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-}
-
-/** A passive data connection that reads slowly (about `bytesPerSecond`), counting what it got. */
-function slowReader(port: number, bytesPerSecond: number): { bytes: () => number; socket: net.Socket } {
-  const socket = net.connect({ port, host: "127.0.0.1" });
-  let total = 0;
-  const begun = Date.now();
-  socket.on("error", () => undefined);
-  socket.on("data", (b: Buffer) => {
-    total += b.length;
-    const ahead = total / bytesPerSecond - (Date.now() - begun) / 1000;
-    if (ahead > 0.02) {
-      socket.pause();
-      setTimeout(() => socket.resume(), ahead * 1000);
-    }
-  });
-  return { bytes: () => total, socket };
 }
 
 const SESSION_FIELDS = ["session", "client", "clientPort", "tls", "user"];
@@ -162,7 +144,7 @@ describe("the JSON log", () => {
 
   it("a client killed mid-download is logged: the transfer with its bytes, then the session's close", async () => {
     const c = await alice(s.port);
-    const dl = slowReader(await c.pasv(), 4 * 1024 * 1024);
+    const dl = slowDownload(await c.pasv(), 4 * 1024 * 1024);
     expect((await c.cmd("RETR big.bin")).code).toBe(150);
     await until(() => dl.bytes() > 2 * 1024 * 1024, 10_000);
     const received = dl.bytes();
@@ -220,7 +202,7 @@ describe("a stop in the log", () => {
   it("a download cut by SIGTERM at the drain's end is logged with the bytes sent, then the drain and the exit", async () => {
     const s = await serve(["--drain-timeout", "1"]);
     const c = await alice(s.port);
-    const dl = slowReader(await c.pasv(), 8 * 1024 * 1024);
+    const dl = slowDownload(await c.pasv(), 8 * 1024 * 1024);
     expect((await c.cmd("RETR big.bin")).code).toBe(150);
     await until(() => dl.bytes() > 4 * 1024 * 1024, 10_000);
     process.kill(s.pid, "SIGTERM");
