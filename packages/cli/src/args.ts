@@ -112,7 +112,7 @@ Options:
       --tls-required            named users must use TLS for login and data (anonymous may not need it)
       --tls-handshake-timeout SECONDS
                                 cut a TLS handshake (AUTH TLS or a protected data connection)
-                                not finished after SECONDS (default 30)
+                                not finished after SECONDS (default 10)
   -h, --help                    show this help
       --version                 show the version
 `;

@@ -142,6 +142,9 @@ function failureReply(failure: TransferFailure): Reply {
           return { code: 426, text: "Data connection timed out; transfer aborted." };
         case "tls":
           return { code: 522, text: "TLS negotiation on the data connection failed." };
+        case "tls-timeout":
+          // No TLS at all came (a client that believes the data is clear): the connection failed.
+          return { code: 425, text: "No TLS handshake on the data connection in time." };
         default:
           return assertNever(failure.reason);
       }

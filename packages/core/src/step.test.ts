@@ -861,6 +861,35 @@ describe("edge cases of every command", () => {
     expect(codes(anon.cmd("RETR /big.iso"))).toEqual([150, 226]);
   });
 
+  it("after a PROT C refused by policy, transfers get 522 before the mark until PROT P (curl --ftp-ssl-control)", () => {
+    const files = { "/f.txt": "hello" };
+    // AUTH SSL implies PROT P; the client then asks for clear data and is refused, so it will
+    // connect in the clear: refusing the transfer now beats a 150 and a handshake that never comes.
+    for (const user of [["alice", "secret"], ["anonymous", "me@"]] as const) {
+      const w = new World({ config: { tls: true, requireTlsForData: true }, files });
+      w.cmd("AUTH SSL");
+      w.login(...user);
+      w.cmd("PBSZ 0");
+      expect(codes(w.cmd("PROT C"))).toEqual([534]);
+      w.cmd("EPSV");
+      w.connectData();
+      expect(w.cmd("RETR /f.txt")).toEqual(["522 Data connections must be encrypted; send PROT P."]);
+      expect(codes(w.cmd("LIST"))).toEqual([522]);
+      // The data set-up is untouched: after PROT P the same channel serves the transfer.
+      expect(codes(w.cmd("PROT P"))).toEqual([200]);
+      expect(codes(w.cmd("RETR /f.txt"))).toEqual([150, 226]);
+    }
+    // An anonymous session whose protection is C keeps its clear data after a refused PROT C.
+    const anon = new World({ config: { tls: true, requireTlsForData: true }, files });
+    anon.cmd("AUTH TLS");
+    anon.login("anonymous", "me@");
+    anon.cmd("PBSZ 0");
+    expect(codes(anon.cmd("PROT C"))).toEqual([534]);
+    anon.cmd("PASV");
+    anon.connectData();
+    expect(codes(anon.cmd("RETR /f.txt"))).toEqual([150, 226]);
+  });
+
   it("closes after too many unknown commands", () => {
     const w = new World({ config: { limits: { maxBadCommands: 2 } } });
     expect(codes(w.send("A\r\nB\r\nNOOP\r\nC\r\nD\r\nE\r\n"))).toEqual([500, 500, 200, 500, 500, 421]);
@@ -947,9 +976,12 @@ describe("edge cases of every command", () => {
     w.cmd("RETR big.iso");
     expect(codes(w.finishTransfer({ side: "data", reason: "tls" }))).toEqual([522]);
     w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    expect(codes(w.finishTransfer({ side: "data", reason: "tls-timeout" }))).toEqual([425]);
+    w.cmd("PASV");
     w.cmd("STOU x");
     expect(codes(w.finishTransfer({ side: "file", error: "exists" }))).toEqual([553]);
-    expect(w.notices.filter((n) => (n as { kind: string }).kind === "transfer")).toHaveLength(3);
+    expect(w.notices.filter((n) => (n as { kind: string }).kind === "transfer")).toHaveLength(4);
   });
 
   it("active mode: connect timeout, and a passive listener nobody used expires silently", () => {

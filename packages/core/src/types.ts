@@ -157,8 +157,8 @@ export type TransferSpec =
     };
 
 export type TransferFailure =
-  /** The data connection broke, was reset, or stalled. */
-  | { readonly side: "data"; readonly reason: "reset" | "stall" | "tls" }
+  /** The data connection broke, was reset, or stalled; its TLS handshake failed or ran out of time. */
+  | { readonly side: "data"; readonly reason: "reset" | "stall" | "tls" | "tls-timeout" }
   /** The file system failed while reading or writing. */
   | { readonly side: "file"; readonly error: FsErrorKind };
 

@@ -375,7 +375,7 @@ describe("DataChannels TLS on open", () => {
     await expect(opening).rejects.toMatchObject({ reason: "tls", message: "alert 40" });
   });
 
-  it("a handshake that outlasts the handshake deadline (not the longer stall timeout) cuts the socket and rejects tls", async () => {
+  it("a handshake that outlasts the handshake deadline (not the longer stall timeout) cuts the socket and rejects tls-timeout", async () => {
     const tls = new FakeTls();
     const s = setup({ tls, tlsHandshakeMs: 1_000 });
     s.channels.listen(1, 4);
@@ -389,7 +389,7 @@ describe("DataChannels TLS on open", () => {
     expect(raw.destroyed).toBe(false);
     s.platform.clock.advance(1);
     expect(raw.destroyed).toBe(true);
-    expect(await outcome).toMatchObject({ reason: "tls", message: "TLS handshake timed out" });
+    expect(await outcome).toMatchObject({ reason: "tls-timeout", message: "TLS handshake timed out" });
   });
 
   it("a channel closed during the handshake destroys the secure socket and rejects reset", async () => {

@@ -219,13 +219,13 @@ function noop(): void {
 
 const quiet = { data: noop, end: noop, error: noop, drain: noop, finished: noop, close: noop };
 
-/** A TLS handshake that does not finish in time fails as "tls", and its socket is cut. */
+/** A TLS handshake that does not finish in time fails as "tls-timeout", and its socket is cut. */
 async function withDeadline<T>(work: Promise<T>, platform: Platform, ms: Millis, onTimeout: () => void): Promise<T> {
   let timer: { cancel(): void } | null = null;
   const expired = new Promise<never>((_, reject) => {
     timer = platform.clock.after(ms, () => {
       onTimeout();
-      reject(new DataStreamError("tls", "TLS handshake timed out"));
+      reject(new DataStreamError("tls-timeout", "TLS handshake timed out"));
     });
   });
   try {

@@ -6,7 +6,7 @@ import type { Endpoint, Family, Millis } from "@pasv/core";
  * that has not finished after this long fails and its socket is cut. A handshake is a few round
  * trips; anything longer is a peer holding the connection (and its session slot) open by sending
  * half a ClientHello. */
-export const TLS_HANDSHAKE_MS = 30_000;
+export const TLS_HANDSHAKE_MS = 10_000;
 
 export interface SessionIo {
   /** The platform clock (ms). The simulator's is virtual. */
@@ -54,7 +54,7 @@ export interface DataIo {
 /** How a data connection failed; anything else a DataStream throws counts as "reset". */
 export class DataStreamError extends Error {
   override readonly name = "DataStreamError";
-  constructor(readonly reason: "reset" | "stall" | "tls", message?: string) {
+  constructor(readonly reason: "reset" | "stall" | "tls" | "tls-timeout", message?: string) {
     super(message ?? reason);
   }
 }

@@ -59,7 +59,7 @@ export interface ServerOptions {
    * force_local_logins_ssl and force_local_data_ssl); anonymous sessions may stay in plaintext. */
   readonly tls?: { readonly required?: boolean };
   /** A TLS handshake (AUTH TLS, or a PROT P data connection) not finished after this long is cut
-   * (default TLS_HANDSHAKE_MS, 30 s). */
+   * (default TLS_HANDSHAKE_MS, 10 s). */
   readonly tlsHandshakeTimeoutMs?: number;
   readonly core?: { readonly limits?: Partial<CoreLimits>; readonly timeouts?: Partial<CoreTimeouts> };
   /** One line per transfer and notable event. */

@@ -375,7 +375,7 @@ export class Session {
 
 /** Marks errors from the data connection so they are not mistaken for file-system failures. */
 class DataSideError extends Error {
-  constructor(readonly reason: "reset" | "stall" | "tls", cause: unknown) {
+  constructor(readonly reason: "reset" | "stall" | "tls" | "tls-timeout", cause: unknown) {
     super(String(cause));
   }
 }

@@ -63,6 +63,21 @@ describe.runIf(haveTool("curl", () => has("curl")))("FTPS with curl", () => {
     expect(curl("--ssl-reqd", "-k", url("")).stdout.toString()).toContain("payload.bin");
   });
 
+  it("--ftp-ssl-control (AUTH SSL, then PROT C refused with 534) gets 522 before the mark, not a 150 and a wait", () => {
+    // curl protects only the control connection and carries on after the 534: it would open a clear
+    // data connection while the session expects a handshake (issue 14: no reply for 10 minutes).
+    const since = Date.now();
+    const r = spawnSync("curl", ["-v", "--max-time", "20", "--ftp-ssl-control", "-k", url("payload.bin")], { maxBuffer: 16 * 1024 * 1024 });
+    const trace = r.stderr.toString();
+    expect(trace).toContain("> PROT C");
+    expect(trace).toContain("< 534 ");
+    expect(trace).toContain("< 522 Data connections must be encrypted");
+    expect(trace).not.toContain("< 150 ");
+    expect(r.status).not.toBe(0);
+    expect(r.status).not.toBe(28); // not curl's own timeout
+    expect(Date.now() - since).toBeLessThan(10_000);
+  });
+
   it("refuses a named user's plaintext login with 530, and still serves anonymous in plaintext", () => {
     const plain = curl(url("payload.bin"));
     expect(plain.status).not.toBe(0);
