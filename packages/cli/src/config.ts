@@ -33,6 +33,9 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   "tls-key": "path",
   "tls-required": "boolean",
   "tls-handshake-timeout": "integer",
+  "tls-min-version": "string",
+  "tls-ciphers": "string",
+  "implicit-tls-port": "integer",
   "drain-timeout": "integer",
   xferlog: "path",
   metrics: "string",
@@ -154,7 +157,7 @@ export function readConfig(text: string, file: string, dir: string): Config | st
     }
     // The flag's own checks, here so the error can name the line; a rule between flags (a
     // certificate needs its key) is checked once all are in.
-    if (kind !== "boolean" && !key.startsWith("tls-")) {
+    if (kind !== "boolean" && !key.startsWith("tls-") && key !== "implicit-tls-port") {
       const alone = parseCli(args.slice(args.lastIndexOf(`--${key}`)));
       if (alone.kind === "error") return at(`${key}: ${alone.message}`);
     }

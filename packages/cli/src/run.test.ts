@@ -1,7 +1,14 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseCli, USAGE, type CliOptions } from "./args.js";
 import { parsePasswordHash, verifyPassword } from "@pasv/driver";
 import { runCommand, serverOptions, VERSION, type CommandHost, type CommandOptions, type CommandServer, type PasswordInput } from "./run.js";
+
+// A real certificate and its key (the run checks them before it builds a server).
+const fixtures = path.resolve(import.meta.dirname, "../../node/test-fixtures");
+const CERT = readFileSync(path.join(fixtures, "cert.pem"), "utf8");
+const KEY = readFileSync(path.join(fixtures, "key.pem"), "utf8");
 
 // htpasswd -nbB -C 4, password "pässword 1".
 const BCRYPT = "$2y$04$c0fxWKDhAxl80Ae4vKzp8udyVlJKK9lkFbRV/Ymz7TMBp/pdaOJvC";
@@ -34,8 +41,8 @@ class FakeServer implements CommandServer {
   bound = { address: "127.0.0.1", port: 2121 };
   private finishClose: ((ok: boolean) => void) | null = null;
 
-  listen(port: number, host: string): Promise<{ address: string; port: number }> {
-    this.calls.push(`listen ${host}:${port}`);
+  listen(port: number, host: string, options?: { readonly implicitTls?: boolean }): Promise<{ address: string; port: number }> {
+    this.calls.push(`listen ${host}:${port}${options?.implicitTls === true ? " implicit" : ""}`);
     return this.listenError === null ? Promise.resolve(this.bound) : Promise.reject(this.listenError);
   }
 
@@ -260,9 +267,21 @@ describe("runCommand: start-up errors exit 2", () => {
 
   it("unreadable TLS material", async () => {
     const host = new FakeHost(["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
-    host.files.set("c.pem", "CERT");
+    host.files.set("c.pem", CERT);
     expect(await run(host)).toBe(2);
-    expect(host.stderr()).toMatch(/^pasv: cannot read the TLS certificate or key: ENOENT: k.pem/);
+    expect(host.stderr()).toMatch(/^pasv: cannot read the TLS key k.pem: ENOENT: k.pem\n/);
+  });
+
+  it("a certificate that is not PEM, or a key that does not match it, is one line naming the file", async () => {
+    const garbage = new FakeHost(["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+    garbage.files.set("c.pem", "CERT").set("k.pem", KEY);
+    expect(await run(garbage)).toBe(2);
+    expect(garbage.stderr()).toBe(`pasv: c.pem: not a PEM certificate (no "-----BEGIN CERTIFICATE-----" block)\n${TRY}`);
+    expect(garbage.created).toEqual([]);
+    const swapped = new FakeHost(["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+    swapped.files.set("c.pem", KEY).set("k.pem", CERT);
+    expect(await run(swapped)).toBe(2);
+    expect(swapped.stderr()).toMatch(/^pasv: c\.pem: not a PEM certificate/);
   });
 
   it("a server the options cannot build", async () => {
@@ -278,6 +297,20 @@ describe("runCommand: start-up errors exit 2", () => {
     expect(await run(host)).toBe(2);
     expect(host.stderr()).toBe(`pasv: cannot listen on 0.0.0.0:21: EADDRINUSE\n${TRY}`);
     expect(host.server.calls).toEqual(["created", "listen 0.0.0.0:21"]);
+  });
+
+  it("a failure of the implicit listener closes the plain one and names the flag", async () => {
+    const host = new FakeHost(["-p", "21", "--implicit-tls-port", "990", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+    host.files.set("c.pem", CERT).set("k.pem", KEY);
+    const server = host.server;
+    const listen = server.listen.bind(server);
+    server.listen = (port, address, options) => (options?.implicitTls === true ? Promise.reject(new Error("EACCES")) : listen(port, address, options));
+    const ran = run(host);
+    await new Promise((r) => setTimeout(r, 10));
+    server.settleClose();
+    expect(await ran).toBe(2);
+    expect(host.stderr()).toBe(`pasv: cannot listen on 127.0.0.1:990 (--implicit-tls-port): EACCES\n${TRY}`);
+    expect(server.calls).toEqual(["created", "listen 127.0.0.1:21", "close drain=undefined"]);
   });
 });
 
@@ -348,7 +381,7 @@ describe("runCommand: serving", () => {
 
   it("describes users, write access, TLS and an IPv6 address", async () => {
     const host = new FakeHost(["/srv", "-H", "::1", "-u", "a:1", "--users", "u.txt", "-w", "--no-anonymous", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required"]);
-    host.files.set("u.txt", `b:${BCRYPT}\n`).set("c.pem", "CERT").set("k.pem", "KEY");
+    host.files.set("u.txt", `b:${BCRYPT}\n`).set("c.pem", CERT).set("k.pem", KEY);
     host.server.bound = { address: "::1", port: 2121 };
     expect(await run(host)).toBeNull();
     expect(host.out_).toEqual(["pasv: serving /srv on ftp://[::1]:2121 (2 users read-write, TLS required for users) [testrt]"]);
@@ -357,14 +390,27 @@ describe("runCommand: serving", () => {
       { user: "a", password: "1", write: true },
       { user: "b", passwordHash: BCRYPT, write: true },
     ]);
-    expect(created.tls).toEqual({ cert: new TextEncoder().encode("CERT"), key: new TextEncoder().encode("KEY"), required: true });
+    expect(created.tls).toEqual({ cert: new TextEncoder().encode(CERT), key: new TextEncoder().encode(KEY), required: true, minVersion: "TLSv1.2", ciphers: null });
   });
 
   it("one user, read-only, TLS offered", async () => {
     const host = new FakeHost(["-u", "a:1", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
-    host.files.set("c.pem", "C").set("k.pem", "K");
+    host.files.set("c.pem", CERT).set("k.pem", KEY);
     await run(host);
     expect(host.out_[0]).toContain("(anonymous read-only, 1 user read-only, TLS offered)");
+  });
+
+  it("an implicit FTPS port beside the plain one, or alone; the TLS policy flags reach the server", async () => {
+    const both = new FakeHost(["-p", "2121", "--implicit-tls-port", "990", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-min-version", "1.3", "--tls-ciphers", "TLS_AES_256_GCM_SHA384"]);
+    both.files.set("c.pem", CERT).set("k.pem", KEY);
+    expect(await run(both)).toBeNull();
+    expect(both.server.calls).toEqual(["created", "listen 127.0.0.1:2121", "listen 127.0.0.1:990 implicit"]);
+    expect(both.out_[0]).toBe("pasv: serving /real/cwd on ftp://127.0.0.1:2121 and ftps://127.0.0.1:2121 (implicit TLS) (anonymous read-only, TLS offered) [testrt]");
+    expect(both.created[0]?.tls).toMatchObject({ minVersion: "TLSv1.3", ciphers: "TLS_AES_256_GCM_SHA384" });
+    const alone = new FakeHost(["--implicit-tls-port", "990", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+    alone.files.set("c.pem", CERT).set("k.pem", KEY);
+    expect(await run(alone)).toBeNull();
+    expect(alone.server.calls).toEqual(["created", "listen 127.0.0.1:990 implicit"]);
   });
 
   it("the server's log lines go to out with a timestamp", async () => {
@@ -424,7 +470,7 @@ describe("serverOptions", () => {
 
   it("maps every flag", () => {
     const o = options(["/srv", "-H", "0.0.0.0", "-p", "0", "-w", "--no-anonymous", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--login-fail-delay", "0.25", "--max-login-failures", "5", "--ban-after", "4", "--ban-window", "60", "--ban-seconds", "120", "--tls-cert", "c", "--tls-key", "k", "--tls-handshake-timeout", "7"]);
-    const tls = { cert: new Uint8Array([1]), key: new Uint8Array([2]), required: true };
+    const tls = { cert: new Uint8Array([1]), key: new Uint8Array([2]), required: true, minVersion: "TLSv1.2", ciphers: null } as const;
     expect(serverOptions(o, "/real/srv", [{ user: "a", password: "b" }], tls, log)).toEqual({
       root: "/real/srv",
       users: [{ user: "a", password: "b", write: true }],

@@ -5,6 +5,7 @@ import { readConfig, splitConfigFlag, type ConfigUser } from "./config.js";
 import { hashPasswordCommand, type PasswordInput } from "./hash-password.js";
 import { LineAppender } from "./line-appender.js";
 import { startMetrics, type MetricsEndpoint, type MetricsSource } from "./metrics.js";
+import { checkTlsFiles } from "./tls-files.js";
 import { duplicateUser, parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser, type LoginLimits } from "./args.js";
 
 export const VERSION = "0.1.0";
@@ -14,11 +15,19 @@ export const XFERLOG_FLUSH_MS = 5_000;
 
 /** The driver's options as the command builds them, with the TLS material read from disk. */
 export interface CommandOptions extends Omit<ServerOptions, "tls"> {
-  readonly tls?: { readonly key: Uint8Array; readonly cert: Uint8Array; readonly required: boolean };
+  readonly tls?: {
+    readonly key: Uint8Array;
+    readonly cert: Uint8Array;
+    readonly required: boolean;
+    readonly minVersion: "TLSv1.2" | "TLSv1.3";
+    /** null: the platform's modern default. */
+    readonly ciphers: string | null;
+  };
 }
 
 export interface CommandServer extends MetricsSource {
-  listen(port: number, host: string): Promise<{ address: string; port: number }>;
+  /** With `implicitTls`, TLS starts at connect (implicit FTPS) on this listener. */
+  listen(port: number, host: string, options?: { readonly implicitTls?: boolean }): Promise<{ address: string; port: number }>;
   close(options?: { readonly drainMs?: number }): Promise<void>;
 }
 
@@ -133,11 +142,19 @@ export async function runCommand(host: CommandHost): Promise<void> {
   }
   let tls: CommandOptions["tls"];
   if (o.tls !== null) {
-    try {
-      tls = { cert: host.readBytes(o.tls.cert), key: host.readBytes(o.tls.key), required: o.tls.required };
-    } catch (error) {
-      fail(`cannot read the TLS certificate or key: ${reason(error)}`);
-    }
+    const read = (what: string, file: string): Uint8Array => {
+      try {
+        return host.readBytes(file);
+      } catch (error) {
+        return fail(`cannot read the TLS ${what} ${file}: ${reason(error)}`);
+      }
+    };
+    const cert = read("certificate", o.tls.cert);
+    const key = read("key", o.tls.key);
+    const checked = checkTlsFiles(o.tls.cert, cert, o.tls.key, key, new Date());
+    if (typeof checked === "string") return fail(checked);
+    for (const warning of checked.warnings) host.err(`pasv: ${warning}`);
+    tls = { cert, key, required: o.tls.required, minVersion: o.tls.minVersion === "1.3" ? "TLSv1.3" : "TLSv1.2", ciphers: o.tls.ciphers };
   }
   let xferlog: LineAppender | null = null;
   if (o.xferlog !== null) {
@@ -155,13 +172,17 @@ export async function runCommand(host: CommandHost): Promise<void> {
   } catch (error) {
     return fail(reason(error));
   }
-  let address: { address: string; port: number };
-  try {
-    address = await server.listen(o.port, o.host);
-  } catch (error) {
-    return fail(`cannot listen on ${o.host}:${o.port}: ${reason(error)}`);
+  const endpoints: string[] = [];
+  for (const [port, implicitTls] of [[o.port, false], [o.tls?.implicitPort ?? null, true]] as const) {
+    if (port === null) continue;
+    try {
+      endpoints.push(url(await server.listen(port, o.host, implicitTls ? { implicitTls } : {}), implicitTls));
+    } catch (error) {
+      if (endpoints.length > 0) await server.close();
+      return fail(`cannot listen on ${o.host}:${String(port)}${implicitTls ? " (--implicit-tls-port)" : ""}: ${reason(error)}`);
+    }
   }
-  host.out(`pasv: serving ${dir} on ${url(address)} (${who(o, users)}) [${host.runtime}]`);
+  host.out(`pasv: serving ${dir} on ${endpoints.join(" and ")} (${who(o, users)}) [${host.runtime}]`);
   let metrics: MetricsEndpoint | null = null;
   if (o.metrics !== null) {
     try {
@@ -241,9 +262,9 @@ function loginOptions(l: LoginLimits): Pick<CommandOptions, "loginFailDelayMs" |
   };
 }
 
-function url(address: { address: string; port: number }): string {
+function url(address: { address: string; port: number }, implicitTls: boolean): string {
   const host = address.address.includes(":") ? `[${address.address}]` : address.address;
-  return `ftp://${host}:${address.port}`;
+  return `${implicitTls ? "ftps" : "ftp"}://${host}:${String(address.port)}${implicitTls ? " (implicit TLS)" : ""}`;
 }
 
 function who(o: CliOptions, users: readonly CliUser[]): string {

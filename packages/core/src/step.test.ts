@@ -1053,6 +1053,19 @@ describe("edge cases of every command", () => {
     w.login();
     expect(w.cmd("PASV")[0]).toMatch(/\(203,0,113,5,/);
     expect(w.cmd("STAT").join("\n")).toContain("protected by TLS");
+    expect(w.cmd("STAT").join("\n")).toContain("data protection: Private");
+    expect(codes(w.cmd("CCC"))).toEqual([534]);
+    // PROT still follows PBSZ, and with data protection required PROT C is refused.
+    const forced = new World({ implicitTls: true, config: { tls: true, requireTlsForData: true } });
+    expect(codes(forced.cmd("PROT C"))).toEqual([503]);
+    forced.cmd("PBSZ 0");
+    expect(codes(forced.cmd("PROT C"))).toEqual([534]);
+    forced.login();
+    forced.cmd("PASV");
+    forced.connectData();
+    expect(codes(forced.cmd("LIST"))).toEqual([522]);
+    expect(codes(forced.cmd("PROT P"))).toEqual([200]);
+    expect(codes(forced.cmd("LIST"))).toEqual([150, 226]);
   });
 
   it("STAT shows the data connection state and an active target", () => {

@@ -87,6 +87,16 @@ export interface Clock {
   after(delay: Millis, fn: () => void): Timer;
 }
 
+/** A connection on an implicit-TLS listener, before its handshake. */
+export interface PendingTls {
+  readonly local: Endpoint;
+  readonly remote: Endpoint;
+  /** Runs the server-side handshake; resolves with the protected socket (paused), rejects when it fails. */
+  handshake(): Promise<ByteSocket>;
+  /** Cuts the connection (a handshake past its deadline). Idempotent. */
+  destroy(): void;
+}
+
 export interface TlsUpgrader {
   /** Server-side handshake over `socket`. `prefix` holds bytes already read from it (a ClientHello
    * that arrived while the connection sat idle). Rejects when the handshake fails. */
@@ -110,6 +120,9 @@ export interface Platform {
   connect(request: ConnectRequest): Promise<ByteSocket>;
   /** null when this platform cannot run server-side TLS over an accepted connection. */
   readonly tls: TlsUpgrader | null;
+  /** A listener where TLS starts at connect (implicit FTPS), for a platform that has one of its own
+   * (Deno.listenTls). Without it an implicit listener is `listen` plus `tls.upgrade`. */
+  readonly listenTls?: (request: ListenRequest, accept: (pending: PendingTls) => void) => Promise<Listener>;
   /** The local-disk file system rooted at `root`. */
   localFs(root: string): LocalVfs;
   /** Where `root` defaults to. */

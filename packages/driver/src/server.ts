@@ -10,9 +10,9 @@ import { Emitter } from "./events.js";
 import { resolveHome, subtreeVfs } from "./home.js";
 import { sessionLine, transferLine } from "./log-line.js";
 import { xferlogLine } from "./xferlog.js";
-import type { ByteSocket, Listener, Platform, Timer } from "./platform.js";
-import { PlatformSessionIo } from "./platform-io.js";
-import { SessionCounter } from "./policy.js";
+import type { ByteSocket, Listener, ListenRequest, PendingTls, Platform, Timer } from "./platform.js";
+import { PlatformSessionIo, TLS_HANDSHAKE_MS } from "./platform-io.js";
+import { SessionCounter, type Admission } from "./policy.js";
 import { checkPortRange, DEFAULT_PASSIVE_PORTS, defaultMaxPassivePerIp, PassiveCounter, type PortRange } from "./port-range.js";
 import { Session, type Reducer } from "./session.js";
 import type { Vfs } from "./vfs.js";
@@ -101,6 +101,9 @@ export class FtpServer extends Emitter<ServerEvents> {
   private readonly ports: PortRange;
   private readonly passive: PassiveCounter;
   private listener: Listener | null = null;
+  private implicitListener: Listener | null = null;
+  /** Implicit-TLS connections in their handshake: not sessions yet, but cut at shutdown. */
+  private readonly handshaking = new Set<PendingTls>();
   /** Every root known at construction, pinned (see listen). */
   private readonly pinned: Promise<void>;
   private nextId = 1;
@@ -184,12 +187,70 @@ export class FtpServer extends Emitter<ServerEvents> {
     return this.sessions.size;
   }
 
-  async listen(port = 2121, host = "127.0.0.1"): Promise<{ address: string; port: number }> {
-    if (this.listener !== null) throw new Error("already listening");
+  /**
+   * Accepts FTP sessions on `host:port`; with `implicitTls`, implicit FTPS: TLS from the first byte,
+   * the greeting inside it, data protected by default (port 990 by convention). One listener of each
+   * kind; both serve at once.
+   */
+  async listen(port = 2121, host = "127.0.0.1", options: { readonly implicitTls?: boolean } = {}): Promise<{ address: string; port: number }> {
+    const implicit = options.implicitTls === true;
+    if ((implicit ? this.implicitListener : this.listener) !== null) throw new Error("already listening");
+    if (implicit && this.options.tls === undefined) throw new Error("implicit TLS needs the tls option (a certificate)");
+    if (this.closing) throw new Error("the server is closed");
     await this.pinned;
     const family = host.includes(":") ? 6 : 4;
-    this.listener = await this.platform.listen({ host, port, family, backlog: LISTEN_BACKLOG, urgentData: true }, (socket) => this.accept(socket));
-    return { address: this.listener.address, port: this.listener.port };
+    const request: ListenRequest = { host, port, family, backlog: LISTEN_BACKLOG, urgentData: true };
+    const listener = implicit ? await this.listenImplicit(request) : await this.platform.listen(request, (socket) => this.accept(socket, false, this.admit(socket)));
+    if (implicit) this.implicitListener = listener;
+    else this.listener = listener;
+    return { address: listener.address, port: listener.port };
+  }
+
+  private listenImplicit(request: ListenRequest): Promise<Listener> {
+    const own = this.platform.listenTls;
+    if (own !== undefined) return own(request, (pending) => this.acceptImplicit(pending));
+    const tls = this.platform.tls;
+    if (tls === null) return Promise.reject(new Error("TLS is not available on this platform"));
+    return this.platform.listen(request, (socket) =>
+      this.acceptImplicit({ local: socket.local, remote: socket.remote, handshake: () => tls.upgrade(socket, []), destroy: () => socket.destroy() }),
+    );
+  }
+
+  /**
+   * The slot is taken before the handshake (a handshake holds a socket and memory too) and its
+   * deadline bounds it; a connection that does not speak TLS (a plaintext client, a scanner) is cut
+   * without a reply, since nothing it could read was ever agreed, and costs one log line.
+   */
+  private acceptImplicit(pending: PendingTls): void {
+    const admission = this.admit(pending);
+    this.handshaking.add(pending);
+    let timedOut = false;
+    const deadline = this.platform.clock.after(this.options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_MS, () => {
+      timedOut = true;
+      pending.destroy();
+    });
+    const remote = this.remoteOf(pending);
+    pending.handshake().then(
+      (secure) => {
+        deadline.cancel();
+        this.handshaking.delete(pending);
+        if (this.closing) {
+          if (admission.admitted) admission.release();
+          secure.destroy();
+          return;
+        }
+        this.accept(secure, true, admission);
+      },
+      (error: unknown) => {
+        deadline.cancel();
+        this.handshaking.delete(pending);
+        if (admission.admitted) admission.release();
+        pending.destroy();
+        // One line whatever the TLS layer's message holds (OpenSSL's end in a newline).
+        const why = timedOut ? "timed out" : `failed: ${(error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim()}`;
+        this.log(`implicit TLS from ${remote.address} port ${String(remote.port)}: handshake ${why}; closed without a reply`);
+      },
+    );
   }
 
   /**
@@ -218,7 +279,8 @@ export class FtpServer extends Emitter<ServerEvents> {
 
   private async shutDown(drainMs: Millis): Promise<void> {
     this.closing = true;
-    const stopped = this.listener?.close() ?? Promise.resolve();
+    const stopped = Promise.all([this.listener?.close(), this.implicitListener?.close()]);
+    for (const pending of this.handshaking) pending.destroy();
     const timers: Timer[] = [];
     const stopAll = (): void => {
       for (const { session } of this.sessions.values()) session.post({ type: "shutdown", now: this.platform.clock.now() });
@@ -268,12 +330,21 @@ export class FtpServer extends Emitter<ServerEvents> {
    * exactly once, when the socket reports its close: PlatformSessionIo reports the end once, and
    * the admission's release is idempotent besides.
    */
-  private accept(socket: ByteSocket): void {
+  private remoteOf(socket: { readonly remote: Endpoint }): Endpoint {
+    return { address: normalizeIp(socket.remote.address)?.address ?? socket.remote.address, port: socket.remote.port };
+  }
+
+  private admit(socket: { readonly remote: Endpoint }): Door {
+    const address = this.remoteOf(socket).address;
+    if (this.closing) return { admitted: false, reason: "shutting-down" };
+    if (this.bans?.banned(address, this.platform.clock.now()) === true) return { admitted: false, reason: "banned" };
+    return this.counter.admit(address);
+  }
+
+  private accept(socket: ByteSocket, implicitTls: boolean, admission: Door): void {
     const id = this.nextId++;
-    const remote: Endpoint = { address: normalizeIp(socket.remote.address)?.address ?? socket.remote.address, port: socket.remote.port };
-    const banned = this.bans?.banned(remote.address, this.platform.clock.now()) === true;
-    const admission = this.closing ? ({ admitted: false, reason: "shutting-down" } as const) : banned ? ({ admitted: false, reason: "banned" } as const) : this.counter.admit(remote.address);
-    if (banned) this.log(sessionLine(id, remote, "refused: the address is banned"));
+    const remote = this.remoteOf(socket);
+    if (!admission.admitted && admission.reason === "banned") this.log(sessionLine(id, remote, "refused: the address is banned"));
     const passive = { range: this.ports, claim: () => this.passive.claim(remote.address) };
     const handshake = this.options.tlsHandshakeTimeoutMs;
     const io = new PlatformSessionIo(this.platform, socket, passive, () => {
@@ -288,7 +359,7 @@ export class FtpServer extends Emitter<ServerEvents> {
     const stepped = this.instrument.stepped;
     const session = new Session({
       config: this.config,
-      open: { local: socket.local, remote: socket.remote, implicitTls: false, passiveAddress: this.passiveAddress(remote), refuse: admission.admitted ? null : { reason: admission.reason } },
+      open: { local: socket.local, remote: socket.remote, implicitTls, passiveAddress: this.passiveAddress(remote), refuse: admission.admitted ? null : { reason: admission.reason } },
       io,
       auth: this.auth,
       ...(this.instrument.reducer === undefined ? {} : { reducer: this.instrument.reducer }),
@@ -336,6 +407,9 @@ export class FtpServer extends Emitter<ServerEvents> {
     }
   }
 }
+
+/** Admitted under the caps, or refused with the reason its 421 gives. */
+type Door = Admission | { readonly admitted: false; readonly reason: "banned" | "shutting-down" };
 
 function badHome(home: string): never {
   throw new Error(`the home ${home} must be a directory under the root (no "..") or an absolute path`);

@@ -1,27 +1,20 @@
 // The embedding API on Node: the driver's server on node:net, node:tls and the local disk.
-import { constants } from "node:crypto";
-import tls from "node:tls";
 import { FtpServer, type ServerOptions as DriverOptions } from "@pasv/driver";
 import { nodePlatform } from "./node-platform.js";
+import { secureContext, type TlsMaterial } from "./tls-context.js";
 
 export interface ServerOptions extends Omit<DriverOptions, "tls"> {
   /**
-   * Enables AUTH TLS (explicit FTPS). With `required`, named users must protect the control
-   * connection before USER and their data with PROT P (vsftpd's force_local_logins_ssl and
+   * Enables FTPS: AUTH TLS (explicit) on every listener, and `listen(port, host, { implicitTls:
+   * true })` for implicit FTPS. With `required`, named users must protect the control connection
+   * before USER and their data with PROT P (vsftpd's force_local_logins_ssl and
    * force_local_data_ssl); anonymous sessions may stay in plaintext.
    */
-  readonly tls?: { readonly key: string | Uint8Array; readonly cert: string | Uint8Array; readonly required?: boolean };
+  readonly tls?: TlsMaterial & { readonly required?: boolean };
 }
 
 export function createServer(options: ServerOptions = {}): FtpServer {
   const { tls: material, ...rest } = options;
   if (material === undefined) return new FtpServer(nodePlatform(null), rest);
-  // No client-initiated renegotiation (TLS 1.2): each one costs the server a full handshake, and
-  // nothing in FTPS needs it (vsftpd and ProFTPD refuse it too).
-  const context = tls.createSecureContext({ key: pem(material.key), cert: pem(material.cert), secureOptions: constants.SSL_OP_NO_RENEGOTIATION });
-  return new FtpServer(nodePlatform(context), { ...rest, tls: { required: material.required === true } });
-}
-
-function pem(material: string | Uint8Array): string | Buffer {
-  return typeof material === "string" ? material : Buffer.from(material.buffer, material.byteOffset, material.byteLength);
+  return new FtpServer(nodePlatform(secureContext(material)), { ...rest, tls: { required: material.required === true } });
 }

@@ -1,0 +1,184 @@
+// Implicit FTPS as users meet it: `pasv --implicit-tls-port` beside the plain port, with a
+// certificate signed by an intermediate CA (so a client that trusts only the root verifies the
+// connection only if the whole chain is served), real clients (curl ftps://, Python's ftplib, Node's
+// TLS client) and clients that must be refused (TLS 1.1 only, plaintext on the TLS port).
+import { execFileSync, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import type { Socket } from "node:net";
+import path from "node:path";
+import tls from "node:tls";
+import { parse227 } from "@pasv/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FtpControl, openData } from "./ftp-control.js";
+import { haveTool, startServer, tempDir, type RunningServer } from "./server.js";
+
+const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+/** Which pasv runs: the Node command, or under PASV_E2E_SERVER=deno the Deno adapter (Deno.listenTls). */
+const onDeno = process.env.PASV_E2E_SERVER === "deno";
+
+let server: RunningServer;
+let implicitPort: number;
+const root = tempDir();
+const work = tempDir("pasv-ftps-client-");
+const pki = tempDir("pasv-pki-");
+const payload = randomBytes(3 * 1024 * 1024 + 7);
+const at = (name: string): string => path.join(pki.dir, name);
+
+/** Root CA -> intermediate CA -> leaf (localhost, 127.0.0.1); the served file is leaf + intermediate. */
+function makeChain(): void {
+  const openssl = (...args: string[]): void => void execFileSync("openssl", args, { stdio: "ignore" });
+  writeFileSync(at("ca.ext"), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
+  writeFileSync(at("leaf.ext"), "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
+  openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", at("root.key"), "-out", at("root.pem"), "-days", "30", "-subj", "/CN=pasv test root");
+  openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", at("int.key"), "-out", at("int.csr"), "-subj", "/CN=pasv test intermediate");
+  openssl("x509", "-req", "-in", at("int.csr"), "-CA", at("root.pem"), "-CAkey", at("root.key"), "-CAcreateserial", "-out", at("int.pem"), "-days", "30", "-extfile", at("ca.ext"));
+  openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", at("leaf.key"), "-out", at("leaf.csr"), "-subj", "/CN=localhost");
+  openssl("x509", "-req", "-in", at("leaf.csr"), "-CA", at("int.pem"), "-CAkey", at("int.key"), "-CAcreateserial", "-out", at("leaf.pem"), "-days", "30", "-extfile", at("leaf.ext"));
+  writeFileSync(at("chain.pem"), Buffer.concat([readFileSync(at("leaf.pem")), readFileSync(at("int.pem"))]));
+}
+
+beforeAll(async () => {
+  makeChain();
+  writeFileSync(path.join(root.dir, "payload.bin"), payload);
+  server = await startServer(root.dir, ["-u", "alice:s3cret", "-w", "--tls-cert", at("chain.pem"), "--tls-key", at("leaf.key"), "--tls-required", "--implicit-tls-port", "0", "--tls-handshake-timeout", "3"], onDeno ? {} : { entry: "node-cli" });
+  const m = /ftps:\/\/[^:]+:(\d+) \(implicit TLS\)/.exec(server.output());
+  if (m === null) throw new Error(`no implicit port in: ${server.output()}`);
+  implicitPort = Number(m[1]);
+});
+
+afterAll(async () => {
+  await server.stop();
+  root.remove();
+  work.remove();
+  pki.remove();
+});
+
+function curl(...args: string[]): { status: number | null; stdout: Buffer; stderr: string } {
+  const r = spawnSync("curl", ["-sS", "--max-time", "30", "--cacert", at("root.pem"), ...args], { maxBuffer: 16 * 1024 * 1024 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr.toString() };
+}
+
+const ftps = (p: string): string => `ftps://alice:s3cret@localhost:${String(implicitPort)}/${p}`;
+
+/** A TLS connection to the implicit port as a control connection (greeting not yet read). */
+function secureControl(options: tls.ConnectionOptions = {}): Promise<{ control: FtpControl; socket: tls.TLSSocket }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: "127.0.0.1", port: implicitPort, servername: "localhost", ca: readFileSync(at("root.pem")), ...options }, () => resolve({ control: FtpControl.over(socket), socket }));
+    socket.once("error", reject);
+  });
+}
+
+describe.runIf(haveTool("curl", () => has("curl")))("implicit FTPS with curl ftps://", () => {
+  it("verifies the whole chain, lists, downloads and uploads byte for byte", () => {
+    const list = curl(ftps(""));
+    expect(list.stderr).toBe("");
+    expect(list.stdout.toString()).toContain("payload.bin");
+    const got = curl(ftps("payload.bin"));
+    expect(got.stderr).toBe("");
+    expect(Buffer.compare(got.stdout, payload)).toBe(0);
+    const up = path.join(work.dir, "up.bin");
+    writeFileSync(up, payload.subarray(0, 1_000_003));
+    const put = curl("-T", up, ftps("up.bin"));
+    expect(put.stderr).toBe("");
+    expect(put.status).toBe(0);
+    expect(Buffer.compare(readFileSync(path.join(root.dir, "up.bin")), payload.subarray(0, 1_000_003))).toBe(0);
+  });
+});
+
+describe("implicit FTPS with Python's ftplib", () => {
+  it("connects in TLS, logs in and transfers protected without AUTH", () => {
+    const script = `
+import ftplib, ssl, io, sys
+ctx = ssl.create_default_context(cafile=${JSON.stringify(at("root.pem"))})
+class Implicit(ftplib.FTP_TLS):
+    def connect(self, host, port):
+        self.sock = ctx.wrap_socket(__import__("socket").create_connection((host, port), 20), server_hostname="localhost")
+        self.host = "localhost"
+        self.af = self.sock.family
+        self.file = self.sock.makefile("r", encoding=self.encoding)
+        self.welcome = self.getresp()
+        return self.welcome
+f = Implicit(context=ctx, timeout=20)
+print(f.connect("127.0.0.1", ${String(implicitPort)}), file=sys.stderr)
+f.login("alice", "s3cret")
+f.prot_p()
+buf = io.BytesIO()
+f.retrbinary("RETR payload.bin", buf.write)
+sys.stdout.buffer.write(buf.getvalue()[:32])
+f.quit()
+`;
+    const out = execFileSync("python3", ["-c", script], { timeout: 60_000 });
+    expect(Buffer.compare(out, payload.subarray(0, 32))).toBe(0);
+  });
+});
+
+describe("implicit FTPS refusals", () => {
+  it("a TLS 1.1-only client is refused by the server (a protocol-version alert), a TLS 1.2 one is served", async () => {
+    // SECLEVEL=0 so this client's own OpenSSL offers TLS 1.1: the refusal must come from the server.
+    const old = secureControl({ minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT@SECLEVEL=0" });
+    const refused: unknown = await old.then(
+      () => null,
+      (error: unknown) => error,
+    );
+    // The server's alert 70 (protocol_version), not this client declining to offer TLS 1.1.
+    expect((refused as { code?: string } | null)?.code).toBe("ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION");
+    const { control, socket } = await secureControl({ maxVersion: "TLSv1.2" });
+    expect(socket.getProtocol()).toBe("TLSv1.2");
+    expect((await control.greeting()).code).toBe(220);
+    control.close();
+  });
+
+  it("a plaintext client gets no greeting and is closed; the server keeps serving, with no stack trace in its log", async () => {
+    const plain = await FtpControl.connect(implicitPort);
+    const bytes: Buffer[] = [];
+    plain.socket.on("data", (b: Buffer) => bytes.push(b));
+    plain.send("USER alice");
+    expect(await plain.waitClosed(10_000)).toBe(true);
+    expect(Buffer.concat(bytes).toString("latin1")).not.toMatch(/\d{3} /);
+    // A silent one is cut at the handshake deadline (3 s here).
+    const silent = await FtpControl.connect(implicitPort);
+    const since = Date.now();
+    expect(await silent.waitClosed(10_000)).toBe(true);
+    expect(Date.now() - since).toBeGreaterThanOrEqual(2_500);
+    const { control } = await secureControl();
+    expect((await control.greeting()).code).toBe(220);
+    control.close();
+    expect(server.output()).toMatch(/implicit TLS from 127\.0\.0\.1 port \d+: handshake (failed|timed out)/);
+    expect(server.output()).not.toMatch(/^\s+at /m);
+  });
+
+  it("data is protected without PROT P, and PROT C is refused with --tls-required", async () => {
+    const { control } = await secureControl();
+    expect((await control.greeting()).code).toBe(220);
+    expect((await control.cmd("AUTH TLS")).code).toBe(503);
+    expect((await control.cmd("USER alice")).code).toBe(331);
+    expect((await control.cmd("PASS s3cret")).code).toBe(230);
+    expect((await control.cmd("PBSZ 0")).code).toBe(200);
+    expect((await control.cmd("PROT C")).code).toBe(534);
+    // PROT P after the refusal: a clear data connection would have been refused before the mark.
+    expect((await control.cmd("PROT P")).code).toBe(200);
+    expect((await control.cmd("TYPE I")).code).toBe(200);
+    const target = parse227((await control.cmd("PASV")).lines[0] ?? "");
+    if (target === null) throw new Error("PASV gave no address");
+    const raw: Socket = await openData(target.port);
+    const data = tls.connect({ socket: raw, servername: "localhost", ca: readFileSync(at("root.pem")) });
+    const chunks: Buffer[] = [];
+    data.on("data", (c: Buffer) => chunks.push(c));
+    const ended = new Promise<void>((resolve) => data.once("end", () => resolve()));
+    expect((await control.cmd("RETR payload.bin")).code).toBe(150);
+    await ended;
+    expect((await control.reply(20_000)).code).toBe(226);
+    expect(Buffer.compare(Buffer.concat(chunks), payload)).toBe(0);
+    control.close();
+  });
+});
+
+describe.runIf(haveTool("openssl", () => has("openssl")))("the certificate chain", () => {
+  it("is served whole: leaf and intermediate", () => {
+    const r = spawnSync("sh", ["-c", `timeout 10 openssl s_client -connect 127.0.0.1:${String(implicitPort)} -servername localhost -showcerts -CAfile ${at("root.pem")} </dev/null 2>&1`]);
+    const out = r.stdout.toString();
+    expect(out.match(/-----BEGIN CERTIFICATE-----/g)).toHaveLength(2);
+    expect(out).toContain("Verify return code: 0 (ok)");
+  });
+});
