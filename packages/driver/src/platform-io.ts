@@ -148,6 +148,9 @@ export class PlatformSessionIo implements SessionIo {
         // runtime's TLS layer left of the socket underneath (the core's close would be a FIN and a
         // grace period on a connection that can no longer carry a reply).
         raw.destroy();
+        // An upgrader may have taken the raw socket's events for itself (Deno's relays the bytes),
+        // so its close need not come back here: the session ends now either way (release is once).
+        this.release();
       },
     );
   }

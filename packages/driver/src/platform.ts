@@ -120,9 +120,6 @@ export interface Platform {
   connect(request: ConnectRequest): Promise<ByteSocket>;
   /** null when this platform cannot run server-side TLS over an accepted connection. */
   readonly tls: TlsUpgrader | null;
-  /** A listener where TLS starts at connect (implicit FTPS), for a platform that has one of its own
-   * (Deno.listenTls). Without it an implicit listener is `listen` plus `tls.upgrade`. */
-  readonly listenTls?: (request: ListenRequest, accept: (pending: PendingTls) => void) => Promise<Listener>;
   /** The local-disk file system rooted at `root`. */
   localFs(root: string): LocalVfs;
   /** Where `root` defaults to. */

@@ -207,8 +207,6 @@ export class FtpServer extends Emitter<ServerEvents> {
   }
 
   private listenImplicit(request: ListenRequest): Promise<Listener> {
-    const own = this.platform.listenTls;
-    if (own !== undefined) return own(request, (pending) => this.acceptImplicit(pending));
     const tls = this.platform.tls;
     if (tls === null) return Promise.reject(new Error("TLS is not available on this platform"));
     return this.platform.listen(request, (socket) =>

@@ -16,6 +16,14 @@ import { haveTool, startServer, tempDir, type RunningServer } from "./server.js"
 const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 /** Which pasv runs: the Node command, or under PASV_E2E_SERVER=deno the Deno adapter (Deno.listenTls). */
 const onDeno = process.env.PASV_E2E_SERVER === "deno";
+/**
+ * A runtime gap on Deno (packages/deno/README.md): curl closes a protected upload with the server's
+ * TLS 1.3 session tickets unread, so its kernel resets the connection, and on Deno 2.9.6 the
+ * client's close_notify just before the reset is sometimes lost: the upload is stored whole but
+ * answered 426 (3-4 of 30 uploads of 2 MB; 0 of 30 with TLS 1.2, which sends no tickets). On Deno the
+ * upload is made over TLS 1.2 unless PASV_TRY_DENO_TLS=1.
+ */
+const uploadTls = onDeno && process.env.PASV_TRY_DENO_TLS !== "1" ? ["--tls-max", "1.2"] : [];
 
 let server: RunningServer;
 let implicitPort: number;
@@ -79,7 +87,7 @@ describe.runIf(haveTool("curl", () => has("curl")))("implicit FTPS with curl ftp
     expect(Buffer.compare(got.stdout, payload)).toBe(0);
     const up = path.join(work.dir, "up.bin");
     writeFileSync(up, payload.subarray(0, 1_000_003));
-    const put = curl("-T", up, ftps("up.bin"));
+    const put = curl(...uploadTls, "-T", up, ftps("up.bin"));
     expect(put.stderr).toBe("");
     expect(put.status).toBe(0);
     expect(Buffer.compare(readFileSync(path.join(root.dir, "up.bin")), payload.subarray(0, 1_000_003))).toBe(0);
@@ -114,15 +122,16 @@ f.quit()
 });
 
 describe("implicit FTPS refusals", () => {
-  it("a TLS 1.1-only client is refused by the server (a protocol-version alert), a TLS 1.2 one is served", async () => {
+  it("a TLS 1.1-only client is refused by the server (an alert), a TLS 1.2 one is served", async () => {
     // SECLEVEL=0 so this client's own OpenSSL offers TLS 1.1: the refusal must come from the server.
     const old = secureControl({ minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT@SECLEVEL=0" });
     const refused: unknown = await old.then(
       () => null,
       (error: unknown) => error,
     );
-    // The server's alert 70 (protocol_version), not this client declining to offer TLS 1.1.
-    expect((refused as { code?: string } | null)?.code).toBe("ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION");
+    // An alert from the server (OpenSSL: 70 protocol_version; rustls on Deno: 40 handshake_failure),
+    // not this client declining to offer TLS 1.1.
+    expect((refused as { code?: string } | null)?.code).toMatch(/^ERR_SSL_(TLSV1_ALERT_PROTOCOL_VERSION|SSLV3_ALERT_HANDSHAKE_FAILURE)$/);
     const { control, socket } = await secureControl({ maxVersion: "TLSv1.2" });
     expect(socket.getProtocol()).toBe("TLSv1.2");
     expect((await control.greeting()).code).toBe(220);

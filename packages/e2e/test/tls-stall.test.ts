@@ -1,7 +1,7 @@
 // A stalled TLS handshake must not hold a session slot: clients that send AUTH TLS (or open a
 // PROT P data connection) and then half a ClientHello are cut at the handshake deadline, and
 // with --max-sessions full of them a new client gets in once they are gone. Under
-// PASV_E2E_SERVER=deno this runs the Node command on Deno (FTPS goes through Deno's node:tls).
+// PASV_E2E_SERVER=deno this runs the Deno adapter (its TLS: Deno.listenTls behind a loopback relay).
 import net, { type Socket } from "node:net";
 import tls, { type TLSSocket } from "node:tls";
 import { writeFileSync } from "node:fs";
@@ -176,7 +176,8 @@ beforeAll(async () => {
   server = await startServer(
     root.dir,
     ["--max-sessions", String(MAX_SESSIONS), "--tls-cert", path.join(fixtures, "cert.pem"), "--tls-key", path.join(fixtures, "key.pem"), "--tls-handshake-timeout", String(HANDSHAKE_SECONDS)],
-    { entry: "node-cli" },
+    // On Deno: the adapter's own TLS; PASV_E2E_DENO_FTPS=node-cli: the Node command on Deno's node:tls.
+    process.env.PASV_E2E_SERVER === "deno" && process.env.PASV_E2E_DENO_FTPS !== "node-cli" ? {} : { entry: "node-cli" },
   );
 });
 
