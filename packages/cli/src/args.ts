@@ -59,6 +59,8 @@ export interface CliTls {
   /** An OpenSSL cipher list, or null for the server's modern default. */
   readonly ciphers: string | null;
   readonly implicitPort: number | null;
+  /** Protected data connections must resume the control connection's TLS session. */
+  readonly reuseCheck: boolean;
 }
 
 export interface LoginLimits {
@@ -129,6 +131,8 @@ Options:
       --tls-min-version V       oldest TLS version accepted: 1.2 (default) or 1.3
       --tls-ciphers LIST        OpenSSL cipher list (TLS 1.2 names and TLS_* 1.3 suites, ":"
                                 between them); default: ECDHE with AES-GCM or ChaCha20-Poly1305
+      --no-tls-reuse-check      accept protected data connections that do not resume the control
+                                connection's TLS session (for clients that cannot, e.g. plain ftplib)
       --tls-handshake-timeout SECONDS
                                 cut a TLS handshake (AUTH TLS or a protected data connection)
                                 not finished after SECONDS (default 10)
@@ -237,6 +241,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "tls-min-version": { type: "string" },
         "tls-ciphers": { type: "string" },
         "implicit-tls-port": { type: "string" },
+        "no-tls-reuse-check": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -333,7 +338,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
   if (v["tls-required"] === true && cert === undefined) return { kind: "error", message: "--tls-required needs --tls-cert and --tls-key" };
   const handshakeTimeoutSeconds = numbers["tls-handshake-timeout"] ?? null;
   if (handshakeTimeoutSeconds !== null && cert === undefined) return { kind: "error", message: "--tls-handshake-timeout needs --tls-cert and --tls-key" };
-  const needsCert = (["tls-min-version", "tls-ciphers", "implicit-tls-port"] as const).find((flag) => v[flag] !== undefined);
+  const needsCert = (["tls-min-version", "tls-ciphers", "implicit-tls-port", "no-tls-reuse-check"] as const).find((flag) => v[flag] !== undefined);
   if (needsCert !== undefined && cert === undefined) return { kind: "error", message: `--${needsCert} needs --tls-cert and --tls-key` };
   const minVersionText = v["tls-min-version"] ?? "1.2";
   const minVersion: CliTls["minVersion"] = minVersionText === "1.3" ? "1.3" : "1.2";
@@ -347,7 +352,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     if (n !== 0 && n === port) return { kind: "error", message: `--implicit-tls-port ${String(n)} is also the --port` };
     implicitPort = n;
   }
-  const tls = cert === undefined || key === undefined ? null : { cert, key, required: v["tls-required"] === true, handshakeTimeoutSeconds, minVersion, ciphers, implicitPort };
+  const tls = cert === undefined || key === undefined ? null : { cert, key, required: v["tls-required"] === true, handshakeTimeoutSeconds, minVersion, ciphers, implicitPort, reuseCheck: v["no-tls-reuse-check"] !== true };
   return {
     kind: "run",
     options: {

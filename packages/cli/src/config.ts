@@ -36,6 +36,7 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   "tls-min-version": "string",
   "tls-ciphers": "string",
   "implicit-tls-port": "integer",
+  "no-tls-reuse-check": "boolean",
   "drain-timeout": "integer",
   xferlog: "path",
   metrics: "string",

@@ -48,6 +48,7 @@ class FakeServer implements CommandServer {
 
   readonly sessionCount = 0;
   readonly passiveListeners = 0;
+  readonly tlsReuseRefused = 0;
   readonly draining = false;
   on(): this {
     return this;
@@ -390,7 +391,7 @@ describe("runCommand: serving", () => {
       { user: "a", password: "1", write: true },
       { user: "b", passwordHash: BCRYPT, write: true },
     ]);
-    expect(created.tls).toEqual({ cert: new TextEncoder().encode(CERT), key: new TextEncoder().encode(KEY), required: true, minVersion: "TLSv1.2", ciphers: null });
+    expect(created.tls).toEqual({ cert: new TextEncoder().encode(CERT), key: new TextEncoder().encode(KEY), required: true, minVersion: "TLSv1.2", ciphers: null, reuseCheck: true });
   });
 
   it("one user, read-only, TLS offered", async () => {
@@ -401,12 +402,12 @@ describe("runCommand: serving", () => {
   });
 
   it("an implicit FTPS port beside the plain one, or alone; the TLS policy flags reach the server", async () => {
-    const both = new FakeHost(["-p", "2121", "--implicit-tls-port", "990", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-min-version", "1.3", "--tls-ciphers", "TLS_AES_256_GCM_SHA384"]);
+    const both = new FakeHost(["-p", "2121", "--implicit-tls-port", "990", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-min-version", "1.3", "--tls-ciphers", "TLS_AES_256_GCM_SHA384", "--no-tls-reuse-check"]);
     both.files.set("c.pem", CERT).set("k.pem", KEY);
     expect(await run(both)).toBeNull();
     expect(both.server.calls).toEqual(["created", "listen 127.0.0.1:2121", "listen 127.0.0.1:990 implicit"]);
     expect(both.out_[0]).toBe("pasv: serving /real/cwd on ftp://127.0.0.1:2121 and ftps://127.0.0.1:2121 (implicit TLS) (anonymous read-only, TLS offered) [testrt]");
-    expect(both.created[0]?.tls).toMatchObject({ minVersion: "TLSv1.3", ciphers: "TLS_AES_256_GCM_SHA384" });
+    expect(both.created[0]?.tls).toMatchObject({ minVersion: "TLSv1.3", ciphers: "TLS_AES_256_GCM_SHA384", reuseCheck: false });
     const alone = new FakeHost(["--implicit-tls-port", "990", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
     alone.files.set("c.pem", CERT).set("k.pem", KEY);
     expect(await run(alone)).toBeNull();
@@ -470,7 +471,7 @@ describe("serverOptions", () => {
 
   it("maps every flag", () => {
     const o = options(["/srv", "-H", "0.0.0.0", "-p", "0", "-w", "--no-anonymous", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--login-fail-delay", "0.25", "--max-login-failures", "5", "--ban-after", "4", "--ban-window", "60", "--ban-seconds", "120", "--tls-cert", "c", "--tls-key", "k", "--tls-handshake-timeout", "7"]);
-    const tls = { cert: new Uint8Array([1]), key: new Uint8Array([2]), required: true, minVersion: "TLSv1.2", ciphers: null } as const;
+    const tls = { cert: new Uint8Array([1]), key: new Uint8Array([2]), required: true, minVersion: "TLSv1.2", ciphers: null, reuseCheck: true } as const;
     expect(serverOptions(o, "/real/srv", [{ user: "a", password: "b" }], tls, log)).toEqual({
       root: "/real/srv",
       users: [{ user: "a", password: "b", write: true }],

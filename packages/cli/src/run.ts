@@ -22,6 +22,7 @@ export interface CommandOptions extends Omit<ServerOptions, "tls"> {
     readonly minVersion: "TLSv1.2" | "TLSv1.3";
     /** null: the platform's modern default. */
     readonly ciphers: string | null;
+    readonly reuseCheck: boolean;
   };
 }
 
@@ -154,7 +155,7 @@ export async function runCommand(host: CommandHost): Promise<void> {
     const checked = checkTlsFiles(o.tls.cert, cert, o.tls.key, key, new Date());
     if (typeof checked === "string") return fail(checked);
     for (const warning of checked.warnings) host.err(`pasv: ${warning}`);
-    tls = { cert, key, required: o.tls.required, minVersion: o.tls.minVersion === "1.3" ? "TLSv1.3" : "TLSv1.2", ciphers: o.tls.ciphers };
+    tls = { cert, key, required: o.tls.required, minVersion: o.tls.minVersion === "1.3" ? "TLSv1.3" : "TLSv1.2", ciphers: o.tls.ciphers, reuseCheck: o.tls.reuseCheck };
   }
   let xferlog: LineAppender | null = null;
   if (o.xferlog !== null) {

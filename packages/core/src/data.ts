@@ -115,6 +115,7 @@ function startRunning(s: Draft, op: TransferOp, out: Out): void {
     channel: op.channel,
     spec: op.plan.spec,
     tls: s.prot === "P",
+    requireResumption: s.prot === "P" && s.tls === "active" && s.config.requireTlsReuse,
     stallTimeout: s.config.timeouts.dataStall,
   });
 }
@@ -142,6 +143,9 @@ function failureReply(failure: TransferFailure): Reply {
           return { code: 426, text: "Data connection timed out; transfer aborted." };
         case "tls":
           return { code: 522, text: "TLS negotiation on the data connection failed." };
+        case "tls-reuse":
+          // vsftpd's wording; the client must offer the control connection's session (RFC 4217 §10.2).
+          return { code: 522, text: "SSL connection failed: session reuse required." };
         case "tls-timeout":
           // No TLS at all came (a client that believes the data is clear): the connection failed.
           return { code: 425, text: "No TLS handshake on the data connection in time." };

@@ -979,9 +979,12 @@ describe("edge cases of every command", () => {
     w.cmd("RETR big.iso");
     expect(codes(w.finishTransfer({ side: "data", reason: "tls-timeout" }))).toEqual([425]);
     w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    expect(w.finishTransfer({ side: "data", reason: "tls-reuse" })).toEqual(["522 SSL connection failed: session reuse required."]);
+    w.cmd("PASV");
     w.cmd("STOU x");
     expect(codes(w.finishTransfer({ side: "file", error: "exists" }))).toEqual([553]);
-    expect(w.notices.filter((n) => (n as { kind: string }).kind === "transfer")).toHaveLength(4);
+    expect(w.notices.filter((n) => (n as { kind: string }).kind === "transfer")).toHaveLength(5);
   });
 
   it("active mode: connect timeout, and a passive listener nobody used expires silently", () => {
@@ -1045,6 +1048,28 @@ describe("edge cases of every command", () => {
     forced.cmd("PBSZ 0");
     expect(codes(forced.cmd("PROT C"))).toEqual([534]);
     expect(codes(forced.cmd("PBSZ x"))).toEqual([501]);
+  });
+
+  it("a protected data connection of a TLS session must resume it, unless the check is off or the data is clear", () => {
+    const starts = (w: World): boolean[] => w.actions.flatMap((a) => (a.type === "transfer.start" ? [a.requireResumption] : []));
+    const files = { "/f": "x" };
+    const implicit = new World({ implicitTls: true, config: { tls: true }, files });
+    implicit.login();
+    implicit.cmd("PASV");
+    implicit.connectData();
+    implicit.cmd("RETR /f");
+    const off = new World({ implicitTls: true, config: { tls: true, requireTlsReuse: false }, files });
+    off.login();
+    off.cmd("PASV");
+    off.connectData();
+    off.cmd("RETR /f");
+    const clear = new World({ config: { tls: true }, files });
+    clear.cmd("AUTH TLS");
+    clear.login();
+    clear.cmd("PASV");
+    clear.connectData();
+    clear.cmd("RETR /f");
+    expect([starts(implicit), starts(off), starts(clear)]).toEqual([[true], [false], [false]]);
   });
 
   it("implicit TLS starts protected; a configured public address goes into 227", () => {

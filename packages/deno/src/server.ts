@@ -14,6 +14,9 @@ export interface ServerOptions extends Omit<DriverOptions, "tls"> {
     readonly required?: boolean;
     readonly minVersion?: "TLSv1.2" | "TLSv1.3";
     readonly ciphers?: string | null;
+    /** Accepted for the same options as on Node; Deno cannot tell a resumed TLS session, so data
+     * connections are never required to resume there. */
+    readonly reuseCheck?: boolean;
   };
 }
 

@@ -48,13 +48,13 @@ export interface DataIo {
    * (bounded by the server's handshake deadline, not by `stallTimeout`). When no byte moves for
    * `stallTimeout` ms the stream fails with reason "stall". Rejects (with a DataStreamError) when
    * there is no connection or the handshake fails or times out. */
-  open(channel: number, tls: boolean, stallTimeout: number): Promise<DataStream>;
+  open(channel: number, tls: boolean, stallTimeout: number, requireResumption?: boolean): Promise<DataStream>;
 }
 
 /** How a data connection failed; anything else a DataStream throws counts as "reset". */
 export class DataStreamError extends Error {
   override readonly name = "DataStreamError";
-  constructor(readonly reason: "reset" | "stall" | "tls" | "tls-timeout", message?: string) {
+  constructor(readonly reason: "reset" | "stall" | "tls" | "tls-timeout" | "tls-reuse", message?: string) {
     super(message ?? reason);
   }
 }

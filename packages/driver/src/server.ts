@@ -10,7 +10,7 @@ import { Emitter } from "./events.js";
 import { resolveHome, subtreeVfs } from "./home.js";
 import { sessionLine, transferLine } from "./log-line.js";
 import { xferlogLine } from "./xferlog.js";
-import type { ByteSocket, Listener, ListenRequest, PendingTls, Platform, Timer } from "./platform.js";
+import type { ByteSocket, Listener, ListenRequest, PendingTls, Platform, Timer, TlsScope } from "./platform.js";
 import { PlatformSessionIo, TLS_HANDSHAKE_MS } from "./platform-io.js";
 import { SessionCounter, type Admission } from "./policy.js";
 import { checkPortRange, DEFAULT_PASSIVE_PORTS, defaultMaxPassivePerIp, PassiveCounter, type PortRange } from "./port-range.js";
@@ -57,7 +57,13 @@ export interface ServerOptions {
   /** AUTH TLS is offered (the platform carries the certificate). With `required`, named users must
    * protect the control connection before USER and their data with PROT P (vsftpd's
    * force_local_logins_ssl and force_local_data_ssl); anonymous sessions may stay in plaintext. */
-  readonly tls?: { readonly required?: boolean };
+  readonly tls?: {
+    readonly required?: boolean;
+    /** A protected data connection must resume its control connection's TLS session, else `522`
+     * (default true; vsftpd's require_ssl_reuse). Off for clients that cannot resume (.NET SslStream).
+     * A platform that cannot tell a resumed session (Deno) does not check. */
+    readonly reuseCheck?: boolean;
+  };
   /** A TLS handshake (AUTH TLS, or a PROT P data connection) not finished after this long is cut
    * (default TLS_HANDSHAKE_MS, 10 s). */
   readonly tlsHandshakeTimeoutMs?: number;
@@ -102,6 +108,7 @@ export class FtpServer extends Emitter<ServerEvents> {
   private readonly passive: PassiveCounter;
   private listener: Listener | null = null;
   private implicitListener: Listener | null = null;
+  private reuseRefused = 0;
   /** Implicit-TLS connections in their handshake: not sessions yet, but cut at shutdown. */
   private readonly handshaking = new Set<PendingTls>();
   /** Every root known at construction, pinned (see listen). */
@@ -174,6 +181,7 @@ export class FtpServer extends Emitter<ServerEvents> {
       tls: options.tls !== undefined,
       requireTlsForLogin: options.tls?.required === true,
       requireTlsForData: options.tls?.required === true,
+      requireTlsReuse: options.tls?.reuseCheck !== false && platform.tls?.scope !== undefined,
       limits: { ...(options.maxLoginFailures === undefined ? {} : { maxFailedLogins: options.maxLoginFailures }), ...options.core?.limits },
       timeouts: {
         ...(options.idleTimeoutMs === undefined ? {} : { idle: options.idleTimeoutMs }),
@@ -209,9 +217,10 @@ export class FtpServer extends Emitter<ServerEvents> {
   private listenImplicit(request: ListenRequest): Promise<Listener> {
     const tls = this.platform.tls;
     if (tls === null) return Promise.reject(new Error("TLS is not available on this platform"));
-    return this.platform.listen(request, (socket) =>
-      this.acceptImplicit({ local: socket.local, remote: socket.remote, handshake: () => tls.upgrade(socket, []), destroy: () => socket.destroy() }),
-    );
+    return this.platform.listen(request, (socket) => {
+      const scope = tls.scope?.() ?? null;
+      this.acceptImplicit({ local: socket.local, remote: socket.remote, handshake: () => tls.upgrade(socket, [], scope ?? undefined), destroy: () => socket.destroy() }, scope);
+    });
   }
 
   /**
@@ -219,7 +228,7 @@ export class FtpServer extends Emitter<ServerEvents> {
    * deadline bounds it; a connection that does not speak TLS (a plaintext client, a scanner) is cut
    * without a reply, since nothing it could read was ever agreed, and costs one log line.
    */
-  private acceptImplicit(pending: PendingTls): void {
+  private acceptImplicit(pending: PendingTls, scope: TlsScope | null): void {
     const admission = this.admit(pending);
     this.handshaking.add(pending);
     let timedOut = false;
@@ -237,7 +246,7 @@ export class FtpServer extends Emitter<ServerEvents> {
           secure.destroy();
           return;
         }
-        this.accept(secure, true, admission);
+        this.accept(secure, true, admission, scope);
       },
       (error: unknown) => {
         deadline.cancel();
@@ -263,6 +272,12 @@ export class FtpServer extends Emitter<ServerEvents> {
     if (!(Number.isFinite(drainMs) && drainMs >= 0)) return Promise.reject(new RangeError(`drainMs must be a number of milliseconds >= 0, not ${drainMs}`));
     this.closed ??= this.shutDown(drainMs);
     return this.closed;
+  }
+
+  /** Protected data connections refused since start because they did not resume their control
+   * connection's TLS session (a metrics counter). */
+  get tlsReuseRefused(): number {
+    return this.reuseRefused;
   }
 
   /** Passive listeners open now, over all sessions (a metrics gauge). */
@@ -339,7 +354,7 @@ export class FtpServer extends Emitter<ServerEvents> {
     return this.counter.admit(address);
   }
 
-  private accept(socket: ByteSocket, implicitTls: boolean, admission: Door): void {
+  private accept(socket: ByteSocket, implicitTls: boolean, admission: Door, tlsScope: TlsScope | null = null): void {
     const id = this.nextId++;
     const remote = this.remoteOf(socket);
     if (!admission.admitted && admission.reason === "banned") this.log(sessionLine(id, remote, "refused: the address is banned"));
@@ -353,7 +368,14 @@ export class FtpServer extends Emitter<ServerEvents> {
         this.drained();
         this.drained = null;
       }
-    }, handshake === undefined ? {} : { tlsHandshakeMs: handshake });
+    }, {
+      ...(handshake === undefined ? {} : { tlsHandshakeMs: handshake }),
+      tlsScope,
+      onReuseRefused: () => {
+        this.reuseRefused++;
+        this.log(sessionLine(id, remote, "data connection refused: its TLS session is not the control connection's (no resumption)"));
+      },
+    });
     const stepped = this.instrument.stepped;
     const session = new Session({
       config: this.config,

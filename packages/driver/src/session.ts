@@ -212,7 +212,7 @@ export class Session {
         io.data.close(action.channel);
         return;
       case "transfer.start":
-        this.startTransfer(action.transfer, action.channel, action.spec, action.tls, action.stallTimeout);
+        this.startTransfer(action.transfer, action.channel, action.spec, action.tls, action.requireResumption, action.stallTimeout);
         return;
       case "transfer.abort": {
         const t = this.transfers.get(action.transfer);
@@ -271,14 +271,14 @@ export class Session {
     });
   }
 
-  private startTransfer(id: number, channel: number, spec: TransferSpec, tls: boolean, stallTimeout: Millis): void {
+  private startTransfer(id: number, channel: number, spec: TransferSpec, tls: boolean, requireResumption: boolean, stallTimeout: Millis): void {
     const t: RunningTransfer = { aborted: false, stream: null, reader: null, writer: null };
     this.transfers.set(id, t);
     let bytes = 0;
     const count = (n: number): void => {
       bytes += n;
     };
-    this.moveBytes(t, channel, spec, tls, stallTimeout, count).then(
+    this.moveBytes(t, channel, spec, tls, requireResumption, stallTimeout, count).then(
       () => {
         if (t.aborted || !this.transfers.delete(id)) return;
         this.later((now) => ({ type: "transfer.done", now, transfer: id, bytes }));
@@ -293,9 +293,9 @@ export class Session {
     );
   }
 
-  private async moveBytes(t: RunningTransfer, channel: number, spec: TransferSpec, tls: boolean, stallTimeout: Millis, count: (n: number) => void): Promise<void> {
+  private async moveBytes(t: RunningTransfer, channel: number, spec: TransferSpec, tls: boolean, requireResumption: boolean, stallTimeout: Millis, count: (n: number) => void): Promise<void> {
     const vfs = this.vfs;
-    t.stream = await dataStep(this.io.data.open(channel, tls, stallTimeout));
+    t.stream = await dataStep(this.io.data.open(channel, tls, stallTimeout, requireResumption));
     if (t.aborted) return;
     const stream = t.stream;
     switch (spec.kind) {
@@ -375,7 +375,7 @@ export class Session {
 
 /** Marks errors from the data connection so they are not mistaken for file-system failures. */
 class DataSideError extends Error {
-  constructor(readonly reason: "reset" | "stall" | "tls" | "tls-timeout", cause: unknown) {
+  constructor(readonly reason: "reset" | "stall" | "tls" | "tls-timeout" | "tls-reuse", cause: unknown) {
     super(String(cause));
   }
 }

@@ -99,11 +99,19 @@ describe.runIf(haveTool("lftp", () => has("lftp")))("FTPS with lftp", () => {
 });
 
 describe("FTPS with Python's ftplib", () => {
-  it("AUTH TLS, PBSZ 0, PROT P, then RETR and STOR; a transfer before PROT P gets 522", () => {
+  it("AUTH TLS, PBSZ 0, PROT P, then RETR and STOR with session reuse; a transfer before PROT P gets 522", () => {
     const script = `
 import ftplib, ssl, io, sys
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-f = ftplib.FTP_TLS(context=ctx, timeout=20)
+class Reusing(ftplib.FTP_TLS):
+    """ftplib does not resume the control connection's TLS session on data connections (CPython
+    issue #63699); the server requires it by default, so this one does."""
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+f = Reusing(context=ctx, timeout=20)
 f.connect("127.0.0.1", ${server.port})
 f.auth()
 f.login("alice", "s3cret")

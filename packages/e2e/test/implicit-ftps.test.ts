@@ -100,6 +100,11 @@ describe("implicit FTPS with Python's ftplib", () => {
 import ftplib, ssl, io, sys
 ctx = ssl.create_default_context(cafile=${JSON.stringify(at("root.pem"))})
 class Implicit(ftplib.FTP_TLS):
+    def ntransfercmd(self, cmd, rest=None):
+        # Resume the control connection's TLS session, as the server requires by default.
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
     def connect(self, host, port):
         self.sock = ctx.wrap_socket(__import__("socket").create_connection((host, port), 20), server_hostname="localhost")
         self.host = "localhost"
@@ -158,7 +163,7 @@ describe("implicit FTPS refusals", () => {
   });
 
   it("data is protected without PROT P, and PROT C is refused with --tls-required", async () => {
-    const { control } = await secureControl();
+    const { control, socket } = await secureControl();
     expect((await control.greeting()).code).toBe(220);
     expect((await control.cmd("AUTH TLS")).code).toBe(503);
     expect((await control.cmd("USER alice")).code).toBe(331);
@@ -171,7 +176,7 @@ describe("implicit FTPS refusals", () => {
     const target = parse227((await control.cmd("PASV")).lines[0] ?? "");
     if (target === null) throw new Error("PASV gave no address");
     const raw: Socket = await openData(target.port);
-    const data = tls.connect({ socket: raw, servername: "localhost", ca: readFileSync(at("root.pem")) });
+    const data = tls.connect({ socket: raw, servername: "localhost", ca: readFileSync(at("root.pem")), session: socket.getSession() });
     const chunks: Buffer[] = [];
     data.on("data", (c: Buffer) => chunks.push(c));
     const ended = new Promise<void>((resolve) => data.once("end", () => resolve()));
@@ -180,6 +185,86 @@ describe("implicit FTPS refusals", () => {
     expect((await control.reply(20_000)).code).toBe(226);
     expect(Buffer.compare(Buffer.concat(chunks), payload)).toBe(0);
     control.close();
+  });
+});
+
+/** Logs in on the implicit port, TYPE I; returns the control and its TLS socket. */
+async function loggedIn(): Promise<{ control: FtpControl; socket: tls.TLSSocket }> {
+  const s = await secureControl();
+  expect((await s.control.greeting()).code).toBe(220);
+  expect((await s.control.cmd("USER alice")).code).toBe(331);
+  expect((await s.control.cmd("PASS s3cret")).code).toBe(230);
+  expect((await s.control.cmd("TYPE I")).code).toBe(200);
+  // A NOOP round trip: a TLS 1.3 session ticket arrives after the handshake, before this reply.
+  expect((await s.control.cmd("NOOP")).code).toBe(200);
+  return s;
+}
+
+/** RETR over a protected data connection offering `session`; the transfer's final reply and bytes. */
+async function retr(control: FtpControl, session: Buffer | undefined): Promise<{ mark: number; final: number; bytes: number }> {
+  const target = parse227((await control.cmd("PASV")).lines[0] ?? "");
+  if (target === null) throw new Error("PASV gave no address");
+  const raw: Socket = await openData(target.port);
+  const data = tls.connect({ socket: raw, servername: "localhost", ca: readFileSync(at("root.pem")), ...(session === undefined ? {} : { session }) });
+  data.on("error", () => undefined);
+  let bytes = 0;
+  data.on("data", (c: Buffer) => (bytes += c.length));
+  const closed = new Promise<void>((resolve) => data.once("close", () => resolve()));
+  const mark = (await control.cmd("RETR payload.bin")).code;
+  const final = (await control.reply(20_000)).code;
+  // The server closes the data connection before its final reply, whatever the outcome.
+  await closed;
+  return { mark, final, bytes };
+}
+
+describe.skipIf(onDeno)("data-channel TLS session reuse (on by default)", () => {
+  it("a data connection without resumption is refused with 522; resuming this session is served; another session's ticket is refused", async () => {
+    const a = await loggedIn();
+    const b = await loggedIn();
+    const fresh = await retr(a.control, undefined);
+    expect(fresh).toMatchObject({ mark: 150, final: 522 });
+    expect(fresh.bytes).toBe(0);
+    // B's ticket is a valid ticket of this server, but not of A's control session.
+    const stranger = await retr(a.control, b.socket.getSession());
+    expect(stranger).toMatchObject({ mark: 150, final: 522 });
+    const resumed = await retr(a.control, a.socket.getSession());
+    expect(resumed).toEqual({ mark: 150, final: 226, bytes: payload.length });
+    expect(server.output()).toMatch(/data connection refused: its TLS session is not the control connection's/);
+    a.control.close();
+    b.control.close();
+  });
+});
+
+describe.runIf(onDeno)("data-channel TLS session reuse on Deno (not checked: packages/deno/README.md)", () => {
+  it("serves a protected data connection that did not resume the control session", async () => {
+    const a = await loggedIn();
+    expect(await retr(a.control, undefined)).toEqual({ mark: 150, final: 226, bytes: payload.length });
+    a.control.close();
+  });
+});
+
+describe("--no-tls-reuse-check", () => {
+  it("lets Python's plain ftplib (no session reuse) transfer over protected data", async () => {
+    const other = await startServer(root.dir, ["-u", "alice:s3cret", "--tls-cert", at("chain.pem"), "--tls-key", at("leaf.key"), "--no-tls-reuse-check"], onDeno ? {} : { entry: "node-cli" });
+    try {
+      const script = `
+import ftplib, ssl, io, sys
+ctx = ssl.create_default_context(cafile=${JSON.stringify(at("root.pem"))})
+f = ftplib.FTP_TLS(context=ctx, timeout=20)
+f.connect("localhost", ${String(other.port)})
+f.auth()
+f.login("alice", "s3cret")
+f.prot_p()
+buf = io.BytesIO()
+f.retrbinary("RETR payload.bin", buf.write)
+sys.stdout.buffer.write(buf.getvalue()[-32:])
+f.quit()
+`;
+      const out = execFileSync("python3", ["-c", script], { timeout: 60_000 });
+      expect(Buffer.compare(out, payload.subarray(payload.length - 32))).toBe(0);
+    } finally {
+      await other.stop();
+    }
   });
 });
 

@@ -261,7 +261,8 @@ describe("a stalled TLS handshake on a PROT P data connection", () => {
     if (again === null) throw new Error("PASV gave no address");
     const raw = await openData(again.port);
     open.push(raw);
-    const secureData = tls.connect({ socket: raw, servername: "localhost", rejectUnauthorized: false });
+    // It resumes the control connection's TLS session, as the server requires by default.
+    const secureData = tls.connect({ socket: raw, servername: "localhost", rejectUnauthorized: false, session: c.socket.getSession() });
     open.push(secureData);
     secureData.on("error", () => undefined);
     const chunks: Buffer[] = [];

@@ -1,7 +1,7 @@
 // The driver's Platform on node:net, node:tls and node:fs. It moves bytes; it decides nothing.
 import net from "node:net";
 import tls, { type SecureContext } from "node:tls";
-import { ListenError, SocketRelay, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type Platform, type SocketEvents, type TlsUpgrader } from "@pasv/driver";
+import { ListenError, SocketRelay, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type Platform, type SocketEvents, type TlsSocket, type TlsUpgrader } from "@pasv/driver";
 import { LocalFs } from "./local-fs.js";
 
 const EMPTY = new Uint8Array(0);
@@ -74,6 +74,16 @@ class NodeSocket implements ByteSocket {
   }
 }
 
+class NodeTlsSocket extends NodeSocket implements TlsSocket {
+  constructor(private readonly secure: tls.TLSSocket) {
+    super(secure);
+  }
+
+  get resumed(): boolean {
+    return this.secure.isSessionReused();
+  }
+}
+
 function adopt(socket: net.Socket): NodeSocket {
   socket.setNoDelay(true);
   // Long silent transfers behind NAT: keep the control connection's mapping alive.
@@ -128,9 +138,24 @@ function connect(request: ConnectRequest): Promise<ByteSocket> {
   });
 }
 
-function upgrader(context: SecureContext): TlsUpgrader {
+/** Node's secure contexts: the server's, and one per control connection (its own ticket keys). */
+export interface NodeTls {
+  readonly context: SecureContext;
+  /** A new context whose sessions resume only in itself. Without it no session is scoped, and the
+   * server does not require data connections to resume. */
+  readonly scoped?: () => SecureContext;
+}
+
+interface NodeScope {
+  readonly context: SecureContext;
+}
+
+function upgrader(contexts: NodeTls): TlsUpgrader {
+  const scoped = contexts.scoped;
   return {
-    upgrade: (socket, prefix) => {
+    ...(scoped === undefined ? {} : { scope: (): NodeScope => ({ context: scoped() }) }),
+    upgrade: (socket, prefix, scope) => {
+      const context = (scope as NodeScope | undefined)?.context ?? contexts.context;
       if (!(socket instanceof NodeSocket)) return Promise.reject(new Error("not a Node socket"));
       const raw = socket.raw;
       raw.removeAllListeners("data");
@@ -140,7 +165,7 @@ function upgrader(context: SecureContext): TlsUpgrader {
       const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
       // Wrapped at once, so its listeners exist before the first protected byte (the relay holds
       // what arrives before the driver attaches).
-      const wrapped = new NodeSocket(secure);
+      const wrapped = new NodeTlsSocket(secure);
       return new Promise((resolve, reject) => {
         // A peer that closes before the handshake is done gets no "error" from node:tls, only "end"
         // or "close"; without these the handshake would hang until its deadline.
@@ -171,13 +196,14 @@ const clock: Clock = {
   },
 };
 
-export function nodePlatform(secureContext: SecureContext | null): Platform {
+export function nodePlatform(secureContext: NodeTls | SecureContext | null): Platform {
+  const contexts: NodeTls | null = secureContext === null ? null : "context" in secureContext ? secureContext : { context: secureContext };
   return {
     clock,
     random: Math.random,
     listen,
     connect,
-    tls: secureContext === null ? null : upgrader(secureContext),
+    tls: contexts === null ? null : upgrader(contexts),
     localFs: (root) => new LocalFs(root),
     cwd: () => process.cwd(),
   };

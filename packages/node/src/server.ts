@@ -10,11 +10,16 @@ export interface ServerOptions extends Omit<DriverOptions, "tls"> {
    * before USER and their data with PROT P (vsftpd's force_local_logins_ssl and
    * force_local_data_ssl); anonymous sessions may stay in plaintext.
    */
-  readonly tls?: TlsMaterial & { readonly required?: boolean };
+  readonly tls?: TlsMaterial & {
+    readonly required?: boolean;
+    /** Data connections must resume their control connection's TLS session (default true). */
+    readonly reuseCheck?: boolean;
+  };
 }
 
 export function createServer(options: ServerOptions = {}): FtpServer {
   const { tls: material, ...rest } = options;
   if (material === undefined) return new FtpServer(nodePlatform(null), rest);
-  return new FtpServer(nodePlatform(secureContext(material)), { ...rest, tls: { required: material.required === true } });
+  const tls = { context: secureContext(material), scoped: () => secureContext(material, true) };
+  return new FtpServer(nodePlatform(tls), { ...rest, tls: { required: material.required === true, ...(material.reuseCheck === undefined ? {} : { reuseCheck: material.reuseCheck }) } });
 }

@@ -1,5 +1,5 @@
 // The TLS policy of the server's one secure context: versions, ciphers, the certificate chain.
-import { constants } from "node:crypto";
+import { constants, randomBytes } from "node:crypto";
 import tls, { type SecureContext } from "node:tls";
 
 /**
@@ -28,8 +28,14 @@ export interface TlsMaterial {
   readonly ciphers?: string | null;
 }
 
-export function secureContext(material: TlsMaterial): SecureContext {
+/**
+ * The server's context, or with `ownTickets` one for a single control connection: its ticket keys
+ * are its own, so a data connection resumes its TLS session only with a ticket (or, TLS 1.3, a PSK)
+ * issued on that control connection, never with another session's.
+ */
+export function secureContext(material: TlsMaterial, ownTickets = false): SecureContext {
   return tls.createSecureContext({
+    ...(ownTickets ? { ticketKeys: randomBytes(48) } : {}),
     key: pem(material.key),
     // node:tls serves every certificate of a PEM chain given as `cert`, leaf first.
     cert: pem(material.cert),
