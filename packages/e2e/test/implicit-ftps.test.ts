@@ -17,11 +17,11 @@ const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`
 /** Which pasv runs: the Node command, or under PASV_E2E_SERVER=deno the Deno adapter (Deno.listenTls). */
 const onDeno = process.env.PASV_E2E_SERVER === "deno";
 /**
- * A runtime gap on Deno (packages/deno/README.md): curl closes a protected upload with the server's
- * TLS 1.3 session tickets unread, so its kernel resets the connection, and on Deno 2.9.6 the
- * client's close_notify just before the reset is sometimes lost: the upload is stored whole but
- * answered 426 (3-4 of 30 uploads of 2 MB; 0 of 30 with TLS 1.2, which sends no tickets). On Deno the
- * upload is made over TLS 1.2 unless PASV_TRY_DENO_TLS=1.
+ * An open gap on Deno (packages/deno/README.md): curl closes a protected upload with the server's
+ * TLS 1.3 session tickets unread, so its kernel resets the connection, and on Deno the client's
+ * close_notify then sometimes does not reach rustls: the upload is stored whole but answered 426
+ * (3-4 of 30 uploads of 2 MB; 0 of 30 over TLS 1.2, which sends no tickets). On Deno the upload is
+ * made over TLS 1.2 unless PASV_TRY_DENO_TLS=1.
  */
 const uploadTls = onDeno && process.env.PASV_TRY_DENO_TLS !== "1" ? ["--tls-max", "1.2"] : [];
 
