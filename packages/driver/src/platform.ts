@@ -87,16 +87,6 @@ export interface Clock {
   after(delay: Millis, fn: () => void): Timer;
 }
 
-/** A connection on an implicit-TLS listener, before its handshake. */
-export interface PendingTls {
-  readonly local: Endpoint;
-  readonly remote: Endpoint;
-  /** Runs the server-side handshake; resolves with the protected socket (paused), rejects when it fails. */
-  handshake(): Promise<ByteSocket>;
-  /** Cuts the connection (a handshake past its deadline). Idempotent. */
-  destroy(): void;
-}
-
 /** One control connection's TLS sessions, opaque to the driver (Node: a secure context with its own
  * ticket keys, so no other session's ticket resumes in it). */
 export type TlsScope = object;

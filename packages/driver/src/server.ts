@@ -10,7 +10,7 @@ import { Emitter } from "./events.js";
 import { resolveHome, subtreeVfs } from "./home.js";
 import { sessionLine, transferLine } from "./log-line.js";
 import { xferlogLine } from "./xferlog.js";
-import type { ByteSocket, Listener, ListenRequest, PendingTls, Platform, Timer, TlsScope } from "./platform.js";
+import type { ByteSocket, Listener, ListenRequest, Platform, Timer, TlsScope } from "./platform.js";
 import { PlatformSessionIo, TLS_HANDSHAKE_MS } from "./platform-io.js";
 import { SessionCounter, type Admission } from "./policy.js";
 import { checkPortRange, DEFAULT_PASSIVE_PORTS, defaultMaxPassivePerIp, PassiveCounter, type PortRange } from "./port-range.js";
@@ -219,7 +219,7 @@ export class FtpServer extends Emitter<ServerEvents> {
     if (tls === null) return Promise.reject(new Error("TLS is not available on this platform"));
     return this.platform.listen(request, (socket) => {
       const scope = tls.scope?.() ?? null;
-      this.acceptImplicit({ local: socket.local, remote: socket.remote, handshake: () => tls.upgrade(socket, [], scope ?? undefined), destroy: () => socket.destroy() }, scope);
+      this.acceptImplicit({ remote: socket.remote, handshake: () => tls.upgrade(socket, [], scope ?? undefined), destroy: () => socket.destroy() }, scope);
     });
   }
 
@@ -426,6 +426,15 @@ export class FtpServer extends Emitter<ServerEvents> {
       }
     }
   }
+}
+
+/** A connection on an implicit-TLS listener, before its handshake. */
+interface PendingTls {
+  readonly remote: Endpoint;
+  /** The server-side handshake; resolves with the protected socket, rejects when it fails. */
+  handshake(): Promise<ByteSocket>;
+  /** Cuts the connection (a handshake past its deadline, a shutdown). Idempotent. */
+  destroy(): void;
 }
 
 /** Admitted under the caps, or refused with the reason its 421 gives. */
