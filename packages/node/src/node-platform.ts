@@ -196,8 +196,8 @@ const clock: Clock = {
   },
 };
 
-export function nodePlatform(secureContext: NodeTls | SecureContext | null): Platform {
-  const contexts: NodeTls | null = secureContext === null ? null : "context" in secureContext ? secureContext : { context: secureContext };
+/** `contexts`: the secure contexts, or null for a server without FTPS. */
+export function nodePlatform(contexts: NodeTls | null): Platform {
   return {
     clock,
     random: Math.random,
