@@ -16,7 +16,8 @@ export interface CliUser {
 export interface CliOptions {
   readonly dir: string;
   readonly host: string;
-  readonly port: number;
+  /** The plain (explicit FTPS) control port; null with only --implicit-tls-port. */
+  readonly port: number | null;
   readonly users: readonly CliUser[];
   readonly usersFile: string | null;
   readonly write: boolean;
@@ -54,8 +55,22 @@ export interface CliOptions {
   readonly metrics: { readonly host: string; readonly port: number } | null;
   /** Serve an S3 bucket (or a prefix of one) instead of a directory; credentials come from the AWS chain. */
   readonly s3: S3Options | null;
-  /** PEM files that enable explicit FTPS (AUTH TLS), and the handshake deadline (null: the server's default). */
-  readonly tls: { readonly cert: string; readonly key: string; readonly required: boolean; readonly handshakeTimeoutSeconds: number | null } | null;
+  /** PEM files that enable FTPS, the handshake deadline (null: the server's default), the TLS policy
+   * and the implicit FTPS port (null: none). */
+  readonly tls: CliTls | null;
+}
+
+export interface CliTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly required: boolean;
+  readonly handshakeTimeoutSeconds: number | null;
+  readonly minVersion: "1.2" | "1.3";
+  /** An OpenSSL cipher list, or null for the server's modern default. */
+  readonly ciphers: string | null;
+  readonly implicitPort: number | null;
+  /** Protected data connections must resume the control connection's TLS session. */
+  readonly reuseCheck: boolean;
 }
 
 export interface RateFlags {
@@ -100,7 +115,8 @@ Options:
                                 root and [[user]] tables); flags given here override it
       --root DIR                the served directory, when not given as DIR
   -H, --host ADDR               listen address (default 127.0.0.1)
-  -p, --port N                  control port (default 2121; 0 picks a free one and prints it)
+  -p, --port N                  control port (default 2121, or none with --implicit-tls-port alone;
+                                0 picks a free one and prints it)
   -u, --user NAME:PASSWORD      add a user confined to DIR (repeatable; plaintext, for local use)
       --users FILE              add users from FILE, one NAME:HASH per line (# comments), as
                                 htpasswd -B, mkpasswd -m sha-512 or pasv hash-password make them
@@ -150,12 +166,19 @@ Options:
       --s3-endpoint URL         another S3 API than AWS's (MinIO, Ceph, R2...)
       --s3-region R             the bucket's region (default: from AWS_REGION or the config file)
       --s3-path-style           address the bucket as URL/B/KEY rather than B.URL/KEY
-      --tls-cert FILE           PEM certificate (chain) for explicit FTPS (AUTH TLS)
+      --tls-cert FILE           PEM certificate, with its chain after it, for FTPS (AUTH TLS)
       --tls-key FILE            PEM private key for --tls-cert
       --tls-required            named users must use TLS for login and data (anonymous may not need it)
+      --implicit-tls-port N     also listen on N for implicit FTPS (TLS from the first byte, data
+                                protected by default; 990 by convention)
+      --tls-min-version V       oldest TLS version accepted: 1.2 (default) or 1.3
+      --tls-ciphers LIST        OpenSSL cipher list (TLS 1.2 names and TLS_* 1.3 suites, ":"
+                                between them); default: ECDHE with AES-GCM or ChaCha20-Poly1305
+      --no-tls-reuse-check      accept protected data connections that do not resume the control
+                                connection's TLS session (for clients that cannot, e.g. plain ftplib)
       --tls-handshake-timeout SECONDS
                                 cut a TLS handshake (AUTH TLS or a protected data connection)
-                                not finished after SECONDS (default 30)
+                                not finished after SECONDS (default 10)
   -h, --help                    show this help
       --version                 show the version
 `;
@@ -281,6 +304,10 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "tls-key": { type: "string" },
         "tls-required": { type: "boolean" },
         "tls-handshake-timeout": { type: "string" },
+        "tls-min-version": { type: "string" },
+        "tls-ciphers": { type: "string" },
+        "implicit-tls-port": { type: "string" },
+        "no-tls-reuse-check": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -297,7 +324,8 @@ export function parseCli(argv: readonly string[]): ParsedCli {
   }
   if (v.version === true) return { kind: "version" };
   if (parsed.positionals.length > 1) return { kind: "error", message: `only one directory may be served, got ${parsed.positionals.join(" ")}` };
-  const port = integer(v.port ?? "2121", "--port", 0, 65535);
+  // With only an implicit FTPS port asked for, there is no plain listener unless -p asks for one.
+  const port = v.port === undefined && v["implicit-tls-port"] !== undefined ? null : integer(v.port ?? "2121", "--port", 0, 65535);
   if (typeof port === "string") return { kind: "error", message: port };
   const users: CliUser[] = [];
   for (const text of v.user ?? []) {
@@ -402,7 +430,21 @@ export function parseCli(argv: readonly string[]): ParsedCli {
   if (v["tls-required"] === true && cert === undefined) return { kind: "error", message: "--tls-required needs --tls-cert and --tls-key" };
   const handshakeTimeoutSeconds = numbers["tls-handshake-timeout"] ?? null;
   if (handshakeTimeoutSeconds !== null && cert === undefined) return { kind: "error", message: "--tls-handshake-timeout needs --tls-cert and --tls-key" };
-  const tls = cert === undefined || key === undefined ? null : { cert, key, required: v["tls-required"] === true, handshakeTimeoutSeconds };
+  const needsCert = (["tls-min-version", "tls-ciphers", "implicit-tls-port", "no-tls-reuse-check"] as const).find((flag) => v[flag] !== undefined);
+  if (needsCert !== undefined && cert === undefined) return { kind: "error", message: `--${needsCert} needs --tls-cert and --tls-key` };
+  const minVersionText = v["tls-min-version"] ?? "1.2";
+  const minVersion: CliTls["minVersion"] = minVersionText === "1.3" ? "1.3" : "1.2";
+  if (minVersionText !== minVersion) return { kind: "error", message: `--tls-min-version must be 1.2 or 1.3, got ${JSON.stringify(minVersionText)} (TLS 1.0 and 1.1 are not offered)` };
+  const ciphers = v["tls-ciphers"] ?? null;
+  if (ciphers !== null && !/^[A-Za-z0-9_\-+!@=:,. ]+$/.test(ciphers)) return { kind: "error", message: `--tls-ciphers must be an OpenSSL cipher list, got ${JSON.stringify(ciphers)}` };
+  let implicitPort: number | null = null;
+  if (v["implicit-tls-port"] !== undefined) {
+    const n = integer(v["implicit-tls-port"], "--implicit-tls-port", 0, 65535);
+    if (typeof n === "string") return { kind: "error", message: n };
+    if (n !== 0 && n === port) return { kind: "error", message: `--implicit-tls-port ${String(n)} is also the --port` };
+    implicitPort = n;
+  }
+  const tls = cert === undefined || key === undefined ? null : { cert, key, required: v["tls-required"] === true, handshakeTimeoutSeconds, minVersion, ciphers, implicitPort, reuseCheck: v["no-tls-reuse-check"] !== true };
   return {
     kind: "run",
     options: {

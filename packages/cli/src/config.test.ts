@@ -28,6 +28,20 @@ password-hash = "$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqv
 permissions = ["list", "read", "delete"]
 `;
 
+describe("readConfig: FTPS keys", () => {
+  it("maps implicit-tls-port, tls-min-version, tls-ciphers and no-tls-reuse-check to their flags", () => {
+    const text = 'tls-cert = "c.pem"\ntls-key = "k.pem"\nimplicit-tls-port = 990\ntls-min-version = "1.3"\ntls-ciphers = "TLS_AES_256_GCM_SHA384"\nno-tls-reuse-check = true\n';
+    const c = readConfig(text, "/etc/pasv/pasv.toml", "/etc/pasv");
+    if (typeof c === "string") throw new Error(c);
+    expect(c.args).toEqual(["--tls-cert", "/etc/pasv/c.pem", "--tls-key", "/etc/pasv/k.pem", "--implicit-tls-port", "990", "--tls-min-version", "1.3", "--tls-ciphers", "TLS_AES_256_GCM_SHA384", "--no-tls-reuse-check"]);
+    const parsed = parseCli(c.args);
+    expect(parsed.kind === "run" ? parsed.options.tls : parsed).toMatchObject({ implicitPort: 990, minVersion: "1.3", ciphers: "TLS_AES_256_GCM_SHA384", reuseCheck: false });
+    // With only the implicit port there is no plain listener.
+    expect(parsed.kind === "run" ? parsed.options.port : parsed).toBeNull();
+    expect(readConfig('implicit-tls-port = "990"\n', "p.toml", ".")).toMatch(/^p\.toml:1: implicit-tls-port must be a whole number/);
+  });
+});
+
 describe("readConfig", () => {
   it("turns every key into the flag of the same name, paths relative to the file", () => {
     const c = readConfig(FULL, "/etc/pasv/pasv.toml", "/etc/pasv");

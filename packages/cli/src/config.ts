@@ -38,6 +38,10 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   "tls-key": "path",
   "tls-required": "boolean",
   "tls-handshake-timeout": "integer",
+  "tls-min-version": "string",
+  "tls-ciphers": "string",
+  "implicit-tls-port": "integer",
+  "no-tls-reuse-check": "boolean",
   "drain-timeout": "integer",
   xferlog: "path",
   "log-format": "string",
@@ -188,7 +192,7 @@ export function readConfig(text: string, file: string, dir: string): Config | st
     }
     // The flag's own checks, here so the error can name the line; a rule between flags (a
     // certificate needs its key) is checked once all are in.
-    if (kind !== "boolean" && !key.startsWith("tls-") && !(key.startsWith("s3-") && key !== "s3-bucket")) {
+    if (kind !== "boolean" && !key.startsWith("tls-") && key !== "implicit-tls-port" && !(key.startsWith("s3-") && key !== "s3-bucket")) {
       const alone = parseCli(args.slice(args.findLastIndex((a) => a === `--${key}` || a.startsWith(`--${key}=`))));
       if (alone.kind === "error") return at(`${key}: ${alone.message}`);
     }

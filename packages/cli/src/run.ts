@@ -6,6 +6,7 @@ import { readConfig, splitConfigFlag, type ConfigUser } from "./config.js";
 import { hashPasswordCommand, type PasswordInput } from "./hash-password.js";
 import { LineAppender } from "./line-appender.js";
 import { startMetrics, type MetricsEndpoint, type MetricsSource } from "./metrics.js";
+import { checkTlsFiles } from "./tls-files.js";
 import { duplicateUser, parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser, type LoginLimits, type ParsedCli } from "./args.js";
 
 export const VERSION = "0.1.0";
@@ -15,11 +16,20 @@ export const XFERLOG_FLUSH_MS = 5_000;
 
 /** The driver's options as the command builds them, with the TLS material read from disk. */
 export interface CommandOptions extends Omit<ServerOptions, "tls"> {
-  readonly tls?: { readonly key: Uint8Array; readonly cert: Uint8Array; readonly required: boolean };
+  readonly tls?: {
+    readonly key: Uint8Array;
+    readonly cert: Uint8Array;
+    readonly required: boolean;
+    readonly minVersion: "TLSv1.2" | "TLSv1.3";
+    /** null: the platform's modern default. */
+    readonly ciphers: string | null;
+    readonly reuseCheck: boolean;
+  };
 }
 
 export interface CommandServer extends MetricsSource {
-  listen(port: number, host: string): Promise<{ address: string; port: number }>;
+  /** With `implicitTls`, TLS starts at connect (implicit FTPS) on this listener. */
+  listen(port: number, host: string, options?: { readonly implicitTls?: boolean }): Promise<{ address: string; port: number }>;
   /** New settings for new sessions (FtpServer.reload); rejects, changing nothing, when they are unusable. */
   reload(options: CommandOptions): Promise<{ readonly changed: readonly string[]; readonly needRestart: readonly string[] }>;
   close(options?: { readonly drainMs?: number }): Promise<void>;
@@ -70,6 +80,8 @@ export interface Settings {
   readonly dir: string;
   readonly users: readonly CliUser[];
   readonly tls: CommandOptions["tls"];
+  /** What the TLS files' check warns of (an expired certificate): said at start-up and at a reload. */
+  readonly warnings: readonly string[];
 }
 
 /** The command line's verdict, with the files it names read and checked; an error is one line. */
@@ -145,14 +157,26 @@ export function loadSettings(host: CommandHost): Loaded {
     }
   }
   let tls: CommandOptions["tls"];
+  let warnings: readonly string[] = [];
   if (o.tls !== null) {
+    let cert: Uint8Array;
+    let key: Uint8Array;
     try {
-      tls = { cert: host.readBytes(o.tls.cert), key: host.readBytes(o.tls.key), required: o.tls.required };
+      cert = host.readBytes(o.tls.cert);
     } catch (e) {
-      return error(`cannot read the TLS certificate or key: ${reason(e)}`);
+      return error(`cannot read the TLS certificate ${o.tls.cert}: ${reason(e)}`);
     }
+    try {
+      key = host.readBytes(o.tls.key);
+    } catch (e) {
+      return error(`cannot read the TLS key ${o.tls.key}: ${reason(e)}`);
+    }
+    const checked = checkTlsFiles(o.tls.cert, cert, o.tls.key, key, new Date());
+    if (typeof checked === "string") return error(checked);
+    warnings = checked.warnings;
+    tls = { cert, key, required: o.tls.required, minVersion: o.tls.minVersion === "1.3" ? "TLSv1.3" : "TLSv1.2", ciphers: o.tls.ciphers, reuseCheck: o.tls.reuseCheck };
   }
-  return { kind: "run", settings: { cli: o, dir, users, tls } };
+  return { kind: "run", settings: { cli: o, dir, users, tls, warnings } };
 }
 
 export async function runCommand(host: CommandHost): Promise<void> {
@@ -219,13 +243,22 @@ export async function runCommand(host: CommandHost): Promise<void> {
   } catch (error) {
     return fail(reason(error));
   }
-  let address: { address: string; port: number };
-  try {
-    address = await server.listen(o.port, o.host);
-  } catch (error) {
-    return fail(`cannot listen on ${o.host}:${o.port}: ${reason(error)}`);
+  for (const warning of first.warnings) host.err(`pasv: ${warning}`);
+  const bound: { address: string; port: number | null; implicit: number | null; urls: string[] } = { address: o.host, port: null, implicit: null, urls: [] };
+  for (const [port, implicitTls] of [[o.port, false], [o.tls?.implicitPort ?? null, true]] as const) {
+    if (port === null) continue;
+    try {
+      const got = await server.listen(port, o.host, implicitTls ? { implicitTls } : {});
+      bound.address = got.address;
+      if (implicitTls) bound.implicit = got.port;
+      else bound.port = got.port;
+      bound.urls.push(url(got, implicitTls));
+    } catch (error) {
+      if (bound.urls.length > 0) await server.close();
+      return fail(`cannot listen on ${o.host}:${String(port)}${implicitTls ? " (--implicit-tls-port)" : ""}: ${reason(error)}`);
+    }
   }
-  log("info", { event: "server.start", address: address.address, port: address.port, url: url(address), version: VERSION, runtime: host.runtime, root: vfs === undefined ? dir : `s3://${vfs.bucket}/${vfs.prefix}`, access: who(o, users) });
+  log("info", { event: "server.start", address: bound.address, port: bound.port, implicitTlsPort: bound.implicit, url: bound.urls.join(" and "), version: VERSION, runtime: host.runtime, root: vfs === undefined ? dir : `s3://${vfs.bucket}/${vfs.prefix}`, access: who(o, users) });
   let metrics: MetricsEndpoint | null = null;
   if (o.metrics !== null) {
     try {
@@ -284,6 +317,7 @@ export async function runCommand(host: CommandHost): Promise<void> {
       return;
     }
     current = outcome.settings;
+    for (const warning of outcome.settings.warnings) log("warn", { event: "message", message: warning });
     log("info", { event: "reload", ok: true, message: null, access: who(outcome.settings.cli, outcome.settings.users), changed: outcome.changed, needRestart: restartOnly(first, outcome.settings) });
   };
   let reloading: Promise<void> | null = null;
@@ -332,6 +366,9 @@ function restartOnly(start: Settings, next: Settings): string[] {
     start.dir !== next.dir ? "served directory" : null,
     same(a.metrics, b.metrics) ? null : "--metrics",
     a.xferlog === b.xferlog ? null : "--xferlog",
+    a.tls?.implicitPort === b.tls?.implicitPort ? null : "--implicit-tls-port",
+    a.tls?.minVersion === b.tls?.minVersion ? null : "--tls-min-version",
+    a.tls?.ciphers === b.tls?.ciphers ? null : "--tls-ciphers",
     same(a.s3, b.s3) ? null : "--s3-*",
     a.logFormat === b.logFormat ? null : "--log-format",
     a.logLevel === b.logLevel ? null : "--log-level",
@@ -388,9 +425,9 @@ function loginOptions(l: LoginLimits): Pick<CommandOptions, "loginFailDelayMs" |
   };
 }
 
-function url(address: { address: string; port: number }): string {
+function url(address: { address: string; port: number }, implicitTls: boolean): string {
   const host = address.address.includes(":") ? `[${address.address}]` : address.address;
-  return `ftp://${host}:${address.port}`;
+  return `${implicitTls ? "ftps" : "ftp"}://${host}:${String(address.port)}${implicitTls ? " (implicit TLS)" : ""}`;
 }
 
 /** The server-wide bandwidth limits, as the start-up line says them ("at most 2M/s down per session"). */

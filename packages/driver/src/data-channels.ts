@@ -4,6 +4,7 @@
 // client closing it before the transfer.
 import type { Endpoint, Family, Millis, SessionEvent } from "@pasv/core";
 import { DataStreamError, TLS_HANDSHAKE_MS, type DataIo, type DataStream } from "./io.js";
+import type { TlsScope } from "./platform.js";
 import type { ByteSocket, Listener, Platform } from "./platform.js";
 import { ListenError } from "./platform.js";
 import { pickPort, type PassivePorts } from "./port-range.js";
@@ -42,6 +43,9 @@ export class DataChannels implements DataIo {
     private readonly passive: PassivePorts,
     private readonly post: Post,
     private readonly tlsHandshakeMs: Millis = TLS_HANDSHAKE_MS,
+    /** The control connection's TLS scope, once it has one. */
+    private readonly scope: () => TlsScope | null = () => null,
+    private readonly onReuseRefused: () => void = noop,
   ) {}
 
   /** Channels still held (the simulator's leak oracle reads this). */
@@ -191,7 +195,7 @@ export class DataChannels implements DataIo {
     for (const id of [...this.channels.keys()]) this.close(id);
   }
 
-  async open(channel: number, tls: boolean, stallTimeout: number): Promise<DataStream> {
+  async open(channel: number, tls: boolean, stallTimeout: number, requireResumption = false): Promise<DataStream> {
     const ch = this.channels.get(channel);
     const socket = ch?.socket ?? null;
     if (ch === undefined || socket === null) throw new DataStreamError("reset", "no data connection");
@@ -203,10 +207,19 @@ export class DataChannels implements DataIo {
     if (upgrader === null) throw new DataStreamError("tls", "no TLS on this platform");
     // Its own deadline, not the stall timeout: the stall timeout is sized for slow links (minutes),
     // and a peer that sends half a ClientHello would hold the transfer, and the session, that long.
-    const secure = await withDeadline(upgrader.upgrade(socket, idle.chunks), this.platform, this.tlsHandshakeMs, () => socket.destroy());
+    const scope = this.scope();
+    const secure = await withDeadline(upgrader.upgrade(socket, idle.chunks, scope ?? undefined), this.platform, this.tlsHandshakeMs, () => socket.destroy());
     if (this.channels.get(channel) !== ch) {
       secure.destroy();
       throw new DataStreamError("reset", "the data channel closed during the TLS handshake");
+    }
+    // Only a client that holds the control connection's TLS session can resume it: whoever else
+    // reached the passive port first (the same NAT, a scanner) is refused (RFC 4217 §10.2).
+    // A platform that cannot tell (no scope, `resumed` unknown) is not asked to.
+    if (requireResumption && scope !== null && secure.resumed === false) {
+      secure.destroy();
+      this.onReuseRefused();
+      throw new DataStreamError("tls-reuse", "the data connection did not resume the control connection's TLS session");
     }
     ch.socket = secure;
     return new SocketStream(secure, this.platform.clock, stallTimeout, { chunks: [], ended: false });
@@ -219,13 +232,13 @@ function noop(): void {
 
 const quiet = { data: noop, end: noop, error: noop, drain: noop, finished: noop, close: noop };
 
-/** A TLS handshake that does not finish in time fails as "tls", and its socket is cut. */
+/** A TLS handshake that does not finish in time fails as "tls-timeout", and its socket is cut. */
 async function withDeadline<T>(work: Promise<T>, platform: Platform, ms: Millis, onTimeout: () => void): Promise<T> {
   let timer: { cancel(): void } | null = null;
   const expired = new Promise<never>((_, reject) => {
     timer = platform.clock.after(ms, () => {
       onTimeout();
-      reject(new DataStreamError("tls", "TLS handshake timed out"));
+      reject(new DataStreamError("tls-timeout", "TLS handshake timed out"));
     });
   });
   try {

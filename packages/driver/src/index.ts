@@ -9,7 +9,7 @@ export { MAX_PASSIVE_PORT_ATTEMPTS } from "./data-channels.js";
 export { SEND_QUEUE_BYTES } from "./socket-stream.js";
 export { MAX_PACE_SLICE_BYTES, PACE_SLICES_PER_SECOND, Pacer, UNLIMITED, checkRate, type RateLimits } from "./pacer.js";
 export { SocketRelay } from "./socket-relay.js";
-export { ListenError, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type LocalVfs, type Platform, type SocketEvents, type Timer, type TlsCredentials, type TlsUpgrader } from "./platform.js";
+export { ListenError, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type LocalVfs, type Platform, type SocketEvents, type Timer, type TlsCredentials, type TlsScope, type TlsSocket, type TlsUpgrader } from "./platform.js";
 export { checkPortRange, pickPort, portRangeProblem, DEFAULT_PASSIVE_PORTS, DEFAULT_MAX_PASSIVE_PER_IP, PASSIVE_RANGE_SHARE, defaultMaxPassivePerIp, type PassiveClaim, type PassivePorts, type PortRange } from "./port-range.js";
 export { SessionCounter, type Admission, type SessionLimits } from "./policy.js";
 export { DataStreamError, type ControlIo, type DataIo, type DataStream, type SessionIo } from "./io.js";

@@ -26,7 +26,8 @@ export interface SessionFields {
 export type TransferOutcome = "completed" | "aborted" | "failed";
 
 export type LogEvent =
-  | { readonly event: "server.start"; readonly address: string; readonly port: number; readonly url: string; readonly version: string; readonly runtime: string; readonly root: string; readonly access: string }
+  /** `port` is the plain listener's (null with only implicit FTPS), `implicitTlsPort` the implicit one's. */
+  | { readonly event: "server.start"; readonly address: string; readonly port: number | null; readonly implicitTlsPort: number | null; readonly url: string; readonly version: string; readonly runtime: string; readonly root: string; readonly access: string }
   /** A stop began (`immediate`: a second signal, nothing waits any more). */
   | { readonly event: "server.stop"; readonly signal: string; readonly drainMs: Millis; readonly immediate: boolean }
   | { readonly event: "server.exit"; readonly code: number }

@@ -1,6 +1,6 @@
 import { RIGHTS, type SessionEvent } from "@pasv/core";
 import { describe, expect, it } from "vitest";
-import { FakePlatform, FakeSocket, FakeTls, settle } from "./fake-platform.test-helper.js";
+import { FakePlatform, FakeSocket, FakeTls, settle, type FakeListener } from "./fake-platform.test-helper.js";
 import { MemoryFs } from "./memory-fs.js";
 import { VfsError, type Vfs, type VfsReader } from "./vfs.js";
 import { CONTROL_CLOSE_GRACE_MS } from "./platform-io.js";
@@ -857,7 +857,7 @@ describe("FtpServer session slots: every wait before a session is usable frees i
     return first.startsWith("220 ");
   };
 
-  it("a logged-in session stalled in AUTH TLS is cut after 30 s by default, and its slot is free", async () => {
+  it("a logged-in session stalled in AUTH TLS is cut after 10 s by default, and its slot is free", async () => {
     const { h, tls } = await tlsStart({ maxSessions: 1 });
     const a = await loggedIn(h);
     await send(a, "AUTH TLS");
@@ -865,7 +865,7 @@ describe("FtpServer session slots: every wait before a session is usable frees i
     expect(tls.upgrades).toHaveLength(1);
     expect(greeted(h, 1)).toBe(false);
     // Neither the idle nor the login deadline runs while AUTH waits: only the handshake's bounds it.
-    h.platform.clock.advance(29_999);
+    h.platform.clock.advance(9_999);
     await settle();
     expect(a.destroyed).toBe(false);
     h.platform.clock.advance(1);
@@ -986,7 +986,7 @@ describe("FtpServer session slots: every wait before a session is usable frees i
     h.platform.clock.advance(1);
     await settle(40);
     expect(rawData.destroyed).toBe(true);
-    expect(lastReply(c)).toMatch(/^522 /);
+    expect(lastReply(c)).toMatch(/^425 /);
     // The session is usable again.
     await send(c, "NOOP");
     expect(lastReply(c)).toMatch(/^200 /);
@@ -1148,5 +1148,86 @@ describe("FtpServer reload", () => {
     const h = await start();
     void h.server.close();
     await expect(h.server.reload({})).rejects.toThrow("the server is stopping");
+  });
+});
+
+describe("FtpServer implicit TLS listener", () => {
+  const implicitStart = async (options: ServerOptions = {}): Promise<{ h: Harness; tls: FakeTls; implicit: FakeListener }> => {
+    const tls = new FakeTls();
+    const platform = new FakePlatform({ tls, tree: { pub: { "a.txt": "hello" } } });
+    const h = await start({ tls: {}, passivePorts: { min: 50000, max: 50000 }, ...options }, platform);
+    await h.server.listen(990, "127.0.0.1", { implicitTls: true });
+    return { h, tls, implicit: platform.last };
+  };
+
+  it("greets only after the handshake, inside TLS, with data protection P; the plain listener serves beside it", async () => {
+    const { h, tls, implicit } = await implicitStart();
+    const raw = implicit.connect(CLIENT);
+    await settle();
+    expect(raw.written()).toBe("");
+    expect(tls.upgrades).toHaveLength(1);
+    const secure = tls.upgrades[0]!.resolve();
+    await settle(40);
+    expect(replies(secure)[0]).toMatch(/^220 /);
+    await send(secure, "AUTH TLS");
+    expect(lastReply(secure)).toMatch(/^503 /);
+    await send(secure, "USER anonymous");
+    await send(secure, "PASS x");
+    await send(secure, "STAT");
+    expect(secure.written()).toContain("data protection: Private");
+    // A protected data connection: the data handshake is asked for without any PROT P.
+    const data = await passive(h, secure);
+    await send(secure, "RETR /pub/a.txt");
+    expect(tls.upgrades).toHaveLength(2);
+    expect(tls.upgrades[1]!.socket).toBe(data);
+    const plain = h.connect({ address: "198.51.100.9", port: 4000 });
+    expect(replies(plain)[0]).toMatch(/^220 /);
+  });
+
+  it("a connection that never completes the handshake is cut at the deadline without a reply and frees its slot", async () => {
+    const { h, tls, implicit } = await implicitStart({ maxSessions: 1, tlsHandshakeTimeoutMs: 3_000 });
+    const raw = implicit.connect(CLIENT);
+    await settle();
+    // It holds the one slot while it shakes hands.
+    const refused = h.connect({ address: "198.51.100.9", port: 4000 });
+    expect(replies(refused)[0]).toMatch(/^421 /);
+    refused.close();
+    await settle();
+    h.platform.clock.advance(2_999);
+    await settle();
+    expect(raw.destroyed).toBe(false);
+    h.platform.clock.advance(1);
+    await settle();
+    expect(raw.destroyed).toBe(true);
+    tls.upgrades[0]!.reject(new Error("socket destroyed"));
+    await settle();
+    expect(raw.written()).toBe("");
+    expect(h.records).toContainEqual(expect.objectContaining({ event: "message", client: "198.51.100.1", message: "implicit TLS handshake timed out; closed without a reply" }));
+    const next = h.connect({ address: "198.51.100.9", port: 4001 });
+    expect(replies(next)[0]).toMatch(/^220 /);
+  });
+
+  it("a handshake that fails (a plaintext client) closes at once with one log line", async () => {
+    const { h, tls, implicit } = await implicitStart();
+    const raw = implicit.connect(CLIENT);
+    await settle();
+    tls.upgrades[0]!.reject(new Error("wrong version number"));
+    await settle();
+    expect(raw.destroyed).toBe(true);
+    expect(raw.written()).toBe("");
+    expect(h.records.filter((r) => r.event === "message" && r.message.includes("implicit TLS")).map((r) => (r.event === "message" ? r.message : ""))).toEqual(["implicit TLS handshake failed: wrong version number; closed without a reply"]);
+    expect(h.server.sessionCount).toBe(0);
+  });
+
+  it("needs the tls option, one listener of each kind, and close() cuts handshakes in progress", async () => {
+    const bare = await start();
+    await expect(bare.server.listen(990, "127.0.0.1", { implicitTls: true })).rejects.toThrow("implicit TLS needs the tls option");
+    const { h, implicit } = await implicitStart();
+    await expect(h.server.listen(991, "127.0.0.1", { implicitTls: true })).rejects.toThrow("already listening");
+    const raw = implicit.connect(CLIENT);
+    await settle();
+    await h.server.close();
+    expect(raw.destroyed).toBe(true);
+    expect(implicit.closed).toBe(true);
   });
 });

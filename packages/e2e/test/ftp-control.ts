@@ -32,6 +32,11 @@ export class FtpControl {
     });
   }
 
+  /** Over a socket already connected (a TLS socket to an implicit FTPS port). */
+  static over(socket: Socket): FtpControl {
+    return new FtpControl(socket);
+  }
+
   get closed(): boolean {
     return this.ended;
   }
