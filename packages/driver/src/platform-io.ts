@@ -5,6 +5,7 @@ import { DataChannels } from "./data-channels.js";
 import { TLS_HANDSHAKE_MS, type ControlIo, type SessionIo } from "./io.js";
 import type { ByteSocket, Platform, Timer } from "./platform.js";
 import type { PassivePorts } from "./port-range.js";
+import type { ProxyGate } from "./proxy-gate.js";
 import type { Session } from "./session.js";
 
 /** Replies a peer may leave unread before the session stops reading its commands. */
@@ -16,6 +17,8 @@ export { TLS_HANDSHAKE_MS };
 export interface SessionIoOptions {
   /** Deadline of a TLS handshake, control and data (default TLS_HANDSHAKE_MS). */
   readonly tlsHandshakeMs?: Millis;
+  /** PROXY protocol on the passive listeners (the control connection came through the same gate). */
+  readonly proxy?: ProxyGate | null;
 }
 
 export class PlatformSessionIo implements SessionIo {
@@ -38,7 +41,7 @@ export class PlatformSessionIo implements SessionIo {
   ) {
     this.socket = socket;
     this.tlsHandshakeMs = options.tlsHandshakeMs ?? TLS_HANDSHAKE_MS;
-    this.data = new DataChannels(platform, socket.local, ports, (make) => this.post(make), this.tlsHandshakeMs);
+    this.data = new DataChannels(platform, socket.local, ports, (make) => this.post(make), this.tlsHandshakeMs, options.proxy ?? null);
     const local: Endpoint = socket.local;
     const remote: Endpoint = socket.remote;
     this.control = {

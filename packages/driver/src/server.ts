@@ -14,6 +14,7 @@ import { logs, type LogEvent, type LogLevel, type LogRecord, type SessionFields 
 import { xferlogLine } from "./xferlog.js";
 import type { ByteSocket, Listener, LocalVfs, Platform, Timer, TlsUpgrader } from "./platform.js";
 import { PlatformSessionIo } from "./platform-io.js";
+import { proxyAwareTls, ProxyGate, type ProxyProtocolOptions, type ProxyRefused } from "./proxy-gate.js";
 import { SessionCounter } from "./policy.js";
 import { checkPassiveCap, checkPortRange, DEFAULT_PASSIVE_PORTS, defaultMaxPassivePerIp, PassiveCounter, type PortRange } from "./port-range.js";
 import { Session, type Reducer } from "./session.js";
@@ -41,6 +42,11 @@ export interface ServerOptions {
   readonly keepPartialUploads?: boolean;
   /** Inclusive range of passive ports, within 1024-65535 (default 49152-65534). */
   readonly passivePorts?: PortRange;
+  /** Behind a load balancer (HAProxy `send-proxy`/`send-proxy-v2`, AWS NLB, …): every connection
+   * to the control port and the passive ports must come from `from` and start with a PROXY header
+   * (v1 or v2), whose client address then stands for the connection everywhere (sessions, caps,
+   * bans, logs, the data-peer rule). Anything else is cut without a byte. See ProxyProtocolOptions. */
+  readonly proxyProtocol?: ProxyProtocolOptions;
   /** The address put in 227 replies: fixed, or chosen per client (NAT, containers). */
   readonly publicAddress?: string | ((client: Endpoint) => string | null);
   readonly idleTimeoutMs?: number;
@@ -131,6 +137,10 @@ interface Settings {
   readonly ports: PortRange;
   /** The platform with this generation's TLS upgrader (its certificate). */
   readonly platform: Platform;
+  /** That upgrader as the platform made it (a reload derives the next one from it). */
+  readonly tls: TlsUpgrader | null;
+  /** The PROXY protocol door, or null when connections are taken as they come. */
+  readonly proxy: ProxyGate | null;
   readonly limits: { readonly sessions: { maxSessions: number; maxSessionsPerIp: number }; readonly passivePerIp: number; readonly bans: BanOptions | null };
 }
 
@@ -147,6 +157,8 @@ export class FtpServer extends Emitter<ServerEvents> {
    * real path it had when it was first pinned. */
   private readonly roots = new Map<string, { readonly local: LocalVfs | null; readonly pinned: Promise<void> }>();
   private listener: Listener | null = null;
+  /** Control connections still sending their PROXY header: a stop cuts them. */
+  private readonly reading = new Set<() => void>();
   /** Every root known at construction, pinned (see listen). */
   private readonly pinned: Promise<void>;
   /** Password verifications at once, over every generation of accounts (see HashLimiter). */
@@ -188,7 +200,7 @@ export class FtpServer extends Emitter<ServerEvents> {
       if (this.closing) throw new Error("the server is stopping");
       const previous = this.settings.options;
       const needRestart = RESTART_ONLY.filter((key) => !sameValue(key === "root" ? (options.root ?? this.platform.cwd()) : options[key], key === "root" ? this.base : this.given));
-      const { settings, pinned } = this.build(options, this.settings.platform.tls, previous);
+      const { settings, pinned } = this.build(options, this.settings.tls, previous);
       await pinned;
       // close() may have been called while the new homes were being pinned.
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
@@ -220,6 +232,7 @@ export class FtpServer extends Emitter<ServerEvents> {
     const handshake = options.tlsHandshakeTimeoutMs;
     if (handshake !== undefined && !(Number.isFinite(handshake) && handshake > 0)) throw new RangeError(`tlsHandshakeTimeoutMs must be a positive number of milliseconds, not ${handshake}`);
     const rates = { down: checkRate("maxRateDown", options.maxRateDown), up: checkRate("maxRateUp", options.maxRateUp) };
+    const proxy = options.proxyProtocol === undefined ? null : new ProxyGate(options.proxyProtocol, this.platform.clock, (refused) => this.proxyRefused(refused));
     const anonymousRates = rateOverrides(["anonymousMaxRateDown", "anonymousMaxRateUp"], options.anonymousMaxRateDown, options.anonymousMaxRateUp);
     const bans = options.bans === false ? null : checkBanOptions({ after: DEFAULT_BAN_AFTER, windowMs: DEFAULT_BAN_WINDOW_MS, durationMs: DEFAULT_BAN_MS, ...options.bans });
     const material = options.tls;
@@ -312,7 +325,9 @@ export class FtpServer extends Emitter<ServerEvents> {
       },
     });
     const limits = { sessions: { maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS, maxSessionsPerIp: options.maxSessionsPerIp ?? DEFAULT_MAX_SESSIONS_PER_IP }, passivePerIp, bans };
-    return { settings: { options, config, auth, rates, ports, platform: withTls(this.platform, tls), limits }, pinned };
+    // Behind a balancer a socket is a ProxiedSocket; the platform's handshake needs the one underneath.
+    const platform = withTls(this.platform, tls !== null && proxy !== null ? proxyAwareTls(tls) : tls);
+    return { settings: { options, config, auth, rates, ports, platform, tls, proxy, limits }, pinned };
   }
 
   get sessionCount(): number {
@@ -354,6 +369,8 @@ export class FtpServer extends Emitter<ServerEvents> {
   private async shutDown(drainMs: Millis): Promise<void> {
     this.closing = true;
     const stopped = this.listener?.close() ?? Promise.resolve();
+    for (const cancel of [...this.reading]) cancel();
+    this.reading.clear();
     const timers: Timer[] = [];
     const stopAll = (): void => {
       for (const { session } of this.sessions.values()) session.post({ type: "shutdown", now: this.platform.clock.now() });
@@ -407,6 +424,28 @@ export class FtpServer extends Emitter<ServerEvents> {
    * the admission's release is idempotent besides.
    */
   private accept(socket: ByteSocket): void {
+    const gate = this.settings.proxy;
+    if (gate === null) {
+      this.open(socket);
+      return;
+    }
+    let cancel: (() => void) | null = null;
+    cancel = gate.admit(socket, "control", (proxied) => {
+      if (cancel !== null) this.reading.delete(cancel);
+      this.open(proxied);
+    });
+    if (cancel !== null) this.reading.add(cancel);
+  }
+
+  private proxyRefused(refused: ProxyRefused): void {
+    const { listener, peer, reason, detail } = refused;
+    // A peer that is not the balancer, or a balancer that sends garbage, is a misconfiguration or an
+    // attack; one that just hangs up (a port probe) is not worth a warning.
+    this.log(reason === "closed" ? "info" : "warn", { event: "proxy.refused", listener, peer: peer.address, peerPort: peer.port, reason, detail });
+  }
+
+  /** A session on `socket` (its `remote` is the client's: from a PROXY header behind a balancer). */
+  private open(socket: ByteSocket): void {
     const id = this.nextId++;
     const remote: Endpoint = { address: normalizeIp(socket.remote.address)?.address ?? socket.remote.address, port: socket.remote.port };
     const banned = this.bans?.banned(remote.address, this.platform.clock.now()) === true;
@@ -427,7 +466,7 @@ export class FtpServer extends Emitter<ServerEvents> {
         this.drained();
         this.drained = null;
       }
-    }, handshake === undefined ? {} : { tlsHandshakeMs: handshake });
+    }, { ...(handshake === undefined ? {} : { tlsHandshakeMs: handshake }), proxy: settings.proxy });
     const stepped = this.instrument.stepped;
     const session = new Session({
       config: settings.config,
