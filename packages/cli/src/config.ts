@@ -179,7 +179,7 @@ export function readConfig(text: string, file: string, dir: string): Config | st
         break;
       }
       case "list": {
-        const list = typeof value === "string" ? [value] : Array.isArray(value) && value.every((x) => typeof x === "string") ? (value as string[]) : null;
+        const list = typeof value === "string" ? [value] : Array.isArray(value) && value.every((x) => typeof x === "string") ? value : null;
         if (list === null) return at(`${key} must be a string or an array of strings, got ${typeName(value)}`);
         args.push(`--${key}`, list.join(","));
         break;
