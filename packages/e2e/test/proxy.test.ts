@@ -87,7 +87,7 @@ describe.runIf(ready)("two pasv nodes behind HAProxy (PROXY protocol v2)", () =>
   const url = (p: string): string => `ftp://alice:s3cret@${BALANCER}:${layout.controlPort}/${p}`;
   const on = (i: number, fields: Record<string, unknown>): boolean => logRecords(nodes[i]!).some((r) => Object.entries(fields).every(([k, v]) => r[k] === v));
 
-  it("a file uploaded through the balancer is downloaded byte-exact through it from the other node; the logs show the client's own address", async () => {
+  it("a file uploaded through the balancer is downloaded byte-exact through it from the other node; the logs show the client's own address", () => {
     const bytes = randomBytes(3 * 1024 * 1024 + 17);
     const up = path.join(store.dir, "..", `up-${process.pid}.bin`);
     writeFileSync(up, bytes);
