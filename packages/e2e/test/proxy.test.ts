@@ -136,6 +136,9 @@ describe.runIf(ready)("two pasv nodes behind HAProxy (PROXY protocol v2)", () =>
       expect(mark.code).toBe(150);
       expect(await own).toBe("hello through the balancer");
       expect((await c.reply()).code).toBe(226);
+      // The node judged the intruder by the address in its header, not by the balancer's.
+      const judged = await Promise.all(nodes.map((n) => waitForRecord(n, { event: "message", client: CLIENT, message: /foreign address 127\.0\.0\.7/ }, 1_000)));
+      expect(judged.filter((r) => r !== null)).toHaveLength(1);
     } finally {
       c.close();
     }
