@@ -104,6 +104,18 @@ describe("ProxyGate.admit", () => {
     expect(raw.paused).toBe(false);
   });
 
+  it("a socket closed while paused with bytes unread still reports its close", () => {
+    const g = gate();
+    const raw = new FakeSocket(LOCAL, BALANCER);
+    let got: ByteSocket | null = null;
+    g.gate.admit(raw, "data", (s) => (got = s));
+    raw.data("PROXY UNKNOWN\r\nupload bytes");
+    const events = sink();
+    (got as unknown as ByteSocket).attach(events);
+    (got as unknown as ByteSocket).destroy();
+    expect(events.log).toEqual(["close"]);
+  });
+
   it.each([
     ["a malformed header", (raw: FakeSocket) => raw.data("USER anonymous\r\n"), "malformed"],
     ["a close before the header", (raw: FakeSocket) => raw.peerEnd(), "closed"],

@@ -160,8 +160,16 @@ export class ProxiedSocket implements ByteSocket {
             return;
         }
       }
-      if (this.held.length > 0) this.held.push(event);
-      else this.deliver(event);
+      if (this.held.length === 0) {
+        this.deliver(event);
+        return;
+      }
+      this.held.push(event);
+      // Gone while paused with bytes unread (destroyed, reset): nobody can read them any more, but
+      // the owner must still hear that the socket is gone.
+      if (event.kind === "close" && this.paused) {
+        for (const next of this.held.splice(0)) if (next.kind !== "data") this.deliver(next);
+      }
     };
     this.inner.attach({
       data: (bytes) => forward({ kind: "data", bytes }),

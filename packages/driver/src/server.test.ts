@@ -1263,6 +1263,24 @@ describe("FtpServer behind a load balancer (proxyProtocol)", () => {
     expect(h.records).toContainEqual(expect.objectContaining({ event: "login", client: CLIENT.address, tls: true }));
   });
 
+  it("a reload turns the PROXY protocol on for connections accepted from then on", async () => {
+    const h = await start({});
+    const before = h.connect(CLIENT);
+    await settle(40);
+    expect(lastReply(before)).toMatch(/^220 /);
+    // (`log` differs too: the harness's sink is a closure of its own.)
+    expect((await h.server.reload({ log: (r) => h.records.push(r), ...proxy })).changed).toEqual(["log", "proxyProtocol"]);
+    const direct = h.connect(CLIENT);
+    const via = h.connect(LB);
+    via.data(header({ address: "198.51.100.3", port: 4005 }));
+    await settle(40);
+    expect(direct.destroyed).toBe(true);
+    expect(direct.written()).toBe("");
+    expect(lastReply(via)).toMatch(/^220 /);
+    expect(h.events.filter((e) => e.name === "session-open").map((e) => (e.event as { remote: { address: string } }).remote.address)).toEqual([CLIENT.address, "198.51.100.3"]);
+    await expect(h.server.reload({ ...proxy, proxyProtocol: { from: ["nope"] } })).rejects.toThrow(/"nope" is not an IP address/);
+  });
+
   it("refuses a proxyProtocol.from that is not a list of blocks", () => {
     expect(() => new FtpServer(new FakePlatform(), { proxyProtocol: { from: ["10.0.0.0/33"] } })).toThrow(/is not an IP address or CIDR block/);
   });
