@@ -131,10 +131,16 @@ describe("feedProxyHeader", () => {
     expect(second.kind === "header" ? String.fromCharCode(...second.rest) : "").toBe("USER a\r\n");
   });
 
-  it("never holds more than the limit", () => {
-    let feed: ProxyFeed = feedProxyHeader(initialProxyReader, Uint8Array.from(SIG));
-    const chunk = new Uint8Array(1000);
-    for (let i = 0; i < 3 && feed.kind === "incomplete"; i++) feed = feedProxyHeader(feed.reader, chunk);
-    expect(feed.kind).toBe("invalid");
+  it("holds at most the limit: the longest v2 header fed in large chunks ends exactly there", () => {
+    const fixed = [...SIG, 0x21, 0x11, PROXY_V2_MAX_PAYLOAD >> 8, PROXY_V2_MAX_PAYLOAD & 255];
+    let feed: ProxyFeed = feedProxyHeader(initialProxyReader, Uint8Array.from(fixed));
+    let fed = fixed.length;
+    while (feed.kind === "incomplete") {
+      expect(feed.reader.bytes.length).toBeLessThanOrEqual(PROXY_HEADER_MAX_BYTES);
+      feed = feedProxyHeader(feed.reader, new Uint8Array(1000).fill(7));
+      fed += 1000;
+    }
+    expect(feed.kind).toBe("header");
+    expect(feed.kind === "header" ? feed.rest.length : -1).toBe(fed - PROXY_HEADER_MAX_BYTES);
   });
 });

@@ -156,7 +156,8 @@ export function feedProxyHeader(reader: ProxyReader, chunk: Uint8Array): ProxyFe
   const parsed = parseProxyHeader(bytes);
   switch (parsed.kind) {
     case "incomplete":
-      // A header never needs more than the limit, so a full buffer that is still incomplete is not one.
+      // The parser's own limits end every header within the limit, so this cannot happen; it keeps
+      // the reader's bound from depending on them.
       return bytes.length >= PROXY_HEADER_MAX_BYTES ? { kind: "invalid", reason: "no PROXY header within its size limit" } : { kind: "incomplete", reader: { bytes } };
     case "invalid":
       return parsed;
