@@ -1,6 +1,6 @@
 // The `pasv` command line, parsed without side effects so every rule is testable.
 import { parseArgs } from "node:util";
-import { isAnonymousName, normalizeIp, parseRights, type Right } from "@pasv/core";
+import { isAnonymousName, normalizeIp, parseCidr, parseRights, type Right } from "@pasv/core";
 import { LOG_LEVELS, parsePasswordHash, PASSWORD_HASH_FORMATS, portRangeProblem, resolveHome, type LogFormat, type LogLevel, type PortRange } from "@pasv/driver";
 
 /** A named user: plaintext from `-u`, or a hash from the `--users` file (with its line number). */
@@ -58,6 +58,8 @@ export interface CliOptions {
   /** PEM files that enable FTPS, the handshake deadline (null: the server's default), the TLS policy
    * and the implicit FTPS port (null: none). */
   readonly tls: CliTls | null;
+  /** --proxy-protocol with --proxy-from: the load balancers' blocks (normalised), or null. */
+  readonly proxyFrom: readonly string[] | null;
 }
 
 export interface CliTls {
@@ -140,6 +142,13 @@ Options:
                                 (uploads replace a file only once complete either way)
       --pasv-ports A-B          passive port range (default 49152-65534)
       --public-address ADDR     IPv4 address to advertise in PASV replies (NAT, containers)
+      --proxy-protocol          behind a load balancer: every connection to the control port and
+                                the passive ports starts with a PROXY header (v1 or v2, HAProxy's
+                                send-proxy-v2) and its client address is used everywhere (logs,
+                                caps, bans, the passive data address check); needs --proxy-from
+      --proxy-from CIDR[,CIDR...]
+                                the load balancers' addresses; a connection from anyone else, or
+                                without a valid header, is closed without a reply
       --idle-timeout SECONDS    close idle sessions after SECONDS (default 300)
       --max-sessions N          most simultaneous sessions (default 512)
       --max-sessions-per-ip N   most simultaneous sessions from one address (default 64)
@@ -286,6 +295,8 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "keep-partial-uploads": { type: "boolean" },
         "pasv-ports": { type: "string" },
         "public-address": { type: "string" },
+        "proxy-protocol": { type: "boolean" },
+        "proxy-from": { type: "string" },
         "idle-timeout": { type: "string" },
         "max-sessions": { type: "string" },
         "max-sessions-per-ip": { type: "string" },
@@ -350,6 +361,17 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     if (ip?.family !== 4) return { kind: "error", message: `--public-address must be an IPv4 address, got ${JSON.stringify(v["public-address"])}` };
     publicAddress = ip.address;
   }
+  let proxyFrom: string[] | null = null;
+  if (v["proxy-from"] !== undefined) {
+    proxyFrom = [];
+    for (const text of v["proxy-from"].split(",")) {
+      const cidr = parseCidr(text.trim());
+      if (cidr === null) return { kind: "error", message: `--proxy-from: ${JSON.stringify(text.trim())} is not an IP address or CIDR block (like 10.0.0.0/8)` };
+      proxyFrom.push(cidr.text);
+    }
+  }
+  if (v["proxy-protocol"] === true && proxyFrom === null) return { kind: "error", message: "--proxy-protocol needs --proxy-from CIDR[,CIDR...] (the load balancers' addresses)" };
+  if (v["proxy-protocol"] !== true && proxyFrom !== null) return { kind: "error", message: "--proxy-from needs --proxy-protocol" };
   const numbers: Record<string, number | null> = {};
   for (const [flag, min, max] of [["idle-timeout", 1, 86_400], ["max-sessions", 1, 1_000_000], ["max-sessions-per-ip", 1, 1_000_000], ["max-passive-per-ip", 1, 65_535], ["max-login-failures", 1, 100], ["ban-after", 0, 1_000_000], ["ban-window", 1, 604_800], ["ban-seconds", 1, 2_592_000], ["tls-handshake-timeout", 1, 3_600], ["drain-timeout", 0, 86_400]] as const) {
     const text = v[flag];
@@ -481,6 +503,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
       metrics,
       s3,
       tls,
+      proxyFrom,
     },
   };
 }

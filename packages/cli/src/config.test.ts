@@ -131,3 +131,17 @@ describe("splitConfigFlag", () => {
     expect(splitConfigFlag(["--config", "a", "--config", "b"])).toBe("--config may be given once");
   });
 });
+
+describe("readConfig: proxy-protocol and proxy-from", () => {
+  it("takes proxy-from as a string or an array, and names the line of a bad block", () => {
+    expect(readConfig('proxy-protocol = true\nproxy-from = ["10.0.0.0/8", "::1"]\n', "p.toml", ".")).toEqual({ args: ["--proxy-protocol", "--proxy-from", "10.0.0.0/8,::1"], users: [] });
+    expect(readConfig('proxy-from = "127.0.0.1"\nproxy-protocol = true\n', "p.toml", ".")).toEqual({ args: ["--proxy-from", "127.0.0.1", "--proxy-protocol"], users: [] });
+    expect(readConfig('proxy-protocol = true\nproxy-from = ["10.0.0.0/8", "nope"]\n', "p.toml", ".")).toBe('p.toml:2: proxy-from: --proxy-from: "nope" is not an IP address or CIDR block (like 10.0.0.0/8)');
+    expect(readConfig("proxy-from = 3\n", "p.toml", ".")).toBe("p.toml:1: proxy-from must be a string or an array of strings, got a number");
+  });
+
+  it("the pairing rule is checked once all keys are in", () => {
+    const c = readConfig('proxy-from = "127.0.0.1"\n', "p.toml", ".");
+    expect(typeof c === "string" ? c : parseCli([...c.args])).toEqual({ kind: "error", message: "--proxy-from needs --proxy-protocol" });
+  });
+});

@@ -564,6 +564,11 @@ describe("serverOptions", () => {
     expect(serverOptions(options(["--ban-seconds", "5"]), "/d", [], undefined, log, "info").bans).toEqual({ durationMs: 5000 });
   });
 
+  it("maps --proxy-protocol --proxy-from to proxyProtocol, and nothing without them", () => {
+    expect(serverOptions(options(["--proxy-protocol", "--proxy-from", "10.0.0.0/8,::1"]), "/d", [], undefined, log, "info").proxyProtocol).toEqual({ from: ["10.0.0.0/8", "::1/128"] });
+    expect(serverOptions(options([]), "/d", [], undefined, log, "info")).not.toHaveProperty("proxyProtocol");
+  });
+
   it("gives each user their home and permissions, and --hide-dotfiles to everyone", () => {
     const o = options(["-w", "--user-home", "a=in/a", "--user-permissions", "a=upload-only", "--hide-dotfiles"]);
     const mapped = serverOptions(o, "/d", [{ user: "a", password: "p" }, { user: "b", password: "q" }], undefined, log, "info");

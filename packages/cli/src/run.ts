@@ -400,6 +400,7 @@ export function serverOptions(o: CliOptions, dir: string, users: readonly CliUse
     ...(o.keepPartialUploads ? { keepPartialUploads: true } : {}),
     ...(o.passivePorts === null ? {} : { passivePorts: o.passivePorts }),
     ...(o.publicAddress === null ? {} : { publicAddress: o.publicAddress }),
+    ...(o.proxyFrom === null ? {} : { proxyProtocol: { from: o.proxyFrom } }),
     ...(o.idleTimeoutSeconds === null ? {} : { idleTimeoutMs: o.idleTimeoutSeconds * 1000 }),
     ...(o.maxSessions === null ? {} : { maxSessions: o.maxSessions }),
     ...(o.maxSessionsPerIp === null ? {} : { maxSessionsPerIp: o.maxSessionsPerIp }),

@@ -26,6 +26,8 @@ const COPY_BELOW = READ_BYTES / 4;
 /** Control bytes posted together at most (a line usually ends a batch first). */
 const MAX_CONTROL_BATCH = 64 * 1024;
 
+/** After a failed accept (not a close), how long before the next one. */
+const ACCEPT_RETRY_MS = 10;
 const NOT_YET_VALUE = -1;
 const NOT_YET = Promise.resolve(NOT_YET_VALUE);
 
@@ -237,10 +239,32 @@ function listen(request: ListenRequest, accept: (socket: ByteSocket) => void): P
   }
   let closed = false;
   void (async () => {
-    try {
-      for await (const conn of listener) accept(new DenoSocket(conn, request.urgentData));
-    } catch {
-      // the listener was closed
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (closed || error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) return;
+        // A connection reset before it was accepted (ENOTCONN: a load balancer's health check
+        // closes at once) fails that accept alone; ending the loop here would leave the port open
+        // and nobody accepting, and Deno would exit with nothing left to wait for. A short pause
+        // keeps a lasting error (EMFILE) from spinning.
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      let socket: DenoSocket;
+      try {
+        socket = new DenoSocket(conn, request.urgentData);
+      } catch {
+        // Gone already (its options cannot be set on a reset socket).
+        try {
+          conn.close();
+        } catch {
+          // already closed
+        }
+        continue;
+      }
+      accept(socket);
     }
   })();
   const addr = endpointOf(listener.addr);

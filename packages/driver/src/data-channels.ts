@@ -8,6 +8,7 @@ import type { TlsScope } from "./platform.js";
 import type { ByteSocket, Listener, Platform } from "./platform.js";
 import { ListenError } from "./platform.js";
 import { pickPort, type PassivePorts } from "./port-range.js";
+import type { ProxyGate } from "./proxy-gate.js";
 import { SocketStream } from "./socket-stream.js";
 
 /** Random ports tried for one passive listener before answering listen-failed. */
@@ -29,6 +30,8 @@ interface Channel {
   /** Gives back the client address's listener slot; called when the listener is gone or never came. */
   release: () => void;
   readonly pending: Map<number, ByteSocket>;
+  /** Connections still sending their PROXY header, by the cancel that cuts them. */
+  readonly reading: Set<() => void>;
   socket: ByteSocket | null;
   idle: Idle | null;
 }
@@ -46,6 +49,8 @@ export class DataChannels implements DataIo {
     /** The control connection's TLS scope, once it has one. */
     private readonly scope: () => TlsScope | null = () => null,
     private readonly onReuseRefused: () => void = noop,
+    /** Behind a load balancer: every passive connection comes from it, with a PROXY header naming the client. */
+    private readonly proxy: ProxyGate | null = null,
   ) {}
 
   /** Channels still held (the simulator's leak oracle reads this). */
@@ -60,7 +65,7 @@ export class DataChannels implements DataIo {
       this.post((now) => ({ type: "data.listen-failed", now, channel, message: `per-address cap reached: ${claim.limit} passive listener(s) held (maxPassivePerIp)` }));
       return;
     }
-    const ch: Channel = { listener: null, release: claim.release, pending: new Map(), socket: null, idle: null };
+    const ch: Channel = { listener: null, release: claim.release, pending: new Map(), reading: new Set(), socket: null, idle: null };
     this.channels.set(channel, ch);
     void this.bind(channel, ch, family);
   }
@@ -92,6 +97,20 @@ export class DataChannels implements DataIo {
   }
 
   private accepted(channel: number, ch: Channel, socket: ByteSocket): void {
+    if (this.proxy === null || this.channels.get(channel) !== ch) {
+      this.take(channel, ch, socket);
+      return;
+    }
+    // The core judges the client the header names (the data-peer rule), never the balancer.
+    let cancel: (() => void) | null = null;
+    cancel = this.proxy.admit(socket, "data", (proxied) => {
+      if (cancel !== null) ch.reading.delete(cancel);
+      this.take(channel, ch, proxied);
+    });
+    if (cancel !== null) ch.reading.add(cancel);
+  }
+
+  private take(channel: number, ch: Channel, socket: ByteSocket): void {
     if (this.channels.get(channel) !== ch || ch.listener === null || ch.socket !== null) {
       socket.destroy();
       return;
@@ -162,7 +181,7 @@ export class DataChannels implements DataIo {
   }
 
   connect(channel: number, address: string, port: number, family: Family): void {
-    const ch: Channel = { listener: null, release: noop, pending: new Map(), socket: null, idle: null };
+    const ch: Channel = { listener: null, release: noop, pending: new Map(), reading: new Set(), socket: null, idle: null };
     this.channels.set(channel, ch);
     this.platform.connect({ host: address, port, family, localAddress: this.local.address }).then(
       (socket) => {
@@ -188,6 +207,8 @@ export class DataChannels implements DataIo {
     // A listen still in flight is closed when it resolves (bind), so its slot is free already.
     ch.release();
     for (const socket of ch.pending.values()) socket.destroy();
+    for (const cancel of [...ch.reading]) cancel();
+    ch.reading.clear();
     ch.socket?.destroy();
   }
 

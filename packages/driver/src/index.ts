@@ -24,3 +24,4 @@ export { nodeFsDescriptors, O_PATH, type NodeFsLike } from "./descriptors.js";
 export { ctime, xferlogLine } from "./xferlog.js";
 export { formatJson, formatRecord, formatText, LOG_LEVELS, logs, type LogEvent, type LogFormat, type LogLevel, type LogRecord, type SessionFields, type TransferOutcome } from "./log-record.js";
 export { fileStat, fromNodeStats, type HostStat, type NodeStatsLike } from "./host-stat.js";
+export { checkProxyFrom, PROXY_HEADER_MS, ProxiedSocket, ProxyGate, proxyAwareTls, type ProxyProtocolOptions, type ProxyRefusal, type ProxyRefused } from "./proxy-gate.js";

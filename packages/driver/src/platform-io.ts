@@ -5,6 +5,7 @@ import { DataChannels } from "./data-channels.js";
 import { TLS_HANDSHAKE_MS, type ControlIo, type SessionIo } from "./io.js";
 import type { ByteSocket, Platform, Timer, TlsScope } from "./platform.js";
 import type { PassivePorts } from "./port-range.js";
+import type { ProxyGate } from "./proxy-gate.js";
 import type { Session } from "./session.js";
 
 /** Replies a peer may leave unread before the session stops reading its commands. */
@@ -20,6 +21,8 @@ export interface SessionIoOptions {
   readonly tlsScope?: TlsScope | null;
   /** A protected data connection that did not resume the control connection's session was refused. */
   readonly onReuseRefused?: () => void;
+  /** PROXY protocol on the passive listeners (the control connection came through the same gate). */
+  readonly proxy?: ProxyGate | null;
 }
 
 export class PlatformSessionIo implements SessionIo {
@@ -45,7 +48,7 @@ export class PlatformSessionIo implements SessionIo {
     this.socket = socket;
     this.tlsHandshakeMs = options.tlsHandshakeMs ?? TLS_HANDSHAKE_MS;
     this.scope = options.tlsScope ?? null;
-    this.data = new DataChannels(platform, socket.local, ports, (make) => this.post(make), this.tlsHandshakeMs, () => this.scope, options.onReuseRefused);
+    this.data = new DataChannels(platform, socket.local, ports, (make) => this.post(make), this.tlsHandshakeMs, () => this.scope, options.onReuseRefused, options.proxy ?? null);
     const local: Endpoint = socket.local;
     const remote: Endpoint = socket.remote;
     this.control = {

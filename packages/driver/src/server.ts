@@ -14,6 +14,7 @@ import { logs, type LogEvent, type LogLevel, type LogRecord, type SessionFields 
 import { xferlogLine } from "./xferlog.js";
 import type { ByteSocket, Listener, ListenRequest, LocalVfs, Platform, Timer, TlsScope, TlsUpgrader } from "./platform.js";
 import { PlatformSessionIo, TLS_HANDSHAKE_MS } from "./platform-io.js";
+import { proxyAwareTls, ProxyGate, type ProxyProtocolOptions, type ProxyRefused } from "./proxy-gate.js";
 import { SessionCounter, type Admission } from "./policy.js";
 import { checkPassiveCap, checkPortRange, DEFAULT_PASSIVE_PORTS, defaultMaxPassivePerIp, PassiveCounter, type PortRange } from "./port-range.js";
 import { Session, type Reducer } from "./session.js";
@@ -41,6 +42,11 @@ export interface ServerOptions {
   readonly keepPartialUploads?: boolean;
   /** Inclusive range of passive ports, within 1024-65535 (default 49152-65534). */
   readonly passivePorts?: PortRange;
+  /** Behind a load balancer (HAProxy `send-proxy`/`send-proxy-v2`, AWS NLB, …): every connection
+   * to the control port and the passive ports must come from `from` and start with a PROXY header
+   * (v1 or v2), whose client address then stands for the connection everywhere (sessions, caps,
+   * bans, logs, the data-peer rule). Anything else is cut without a byte. See ProxyProtocolOptions. */
+  readonly proxyProtocol?: ProxyProtocolOptions;
   /** The address put in 227 replies: fixed, or chosen per client (NAT, containers). */
   readonly publicAddress?: string | ((client: Endpoint) => string | null);
   readonly idleTimeoutMs?: number;
@@ -139,6 +145,10 @@ interface Settings {
   readonly ports: PortRange;
   /** The platform with this generation's TLS upgrader (its certificate). */
   readonly platform: Platform;
+  /** That upgrader as the platform made it (a reload derives the next one from it). */
+  readonly tls: TlsUpgrader | null;
+  /** The PROXY protocol door, or null when connections are taken as they come. */
+  readonly proxy: ProxyGate | null;
   readonly limits: { readonly sessions: { maxSessions: number; maxSessionsPerIp: number }; readonly passivePerIp: number; readonly bans: BanOptions | null };
 }
 
@@ -159,6 +169,8 @@ export class FtpServer extends Emitter<ServerEvents> {
   private reuseRefused = 0;
   /** Implicit-TLS connections in their handshake: not sessions yet, but cut at shutdown. */
   private readonly handshaking = new Set<PendingTls>();
+  /** Connections still sending their PROXY header: a stop cuts them. */
+  private readonly reading = new Set<() => void>();
   /** Every root known at construction, pinned (see listen). */
   private readonly pinned: Promise<void>;
   /** Password verifications at once, over every generation of accounts (see HashLimiter). */
@@ -200,7 +212,7 @@ export class FtpServer extends Emitter<ServerEvents> {
       if (this.closing) throw new Error("the server is stopping");
       const previous = this.settings.options;
       const needRestart = RESTART_ONLY.filter((key) => !sameValue(key === "root" ? (options.root ?? this.platform.cwd()) : options[key], key === "root" ? this.base : this.given));
-      const { settings, pinned } = this.build(options, this.settings.platform.tls, previous);
+      const { settings, pinned } = this.build(options, this.settings.tls, previous);
       await pinned;
       // close() may have been called while the new homes were being pinned.
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
@@ -232,6 +244,7 @@ export class FtpServer extends Emitter<ServerEvents> {
     const handshake = options.tlsHandshakeTimeoutMs;
     if (handshake !== undefined && !(Number.isFinite(handshake) && handshake > 0)) throw new RangeError(`tlsHandshakeTimeoutMs must be a positive number of milliseconds, not ${handshake}`);
     const rates = { down: checkRate("maxRateDown", options.maxRateDown), up: checkRate("maxRateUp", options.maxRateUp) };
+    const proxy = options.proxyProtocol === undefined ? null : new ProxyGate(options.proxyProtocol, this.platform.clock, (refused) => this.proxyRefused(refused));
     const anonymousRates = rateOverrides(["anonymousMaxRateDown", "anonymousMaxRateUp"], options.anonymousMaxRateDown, options.anonymousMaxRateUp);
     const bans = options.bans === false ? null : checkBanOptions({ after: DEFAULT_BAN_AFTER, windowMs: DEFAULT_BAN_WINDOW_MS, durationMs: DEFAULT_BAN_MS, ...options.bans });
     const material = options.tls;
@@ -325,7 +338,9 @@ export class FtpServer extends Emitter<ServerEvents> {
       },
     });
     const limits = { sessions: { maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS, maxSessionsPerIp: options.maxSessionsPerIp ?? DEFAULT_MAX_SESSIONS_PER_IP }, passivePerIp, bans };
-    return { settings: { options, config, auth, rates, ports, platform: withTls(this.platform, tls), limits }, pinned };
+    // Behind a balancer a socket is a ProxiedSocket; the platform's handshake needs the one underneath.
+    const platform = withTls(this.platform, tls !== null && proxy !== null ? proxyAwareTls(tls) : tls);
+    return { settings: { options, config, auth, rates, ports, platform, tls, proxy, limits }, pinned };
   }
 
   get sessionCount(): number {
@@ -345,7 +360,7 @@ export class FtpServer extends Emitter<ServerEvents> {
     await this.pinned;
     const family = host.includes(":") ? 6 : 4;
     const request: ListenRequest = { host, port, family, backlog: LISTEN_BACKLOG, urgentData: true };
-    const listener = implicit ? await this.listenImplicit(request) : await this.platform.listen(request, (socket) => this.accept(socket, false, this.admit(socket)));
+    const listener = implicit ? await this.listenImplicit(request) : await this.platform.listen(request, (socket) => this.gated(socket, (s) => this.accept(s, false, this.admit(s))));
     if (implicit) this.implicitListener = listener;
     else this.listener = listener;
     return { address: listener.address, port: listener.port };
@@ -353,7 +368,7 @@ export class FtpServer extends Emitter<ServerEvents> {
 
   private listenImplicit(request: ListenRequest): Promise<Listener> {
     if (this.settings.platform.tls === null) return Promise.reject(new Error("TLS is not available on this platform"));
-    return this.platform.listen(request, (socket) => {
+    return this.platform.listen(request, (raw) => this.gated(raw, (socket) => {
       // The handshake is this generation's: a reloaded certificate serves the connections after it.
       const settings = this.settings;
       const tls = settings.platform.tls;
@@ -363,7 +378,30 @@ export class FtpServer extends Emitter<ServerEvents> {
       }
       const scope = tls.scope?.() ?? null;
       this.acceptImplicit({ remote: socket.remote, handshake: () => tls.upgrade(socket, [], scope ?? undefined), destroy: () => socket.destroy() }, settings, scope);
+    }));
+  }
+
+  /** `then` with the socket as it is, or, behind a balancer, once its PROXY header has named the
+   * client (a socket whose `remote` is the client's); a connection the gate refuses never gets there. */
+  private gated(socket: ByteSocket, then: (socket: ByteSocket) => void): void {
+    const gate = this.settings.proxy;
+    if (gate === null) {
+      then(socket);
+      return;
+    }
+    let cancel: (() => void) | null = null;
+    cancel = gate.admit(socket, "control", (proxied) => {
+      if (cancel !== null) this.reading.delete(cancel);
+      then(proxied);
     });
+    if (cancel !== null) this.reading.add(cancel);
+  }
+
+  private proxyRefused(refused: ProxyRefused): void {
+    const { listener, peer, reason, detail } = refused;
+    // A peer that is not the balancer, or a balancer that sends garbage, is a misconfiguration or an
+    // attack; one that just hangs up (a port probe) is not worth a warning.
+    this.log(reason === "closed" ? "info" : "warn", { event: "proxy.refused", listener, peer: peer.address, peerPort: peer.port, reason, detail });
   }
 
   /**
@@ -437,6 +475,8 @@ export class FtpServer extends Emitter<ServerEvents> {
     this.closing = true;
     const stopped = Promise.all([this.listener?.close(), this.implicitListener?.close()]);
     for (const pending of this.handshaking) pending.destroy();
+    for (const cancel of [...this.reading]) cancel();
+    this.reading.clear();
     const timers: Timer[] = [];
     const stopAll = (): void => {
       for (const { session } of this.sessions.values()) session.post({ type: "shutdown", now: this.platform.clock.now() });
@@ -522,6 +562,7 @@ export class FtpServer extends Emitter<ServerEvents> {
     }, {
       ...(handshake === undefined ? {} : { tlsHandshakeMs: handshake }),
       tlsScope,
+      proxy: settings.proxy,
       onReuseRefused: () => {
         this.reuseRefused++;
         this.log("warn", { event: "message", ...record.fields(), message: "data connection refused: its TLS session is not the control connection's (no resumption)" });

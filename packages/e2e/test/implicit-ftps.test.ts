@@ -158,7 +158,7 @@ describe("implicit FTPS refusals", () => {
     const { control } = await secureControl();
     expect((await control.greeting()).code).toBe(220);
     control.close();
-    expect(server.output()).toMatch(/implicit TLS from 127\.0\.0\.1 port \d+: handshake (failed|timed out)/);
+    expect(server.output()).toMatch(/"event":"message","client":"127\.0\.0\.1","clientPort":\d+,"message":"implicit TLS handshake (failed|timed out)/);
     expect(server.output()).not.toMatch(/^\s+at /m);
   });
 
