@@ -1,4 +1,4 @@
-// Scale-out behind HAProxy (issue 15): two stateless pasv nodes over one shared store, each with its
+// Scale-out behind HAProxy (issue 15): two stateless pasv nodes over one S3 bucket (s3rver), each with its
 // own passive range, HAProxy in TCP mode with send-proxy-v2 in front of the control port and both
 // ranges. The client is bound to 127.0.0.5 so its own address can be told from the balancer's.
 import { execFileSync } from "node:child_process";
@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FtpControl } from "./ftp-control.js";
 import { haproxyConfig, haveHaproxy, startHaproxy, type RunningHaproxy, type ScaleOut } from "./haproxy.js";
 import { haveTool, logRecords, ROOT, startServer, tempDir, waitForRecord, type RunningServer, type StartOptions } from "./server.js";
+import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { s3Client } from "@pasv/s3";
+import { startS3rver, useS3rverCredentials, type S3rverInstance } from "../../s3/src/s3rver.test-helper.js";
 
 const BALANCER = "127.0.0.1";
 const CLIENT = "127.0.0.5";
@@ -17,18 +20,25 @@ const INTRUDER = "127.0.0.7";
 const NODE_ADDRESSES = ["127.0.0.2", "127.0.0.3"] as const;
 const RANGE = 8;
 
-/** The store every node serves. Today a shared directory; with @pasv/s3 this becomes a bucket on
- * s3rver and `nodeFlags` the only function to change (--s3-bucket … instead of DIR). */
-const store = tempDir("pasv-scale-out-");
+/** The store every node serves: one bucket on s3rver (a real S3 HTTP API, in its own process). */
+const BUCKET = "scale-out";
+let s3: S3rverInstance;
+let bucket: S3Client;
+const scratch = tempDir("pasv-scale-out-");
 
-/** How node `i` is started: its store, its own listen address and passive range, the balancer's
- * address in PASV replies, and PROXY protocol from the balancer only. */
+/** How node `i` is started: the shared bucket, its own listen address and passive range, the
+ * balancer's address in PASV replies, and PROXY protocol from the balancer only. */
 function nodeFlags(i: number, pasv: { min: number; max: number }): { dir: string; flags: string[]; options: StartOptions } {
   return {
-    dir: store.dir,
-    flags: ["-H", NODE_ADDRESSES[i] ?? "", "-w", "-u", "alice:s3cret", "--pasv-ports", `${pasv.min}-${pasv.max}`, "--public-address", BALANCER, "--proxy-protocol", "--proxy-from", BALANCER],
-    options: {},
+    dir: "",
+    flags: ["--s3-bucket", BUCKET, "--s3-endpoint", s3.endpoint, "--s3-path-style", "-H", NODE_ADDRESSES[i] ?? "", "-w", "-u", "alice:s3cret", "--pasv-ports", `${pasv.min}-${pasv.max}`, "--public-address", BALANCER, "--proxy-protocol", "--proxy-from", BALANCER],
+    options: { noDir: true },
   };
+}
+
+async function object(key: string): Promise<Buffer> {
+  const out = await bucket.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
+  return Buffer.from(await out.Body?.transformToByteArray() ?? new Uint8Array());
 }
 
 function canListen(host: string, port: number): Promise<boolean> {
@@ -68,6 +78,9 @@ const ready = haveTool("haproxy", haveHaproxy) && haveTool("curl", () => {
 
 describe.runIf(ready)("two pasv nodes behind HAProxy (PROXY protocol v2)", () => {
   beforeAll(async () => {
+    useS3rverCredentials();
+    s3 = await startS3rver([BUCKET]);
+    bucket = s3Client({ bucket: BUCKET, endpoint: s3.endpoint, pathStyle: true });
     const base = await freeBlock(1 + 2 * RANGE);
     const ranges = [0, 1].map((i) => ({ min: base + 1 + i * RANGE, max: base + (i + 1) * RANGE }));
     for (const [i, range] of ranges.entries()) {
@@ -81,15 +94,17 @@ describe.runIf(ready)("two pasv nodes behind HAProxy (PROXY protocol v2)", () =>
   afterAll(async () => {
     await balancer?.stop();
     for (const s of nodes) await s.stop();
-    store.remove();
+    bucket.destroy();
+    await s3.stop();
+    scratch.remove();
   });
 
   const url = (p: string): string => `ftp://alice:s3cret@${BALANCER}:${layout.controlPort}/${p}`;
   const on = (i: number, fields: Record<string, unknown>): boolean => logRecords(nodes[i]!).some((r) => Object.entries(fields).every(([k, v]) => r[k] === v));
 
-  it("a file uploaded through the balancer is downloaded byte-exact through it from the other node; the logs show the client's own address", () => {
+  it("a file uploaded through the balancer is downloaded byte-exact through it from the other node; the logs show the client's own address", async () => {
     const bytes = randomBytes(3 * 1024 * 1024 + 17);
-    const up = path.join(store.dir, "..", `up-${process.pid}.bin`);
+    const up = path.join(scratch.dir, "up.bin");
     writeFileSync(up, bytes);
     curl("-T", up, url("shared.bin"));
     // Round robin: the next session goes to the other node (EPSV, then PASV, both through the balancer).
@@ -107,11 +122,12 @@ describe.runIf(ready)("two pasv nodes behind HAProxy (PROXY protocol v2)", () =>
       expect(sessions.some((r) => r.client === CLIENT)).toBe(true);
       expect(sessions.every((r) => r.client === CLIENT || r.client === BALANCER)).toBe(true);
     }
-    expect(readFileSync(path.join(store.dir, "shared.bin")).equals(bytes)).toBe(true);
+    // The object in the bucket is the file, whole.
+    expect((await object("shared.bin")).equals(bytes)).toBe(true);
   }, 60_000);
 
   it("a passive connection through the balancer from another address is refused; the client's own is served", async () => {
-    writeFileSync(path.join(store.dir, "hello.txt"), "hello through the balancer");
+    await bucket.send(new PutObjectCommand({ Bucket: BUCKET, Key: "hello.txt", Body: "hello through the balancer" }));
     const c = await FtpControl.connect(layout.controlPort, BALANCER, CLIENT);
     try {
       await c.login("alice", "s3cret");
