@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { isAnonymousName, normalizeIp, parseRights, type Right } from "@pasv/core";
 import { LOG_LEVELS, parsePasswordHash, PASSWORD_HASH_FORMATS, portRangeProblem, resolveHome, type LogFormat, type LogLevel, type PortRange } from "@pasv/driver";
+import { parsePlan } from "@pasv/testing";
 
 /** A named user: plaintext from `-u`, or a hash from the `--users` file (with its line number). */
 export interface CliUser {
@@ -52,6 +53,10 @@ export interface CliOptions {
   readonly logLevel: LogLevel | null;
   /** Where /metrics (Prometheus) and /healthz are served, or null. */
   readonly metrics: { readonly host: string; readonly port: number } | null;
+  /** --faults PLAN: a fault plan (a short string, or a .json/.toml file read in run), or null. */
+  readonly faults: string | null;
+  /** --seed N: the seed of the fault plan (null: a random one, printed in the replay line). */
+  readonly seed: number | null;
   /** PEM files that enable explicit FTPS (AUTH TLS), and the handshake deadline (null: the server's default). */
   readonly tls: { readonly cert: string; readonly key: string; readonly required: boolean; readonly handshakeTimeoutSeconds: number | null } | null;
 }
@@ -139,6 +144,11 @@ Options:
       --tls-handshake-timeout SECONDS
                                 cut a TLS handshake (AUTH TLS or a protected data connection)
                                 not finished after SECONDS (default 30)
+      --faults PLAN             inject faults for testing FTP clients (never in production): PLAN is
+                                entries like data-reset=0.1,reply-split=1,enospc-after=5M, or a
+                                .json/.toml file of them (see @pasv/testing); each fault is logged
+                                with the line that replays the run
+      --seed N                  the seed every fault decision comes from (default: a random one)
   -h, --help                    show this help
       --version                 show the version
 `;
@@ -259,6 +269,8 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "tls-key": { type: "string" },
         "tls-required": { type: "boolean" },
         "tls-handshake-timeout": { type: "string" },
+        faults: { type: "string" },
+        seed: { type: "string" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -379,6 +391,20 @@ export function parseCli(argv: readonly string[]): ParsedCli {
   const handshakeTimeoutSeconds = numbers["tls-handshake-timeout"] ?? null;
   if (handshakeTimeoutSeconds !== null && cert === undefined) return { kind: "error", message: "--tls-handshake-timeout needs --tls-cert and --tls-key" };
   const tls = cert === undefined || key === undefined ? null : { cert, key, required: v["tls-required"] === true, handshakeTimeoutSeconds };
+  let seed: number | null = null;
+  if (v.seed !== undefined) {
+    const n = integer(v.seed, "--seed", 0, 0xffffffff);
+    if (typeof n === "string") return { kind: "error", message: n };
+    seed = n;
+  }
+  if (seed !== null && v.faults === undefined) return { kind: "error", message: "--seed needs --faults" };
+  if (v.faults !== undefined && !isPlanFile(v.faults)) {
+    try {
+      parsePlan(v.faults);
+    } catch (error) {
+      return { kind: "error", message: `--faults: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  }
   return {
     kind: "run",
     options: {
@@ -414,8 +440,15 @@ export function parseCli(argv: readonly string[]): ParsedCli {
       logLevel,
       metrics,
       tls,
+      faults: v.faults ?? null,
+      seed,
     },
   };
+}
+
+/** A --faults value that names a plan file rather than spelling the plan. */
+export function isPlanFile(text: string): boolean {
+  return /\.(json|toml)$/i.test(text);
 }
 
 function isLogLevel(text: string): text is LogLevel {

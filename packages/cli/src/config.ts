@@ -43,6 +43,8 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   "log-format": "string",
   "log-level": "string",
   metrics: "string",
+  faults: "string",
+  seed: "integer",
 };
 
 const USER_KEYS = ["name", "password-hash", "home", "permissions", "max-rate-down", "max-rate-up"] as const;

@@ -1,7 +1,7 @@
 // The embedding API on Node: the driver's server on node:net, node:tls and the local disk.
 import { constants, createPrivateKey, X509Certificate } from "node:crypto";
 import tls, { type SecureContext } from "node:tls";
-import { FtpServer, type ServerOptions as DriverOptions, type TlsCredentials } from "@pasv/driver";
+import { FtpServer, hookedPlatform, type ServerHooks, type ServerOptions as DriverOptions, type TlsCredentials } from "@pasv/driver";
 import { nodePlatform } from "./node-platform.js";
 
 export interface ServerOptions extends Omit<DriverOptions, "tls"> {
@@ -14,10 +14,11 @@ export interface ServerOptions extends Omit<DriverOptions, "tls"> {
   readonly tls?: { readonly key: string | Uint8Array; readonly cert: string | Uint8Array; readonly required?: boolean };
 }
 
-export function createServer(options: ServerOptions = {}): FtpServer {
+/** `hooks` wrap the platform and the sessions (the fault layer of @pasv/testing); none by default. */
+export function createServer(options: ServerOptions = {}, hooks: ServerHooks = {}): FtpServer {
   const { tls: material, ...rest } = options;
-  if (material === undefined) return new FtpServer(nodePlatform(null), rest);
-  return new FtpServer(nodePlatform({ context: secureContext(material), contextFor: secureContext }), { ...rest, tls: { ...material, required: material.required === true } });
+  if (material === undefined) return new FtpServer(hookedPlatform(nodePlatform(null), hooks), rest, hooks.instrument);
+  return new FtpServer(hookedPlatform(nodePlatform({ context: secureContext(material), contextFor: secureContext }), hooks), { ...rest, tls: { ...material, required: material.required === true } }, hooks.instrument);
 }
 
 /** The one way a key and certificate become a context, at creation and at every reload; throws
