@@ -92,7 +92,8 @@ export class FaultInjector {
       localFs: (root) => {
         const local = platform.localFs(root);
         const vfs = this.wrapVfs(local);
-        return local.guarantee === undefined ? vfs : Object.assign(vfs, { guarantee: local.guarantee });
+        if (vfs === local || local.guarantee === undefined) return local;
+        return Object.assign(vfs, { guarantee: local.guarantee });
       },
       cwd: () => platform.cwd(),
     };
