@@ -228,15 +228,13 @@ describe.runIf(haveCurl)("curl against pasv --faults", () => {
     work.remove();
   });
 
-  async function curl(server: RunningServer, args: readonly string[]): Promise<{ code: number; stderr: string }> {
+  async function curl(args: readonly string[]): Promise<{ code: number; stderr: string }> {
     try {
       const { stderr } = await run("curl", ["-sS", "--max-time", "20", ...args], { encoding: "utf8" });
       return { code: 0, stderr };
     } catch (error) {
       const e = error as { code?: number; stderr?: string };
       return { code: typeof e.code === "number" ? e.code : -1, stderr: e.stderr ?? "" };
-    } finally {
-      void server;
     }
   }
 
@@ -254,7 +252,7 @@ describe.runIf(haveCurl)("curl against pasv --faults", () => {
   it("data-reset: curl fails (exit 18 or 56), and the fault record names the replay", async () => {
     await withCli("data-reset=RETR", 9, async (server) => {
       const out = path.join(work.dir, "reset.bin");
-      const r = await curl(server, ["-o", out, url(server, "file.bin")]);
+      const r = await curl(["-o", out, url(server, "file.bin")]);
       expect([18, 56]).toContain(r.code);
       const record = await waitForRecord(server, { event: "fault", fault: "data-reset" });
       expect(record?.replay).toBe(`pasv --faults data-reset=RETR --seed 9 ${root.dir}`);
@@ -264,7 +262,7 @@ describe.runIf(haveCurl)("curl against pasv --faults", () => {
 
   it("data-fin: curl sees the short file against the 150's size (exit 18)", async () => {
     await withCli("data-fin-after=100K", 9, async (server) => {
-      const r = await curl(server, ["-o", path.join(work.dir, "fin.bin"), url(server, "file.bin")]);
+      const r = await curl(["-o", path.join(work.dir, "fin.bin"), url(server, "file.bin")]);
       expect(r.code).toBe(18);
       expect(await waitForRecord(server, { event: "fault", fault: "data-fin" })).not.toBeNull();
     });
@@ -273,7 +271,7 @@ describe.runIf(haveCurl)("curl against pasv --faults", () => {
   it("reply-split: curl downloads the file whole", async () => {
     await withCli("reply-split=1", 9, async (server) => {
       const out = path.join(work.dir, "split.bin");
-      const r = await curl(server, ["-o", out, url(server, "file.bin")]);
+      const r = await curl(["-o", out, url(server, "file.bin")]);
       expect(r.code).toBe(0);
       expect(readFileSync(out).equals(FILE)).toBe(true);
       expect(logRecords(server).filter((x) => x.event === "fault").length).toBeGreaterThan(3);
@@ -282,7 +280,7 @@ describe.runIf(haveCurl)("curl against pasv --faults", () => {
 
   it("close-421: curl fails", async () => {
     await withCli("close-421=RETR", 9, async (server) => {
-      const r = await curl(server, ["-o", path.join(work.dir, "421.bin"), url(server, "file.bin")]);
+      const r = await curl(["-o", path.join(work.dir, "421.bin"), url(server, "file.bin")]);
       expect(r.code).not.toBe(0);
       expect(await waitForRecord(server, { event: "fault", fault: "close-421" })).not.toBeNull();
     });
@@ -290,7 +288,7 @@ describe.runIf(haveCurl)("curl against pasv --faults", () => {
 
   it("connect-refuse: curl's active-mode download fails with 425", async () => {
     await withCli("connect-refuse=1", 9, async (server) => {
-      const r = await curl(server, ["-P", "127.0.0.1", "-o", path.join(work.dir, "active.bin"), url(server, "file.bin")]);
+      const r = await curl(["-P", "127.0.0.1", "-o", path.join(work.dir, "active.bin"), url(server, "file.bin")]);
       expect(r.code).not.toBe(0);
       expect(await waitForRecord(server, { event: "fault", fault: "connect-refuse" })).not.toBeNull();
     });
@@ -300,7 +298,7 @@ describe.runIf(haveCurl)("curl against pasv --faults", () => {
     await withCli("enospc-after=64K", 9, async (server) => {
       const src = path.join(work.dir, "up-src.bin");
       writeFileSync(src, FILE);
-      const r = await curl(server, ["-T", src, url(server, "up.bin")]);
+      const r = await curl(["-T", src, url(server, "up.bin")]);
       expect(r.code).not.toBe(0);
       expect(existsSync(path.join(root.dir, "up.bin"))).toBe(false);
       expect(await waitForRecord(server, { event: "fault", fault: "enospc" })).not.toBeNull();
@@ -309,7 +307,7 @@ describe.runIf(haveCurl)("curl against pasv --faults", () => {
 
   it("eio: curl's download fails, and at exit the summary names the replay", async () => {
     const server = await startServer(root.dir, ["--faults", "eio-after=10K", "--seed", "3", "--log-format", "json"]);
-    const r = await curl(server, ["-o", path.join(work.dir, "eio.bin"), `ftp://127.0.0.1:${server.port}/file.bin`]);
+    const r = await curl(["-o", path.join(work.dir, "eio.bin"), `ftp://127.0.0.1:${server.port}/file.bin`]);
     expect(r.code).not.toBe(0);
     expect(await waitForRecord(server, { event: "fault", fault: "eio" })).not.toBeNull();
     process.kill(server.pid, "SIGTERM");
