@@ -191,6 +191,7 @@ export class FaultySocket implements ByteSocket {
   private reset(): void {
     if (this.cut === "reset") return;
     this.cut = "reset";
+    this.owed = false;
     this.clear();
     // What a peer's RST looks like to the driver: an error, then the close.
     this.sink?.error(RESET_MESSAGE);
