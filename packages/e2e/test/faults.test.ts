@@ -305,6 +305,20 @@ describe.runIf(haveCurl)("curl against pasv --faults", () => {
     });
   });
 
+  it("the same seed and the same curl runs give the same fault records twice", async () => {
+    const faults = async (): Promise<unknown[]> =>
+      withCli("data-reset=0.5,reply-split=0.5,data-trickle=0.3,delay-ms=10", 11, async (server) => {
+        for (let i = 0; i < 3; i++) await curl(["-o", path.join(work.dir, "det.bin"), url(server, "file.bin")]);
+        await waitForRecord(server, { event: "session.close", session: 3 });
+        return logRecords(server)
+          .filter((r) => r.event === "fault")
+          .map((r) => [r.seq, r.fault, r.session, r.detail]);
+      });
+    const first = await faults();
+    expect(first.length).toBeGreaterThan(3);
+    expect(await faults()).toEqual(first);
+  });
+
   it("eio: curl's download fails, and at exit the summary names the replay", async () => {
     const server = await startServer(root.dir, ["--faults", "eio-after=10K", "--seed", "3", "--log-format", "json"]);
     const r = await curl(["-o", path.join(work.dir, "eio.bin"), `ftp://127.0.0.1:${server.port}/file.bin`]);

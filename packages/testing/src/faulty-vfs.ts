@@ -12,7 +12,7 @@ export function faultyVfs(inner: Vfs, faults: FaultInjector): Vfs {
   const vanishing = new Set<string>();
   let opened = 0;
   const slow = async <T>(op: string, run: () => Promise<T>): Promise<T> => {
-    if (faults.strikes("slow", faults.fileContext, "vfs")) {
+    if (faults.strikes("slow", faults.fileContext, faults.vfsStreams)) {
       faults.record("slow", null, `${op} took ${faults.plan.delayMs} ms longer`);
       await faults.sleep(faults.plan.delayMs);
     }
@@ -22,7 +22,7 @@ export function faultyVfs(inner: Vfs, faults: FaultInjector): Vfs {
     stat: (path) =>
       slow(`stat ${path}`, async () => {
         const st: FileStat = await inner.stat(path);
-        if (st.type === "file" && faults.strikes("vanish", faults.fileContext, "vfs")) {
+        if (st.type === "file" && faults.strikes("vanish", faults.fileContext, faults.vfsStreams)) {
           if (vanishing.size >= MAX_VANISHING) vanishing.delete(vanishing.values().next().value ?? "");
           vanishing.add(path);
           faults.record("vanish", null, `${path} will be gone at its next open`);
@@ -39,13 +39,13 @@ export function faultyVfs(inner: Vfs, faults: FaultInjector): Vfs {
       slow(`read ${path}`, async () => {
         if (vanishing.delete(path)) throw new VfsError("not-found", `${path} vanished (injected by the fault plan)`);
         const reader = await inner.read(path, offset);
-        const cut = faults.cutAt("eio", faults.fileContext, `vfs/read-${++opened}`);
+        const cut = faults.cutAt("eio", faults.fileContext, faults.streams(`vfs/read-${++opened}`));
         return cut === null ? reader : failingReader(reader, cut, () => faults.record("eio", null, `read of ${path} failed with EIO after ${cut} bytes`));
       }),
     write: (path, mode: WriteMode, offset) =>
       slow(`write ${path}`, async () => {
         const writer = await inner.write(path, mode, offset);
-        const cut = faults.cutAt("enospc", faults.fileContext, `vfs/write-${++opened}`);
+        const cut = faults.cutAt("enospc", faults.fileContext, faults.streams(`vfs/write-${++opened}`));
         return cut === null ? writer : fullWriter(writer, cut, () => faults.record("enospc", null, `write of ${path} failed with ENOSPC after ${cut} bytes`));
       }),
   };

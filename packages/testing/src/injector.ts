@@ -22,6 +22,8 @@ export const MAX_SPLIT_PIECES = 8;
 export const SPLIT_GAP_MS = { min: 2, max: 15 } as const;
 /** A trickling download goes out in pieces of this many bytes. */
 export const TRICKLE_BYTES = 1024;
+/** Sessions remembered for close-421 before the closed ones are forgotten. */
+const MAX_TRACKED_SESSIONS = 1024;
 /** Longest command line the observer keeps while waiting for its end (a peer without CRLF). */
 const MAX_LINE = 4096;
 
@@ -46,7 +48,8 @@ export class FaultInjector {
   readonly log: FaultRecord[] = [];
   private count = 0;
   private readonly root: Prng;
-  private readonly streams = new Map<string, Prng>();
+  /** Random streams of the file system as a whole (slow, vanish). */
+  readonly vfsStreams: Streams;
   private readonly sessions = new Map<number, Session>();
   /** The last command any session sent: what file-system faults' verb and nth triggers look at. */
   private readonly lastCommand: Context = { verb: null, index: 0 };
@@ -55,6 +58,7 @@ export class FaultInjector {
     this.plan = options.plan;
     this.seed = options.seed;
     this.root = new Prng(options.seed);
+    this.vfsStreams = new Streams(this.root, "vfs");
   }
 
   /** Faults injected so far (also those past MAX_FAULT_RECORDS). */
@@ -77,6 +81,7 @@ export class FaultInjector {
 
   /** A session was made (close-421 posts its shutdown to it). */
   opened(id: number, session: Session): void {
+    if (this.sessions.size >= MAX_TRACKED_SESSIONS) for (const [other, s] of this.sessions) if (s.closed) this.sessions.delete(other);
     this.sessions.set(id, session);
   }
 
@@ -110,29 +115,25 @@ export class FaultInjector {
     this.options.onFault?.(record);
   }
 
-  /** The named stream of random numbers (a labelled fork of the seed: one consumer never shifts another's draws). */
-  stream(label: string): Prng {
-    let prng = this.streams.get(label);
-    if (prng === undefined) {
-      prng = this.root.fork(label);
-      this.streams.set(label, prng);
-    }
-    return prng;
+  /** The random streams of one consumer (a session, a data connection, an opened file), held by
+   * it and dropped with it. */
+  streams(label: string): Streams {
+    return new Streams(this.root, label);
   }
 
   /** Whether `fault` strikes now for a command context (never for a byte trigger: see cutAt). */
-  strikes(fault: FaultName, context: Context, label: string): boolean {
+  strikes(fault: FaultName, context: Context, streams: Streams): boolean {
     const trigger = this.plan.faults[fault];
     if (trigger === undefined) return false;
-    return this.matches(trigger, context, () => this.stream(`${label}/${fault}`));
+    return this.matches(trigger, context, () => streams.get(fault));
   }
 
   /** Where a byte fault cuts (bytes from the start), or null when it does not strike now. */
-  cutAt(fault: FaultName, context: Context, label: string): number | null {
+  cutAt(fault: FaultName, context: Context, streams: Streams): number | null {
     const trigger = this.plan.faults[fault];
     if (trigger === undefined) return null;
     if (trigger.kind === "after") return trigger.bytes;
-    const prng = this.stream(`${label}/${fault}`);
+    const prng = streams.get(fault);
     if (!this.matches(trigger, context, () => prng)) return null;
     // Log-uniform: cuts in the first bytes are as likely as cuts deep into a large file.
     return Math.floor(2 ** (prng.float() * Math.log2(MAX_RANDOM_CUT))) - 1;
@@ -169,7 +170,7 @@ export class FaultInjector {
   /** Session `id`'s control socket and the platform its data connections use, under the plan. */
   wrapSession(id: number, control: ByteSocket, platform: Platform): { control: ByteSocket; platform: Platform } {
     const context: Context = { verb: null, index: 0 };
-    const label = `session-${id}`;
+    const label = this.streams(`session-${id}`);
     let line = "";
     const clock = platform.clock;
     const shaper: Shaper = {
@@ -200,7 +201,7 @@ export class FaultInjector {
     return { control: new FaultySocket(control, clock, shaper), platform: this.sessionPlatform(id, context, label, platform) };
   }
 
-  private shapeReply(id: number, context: Context, label: string, bytes: Uint8Array): readonly Piece[] {
+  private shapeReply(id: number, context: Context, label: Streams, bytes: Uint8Array): readonly Piece[] {
     const what = replyName(bytes);
     let delayMs = 0;
     if (this.strikes("reply-stall", context, label)) {
@@ -211,7 +212,7 @@ export class FaultInjector {
       this.record("reply-delay", id, `held ${what} for ${delayMs} ms`);
     }
     if (bytes.length < 2 || !this.strikes("reply-split", context, label)) return [{ bytes, delayMs }];
-    const prng = this.stream(`${label}/reply-split/cuts`);
+    const prng = label.get("reply-split/cuts");
     const pieces = prng.int(2, Math.min(MAX_SPLIT_PIECES, bytes.length));
     const cuts = new Set<number>();
     while (cuts.size < pieces - 1) cuts.add(prng.int(1, bytes.length - 1));
@@ -222,9 +223,9 @@ export class FaultInjector {
     return out;
   }
 
-  private sessionPlatform(id: number, context: Context, label: string, platform: Platform): Platform {
+  private sessionPlatform(id: number, context: Context, label: Streams, platform: Platform): Platform {
     let connections = 0;
-    const data = (socket: ByteSocket): ByteSocket => new FaultySocket(socket, platform.clock, this.dataShaper(id, context, `${label}/data-${++connections}`));
+    const data = (socket: ByteSocket): ByteSocket => new FaultySocket(socket, platform.clock, this.dataShaper(id, context, this.streams(`${label.label}/data-${++connections}`)));
     const tls = platform.tls === null ? null : this.wrapTls(platform.tls);
     return {
       clock: platform.clock,
@@ -257,7 +258,7 @@ export class FaultInjector {
   }
 
   /** Decisions for one data connection, taken at its first byte with the command at hand then. */
-  private dataShaper(id: number, context: Context, label: string): Shaper {
+  private dataShaper(id: number, context: Context, label: Streams): Shaper {
     let decided = false;
     let reset: number | null = null;
     let fin: number | null = null;
@@ -319,6 +320,26 @@ export class FaultInjector {
         return new FaultySocket(secure, this.options.clock, socket.shaper);
       },
     };
+  }
+}
+
+/** Labelled forks of the seed for one consumer: `session-3/reply-split` draws the same numbers
+ * in every run with that seed, whatever other consumers draw. */
+export class Streams {
+  private readonly forks = new Map<string, Prng>();
+
+  constructor(
+    private readonly root: Prng,
+    readonly label: string,
+  ) {}
+
+  get(name: string): Prng {
+    let prng = this.forks.get(name);
+    if (prng === undefined) {
+      prng = this.root.fork(`${this.label}/${name}`);
+      this.forks.set(name, prng);
+    }
+    return prng;
   }
 }
 
