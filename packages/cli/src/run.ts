@@ -152,8 +152,16 @@ export function loadSettings(host: CommandHost): Loaded {
   }
   let faults: Settings["faults"] = null;
   if (o.faults !== null) {
+    let text: string | null = null;
+    if (isPlanFile(o.faults)) {
+      try {
+        text = host.readText(o.faults);
+      } catch (e) {
+        return error(`--faults: cannot read the fault plan ${o.faults}: ${reason(e)}`);
+      }
+    }
     try {
-      faults = { plan: isPlanFile(o.faults) ? planFile(o.faults, host.readText(o.faults)) : parsePlan(o.faults), given: o.faults };
+      faults = { plan: text === null ? parsePlan(o.faults) : planFile(o.faults, text), given: o.faults };
     } catch (e) {
       return error(`--faults: ${reason(e)}`);
     }
