@@ -27,7 +27,7 @@ describe("pasv command line", () => {
       expect(r.kind, argv.join(" ")).toBe("error");
     }
     expect(parseCli(["--help"])).toEqual({ kind: "help" });
-    expect(parseCli(["--faults", "data-rest=0.1"])).toEqual({ kind: "error", message: '--faults: fault plan entry "data-rest=0.1": unknown fault "data-rest" (known: reply-split, reply-delay, reply-stall, close-421, data-reset, data-fin, data-trickle, pasv-refuse, pasv-delay, connect-refuse, enospc, eio, vanish, slow, delay-ms, stall-ms)' });
+    expect(parseCli(["--faults", "data-rest=0.1"])).toEqual({ kind: "error", message: '--faults: fault plan entry "data-rest=0.1": unknown fault "data-rest" (known: reply-split, reply-delay, reply-stall, close-421, data-reset, data-fin, data-trickle, pasv-refuse, pasv-delay, connect-refuse, enospc, eio, vanish, slow, delay-ms, stall-ms, multiline)' });
     expect(parseCli(["--faults", "data-reset=2"])).toMatchObject({ kind: "error", message: expect.stringMatching(/^--faults: fault plan entry "data-reset=2": "2" is not a probability/) as unknown });
     expect(parseCli(["--faults", "plan.toml"])).toMatchObject({ kind: "run", options: { faults: "plan.toml", seed: null } });
     expect(parseCli(["--seed", "1"])).toEqual({ kind: "error", message: "--seed needs --faults" });

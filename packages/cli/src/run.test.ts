@@ -737,7 +737,7 @@ describe("runCommand: --faults", () => {
     const bad = new FakeHost(["/srv", "--faults", "plan.json"]);
     bad.files.set("plan.json", '{ "data-reset": 0.5, "reply-spit": 1 }');
     expect(await run(bad)).toBe(2);
-    expect(bad.stderr()).toBe(`pasv: --faults: plan.json: fault plan entry "reply-spit=1": unknown fault "reply-spit" (known: reply-split, reply-delay, reply-stall, close-421, data-reset, data-fin, data-trickle, pasv-refuse, pasv-delay, connect-refuse, enospc, eio, vanish, slow, delay-ms, stall-ms)\n${TRY}`);
+    expect(bad.stderr()).toBe(`pasv: --faults: plan.json: fault plan entry "reply-spit=1": unknown fault "reply-spit" (known: reply-split, reply-delay, reply-stall, close-421, data-reset, data-fin, data-trickle, pasv-refuse, pasv-delay, connect-refuse, enospc, eio, vanish, slow, delay-ms, stall-ms, multiline)\n${TRY}`);
     const broken = new FakeHost(["/srv", "--faults", "plan.toml"]);
     broken.files.set("plan.toml", "data-reset = \n");
     expect(await run(broken)).toBe(2);

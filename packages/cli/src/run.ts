@@ -1,7 +1,7 @@
 // The `pasv` command, once for every runtime: flags (and the users file) become server options here
 // and nowhere else; a runtime supplies files, a server, signals and its output.
 import { formatRecord, logs, type LogEvent, type LogLevel, type LogRecord, type ServerHooks, type ServerOptions } from "@pasv/driver";
-import { FaultInjector, formatPlan, parsePlan, planFromTable, type FaultPlan, type FaultRecord } from "@pasv/testing";
+import { FaultInjector, formatPlan, multilineStyleFor, parsePlan, planFromTable, type FaultPlan, type FaultRecord } from "@pasv/testing";
 import { parse as parseToml } from "smol-toml";
 import { readConfig, splitConfigFlag, type ConfigUser } from "./config.js";
 import { hashPasswordCommand, type PasswordInput } from "./hash-password.js";
@@ -223,11 +223,15 @@ export async function runCommand(host: CommandHost): Promise<void> {
   };
   const toXferlog = xferlog === null ? null : (line: string): void => xferlog.push(line);
   // The same sinks for every generation of settings, so a reload sees them unchanged.
+  // multiline=… in a fault plan is a core setting: the form is the core's decision, made once.
+  const seed = o.seed ?? Math.floor(Math.random() * 0x100000000);
+  const multiline = first.faults === null ? null : multilineStyleFor(first.faults.plan, seed);
   const optionsFor = (settings: Settings): CommandOptions => {
     const options = serverOptions(settings.cli, settings.dir, settings.users, settings.tls, sink, level);
-    return toXferlog === null ? options : { ...options, xferlog: toXferlog };
+    const styled = multiline === null ? options : { ...options, multilineStyle: multiline };
+    return toXferlog === null ? styled : { ...styled, xferlog: toXferlog };
   };
-  const faults = first.faults === null ? null : faultLayer(first.faults, o.seed ?? Math.floor(Math.random() * 0x100000000), dir, (record) => log("warn", record));
+  const faults = first.faults === null ? null : faultLayer(first.faults, seed, dir, (record) => log("warn", record));
   let server: CommandServer;
   try {
     server = host.createServer(optionsFor(first), ...(faults === null ? [] : [faults.hooks]));

@@ -1,7 +1,7 @@
 // The FTP server, once for every runtime (quinn's Endpoint): core config, session caps and refusal,
 // the login rule, the file-system cache, events, log lines and shutdown. A runtime hands it a
 // Platform (sockets, timers, TLS, files); the simulator hands it a simulated one.
-import { assertNever, makeConfig, normalizeIp, type Action, type CloseReason, type CoreConfig, type CoreLimits, type CoreTimeouts, type Endpoint, type Millis, type SessionEvent, type SessionNotice, type SessionState } from "@pasv/core";
+import { assertNever, makeConfig, normalizeIp, type Action, type CloseReason, type CoreConfig, type CoreLimits, type CoreTimeouts, type Endpoint, type Millis, type MultilineStyle, type SessionEvent, type SessionNotice, type SessionState } from "@pasv/core";
 import { accountsAuth, type UserSpec } from "./accounts.js";
 import type { AuthProvider } from "./auth.js";
 import { atomicUploads } from "./atomic-uploads.js";
@@ -75,6 +75,10 @@ export interface ServerOptions {
   readonly anonymousMaxRateDown?: number;
   readonly anonymousMaxRateUp?: number;
   readonly core?: { readonly limits?: Partial<CoreLimits>; readonly timeouts?: Partial<CoreTimeouts> };
+  /** How the middle lines of multi-line replies (FEAT, STAT, HELP, the greeting) are written: every
+   * form is legal and clients must read each (default "plain"; `pasv --faults multiline=…` picks
+   * another to test them). */
+  readonly multilineStyle?: MultilineStyle;
   /** One record per session open and close, login, transfer, file command, refusal, ban, drain
    * and reload (see log-record.ts), at `logLevel` and above. */
   readonly log?: (record: LogRecord) => void;
@@ -321,6 +325,7 @@ export class FtpServer extends Emitter<ServerEvents> {
       tls: options.tls !== undefined,
       requireTlsForLogin: options.tls?.required === true,
       requireTlsForData: options.tls?.required === true,
+      ...(options.multilineStyle === undefined ? {} : { multilineStyle: options.multilineStyle }),
       limits: { ...(options.maxLoginFailures === undefined ? {} : { maxFailedLogins: options.maxLoginFailures }), ...options.core?.limits },
       timeouts: {
         ...(options.idleTimeoutMs === undefined ? {} : { idle: options.idleTimeoutMs }),

@@ -195,6 +195,29 @@ describe("basic-ftp against createTestServer", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(200);
   });
 
+  it("multiline=indented: FEAT with every middle line indented, which basic-ftp reads", async () => {
+    await withServer({ faults: "multiline=indented" }, async (_server, client) => {
+      const features = await client.features();
+      expect(features.has("UTF8")).toBe(true);
+      expect(features.has("MLST")).toBe(true);
+      const stat = await client.send("STAT");
+      expect(stat.message.split("\n").slice(1, -1).every((line) => line.startsWith(" "))).toBe(true);
+    });
+  });
+
+  it("multiline=dashed: every middle line as 211-text; basic-ftp then loses FEAT's features", async () => {
+    // RFC 959 allows "ddd-" on every line but the last; RFC 2389 asks FEAT's feature lines to
+    // start with a space, so this FEAT is off that RFC on purpose. basic-ftp 6.2.6 keys each line by
+    // its first word and keeps one entry ("211-").
+    await withServer({ faults: "multiline=dashed" }, async (_server, client) => {
+      const feat = await client.send("FEAT");
+      const middle = feat.message.split("\n").slice(1, -1);
+      expect(middle.length).toBeGreaterThan(5);
+      expect(middle.every((line) => line.startsWith("211-"))).toBe(true);
+      expect([...(await client.features()).keys()]).toEqual(["211-"]);
+    });
+  });
+
   it("the same seed and the same client script give the same fault log twice", async () => {
     const script = async (seed: number): Promise<FaultRecord[]> =>
       withServer({ faults: "reply-delay=0.3,data-reset=0.5,data-trickle=0.3,delay-ms=10,eio=0.3,slow=0.2", seed }, async (server, client) => {
@@ -302,6 +325,15 @@ describe.runIf(haveCurl)("curl against pasv --faults", () => {
       expect(r.code).not.toBe(0);
       expect(existsSync(path.join(root.dir, "up.bin"))).toBe(false);
       expect(await waitForRecord(server, { event: "fault", fault: "enospc" })).not.toBeNull();
+    });
+  });
+
+  it("multiline=dashed: curl and the server agree on every reply", async () => {
+    await withCli("multiline=dashed", 9, async (server) => {
+      const out = path.join(work.dir, "ml.bin");
+      const r = await curl(["-o", out, url(server, "file.bin")]);
+      expect(r.code).toBe(0);
+      expect(readFileSync(out).equals(FILE)).toBe(true);
     });
   });
 

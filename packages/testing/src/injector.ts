@@ -1,6 +1,7 @@
 // The fault layer: one seed, one plan, and the wrappers that apply it to a server's sockets and
 // files. The core still decides every reply; the faults only change what the sockets and the file
 // system do, so they are the only thing that changes. Without a plan nothing here is installed.
+import type { MultilineStyle } from "@pasv/core";
 import { Prng, type ByteSocket, type Clock, type Instrumentation, type Platform, type Session, type TlsUpgrader, type Vfs } from "@pasv/driver";
 import { FaultySocket, type Piece, type Received, type Shaper } from "./faulty-socket.js";
 import { faultyVfs } from "./faulty-vfs.js";
@@ -64,6 +65,12 @@ export class FaultInjector {
   /** Faults injected so far (also those past MAX_FAULT_RECORDS). */
   get injected(): number {
     return this.count;
+  }
+
+  /** The multi-line reply form the core is to use, or null when the plan leaves it alone; "seed"
+   * draws one of the three from the seed (the same one in every run with that seed). */
+  get multilineStyle(): MultilineStyle | null {
+    return multilineStyleFor(this.plan, this.seed);
   }
 
   /** The plan as a short string (`data-reset=0.1,...`) that parses back to it. */
@@ -321,6 +328,13 @@ export class FaultInjector {
       },
     };
   }
+}
+
+/** The multi-line reply form `plan` asks for with `seed`, or null when it leaves the core's default. */
+export function multilineStyleFor(plan: FaultPlan, seed: number): MultilineStyle | null {
+  const choice = plan.multiline ?? null;
+  if (choice !== "seed") return choice;
+  return new Streams(new Prng(seed), "server").get("multiline").pick(["plain", "dashed", "indented"] as const);
 }
 
 /** Labelled forks of the seed for one consumer: `session-3/reply-split` draws the same numbers

@@ -24,6 +24,13 @@ describe("parsePlan", () => {
     expect(plan.stallMs).toBe(DEFAULT_STALL_MS);
   });
 
+  it("reads the multi-line reply form", () => {
+    expect(parsePlan("multiline=dashed").multiline).toBe("dashed");
+    expect(parsePlan("multiline=seed,reply-split=1").multiline).toBe("seed");
+    expect(() => parsePlan("multiline=wavy")).toThrow(/"multiline=wavy": multiline is one of plain, dashed, indented, seed/);
+    expect(formatPlan(parsePlan("multiline=indented"))).toBe("multiline=indented");
+  });
+
   it("reads the waits", () => {
     const plan = parsePlan("reply-delay=1,delay-ms=50,stall-ms=2s");
     expect(plan.delayMs).toBe(50);

@@ -53,8 +53,14 @@ export type Trigger =
   /** Every time, once this many bytes went through (byte faults only). */
   | { readonly kind: "after"; readonly bytes: number };
 
+/** The multi-line reply form a plan asks the core for: a legal one, or one drawn from the seed. */
+export type MultilineChoice = "plain" | "dashed" | "indented" | "seed";
+export const MULTILINE_CHOICES: readonly MultilineChoice[] = ["plain", "dashed", "indented", "seed"];
+
 export interface FaultPlan {
   readonly faults: Readonly<Partial<Record<FaultName, Trigger>>>;
+  /** multiline=…: the form of multi-line replies (a core setting for the whole run), or null. */
+  readonly multiline?: MultilineChoice | null;
   /** reply-delay, data-trickle, pasv-delay and slow wait this long (default DEFAULT_DELAY_MS). */
   readonly delayMs: number;
   /** reply-stall holds a reply this long (default DEFAULT_STALL_MS). */
@@ -114,8 +120,14 @@ function trigger(entry: string, text: string): Trigger {
 }
 
 /** One `name=value` entry into `into`. */
-function entry(into: { faults: Partial<Record<FaultName, Trigger>>; delayMs: number; stallMs: number }, name: string, value: string): void {
+function entry(into: { faults: Partial<Record<FaultName, Trigger>>; delayMs: number; stallMs: number; multiline?: MultilineChoice | null }, name: string, value: string): void {
   const written = `${name}=${value}`;
+  if (name === "multiline") {
+    const choice = MULTILINE_CHOICES.find((c) => c === value.trim().toLowerCase());
+    if (choice === undefined) throw new PlanError(`fault plan entry "${written}": multiline is one of ${MULTILINE_CHOICES.join(", ")}`);
+    into.multiline = choice;
+    return;
+  }
   if (name === "delay-ms" || name === "delay") {
     into.delayMs = millis(written, value);
     return;
@@ -131,7 +143,7 @@ function entry(into: { faults: Partial<Record<FaultName, Trigger>>; delayMs: num
     into.faults[after] = { kind: "after", bytes: size(written, value) };
     return;
   }
-  if (!isFault(name)) throw new PlanError(`fault plan entry "${written}": unknown fault "${name}" (known: ${Object.keys(FAULTS).join(", ")}, delay-ms, stall-ms)`);
+  if (!isFault(name)) throw new PlanError(`fault plan entry "${written}": unknown fault "${name}" (known: ${Object.keys(FAULTS).join(", ")}, delay-ms, stall-ms, multiline)`);
   if (into.faults[name] !== undefined) throw new PlanError(`fault plan entry "${written}": ${name} is given twice`);
   into.faults[name] = trigger(written, value);
 }
@@ -186,6 +198,7 @@ export function formatPlan(plan: FaultPlan): string {
         break;
     }
   }
+  if (plan.multiline != null) parts.push(`multiline=${plan.multiline}`);
   if (plan.delayMs !== DEFAULT_DELAY_MS) parts.push(`delay-ms=${plan.delayMs}`);
   if (plan.stallMs !== DEFAULT_STALL_MS) parts.push(`stall-ms=${plan.stallMs}`);
   return parts.join(",");

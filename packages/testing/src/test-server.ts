@@ -30,6 +30,11 @@ export interface TestServer {
  * read-only unless `write` (with users) or an `auth` says otherwise; everything else is the
  * server's ServerOptions.
  */
+function multiline(injector: FaultInjector): Pick<ServerOptions, "multilineStyle"> {
+  const style = injector.multilineStyle;
+  return style === null ? {} : { multilineStyle: style };
+}
+
 export async function createTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const { faults, seed: given, ...rest } = options;
   const seed = given ?? Math.floor(Math.random() * 2 ** 31);
@@ -41,7 +46,7 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
   const server =
     injector === null
       ? createServer(withVfs)
-      : createServer(withVfs.vfs === undefined ? withVfs : { ...withVfs, vfs: injector.wrapVfs(withVfs.vfs) }, { platform: (platform) => injector.wrapPlatform(platform), instrument: injector.instrumentation() });
+      : createServer({ ...(withVfs.vfs === undefined ? withVfs : { ...withVfs, vfs: injector.wrapVfs(withVfs.vfs) }), ...multiline(injector) }, { platform: (platform) => injector.wrapPlatform(platform), instrument: injector.instrumentation() });
   const { address, port } = await server.listen(0, "127.0.0.1");
   return {
     url: `ftp://${address}:${port}/`,
