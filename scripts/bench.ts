@@ -1,4 +1,4 @@
-// pnpm bench [core|server|small|memory|login] — benchmarks; figures are printed, never asserted.
+// pnpm bench [core|server|small|memory|login|ftps|s3] — benchmarks; figures are printed, never asserted.
 import { spawnSync } from "node:child_process";
 
 const which = process.argv[2] ?? "core";
@@ -8,6 +8,8 @@ const targets: Record<string, string> = {
   small: "packages/e2e/bench/small-retr-bench.ts",
   memory: "packages/e2e/bench/memory-bench.ts",
   login: "packages/e2e/bench/login-bench.ts",
+  ftps: "packages/e2e/bench/ftps-bench.ts",
+  s3: "packages/e2e/bench/s3-bench.ts",
 };
 const file = targets[which];
 if (file === undefined) {

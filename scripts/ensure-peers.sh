@@ -12,6 +12,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 command -v mkpasswd >/dev/null 2>&1 || need+=(whois)
 # The install test checks docs/pasv.service with systemd-analyze verify.
+# The scale-out test puts HAProxy (send-proxy-v2) in front of two pasv nodes.
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

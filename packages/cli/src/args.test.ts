@@ -9,7 +9,7 @@ describe("pasv command line", () => {
   it("defaults: the current directory, read-only anonymous, 127.0.0.1:2121", () => {
     expect(parseCli([])).toEqual({
       kind: "run",
-      options: { dir: ".", host: "127.0.0.1", port: 2121, users: [], usersFile: null, write: false, anonymous: true, keepPartialUploads: false, passivePorts: null, publicAddress: null, idleTimeoutSeconds: null, maxSessions: null, maxSessionsPerIp: null, maxPassivePerIp: null, logins: { failDelaySeconds: null, maxFailures: null, banAfter: null, banWindowSeconds: null, banSeconds: null }, userHomes: new Map(), userPermissions: new Map(), hideDotfiles: false, rates: { down: null, up: null, anonymousDown: null, anonymousUp: null }, userRates: new Map(), drainTimeoutSeconds: null, xferlog: null, logFormat: null, logLevel: null, metrics: null, tls: null, faults: null, seed: null },
+      options: { dir: ".", host: "127.0.0.1", port: 2121, users: [], usersFile: null, write: false, anonymous: true, keepPartialUploads: false, passivePorts: null, publicAddress: null, idleTimeoutSeconds: null, maxSessions: null, maxSessionsPerIp: null, maxPassivePerIp: null, logins: { failDelaySeconds: null, maxFailures: null, banAfter: null, banWindowSeconds: null, banSeconds: null }, userHomes: new Map(), userPermissions: new Map(), hideDotfiles: false, rates: { down: null, up: null, anonymousDown: null, anonymousUp: null }, userRates: new Map(), drainTimeoutSeconds: null, xferlog: null, logFormat: null, logLevel: null, metrics: null, s3: null, tls: null, proxyFrom: null, faults: null, seed: null },
     });
   });
 
@@ -17,12 +17,31 @@ describe("pasv command line", () => {
     const r = parseCli(["/srv", "-H", "0.0.0.0", "-p", "0", "-u", "a:b:c", "--user", "x:y", "--users", "f", "-w", "--no-anonymous", "--keep-partial-uploads", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--login-fail-delay", "0.5", "--max-login-failures", "5", "--ban-after", "4", "--ban-window", "60", "--ban-seconds", "120", "--user-home", "a=in/a", "--user-home", "x=/abs/x", "--user-permissions", "a=upload-only", "--user-permissions", "x=read,append", "--hide-dotfiles", "--max-rate-down", "2M", "--max-rate-up", "500k", "--anonymous-max-rate-down", "1024", "--anonymous-max-rate-up", "0", "--user-max-rate-down", "a=3K", "--user-max-rate-up", "a=0", "--drain-timeout", "7", "--xferlog", "x.log", "--metrics", "[::1]:9100", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required", "--tls-handshake-timeout", "5", "--faults", "data-reset=0.1,reply-split=1", "--seed", "42"]);
     expect(r).toEqual({
       kind: "run",
-      options: { dir: "/srv", host: "0.0.0.0", port: 0, users: [{ user: "a", password: "b:c" }, { user: "x", password: "y" }], usersFile: "f", write: true, anonymous: false, keepPartialUploads: true, passivePorts: { min: 50000, max: 50100 }, publicAddress: "203.0.113.1", idleTimeoutSeconds: 60, maxSessions: 10, maxSessionsPerIp: 2, maxPassivePerIp: 3, logins: { failDelaySeconds: 0.5, maxFailures: 5, banAfter: 4, banWindowSeconds: 60, banSeconds: 120 }, userHomes: new Map([["a", "in/a"], ["x", "/abs/x"]]), userPermissions: new Map([["a", ["list", "mkdir", "create"]], ["x", ["read", "append"]]]), hideDotfiles: true, rates: { down: 2 * 1048576, up: 500 * 1024, anonymousDown: 1024, anonymousUp: 0 }, userRates: new Map([["a", { down: 3 * 1024, up: 0 }]]), drainTimeoutSeconds: 7, xferlog: "x.log", logFormat: null, logLevel: null, metrics: { host: "::1", port: 9100 }, tls: { cert: "c.pem", key: "k.pem", required: true, handshakeTimeoutSeconds: 5 }, faults: "data-reset=0.1,reply-split=1", seed: 42 },
+      options: { dir: "/srv", host: "0.0.0.0", port: 0, users: [{ user: "a", password: "b:c" }, { user: "x", password: "y" }], usersFile: "f", write: true, anonymous: false, keepPartialUploads: true, passivePorts: { min: 50000, max: 50100 }, publicAddress: "203.0.113.1", idleTimeoutSeconds: 60, maxSessions: 10, maxSessionsPerIp: 2, maxPassivePerIp: 3, logins: { failDelaySeconds: 0.5, maxFailures: 5, banAfter: 4, banWindowSeconds: 60, banSeconds: 120 }, userHomes: new Map([["a", "in/a"], ["x", "/abs/x"]]), userPermissions: new Map([["a", ["list", "mkdir", "create"]], ["x", ["read", "append"]]]), hideDotfiles: true, rates: { down: 2 * 1048576, up: 500 * 1024, anonymousDown: 1024, anonymousUp: 0 }, userRates: new Map([["a", { down: 3 * 1024, up: 0 }]]), drainTimeoutSeconds: 7, xferlog: "x.log", logFormat: null, logLevel: null, metrics: { host: "::1", port: 9100 }, s3: null, tls: { cert: "c.pem", key: "k.pem", required: true, handshakeTimeoutSeconds: 5, minVersion: "1.2", ciphers: null, implicitPort: null, reuseCheck: true }, proxyFrom: null, faults: "data-reset=0.1,reply-split=1", seed: 42 },
     });
   });
 
+  it("--s3-bucket serves a bucket, with its prefix, endpoint, region and path style", () => {
+    expect(parseCli(["--s3-bucket", "my.bucket-1"])).toMatchObject({ kind: "run", options: { s3: { bucket: "my.bucket-1", prefix: "", endpoint: null, region: null, pathStyle: false } } });
+    expect(parseCli(["--s3-bucket", "b12", "--s3-prefix", "ftp/root", "--s3-endpoint", "http://127.0.0.1:9000", "--s3-region", "eu-west-1", "--s3-path-style"])).toMatchObject({
+      options: { s3: { bucket: "b12", prefix: "ftp/root", endpoint: "http://127.0.0.1:9000", region: "eu-west-1", pathStyle: true } },
+    });
+    const error = (argv: string[]): string => {
+      const r = parseCli(argv);
+      return r.kind === "error" ? r.message : "no error";
+    };
+    expect(error(["--s3-prefix", "p"])).toBe("--s3-prefix needs --s3-bucket");
+    expect(error(["--s3-path-style"])).toBe("--s3-path-style needs --s3-bucket");
+    expect(error(["--s3-bucket", "B_ad"])).toBe('--s3-bucket must be a bucket name (3-63 lower-case letters, digits, dots, hyphens), got "B_ad"');
+    expect(error(["/srv", "--s3-bucket", "bkt"])).toBe('--s3-bucket serves a bucket: give no DIR or --root with it (got "/srv")');
+    expect(error(["--s3-bucket", "bkt", "--s3-prefix", "a/../b"])).toBe('--s3-prefix must be a key prefix without "." or ".." segments, got "a/../b"');
+    expect(error(["--s3-bucket", "bkt", "--s3-endpoint", "ftp://x"])).toBe('--s3-endpoint must be an http:// or https:// URL, got "ftp://x"');
+    expect(error(["--s3-bucket", "bkt", "--s3-endpoint", "http://key:secret@host"])).toMatch(/^--s3-endpoint must not carry credentials: set AWS_ACCESS_KEY_ID/);
+    expect(error(["--s3-bucket", "bkt", "--s3-region", "EU West"])).toBe('--s3-region must be a region name such as eu-west-1, got "EU West"');
+  });
+
   it("explains bad input instead of guessing", () => {
-    for (const argv of [["--bogus"], ["-p", "70000"], ["-p", "x"], ["-u", "nopassword"], ["-u", ":p"], ["--pasv-ports", "10-20"], ["--pasv-ports", "5000"], ["--pasv-ports", "60000-50000"], ["--public-address", "example.com"], ["--public-address", "999.1.1.1"], ["--public-address", "::1"], ["-H", "localhost"], ["-H", "10.0.0.256"], ["--pasv-ports", "1000-2000"], ["--pasv-ports", "2000-70000"], ["--idle-timeout", "0"], ["--max-sessions", "-1"], ["a", "b"], ["--tls-cert", "c.pem"], ["--tls-key", "k.pem"], ["--tls-required"], ["--tls-handshake-timeout", "5"], ["--tls-cert", "c", "--tls-key", "k", "--tls-handshake-timeout", "0"], ["--tls-cert", "c", "--tls-key", "k", "--tls-handshake-timeout", "3601"], ["--tls-cert", "c", "--tls-key", "k", "--tls-handshake-timeout", "1.5"]]) {
+    for (const argv of [["--bogus"], ["-p", "70000"], ["-p", "x"], ["-u", "nopassword"], ["-u", ":p"], ["--pasv-ports", "10-20"], ["--pasv-ports", "5000"], ["--pasv-ports", "60000-50000"], ["--public-address", "example.com"], ["--public-address", "999.1.1.1"], ["--public-address", "::1"], ["-H", "localhost"], ["-H", "10.0.0.256"], ["--pasv-ports", "1000-2000"], ["--pasv-ports", "2000-70000"], ["--idle-timeout", "0"], ["--max-sessions", "-1"], ["a", "b"], ["--tls-cert", "c.pem"], ["--tls-key", "k.pem"], ["--tls-required"], ["--tls-handshake-timeout", "5"], ["--tls-cert", "c", "--tls-key", "k", "--tls-handshake-timeout", "0"], ["--tls-cert", "c", "--tls-key", "k", "--tls-handshake-timeout", "3601"], ["--tls-cert", "c", "--tls-key", "k", "--tls-handshake-timeout", "1.5"], ["--implicit-tls-port", "990"], ["--no-tls-reuse-check"], ["--tls-min-version", "1.3"], ["--tls-ciphers", "X"], ["--tls-cert", "c", "--tls-key", "k", "--tls-min-version", "1.1"], ["--tls-cert", "c", "--tls-key", "k", "--tls-min-version", "TLSv1.3"], ["--tls-cert", "c", "--tls-key", "k", "--implicit-tls-port", "70000"], ["--tls-cert", "c", "--tls-key", "k", "-p", "990", "--implicit-tls-port", "990"], ["--tls-cert", "c", "--tls-key", "k", "--tls-ciphers", "A;rm -rf"]]) {
       const r = parseCli(argv);
       expect(r.kind, argv.join(" ")).toBe("error");
     }
@@ -140,5 +159,20 @@ describe("pasv command line", () => {
     expect(parseCli(["hash-password", "-w"]).kind).toBe("error");
     // A directory of that name is still served with a path.
     expect(parseCli(["./hash-password"])).toMatchObject({ kind: "run", options: { dir: "./hash-password" } });
+  });
+});
+
+describe("--proxy-protocol and --proxy-from", () => {
+  it("go together and give the blocks, normalised", () => {
+    expect(parseCli(["--proxy-protocol", "--proxy-from", "10.1.2.3/8, 127.0.0.1,::1"])).toMatchObject({ kind: "run", options: { proxyFrom: ["10.0.0.0/8", "127.0.0.1/32", "::1/128"] } });
+    expect(parseCli([])).toMatchObject({ kind: "run", options: { proxyFrom: null } });
+  });
+
+  it("say on one line what is wrong, naming the flag", () => {
+    expect(parseCli(["--proxy-protocol"])).toEqual({ kind: "error", message: "--proxy-protocol needs --proxy-from CIDR[,CIDR...] (the load balancers' addresses)" });
+    expect(parseCli(["--proxy-from", "10.0.0.0/8"])).toEqual({ kind: "error", message: "--proxy-from needs --proxy-protocol" });
+    expect(parseCli(["--proxy-protocol", "--proxy-from", "10.0.0.0/8,10.0.0.0/33"])).toEqual({ kind: "error", message: '--proxy-from: "10.0.0.0/33" is not an IP address or CIDR block (like 10.0.0.0/8)' });
+    expect(parseCli(["--proxy-protocol", "--proxy-from", "lb.example.com"])).toEqual({ kind: "error", message: '--proxy-from: "lb.example.com" is not an IP address or CIDR block (like 10.0.0.0/8)' });
+    expect(parseCli(["--proxy-protocol", "--proxy-from", ""]).kind).toBe("error");
   });
 });

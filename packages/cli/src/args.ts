@@ -1,6 +1,6 @@
 // The `pasv` command line, parsed without side effects so every rule is testable.
 import { parseArgs } from "node:util";
-import { isAnonymousName, normalizeIp, parseRights, type Right } from "@pasv/core";
+import { isAnonymousName, normalizeIp, parseCidr, parseRights, type Right } from "@pasv/core";
 import { LOG_LEVELS, parsePasswordHash, PASSWORD_HASH_FORMATS, portRangeProblem, resolveHome, type LogFormat, type LogLevel, type PortRange } from "@pasv/driver";
 import { parsePlan } from "@pasv/testing";
 
@@ -17,7 +17,8 @@ export interface CliUser {
 export interface CliOptions {
   readonly dir: string;
   readonly host: string;
-  readonly port: number;
+  /** The plain (explicit FTPS) control port; null with only --implicit-tls-port. */
+  readonly port: number | null;
   readonly users: readonly CliUser[];
   readonly usersFile: string | null;
   readonly write: boolean;
@@ -57,8 +58,26 @@ export interface CliOptions {
   readonly faults: string | null;
   /** --seed N: the seed of the fault plan (null: a random one, printed in the replay line). */
   readonly seed: number | null;
-  /** PEM files that enable explicit FTPS (AUTH TLS), and the handshake deadline (null: the server's default). */
-  readonly tls: { readonly cert: string; readonly key: string; readonly required: boolean; readonly handshakeTimeoutSeconds: number | null } | null;
+  /** Serve an S3 bucket (or a prefix of one) instead of a directory; credentials come from the AWS chain. */
+  readonly s3: S3Options | null;
+  /** PEM files that enable FTPS, the handshake deadline (null: the server's default), the TLS policy
+   * and the implicit FTPS port (null: none). */
+  readonly tls: CliTls | null;
+  /** --proxy-protocol with --proxy-from: the load balancers' blocks (normalised), or null. */
+  readonly proxyFrom: readonly string[] | null;
+}
+
+export interface CliTls {
+  readonly cert: string;
+  readonly key: string;
+  readonly required: boolean;
+  readonly handshakeTimeoutSeconds: number | null;
+  readonly minVersion: "1.2" | "1.3";
+  /** An OpenSSL cipher list, or null for the server's modern default. */
+  readonly ciphers: string | null;
+  readonly implicitPort: number | null;
+  /** Protected data connections must resume the control connection's TLS session. */
+  readonly reuseCheck: boolean;
 }
 
 export interface RateFlags {
@@ -66,6 +85,14 @@ export interface RateFlags {
   readonly up: number | null;
   readonly anonymousDown: number | null;
   readonly anonymousUp: number | null;
+}
+
+export interface S3Options {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly endpoint: string | null;
+  readonly region: string | null;
+  readonly pathStyle: boolean;
 }
 
 export interface LoginLimits {
@@ -95,7 +122,8 @@ Options:
                                 root and [[user]] tables); flags given here override it
       --root DIR                the served directory, when not given as DIR
   -H, --host ADDR               listen address (default 127.0.0.1)
-  -p, --port N                  control port (default 2121; 0 picks a free one and prints it)
+  -p, --port N                  control port (default 2121, or none with --implicit-tls-port alone;
+                                0 picks a free one and prints it)
   -u, --user NAME:PASSWORD      add a user confined to DIR (repeatable; plaintext, for local use)
       --users FILE              add users from FILE, one NAME:HASH per line (# comments), as
                                 htpasswd -B, mkpasswd -m sha-512 or pasv hash-password make them
@@ -119,6 +147,13 @@ Options:
                                 (uploads replace a file only once complete either way)
       --pasv-ports A-B          passive port range (default 49152-65534)
       --public-address ADDR     IPv4 address to advertise in PASV replies (NAT, containers)
+      --proxy-protocol          behind a load balancer: every connection to the control port and
+                                the passive ports starts with a PROXY header (v1 or v2, HAProxy's
+                                send-proxy-v2) and its client address is used everywhere (logs,
+                                caps, bans, the passive data address check); needs --proxy-from
+      --proxy-from CIDR[,CIDR...]
+                                the load balancers' addresses; a connection from anyone else, or
+                                without a valid header, is closed without a reply
       --idle-timeout SECONDS    close idle sessions after SECONDS (default 300)
       --max-sessions N          most simultaneous sessions (default 512)
       --max-sessions-per-ip N   most simultaneous sessions from one address (default 64)
@@ -138,12 +173,26 @@ Options:
       --log-level LEVEL         debug, info (default), warn or error: the least severe records logged
       --drain-timeout SECONDS   on SIGTERM/SIGINT, let running transfers finish for up to SECONDS
                                 (default 30; 0: stop at once); a second signal stops at once
-      --tls-cert FILE           PEM certificate (chain) for explicit FTPS (AUTH TLS)
+      --s3-bucket B             serve the S3 bucket B instead of a directory (files are objects,
+                                directories key prefixes); credentials come from the standard AWS
+                                environment and config files (AWS_ACCESS_KEY_ID, AWS_PROFILE, ...)
+      --s3-prefix P             serve only the keys under P/ (homes are prefixes under it)
+      --s3-endpoint URL         another S3 API than AWS's (MinIO, Ceph, R2...)
+      --s3-region R             the bucket's region (default: from AWS_REGION or the config file)
+      --s3-path-style           address the bucket as URL/B/KEY rather than B.URL/KEY
+      --tls-cert FILE           PEM certificate, with its chain after it, for FTPS (AUTH TLS)
       --tls-key FILE            PEM private key for --tls-cert
       --tls-required            named users must use TLS for login and data (anonymous may not need it)
+      --implicit-tls-port N     also listen on N for implicit FTPS (TLS from the first byte, data
+                                protected by default; 990 by convention)
+      --tls-min-version V       oldest TLS version accepted: 1.2 (default) or 1.3
+      --tls-ciphers LIST        OpenSSL cipher list (TLS 1.2 names and TLS_* 1.3 suites, ":"
+                                between them); default: ECDHE with AES-GCM or ChaCha20-Poly1305
+      --no-tls-reuse-check      accept protected data connections that do not resume the control
+                                connection's TLS session (for clients that cannot, e.g. plain ftplib)
       --tls-handshake-timeout SECONDS
                                 cut a TLS handshake (AUTH TLS or a protected data connection)
-                                not finished after SECONDS (default 30)
+                                not finished after SECONDS (default 10)
       --faults PLAN             inject faults for testing FTP clients (never in production): PLAN is
                                 entries like data-reset=0.1,reply-split=1,enospc-after=5M, or a
                                 .json/.toml file of them (see @pasv/testing); each fault is logged
@@ -256,6 +305,8 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "keep-partial-uploads": { type: "boolean" },
         "pasv-ports": { type: "string" },
         "public-address": { type: "string" },
+        "proxy-protocol": { type: "boolean" },
+        "proxy-from": { type: "string" },
         "idle-timeout": { type: "string" },
         "max-sessions": { type: "string" },
         "max-sessions-per-ip": { type: "string" },
@@ -265,12 +316,21 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "ban-after": { type: "string" },
         "ban-window": { type: "string" },
         "ban-seconds": { type: "string" },
+        "s3-bucket": { type: "string" },
+        "s3-prefix": { type: "string" },
+        "s3-endpoint": { type: "string" },
+        "s3-region": { type: "string" },
+        "s3-path-style": { type: "boolean" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "tls-required": { type: "boolean" },
         "tls-handshake-timeout": { type: "string" },
         faults: { type: "string" },
         seed: { type: "string" },
+        "tls-min-version": { type: "string" },
+        "tls-ciphers": { type: "string" },
+        "implicit-tls-port": { type: "string" },
+        "no-tls-reuse-check": { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
       },
@@ -287,7 +347,8 @@ export function parseCli(argv: readonly string[]): ParsedCli {
   }
   if (v.version === true) return { kind: "version" };
   if (parsed.positionals.length > 1) return { kind: "error", message: `only one directory may be served, got ${parsed.positionals.join(" ")}` };
-  const port = integer(v.port ?? "2121", "--port", 0, 65535);
+  // With only an implicit FTPS port asked for, there is no plain listener unless -p asks for one.
+  const port = v.port === undefined && v["implicit-tls-port"] !== undefined ? null : integer(v.port ?? "2121", "--port", 0, 65535);
   if (typeof port === "string") return { kind: "error", message: port };
   const users: CliUser[] = [];
   for (const text of v.user ?? []) {
@@ -312,6 +373,17 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     if (ip?.family !== 4) return { kind: "error", message: `--public-address must be an IPv4 address, got ${JSON.stringify(v["public-address"])}` };
     publicAddress = ip.address;
   }
+  let proxyFrom: string[] | null = null;
+  if (v["proxy-from"] !== undefined) {
+    proxyFrom = [];
+    for (const text of v["proxy-from"].split(",")) {
+      const cidr = parseCidr(text.trim());
+      if (cidr === null) return { kind: "error", message: `--proxy-from: ${JSON.stringify(text.trim())} is not an IP address or CIDR block (like 10.0.0.0/8)` };
+      proxyFrom.push(cidr.text);
+    }
+  }
+  if (v["proxy-protocol"] === true && proxyFrom === null) return { kind: "error", message: "--proxy-protocol needs --proxy-from CIDR[,CIDR...] (the load balancers' addresses)" };
+  if (v["proxy-protocol"] !== true && proxyFrom !== null) return { kind: "error", message: "--proxy-from needs --proxy-protocol" };
   const numbers: Record<string, number | null> = {};
   for (const [flag, min, max] of [["idle-timeout", 1, 86_400], ["max-sessions", 1, 1_000_000], ["max-sessions-per-ip", 1, 1_000_000], ["max-passive-per-ip", 1, 65_535], ["max-login-failures", 1, 100], ["ban-after", 0, 1_000_000], ["ban-window", 1, 604_800], ["ban-seconds", 1, 2_592_000], ["tls-handshake-timeout", 1, 3_600], ["drain-timeout", 0, 86_400]] as const) {
     const text = v[flag];
@@ -384,13 +456,29 @@ export function parseCli(argv: readonly string[]): ParsedCli {
   if (logFormat !== null && logFormat !== "text" && logFormat !== "json") return { kind: "error", message: `--log-format must be text or json, got ${JSON.stringify(logFormat)}` };
   const logLevel = v["log-level"] ?? null;
   if (logLevel !== null && !isLogLevel(logLevel)) return { kind: "error", message: `--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}` };
+  const s3 = s3Options(v, parsed.positionals[0] ?? v.root);
+  if (typeof s3 === "string") return { kind: "error", message: s3 };
   const cert = v["tls-cert"];
   const key = v["tls-key"];
   if ((cert === undefined) !== (key === undefined)) return { kind: "error", message: "--tls-cert and --tls-key go together" };
   if (v["tls-required"] === true && cert === undefined) return { kind: "error", message: "--tls-required needs --tls-cert and --tls-key" };
   const handshakeTimeoutSeconds = numbers["tls-handshake-timeout"] ?? null;
   if (handshakeTimeoutSeconds !== null && cert === undefined) return { kind: "error", message: "--tls-handshake-timeout needs --tls-cert and --tls-key" };
-  const tls = cert === undefined || key === undefined ? null : { cert, key, required: v["tls-required"] === true, handshakeTimeoutSeconds };
+  const needsCert = (["tls-min-version", "tls-ciphers", "implicit-tls-port", "no-tls-reuse-check"] as const).find((flag) => v[flag] !== undefined);
+  if (needsCert !== undefined && cert === undefined) return { kind: "error", message: `--${needsCert} needs --tls-cert and --tls-key` };
+  const minVersionText = v["tls-min-version"] ?? "1.2";
+  const minVersion: CliTls["minVersion"] = minVersionText === "1.3" ? "1.3" : "1.2";
+  if (minVersionText !== minVersion) return { kind: "error", message: `--tls-min-version must be 1.2 or 1.3, got ${JSON.stringify(minVersionText)} (TLS 1.0 and 1.1 are not offered)` };
+  const ciphers = v["tls-ciphers"] ?? null;
+  if (ciphers !== null && !/^[A-Za-z0-9_\-+!@=:,. ]+$/.test(ciphers)) return { kind: "error", message: `--tls-ciphers must be an OpenSSL cipher list, got ${JSON.stringify(ciphers)}` };
+  let implicitPort: number | null = null;
+  if (v["implicit-tls-port"] !== undefined) {
+    const n = integer(v["implicit-tls-port"], "--implicit-tls-port", 0, 65535);
+    if (typeof n === "string") return { kind: "error", message: n };
+    if (n !== 0 && n === port) return { kind: "error", message: `--implicit-tls-port ${String(n)} is also the --port` };
+    implicitPort = n;
+  }
+  const tls = cert === undefined || key === undefined ? null : { cert, key, required: v["tls-required"] === true, handshakeTimeoutSeconds, minVersion, ciphers, implicitPort, reuseCheck: v["no-tls-reuse-check"] !== true };
   let seed: number | null = null;
   if (v.seed !== undefined) {
     const n = integer(v.seed, "--seed", 0, 0xffffffff);
@@ -439,7 +527,9 @@ export function parseCli(argv: readonly string[]): ParsedCli {
       logFormat,
       logLevel,
       metrics,
+      s3,
       tls,
+      proxyFrom,
       faults: v.faults ?? null,
       seed,
     },
@@ -460,4 +550,33 @@ function namePair(text: string, flag: string, shape: string): [string, string] |
   const eq = text.indexOf("=");
   if (eq <= 0 || eq === text.length - 1) return `${flag} must be ${shape}, got ${JSON.stringify(text)}`;
   return [text.slice(0, eq), text.slice(eq + 1)];
+}
+
+/** S3 bucket names: 3 to 63 lower-case letters, digits, dots and hyphens (AWS's rule; s3rver's and MinIO's too). */
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+function s3Options(v: { readonly [flag: string]: string | boolean | (string | boolean)[] | undefined }, dir: string | undefined): S3Options | null | string {
+  const text = (flag: string): string | undefined => {
+    const value = v[flag];
+    return typeof value === "string" ? value : undefined;
+  };
+  const bucket = text("s3-bucket");
+  if (bucket === undefined) {
+    for (const flag of ["s3-prefix", "s3-endpoint", "s3-region", "s3-path-style"]) if (v[flag] !== undefined) return `--${flag} needs --s3-bucket`;
+    return null;
+  }
+  if (!BUCKET_NAME.test(bucket)) return `--s3-bucket must be a bucket name (3-63 lower-case letters, digits, dots, hyphens), got ${JSON.stringify(bucket)}`;
+  if (dir !== undefined) return `--s3-bucket serves a bucket: give no DIR or --root with it (got ${JSON.stringify(dir)})`;
+  const prefix = text("s3-prefix") ?? "";
+  if (prefix.split("/").some((s) => s === "." || s === "..")) return `--s3-prefix must be a key prefix without "." or ".." segments, got ${JSON.stringify(prefix)}`;
+  const endpoint = text("s3-endpoint") ?? null;
+  if (endpoint !== null) {
+    const url = URL.canParse(endpoint) ? new URL(endpoint) : null;
+    if (url === null || (url.protocol !== "http:" && url.protocol !== "https:")) return `--s3-endpoint must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}`;
+    // Credentials belong to the AWS chain, never to a flag (a flag shows in the process list).
+    if (url.username !== "" || url.password !== "") return "--s3-endpoint must not carry credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile) instead";
+  }
+  const region = text("s3-region") ?? null;
+  if (region !== null && !/^[a-z0-9-]{1,64}$/.test(region)) return `--s3-region must be a region name such as eu-west-1, got ${JSON.stringify(region)}`;
+  return { bucket, prefix, endpoint, region, pathStyle: v["s3-path-style"] === true };
 }

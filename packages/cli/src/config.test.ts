@@ -28,6 +28,20 @@ password-hash = "$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqv
 permissions = ["list", "read", "delete"]
 `;
 
+describe("readConfig: FTPS keys", () => {
+  it("maps implicit-tls-port, tls-min-version, tls-ciphers and no-tls-reuse-check to their flags", () => {
+    const text = 'tls-cert = "c.pem"\ntls-key = "k.pem"\nimplicit-tls-port = 990\ntls-min-version = "1.3"\ntls-ciphers = "TLS_AES_256_GCM_SHA384"\nno-tls-reuse-check = true\n';
+    const c = readConfig(text, "/etc/pasv/pasv.toml", "/etc/pasv");
+    if (typeof c === "string") throw new Error(c);
+    expect(c.args).toEqual(["--tls-cert", "/etc/pasv/c.pem", "--tls-key", "/etc/pasv/k.pem", "--implicit-tls-port", "990", "--tls-min-version", "1.3", "--tls-ciphers", "TLS_AES_256_GCM_SHA384", "--no-tls-reuse-check"]);
+    const parsed = parseCli(c.args);
+    expect(parsed.kind === "run" ? parsed.options.tls : parsed).toMatchObject({ implicitPort: 990, minVersion: "1.3", ciphers: "TLS_AES_256_GCM_SHA384", reuseCheck: false });
+    // With only the implicit port there is no plain listener.
+    expect(parsed.kind === "run" ? parsed.options.port : parsed).toBeNull();
+    expect(readConfig('implicit-tls-port = "990"\n', "p.toml", ".")).toMatch(/^p\.toml:1: implicit-tls-port must be a whole number/);
+  });
+});
+
 describe("readConfig", () => {
   it("turns every key into the flag of the same name, paths relative to the file", () => {
     const c = readConfig(FULL, "/etc/pasv/pasv.toml", "/etc/pasv");
@@ -39,6 +53,15 @@ describe("readConfig", () => {
         { name: "ops", passwordHash: "$6$saltsalt$pauPrmdmG4BTE9h2HPmywiw152IFch6BJCEsaY6D.PLTfpV8sqvXwWdyfsgVgozkYH9B80bAip/08R2BPH2xk/", line: 21 },
       ],
     });
+  });
+
+  it("takes the S3 keys, checked as their flags", () => {
+    const c = readConfig('s3-bucket = "files"\ns3-prefix = "ftp"\ns3-endpoint = "https://s3.example.net"\ns3-region = "eu-west-1"\ns3-path-style = true\n', "f", ".");
+    if (typeof c === "string") throw new Error(c);
+    expect(c.args).toEqual(["--s3-bucket", "files", "--s3-prefix", "ftp", "--s3-endpoint", "https://s3.example.net", "--s3-region", "eu-west-1", "--s3-path-style"]);
+    expect(parseCli([...c.args])).toMatchObject({ kind: "run", options: { s3: { bucket: "files", prefix: "ftp", endpoint: "https://s3.example.net", region: "eu-west-1", pathStyle: true } } });
+    expect(readConfig('\ns3-bucket = "No"\n', "f.toml", ".")).toBe('f.toml:2: s3-bucket: --s3-bucket must be a bucket name (3-63 lower-case letters, digits, dots, hyphens), got "No"');
+    expect(readConfig("s3-path-style = 1\n", "f.toml", ".")).toBe("f.toml:1: s3-path-style must be true or false, got a number");
   });
 
   it("is overridden by the command line, which comes after it", () => {
@@ -106,5 +129,19 @@ describe("splitConfigFlag", () => {
     expect(splitConfigFlag(["-p", "1"])).toEqual({ file: null, rest: ["-p", "1"] });
     expect(splitConfigFlag(["--config"])).toBe("--config needs a FILE");
     expect(splitConfigFlag(["--config", "a", "--config", "b"])).toBe("--config may be given once");
+  });
+});
+
+describe("readConfig: proxy-protocol and proxy-from", () => {
+  it("takes proxy-from as a string or an array, and names the line of a bad block", () => {
+    expect(readConfig('proxy-protocol = true\nproxy-from = ["10.0.0.0/8", "::1"]\n', "p.toml", ".")).toEqual({ args: ["--proxy-protocol", "--proxy-from", "10.0.0.0/8,::1"], users: [] });
+    expect(readConfig('proxy-from = "127.0.0.1"\nproxy-protocol = true\n', "p.toml", ".")).toEqual({ args: ["--proxy-from", "127.0.0.1", "--proxy-protocol"], users: [] });
+    expect(readConfig('proxy-protocol = true\nproxy-from = ["10.0.0.0/8", "nope"]\n', "p.toml", ".")).toBe('p.toml:2: proxy-from: --proxy-from: "nope" is not an IP address or CIDR block (like 10.0.0.0/8)');
+    expect(readConfig("proxy-from = 3\n", "p.toml", ".")).toBe("p.toml:1: proxy-from must be a string or an array of strings, got a number");
+  });
+
+  it("the pairing rule is checked once all keys are in", () => {
+    const c = readConfig('proxy-from = "127.0.0.1"\n', "p.toml", ".");
+    expect(typeof c === "string" ? c : parseCli([...c.args])).toEqual({ kind: "error", message: "--proxy-from needs --proxy-protocol" });
   });
 });

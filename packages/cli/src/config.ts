@@ -7,7 +7,8 @@ import { parsePasswordHash, PASSWORD_HASH_FORMATS } from "@pasv/driver";
 import { nameProblem, parseCli, parseRate } from "./args.js";
 
 /** "rate": bytes per second, a whole number or a string with a k/M suffix ("2M"). */
-type Kind = "string" | "path" | "integer" | "number" | "boolean" | "rate";
+/** "list": a string, or an array of strings joined with commas (`proxy-from = ["10.0.0.0/8", "::1"]`). */
+type Kind = "string" | "path" | "integer" | "number" | "boolean" | "rate" | "list";
 
 /** Every key the file may set, with the flag it stands for. Paths are relative to the file's directory. */
 export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
@@ -25,6 +26,8 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   "anonymous-max-rate-up": "rate",
   "pasv-ports": "string",
   "public-address": "string",
+  "proxy-protocol": "boolean",
+  "proxy-from": "list",
   "idle-timeout": "integer",
   "max-sessions": "integer",
   "max-sessions-per-ip": "integer",
@@ -38,11 +41,20 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   "tls-key": "path",
   "tls-required": "boolean",
   "tls-handshake-timeout": "integer",
+  "tls-min-version": "string",
+  "tls-ciphers": "string",
+  "implicit-tls-port": "integer",
+  "no-tls-reuse-check": "boolean",
   "drain-timeout": "integer",
   xferlog: "path",
   "log-format": "string",
   "log-level": "string",
   metrics: "string",
+  "s3-bucket": "string",
+  "s3-prefix": "string",
+  "s3-endpoint": "string",
+  "s3-region": "string",
+  "s3-path-style": "boolean",
   faults: "string",
   seed: "integer",
 };
@@ -177,6 +189,12 @@ export function readConfig(text: string, file: string, dir: string): Config | st
         args.push(`--${key}=${rate}`);
         break;
       }
+      case "list": {
+        const list = typeof value === "string" ? [value] : Array.isArray(value) && value.every((x) => typeof x === "string") ? value : null;
+        if (list === null) return at(`${key} must be a string or an array of strings, got ${typeName(value)}`);
+        args.push(`--${key}`, list.join(","));
+        break;
+      }
       case "string":
       case "path":
         if (typeof value !== "string") return at(`${key} must be a string, got ${typeName(value)}`);
@@ -185,8 +203,10 @@ export function readConfig(text: string, file: string, dir: string): Config | st
     }
     // The flag's own checks, here so the error can name the line; a rule between flags (a
     // certificate needs its key) is checked once all are in.
-    if (kind !== "boolean" && !key.startsWith("tls-")) {
-      const alone = parseCli(args.slice(args.findLastIndex((a) => a === `--${key}` || a.startsWith(`--${key}=`))));
+    if (kind !== "boolean" && !key.startsWith("tls-") && key !== "implicit-tls-port" && !(key.startsWith("s3-") && key !== "s3-bucket")) {
+      // --proxy-from goes with --proxy-protocol; checked alone it would only say so.
+      const partner = key === "proxy-from" ? ["--proxy-protocol"] : [];
+      const alone = parseCli([...partner, ...args.slice(args.findLastIndex((a) => a === `--${key}` || a.startsWith(`--${key}=`)))]);
       if (alone.kind === "error") return at(`${key}: ${alone.message}`);
     }
   }

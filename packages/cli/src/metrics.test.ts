@@ -6,6 +6,7 @@ class Source extends EventEmitter implements MetricsSource {
   sessionCount = 0;
   passiveListeners = 0;
   draining = false;
+  tlsReuseRefused = 0;
 }
 
 describe("pasvRegistry", () => {
@@ -21,6 +22,7 @@ describe("pasvRegistry", () => {
     s.sessionCount = 3;
     s.passiveListeners = 2;
     s.draining = true;
+    s.tlsReuseRefused = 4;
     const text = await registry.metrics();
     for (const line of [
       "pasv_sessions_total 1",
@@ -35,6 +37,7 @@ describe("pasvRegistry", () => {
       "pasv_sessions 3",
       "pasv_passive_listeners 2",
       "pasv_draining 1",
+      "pasv_tls_reuse_refused_total 4",
     ])
       expect(text.split("\n"), line).toContain(line);
   });

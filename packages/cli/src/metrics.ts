@@ -11,6 +11,8 @@ export interface MetricsSource {
   readonly sessionCount: number;
   readonly passiveListeners: number;
   readonly draining: boolean;
+  /** Protected data connections refused for not resuming their control connection's TLS session. */
+  readonly tlsReuseRefused: number;
   on(event: "session-open" | "session-close" | "ban" | "login-failed", listener: () => void): unknown;
   on(event: "login", listener: (e: { readonly anonymous: boolean }) => void): unknown;
   on(event: "transfer", listener: (e: { readonly direction: "download" | "upload" | "listing"; readonly outcome: "completed" | "aborted" | "failed"; readonly bytes: number; readonly code: number }) => void): unknown;
@@ -30,6 +32,15 @@ export function pasvRegistry(source: MetricsSource): client.Registry {
   new client.Gauge({ name: "pasv_sessions", help: "Control connections open now", registers, collect() { this.set(source.sessionCount); } });
   new client.Gauge({ name: "pasv_passive_listeners", help: "Passive data listeners open now (ports of the range in use)", registers, collect() { this.set(source.passiveListeners); } });
   new client.Gauge({ name: "pasv_draining", help: "1 once a stop has begun (no new connections)", registers, collect() { this.set(source.draining ? 1 : 0); } });
+  new client.Counter({
+    name: "pasv_tls_reuse_refused_total",
+    help: "Protected data connections refused (522) for not resuming their control connection's TLS session",
+    registers,
+    collect() {
+      this.reset();
+      this.inc(source.tlsReuseRefused);
+    },
+  });
   const sessions = new client.Counter({ name: "pasv_sessions_total", help: "Control connections accepted", registers });
   const logins = new client.Counter({ name: "pasv_logins_total", help: "Logins, by result", labelNames: ["result", "anonymous"] as const, registers });
   const bans = new client.Counter({ name: "pasv_bans_total", help: "Client addresses banned for failed logins", registers });

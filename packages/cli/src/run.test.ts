@@ -1,7 +1,18 @@
-import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { S3Fs } from "@pasv/s3";
+import { startS3rver, useS3rverCredentials, type S3rverInstance } from "../../s3/src/s3rver.test-helper.js";
 import { parseCli, USAGE, type CliOptions } from "./args.js";
 import { parsePasswordHash, verifyPassword, type ServerHooks } from "@pasv/driver";
 import { runCommand, serverOptions, VERSION, type CommandHost, type CommandOptions, type CommandServer, type PasswordInput } from "./run.js";
+
+// A real certificate and its key (the run checks them before it builds a server).
+const fixtures = path.resolve(import.meta.dirname, "../../node/test-fixtures");
+const CERT = readFileSync(path.join(fixtures, "cert.pem"), "utf8");
+const KEY = readFileSync(path.join(fixtures, "key.pem"), "utf8");
+const CERT2 = readFileSync(path.join(fixtures, "cert2.pem"), "utf8");
+const KEY2 = readFileSync(path.join(fixtures, "key2.pem"), "utf8");
 
 // htpasswd -nbB -C 4, password "pässword 1".
 const BCRYPT = "$2y$04$c0fxWKDhAxl80Ae4vKzp8udyVlJKK9lkFbRV/Ymz7TMBp/pdaOJvC";
@@ -34,13 +45,14 @@ class FakeServer implements CommandServer {
   bound = { address: "127.0.0.1", port: 2121 };
   private finishClose: ((ok: boolean) => void) | null = null;
 
-  listen(port: number, host: string): Promise<{ address: string; port: number }> {
-    this.calls.push(`listen ${host}:${port}`);
+  listen(port: number, host: string, options?: { readonly implicitTls?: boolean }): Promise<{ address: string; port: number }> {
+    this.calls.push(`listen ${host}:${port}${options?.implicitTls === true ? " implicit" : ""}`);
     return this.listenError === null ? Promise.resolve(this.bound) : Promise.reject(this.listenError);
   }
 
   readonly sessionCount = 0;
   readonly passiveListeners = 0;
+  readonly tlsReuseRefused = 0;
   readonly draining = false;
   on(): this {
     return this;
@@ -287,9 +299,21 @@ describe("runCommand: start-up errors exit 2", () => {
 
   it("unreadable TLS material", async () => {
     const host = new FakeHost(["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
-    host.files.set("c.pem", "CERT");
+    host.files.set("c.pem", CERT);
     expect(await run(host)).toBe(2);
-    expect(host.stderr()).toMatch(/^pasv: cannot read the TLS certificate or key: ENOENT: k.pem/);
+    expect(host.stderr()).toMatch(/^pasv: cannot read the TLS key k.pem: ENOENT: k.pem\n/);
+  });
+
+  it("a certificate that is not PEM, or a key that does not match it, is one line naming the file", async () => {
+    const garbage = new FakeHost(["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+    garbage.files.set("c.pem", "CERT").set("k.pem", KEY);
+    expect(await run(garbage)).toBe(2);
+    expect(garbage.stderr()).toBe(`pasv: c.pem: not a PEM certificate (no "-----BEGIN CERTIFICATE-----" block)\n${TRY}`);
+    expect(garbage.created).toEqual([]);
+    const swapped = new FakeHost(["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+    swapped.files.set("c.pem", KEY).set("k.pem", CERT);
+    expect(await run(swapped)).toBe(2);
+    expect(swapped.stderr()).toMatch(/^pasv: c\.pem: not a PEM certificate/);
   });
 
   it("a server the options cannot build", async () => {
@@ -305,6 +329,20 @@ describe("runCommand: start-up errors exit 2", () => {
     expect(await run(host)).toBe(2);
     expect(host.stderr()).toBe(`pasv: cannot listen on 0.0.0.0:21: EADDRINUSE\n${TRY}`);
     expect(host.server.calls).toEqual(["created", "listen 0.0.0.0:21"]);
+  });
+
+  it("a failure of the implicit listener closes the plain one and names the flag", async () => {
+    const host = new FakeHost(["-p", "21", "--implicit-tls-port", "990", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+    host.files.set("c.pem", CERT).set("k.pem", KEY);
+    const server = host.server;
+    const listen = server.listen.bind(server);
+    server.listen = (port, address, options) => (options?.implicitTls === true ? Promise.reject(new Error("EACCES")) : listen(port, address, options));
+    const ran = run(host);
+    await new Promise((r) => setTimeout(r, 10));
+    server.settleClose();
+    expect(await ran).toBe(2);
+    expect(host.stderr()).toBe(`pasv: cannot listen on 127.0.0.1:990 (--implicit-tls-port): EACCES\n${TRY}`);
+    expect(server.calls).toEqual(["created", "listen 127.0.0.1:21", "close drain=undefined"]);
   });
 });
 
@@ -367,7 +405,7 @@ describe("runCommand: serving", () => {
   it("prints where it serves and whom it admits, then keeps running", async () => {
     const host = new FakeHost([]);
     expect(await run(host)).toBeNull();
-    expect(host.events()).toEqual([{ level: "info", event: "server.start", address: "127.0.0.1", port: 2121, url: "ftp://127.0.0.1:2121", version: VERSION, runtime: "testrt", root: "/real/cwd", access: "anonymous read-only" }]);
+    expect(host.events()).toEqual([{ level: "info", event: "server.start", address: "127.0.0.1", port: 2121, implicitTlsPort: null, url: "ftp://127.0.0.1:2121", version: VERSION, runtime: "testrt", root: "/real/cwd", access: "anonymous read-only" }]);
     expect(host.records()[0]?.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(host.exits).toEqual([]);
     expect([...host.signals.keys()].sort()).toEqual(["SIGHUP", "SIGINT", "SIGTERM"]);
@@ -386,7 +424,7 @@ describe("runCommand: serving", () => {
 
   it("describes users, write access, TLS and an IPv6 address", async () => {
     const host = new FakeHost(["/srv", "-H", "::1", "-u", "a:1", "--users", "u.txt", "-w", "--no-anonymous", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-required"]);
-    host.files.set("u.txt", `b:${BCRYPT}\n`).set("c.pem", "CERT").set("k.pem", "KEY");
+    host.files.set("u.txt", `b:${BCRYPT}\n`).set("c.pem", CERT).set("k.pem", KEY);
     host.server.bound = { address: "::1", port: 2121 };
     expect(await run(host)).toBeNull();
     expect(host.events()).toEqual([expect.objectContaining({ event: "server.start", address: "::1", url: "ftp://[::1]:2121", root: "/srv", access: "2 users read-write, TLS required for users" })]);
@@ -395,12 +433,12 @@ describe("runCommand: serving", () => {
       { user: "a", password: "1", write: true },
       { user: "b", passwordHash: BCRYPT, write: true },
     ]);
-    expect(created.tls).toEqual({ cert: new TextEncoder().encode("CERT"), key: new TextEncoder().encode("KEY"), required: true });
+    expect(created.tls).toEqual({ cert: new TextEncoder().encode(CERT), key: new TextEncoder().encode(KEY), required: true, minVersion: "TLSv1.2", ciphers: null, reuseCheck: true });
   });
 
   it("one user, read-only, TLS offered", async () => {
     const host = new FakeHost(["-u", "a:1", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
-    host.files.set("c.pem", "C").set("k.pem", "K");
+    host.files.set("c.pem", CERT).set("k.pem", KEY);
     await run(host);
     expect(host.records()[0]?.access).toBe("anonymous read-only, 1 user read-only, TLS offered");
   });
@@ -435,6 +473,19 @@ describe("runCommand: serving", () => {
     const level = new FakeHost(["--log-level", "loud"]);
     expect(await run(level)).toBe(2);
     expect(level.stderr()).toBe(`pasv: --log-level must be one of debug, info, warn, error, got "loud"\n${TRY}`);
+  });
+
+  it("an implicit FTPS port beside the plain one, or alone; the TLS policy flags reach the server", async () => {
+    const both = new FakeHost(["-p", "2121", "--implicit-tls-port", "990", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-min-version", "1.3", "--tls-ciphers", "TLS_AES_256_GCM_SHA384", "--no-tls-reuse-check"]);
+    both.files.set("c.pem", CERT).set("k.pem", KEY);
+    expect(await run(both)).toBeNull();
+    expect(both.server.calls).toEqual(["created", "listen 127.0.0.1:2121", "listen 127.0.0.1:990 implicit"]);
+    expect(both.records()[0]).toMatchObject({ event: "server.start", port: 2121, implicitTlsPort: 2121, url: "ftp://127.0.0.1:2121 and ftps://127.0.0.1:2121 (implicit TLS)", access: "anonymous read-only, TLS offered" });
+    expect(both.created[0]?.tls).toMatchObject({ minVersion: "TLSv1.3", ciphers: "TLS_AES_256_GCM_SHA384", reuseCheck: false });
+    const alone = new FakeHost(["--implicit-tls-port", "990", "--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+    alone.files.set("c.pem", CERT).set("k.pem", KEY);
+    expect(await run(alone)).toBeNull();
+    expect(alone.server.calls).toEqual(["created", "listen 127.0.0.1:990 implicit"]);
   });
 
   it("SIGTERM drains the server for --drain-timeout, then flushes and exits 0", async () => {
@@ -491,7 +542,7 @@ describe("serverOptions", () => {
 
   it("maps every flag", () => {
     const o = options(["/srv", "-H", "0.0.0.0", "-p", "0", "-w", "--no-anonymous", "--pasv-ports", "50000-50100", "--public-address", "203.0.113.1", "--idle-timeout", "60", "--max-sessions", "10", "--max-sessions-per-ip", "2", "--max-passive-per-ip", "3", "--login-fail-delay", "0.25", "--max-login-failures", "5", "--ban-after", "4", "--ban-window", "60", "--ban-seconds", "120", "--tls-cert", "c", "--tls-key", "k", "--tls-handshake-timeout", "7"]);
-    const tls = { cert: new Uint8Array([1]), key: new Uint8Array([2]), required: true };
+    const tls = { cert: new Uint8Array([1]), key: new Uint8Array([2]), required: true, minVersion: "TLSv1.2", ciphers: null, reuseCheck: true } as const;
     expect(serverOptions(o, "/real/srv", [{ user: "a", password: "b" }], tls, log, "info")).toEqual({
       root: "/real/srv",
       users: [{ user: "a", password: "b", write: true }],
@@ -513,6 +564,11 @@ describe("serverOptions", () => {
     });
     expect(serverOptions(options(["--ban-after", "0"]), "/d", [], undefined, log, "info").bans).toBe(false);
     expect(serverOptions(options(["--ban-seconds", "5"]), "/d", [], undefined, log, "info").bans).toEqual({ durationMs: 5000 });
+  });
+
+  it("maps --proxy-protocol --proxy-from to proxyProtocol, and nothing without them", () => {
+    expect(serverOptions(options(["--proxy-protocol", "--proxy-from", "10.0.0.0/8,::1"]), "/d", [], undefined, log, "info").proxyProtocol).toEqual({ from: ["10.0.0.0/8", "::1/128"] });
+    expect(serverOptions(options([]), "/d", [], undefined, log, "info")).not.toHaveProperty("proxyProtocol");
   });
 
   it("gives each user their home and permissions, and --hide-dotfiles to everyone", () => {
@@ -613,15 +669,15 @@ describe("SIGHUP reloads", () => {
 
   it("re-reads the users file, the config file and the TLS files, and hands the server the new options", async () => {
     const host = new FakeHost(["--config", "/etc/pasv.toml", "--users", "u.txt"]);
-    host.files.set("/etc/pasv.toml", 'max-sessions = 5\ntls-cert = "c.pem"\ntls-key = "k.pem"\n').set("u.txt", `alice:${BCRYPT}\n`).set("/etc/c.pem", "CERT1").set("/etc/k.pem", "KEY1");
+    host.files.set("/etc/pasv.toml", 'max-sessions = 5\ntls-cert = "c.pem"\ntls-key = "k.pem"\n').set("u.txt", `alice:${BCRYPT}\n`).set("/etc/c.pem", CERT).set("/etc/k.pem", KEY);
     expect(await run(host)).toBeNull();
     const from = host.out_.length;
-    host.files.set("/etc/pasv.toml", 'max-sessions = 7\ntls-cert = "c.pem"\ntls-key = "k.pem"\n').set("u.txt", `alice:${BCRYPT}\nbob:${BCRYPT}\n`).set("/etc/c.pem", "CERT2").set("/etc/k.pem", "KEY2");
+    host.files.set("/etc/pasv.toml", 'max-sessions = 7\ntls-cert = "c.pem"\ntls-key = "k.pem"\n').set("u.txt", `alice:${BCRYPT}\nbob:${BCRYPT}\n`).set("/etc/c.pem", CERT2).set("/etc/k.pem", KEY2);
     await hup(host);
     const sent = host.server.reloads[0]!;
     expect(sent.users?.map((u) => u.user)).toEqual(["alice", "bob"]);
     expect(sent.maxSessions).toBe(7);
-    expect(sent.tls).toEqual({ cert: new TextEncoder().encode("CERT2"), key: new TextEncoder().encode("KEY2"), required: false });
+    expect(sent.tls).toEqual({ cert: new TextEncoder().encode(CERT2), key: new TextEncoder().encode(KEY2), required: false, minVersion: "TLSv1.2", ciphers: null, reuseCheck: true });
     // The log sink is the start-up's, so the driver does not count it as changed.
     expect(sent.log).toBe(host.created[0]?.log);
     expect(lines(host, from)).toEqual(["ok: anonymous read-only, 2 users read-only, TLS offered; changed: users; restart: "]);
@@ -675,14 +731,14 @@ describe("SIGHUP reloads", () => {
 
   it("turning TLS on needs a restart; TLS may be turned off and on again", async () => {
     const plain = new FakeHost(["--config", "/etc/pasv.toml"]);
-    plain.files.set("/etc/pasv.toml", "write = false\n").set("/etc/c.pem", "C").set("/etc/k.pem", "K");
+    plain.files.set("/etc/pasv.toml", "write = false\n").set("/etc/c.pem", CERT).set("/etc/k.pem", KEY);
     expect(await run(plain)).toBeNull();
     const from = plain.out_.length;
     plain.files.set("/etc/pasv.toml", 'tls-cert = "c.pem"\ntls-key = "k.pem"\n');
     await hup(plain);
     expect(lines(plain, from)).toEqual(["error: --tls-cert/--tls-key: turning TLS on needs a restart; keeping the previous settings"]);
     const secure = new FakeHost(["--config", "/etc/pasv.toml"]);
-    secure.files.set("/etc/pasv.toml", 'tls-cert = "c.pem"\ntls-key = "k.pem"\n').set("/etc/c.pem", "C").set("/etc/k.pem", "K");
+    secure.files.set("/etc/pasv.toml", 'tls-cert = "c.pem"\ntls-key = "k.pem"\n').set("/etc/c.pem", CERT).set("/etc/k.pem", KEY);
     expect(await run(secure)).toBeNull();
     secure.files.set("/etc/pasv.toml", "write = false\n");
     await hup(secure);
@@ -745,5 +801,34 @@ describe("runCommand: --faults", () => {
     const missing = new FakeHost(["/srv", "--faults", "nope.toml"]);
     expect(await run(missing)).toBe(2);
     expect(missing.stderr()).toMatch(/^pasv: --faults: cannot read the fault plan nope.toml: ENOENT/);
+  });
+});
+
+describe("runCommand: an S3 bucket", () => {
+  let s3: S3rverInstance;
+  beforeAll(async () => {
+    useS3rverCredentials();
+    s3 = await startS3rver(["served"]);
+  });
+  afterAll(async () => {
+    await s3.stop();
+  });
+
+  it("checks the bucket at start-up and hands the server an S3 file system instead of a root", async () => {
+    const host = new FakeHost(["--s3-bucket", "served", "--s3-prefix", "/ftp/", "--s3-endpoint", s3.endpoint, "--s3-path-style", "-u", "a:1", "--user-home", "a=/homes/a"]);
+    expect(await run(host)).toBeNull();
+    expect(host.records()[0]).toMatchObject({ event: "server.start", root: "s3://served/ftp/", access: "anonymous read-only, 1 user read-only" });
+    const given = host.created[0];
+    expect(given?.root).toBeUndefined();
+    expect(given?.vfs).toBeInstanceOf(S3Fs);
+    expect(given?.vfs).toMatchObject({ bucket: "served", prefix: "ftp/", atomicWrites: true });
+    expect(given?.users).toMatchObject([{ user: "a", home: "/homes/a" }]);
+  });
+
+  it("a bucket that is not there stops the start with one line", async () => {
+    const host = new FakeHost(["--s3-bucket", "missing", "--s3-endpoint", s3.endpoint, "--s3-path-style"]);
+    expect(await run(host)).toBe(2);
+    expect(host.stderr()).toMatch(/^pasv: cannot serve s3:\/\/missing\/: S3: no bucket missing there\nTry 'pasv --help' for more information\.$/);
+    expect(host.created).toEqual([]);
   });
 });

@@ -1,12 +1,14 @@
 // The `pasv` command, once for every runtime: flags (and the users file) become server options here
 // and nowhere else; a runtime supplies files, a server, signals and its output.
-import { formatRecord, logs, type LogEvent, type LogLevel, type LogRecord, type ServerHooks, type ServerOptions } from "@pasv/driver";
+import { formatRecord, logs, type LogEvent, type LogLevel, type LogRecord, type ServerHooks, type ServerOptions, type Vfs } from "@pasv/driver";
+import { S3Fs, s3Client } from "@pasv/s3";
 import { FaultInjector, formatPlan, multilineStyleFor, parsePlan, planFromTable, type FaultPlan, type FaultRecord } from "@pasv/testing";
 import { parse as parseToml } from "smol-toml";
 import { readConfig, splitConfigFlag, type ConfigUser } from "./config.js";
 import { hashPasswordCommand, type PasswordInput } from "./hash-password.js";
 import { LineAppender } from "./line-appender.js";
 import { startMetrics, type MetricsEndpoint, type MetricsSource } from "./metrics.js";
+import { checkTlsFiles } from "./tls-files.js";
 import { duplicateUser, isPlanFile, parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser, type LoginLimits, type ParsedCli } from "./args.js";
 
 export const VERSION = "0.1.0";
@@ -16,11 +18,20 @@ export const XFERLOG_FLUSH_MS = 5_000;
 
 /** The driver's options as the command builds them, with the TLS material read from disk. */
 export interface CommandOptions extends Omit<ServerOptions, "tls"> {
-  readonly tls?: { readonly key: Uint8Array; readonly cert: Uint8Array; readonly required: boolean };
+  readonly tls?: {
+    readonly key: Uint8Array;
+    readonly cert: Uint8Array;
+    readonly required: boolean;
+    readonly minVersion: "TLSv1.2" | "TLSv1.3";
+    /** null: the platform's modern default. */
+    readonly ciphers: string | null;
+    readonly reuseCheck: boolean;
+  };
 }
 
 export interface CommandServer extends MetricsSource {
-  listen(port: number, host: string): Promise<{ address: string; port: number }>;
+  /** With `implicitTls`, TLS starts at connect (implicit FTPS) on this listener. */
+  listen(port: number, host: string, options?: { readonly implicitTls?: boolean }): Promise<{ address: string; port: number }>;
   /** New settings for new sessions (FtpServer.reload); rejects, changing nothing, when they are unusable. */
   reload(options: CommandOptions): Promise<{ readonly changed: readonly string[]; readonly needRestart: readonly string[] }>;
   close(options?: { readonly drainMs?: number }): Promise<void>;
@@ -74,6 +85,8 @@ export interface Settings {
   readonly tls: CommandOptions["tls"];
   /** --faults: the plan and how it was given (for the replay line), or null. */
   readonly faults: { readonly plan: FaultPlan; readonly given: string } | null;
+  /** What the TLS files' check warns of (an expired certificate): said at start-up and at a reload. */
+  readonly warnings: readonly string[];
 }
 
 /** The command line's verdict, with the files it names read and checked; an error is one line. */
@@ -108,10 +121,15 @@ export function loadSettings(host: CommandHost): Loaded {
   const o = parsed.options;
   if (o.tls !== null && host.noTls !== null) return error(`--tls-cert/--tls-key: ${host.noTls}`);
   let dir: string;
-  try {
-    dir = host.directory(o.dir);
-  } catch {
-    return error(`cannot serve ${o.dir}: not a directory`);
+  if (o.s3 !== null) {
+    // A bucket, not a directory: the start-up checks it (S3Fs.check) when it makes the file system.
+    dir = `s3://${o.s3.bucket}/${o.s3.prefix}`;
+  } else {
+    try {
+      dir = host.directory(o.dir);
+    } catch {
+      return error(`cannot serve ${o.dir}: not a directory`);
+    }
   }
   let users: CliUser[] = [...o.users];
   if (o.usersFile !== null) {
@@ -135,7 +153,8 @@ export function loadSettings(host: CommandHost): Loaded {
   for (const [flag, map] of [["--user-home", o.userHomes], ["--user-permissions", o.userPermissions], ["--user-max-rate-down", ratesFor("down")], ["--user-max-rate-up", ratesFor("up")]] as const) {
     for (const name of map.keys()) if (!names.has(name)) return error(`${flag}: no user named ${JSON.stringify(name)} (add it with --user or --users)`);
   }
-  for (const [name, home] of o.userHomes) {
+  // Homes in a bucket are checked by the server at start-up (each must be a directory there).
+  for (const [name, home] of o.s3 === null ? o.userHomes : []) {
     try {
       host.directory(home.startsWith("/") ? home : `${dir}/${home}`);
     } catch {
@@ -143,12 +162,24 @@ export function loadSettings(host: CommandHost): Loaded {
     }
   }
   let tls: CommandOptions["tls"];
+  let warnings: readonly string[] = [];
   if (o.tls !== null) {
+    let cert: Uint8Array;
+    let key: Uint8Array;
     try {
-      tls = { cert: host.readBytes(o.tls.cert), key: host.readBytes(o.tls.key), required: o.tls.required };
+      cert = host.readBytes(o.tls.cert);
     } catch (e) {
-      return error(`cannot read the TLS certificate or key: ${reason(e)}`);
+      return error(`cannot read the TLS certificate ${o.tls.cert}: ${reason(e)}`);
     }
+    try {
+      key = host.readBytes(o.tls.key);
+    } catch (e) {
+      return error(`cannot read the TLS key ${o.tls.key}: ${reason(e)}`);
+    }
+    const checked = checkTlsFiles(o.tls.cert, cert, o.tls.key, key, new Date());
+    if (typeof checked === "string") return error(checked);
+    warnings = checked.warnings;
+    tls = { cert, key, required: o.tls.required, minVersion: o.tls.minVersion === "1.3" ? "TLSv1.3" : "TLSv1.2", ciphers: o.tls.ciphers, reuseCheck: o.tls.reuseCheck };
   }
   let faults: Settings["faults"] = null;
   if (o.faults !== null) {
@@ -166,7 +197,7 @@ export function loadSettings(host: CommandHost): Loaded {
       return error(`--faults: ${reason(e)}`);
     }
   }
-  return { kind: "run", settings: { cli: o, dir, users, tls, faults } };
+  return { kind: "run", settings: { cli: o, dir, users, tls, warnings, faults } };
 }
 
 /** A .json or .toml plan file's plan; throws one line naming the file. */
@@ -213,6 +244,17 @@ export async function runCommand(host: CommandHost): Promise<void> {
     }
     xferlog = new LineAppender(o.xferlog, (file, text) => host.appendText(file, text), (problem) => host.err(`pasv: ${problem}`));
   }
+  // The bucket's file system is made once: a reload serves the same one (another bucket needs a restart).
+  let vfs: S3Fs | undefined;
+  if (o.s3 !== null) {
+    // The bucket is served through the SDK's own credential chain; nothing about it is on the command line.
+    vfs = new S3Fs({ client: s3Client({ bucket: o.s3.bucket, ...(o.s3.endpoint === null ? {} : { endpoint: o.s3.endpoint }), ...(o.s3.region === null ? {} : { region: o.s3.region }), pathStyle: o.s3.pathStyle }), bucket: o.s3.bucket, prefix: o.s3.prefix });
+    try {
+      await vfs.check();
+    } catch (error) {
+      return fail(`cannot serve s3://${o.s3.bucket}/${vfs.prefix}: ${reason(error)}`);
+    }
+  }
   const format = o.logFormat ?? (host.interactive ? "text" : "json");
   const level = o.logLevel ?? "info";
   const sink = (record: LogRecord): void => host.out(formatRecord(format, record));
@@ -227,7 +269,7 @@ export async function runCommand(host: CommandHost): Promise<void> {
   const seed = o.seed ?? Math.floor(Math.random() * 0x100000000);
   const multiline = first.faults === null ? null : multilineStyleFor(first.faults.plan, seed);
   const optionsFor = (settings: Settings): CommandOptions => {
-    const options = serverOptions(settings.cli, settings.dir, settings.users, settings.tls, sink, level);
+    const options = serverOptions(settings.cli, settings.dir, settings.users, settings.tls, sink, level, vfs);
     const styled = multiline === null ? options : { ...options, multilineStyle: multiline };
     return toXferlog === null ? styled : { ...styled, xferlog: toXferlog };
   };
@@ -238,13 +280,22 @@ export async function runCommand(host: CommandHost): Promise<void> {
   } catch (error) {
     return fail(reason(error));
   }
-  let address: { address: string; port: number };
-  try {
-    address = await server.listen(o.port, o.host);
-  } catch (error) {
-    return fail(`cannot listen on ${o.host}:${o.port}: ${reason(error)}`);
+  for (const warning of first.warnings) host.err(`pasv: ${warning}`);
+  const bound: { address: string; port: number | null; implicit: number | null; urls: string[] } = { address: o.host, port: null, implicit: null, urls: [] };
+  for (const [port, implicitTls] of [[o.port, false], [o.tls?.implicitPort ?? null, true]] as const) {
+    if (port === null) continue;
+    try {
+      const got = await server.listen(port, o.host, implicitTls ? { implicitTls } : {});
+      bound.address = got.address;
+      if (implicitTls) bound.implicit = got.port;
+      else bound.port = got.port;
+      bound.urls.push(url(got, implicitTls));
+    } catch (error) {
+      if (bound.urls.length > 0) await server.close();
+      return fail(`cannot listen on ${o.host}:${String(port)}${implicitTls ? " (--implicit-tls-port)" : ""}: ${reason(error)}`);
+    }
   }
-  log("info", { event: "server.start", address: address.address, port: address.port, url: url(address), version: VERSION, runtime: host.runtime, root: dir, access: who(o, users) });
+  log("info", { event: "server.start", address: bound.address, port: bound.port, implicitTlsPort: bound.implicit, url: bound.urls.join(" and "), version: VERSION, runtime: host.runtime, root: vfs === undefined ? dir : `s3://${vfs.bucket}/${vfs.prefix}`, access: who(o, users) });
   let metrics: MetricsEndpoint | null = null;
   if (o.metrics !== null) {
     try {
@@ -304,6 +355,7 @@ export async function runCommand(host: CommandHost): Promise<void> {
       return;
     }
     current = outcome.settings;
+    for (const warning of outcome.settings.warnings) log("warn", { event: "message", message: warning });
     log("info", { event: "reload", ok: true, message: null, access: who(outcome.settings.cli, outcome.settings.users), changed: outcome.changed, needRestart: restartOnly(first, outcome.settings) });
   };
   let reloading: Promise<void> | null = null;
@@ -384,6 +436,10 @@ function restartOnly(start: Settings, next: Settings): string[] {
     start.dir !== next.dir ? "served directory" : null,
     same(a.metrics, b.metrics) ? null : "--metrics",
     a.xferlog === b.xferlog ? null : "--xferlog",
+    a.tls?.implicitPort === b.tls?.implicitPort ? null : "--implicit-tls-port",
+    a.tls?.minVersion === b.tls?.minVersion ? null : "--tls-min-version",
+    a.tls?.ciphers === b.tls?.ciphers ? null : "--tls-ciphers",
+    same(a.s3, b.s3) ? null : "--s3-*",
     a.logFormat === b.logFormat ? null : "--log-format",
     a.logLevel === b.logLevel ? null : "--log-level",
     a.faults === b.faults && a.seed === b.seed ? null : "--faults/--seed",
@@ -391,9 +447,9 @@ function restartOnly(start: Settings, next: Settings): string[] {
 }
 
 /** The one mapping from flags to server options. */
-export function serverOptions(o: CliOptions, dir: string, users: readonly CliUser[], tls: CommandOptions["tls"], log: (record: LogRecord) => void, logLevel: LogLevel): CommandOptions {
+export function serverOptions(o: CliOptions, dir: string, users: readonly CliUser[], tls: CommandOptions["tls"], log: (record: LogRecord) => void, logLevel: LogLevel, vfs?: Vfs): CommandOptions {
   return {
-    root: dir,
+    ...(vfs === undefined ? { root: dir } : { vfs }),
     users: users.map((u) => {
       const home = o.userHomes.get(u.user);
       const permissions = o.userPermissions.get(u.user);
@@ -415,6 +471,7 @@ export function serverOptions(o: CliOptions, dir: string, users: readonly CliUse
     ...(o.keepPartialUploads ? { keepPartialUploads: true } : {}),
     ...(o.passivePorts === null ? {} : { passivePorts: o.passivePorts }),
     ...(o.publicAddress === null ? {} : { publicAddress: o.publicAddress }),
+    ...(o.proxyFrom === null ? {} : { proxyProtocol: { from: o.proxyFrom } }),
     ...(o.idleTimeoutSeconds === null ? {} : { idleTimeoutMs: o.idleTimeoutSeconds * 1000 }),
     ...(o.maxSessions === null ? {} : { maxSessions: o.maxSessions }),
     ...(o.maxSessionsPerIp === null ? {} : { maxSessionsPerIp: o.maxSessionsPerIp }),
@@ -440,9 +497,9 @@ function loginOptions(l: LoginLimits): Pick<CommandOptions, "loginFailDelayMs" |
   };
 }
 
-function url(address: { address: string; port: number }): string {
+function url(address: { address: string; port: number }, implicitTls: boolean): string {
   const host = address.address.includes(":") ? `[${address.address}]` : address.address;
-  return `ftp://${host}:${address.port}`;
+  return `${implicitTls ? "ftps" : "ftp"}://${host}:${String(address.port)}${implicitTls ? " (implicit TLS)" : ""}`;
 }
 
 /** The server-wide bandwidth limits, as the start-up line says them ("at most 2M/s down per session"). */

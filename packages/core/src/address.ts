@@ -8,7 +8,7 @@ const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
  * octal eight); `strict` refuses them, as inet_pton does for the IPv4 tail of an IPv6 address
  * (RFC 3986 dec-octet; glibc, node:net and vsftpd's inet_pton(AF_INET6) all reject "::01.2.3.4").
  */
-function parseIpv4(s: string, strict = false): number[] | null {
+export function parseIpv4(s: string, strict = false): number[] | null {
   const m = IPV4.exec(s);
   if (m === null) return null;
   const text = m.slice(1);
@@ -18,7 +18,7 @@ function parseIpv4(s: string, strict = false): number[] | null {
 }
 
 /** Eight 16-bit groups, or null. Accepts :: compression and an embedded IPv4 tail. */
-function parseIpv6(s: string): number[] | null {
+export function parseIpv6(s: string): number[] | null {
   if (s.length > 45 || !/^[0-9a-fA-F:.]+$/.test(s)) return null;
   const halves = s.split("::");
   if (halves.length > 2) return null;

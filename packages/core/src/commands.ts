@@ -126,6 +126,12 @@ function needsChannel(s: Draft, c: Context): boolean {
     c.out.reply(522, "Data connections must be encrypted.");
     return false;
   }
+  // A client whose PROT C was refused connects in the clear and waits for data while we wait for its
+  // TLS handshake (curl --ftp-ssl-control after AUTH SSL): say so before the mark instead.
+  if (s.clearRefused && s.prot === "P") {
+    c.out.reply(522, "Data connections must be encrypted; send PROT P.");
+    return false;
+  }
   return true;
 }
 
@@ -703,6 +709,7 @@ function PROT(s: Draft, c: Context): void {
   const level = keyword(c);
   if (level === "C") {
     if (s.config.requireTlsForData) {
+      s.clearRefused = true;
       c.out.reply(534, "Data connections must be encrypted.");
       return;
     }
@@ -710,6 +717,7 @@ function PROT(s: Draft, c: Context): void {
     c.out.reply(200, "PROT now Clear.");
   } else if (level === "P") {
     s.prot = "P";
+    s.clearRefused = false;
     c.out.reply(200, "PROT now Private.");
   } else if (level === "S" || level === "E") {
     c.out.reply(536, "PROT level not supported by TLS.");

@@ -28,6 +28,7 @@ export const defaultConfig: CoreConfig = {
   tls: false,
   requireTlsForLogin: false,
   requireTlsForData: false,
+  requireTlsReuse: true,
   allowForeignDataAddress: false,
   allowPrivilegedDataPort: false,
   showDotFiles: true,

@@ -116,6 +116,7 @@ function startRunning(s: Draft, op: TransferOp, out: Out): void {
     channel: op.channel,
     spec: op.plan.spec,
     tls: s.prot === "P",
+    requireResumption: s.prot === "P" && s.tls === "active" && s.config.requireTlsReuse,
     stallTimeout: s.config.timeouts.dataStall,
   });
 }
@@ -143,6 +144,10 @@ function failureReason(failure: TransferFailure): TransferEndReason {
           return "data-stall";
         case "tls":
           return "data-tls";
+        case "tls-timeout":
+          return "data-tls-timeout";
+        case "tls-reuse":
+          return "data-tls-reuse";
         default:
           return assertNever(failure.reason);
       }
@@ -184,6 +189,12 @@ function failureReply(failure: TransferFailure): Reply {
           return { code: 426, text: "Data connection timed out; transfer aborted." };
         case "tls":
           return { code: 522, text: "TLS negotiation on the data connection failed." };
+        case "tls-reuse":
+          // vsftpd's wording; the client must offer the control connection's session (RFC 4217 §10.2).
+          return { code: 522, text: "SSL connection failed: session reuse required." };
+        case "tls-timeout":
+          // No TLS at all came (a client that believes the data is clear): the connection failed.
+          return { code: 425, text: "No TLS handshake on the data connection in time." };
         default:
           return assertNever(failure.reason);
       }

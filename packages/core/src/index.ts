@@ -47,3 +47,17 @@ export { AsciiDecoder, AsciiEncoder } from "./ascii.js";
 export { encodeUtf8 } from "./utf8.js";
 export { feedReplies, initialReplyReader, type ParsedReply, type ReplyReader } from "./reply.js";
 export { formatEprtArg, formatPortArg, normalizeIp, parse227, parse229 } from "./address.js";
+export { cidrContains, inCidrs, parseCidr, type Cidr } from "./cidr.js";
+export {
+  feedProxyHeader,
+  initialProxyReader,
+  parseProxyHeader,
+  PROXY_HEADER_MAX_BYTES,
+  PROXY_V1_MAX_BYTES,
+  PROXY_V2_FIXED_BYTES,
+  PROXY_V2_MAX_PAYLOAD,
+  type ProxyFeed,
+  type ProxyHeader,
+  type ProxyParse,
+  type ProxyReader,
+} from "./proxy-header.js";

@@ -78,6 +78,7 @@ export function onTlsReady(s: Draft, now: Millis, out: Out): void {
   resetSession(s, now, out);
   s.pbsz = protectData;
   s.prot = protectData ? "P" : "C";
+  s.clearRefused = false;
 }
 
 export function onTlsFailed(s: Draft, now: Millis, out: Out): void {

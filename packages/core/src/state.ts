@@ -121,6 +121,9 @@ export interface SessionState {
   readonly tls: Tls;
   readonly pbsz: boolean;
   readonly prot: "C" | "P";
+  /** The client asked for PROT C and policy refused it: it will open a clear data connection where
+   * a protected one is due (curl's --ftp-ssl-control does), so transfers are refused until PROT P. */
+  readonly clearRefused: boolean;
   readonly cwd: string;
   readonly type: "A" | "I";
   readonly rest: number;
@@ -165,6 +168,7 @@ export function initialSession(config: CoreConfig, open: SessionOpen): SessionSt
     tls: open.implicitTls ? "active" : "none",
     pbsz: false,
     prot: open.implicitTls ? "P" : "C",
+    clearRefused: false,
     cwd: "/",
     type: "A",
     rest: 0,
@@ -211,6 +215,7 @@ export function copyState(s: SessionState): Draft {
     tls: s.tls,
     pbsz: s.pbsz,
     prot: s.prot,
+    clearRefused: s.clearRefused,
     cwd: s.cwd,
     type: s.type,
     rest: s.rest,

@@ -990,6 +990,35 @@ describe("edge cases of every command", () => {
     expect(codes(anon.cmd("RETR /big.iso"))).toEqual([150, 226]);
   });
 
+  it("after a PROT C refused by policy, transfers get 522 before the mark until PROT P (curl --ftp-ssl-control)", () => {
+    const files = { "/f.txt": "hello" };
+    // AUTH SSL implies PROT P; the client then asks for clear data and is refused, so it will
+    // connect in the clear: refusing the transfer now beats a 150 and a handshake that never comes.
+    for (const user of [["alice", "secret"], ["anonymous", "me@"]] as const) {
+      const w = new World({ config: { tls: true, requireTlsForData: true }, files });
+      w.cmd("AUTH SSL");
+      w.login(...user);
+      w.cmd("PBSZ 0");
+      expect(codes(w.cmd("PROT C"))).toEqual([534]);
+      w.cmd("EPSV");
+      w.connectData();
+      expect(w.cmd("RETR /f.txt")).toEqual(["522 Data connections must be encrypted; send PROT P."]);
+      expect(codes(w.cmd("LIST"))).toEqual([522]);
+      // The data set-up is untouched: after PROT P the same channel serves the transfer.
+      expect(codes(w.cmd("PROT P"))).toEqual([200]);
+      expect(codes(w.cmd("RETR /f.txt"))).toEqual([150, 226]);
+    }
+    // An anonymous session whose protection is C keeps its clear data after a refused PROT C.
+    const anon = new World({ config: { tls: true, requireTlsForData: true }, files });
+    anon.cmd("AUTH TLS");
+    anon.login("anonymous", "me@");
+    anon.cmd("PBSZ 0");
+    expect(codes(anon.cmd("PROT C"))).toEqual([534]);
+    anon.cmd("PASV");
+    anon.connectData();
+    expect(codes(anon.cmd("RETR /f.txt"))).toEqual([150, 226]);
+  });
+
   it("closes after too many unknown commands", () => {
     const w = new World({ config: { limits: { maxBadCommands: 2 } } });
     expect(codes(w.send("A\r\nB\r\nNOOP\r\nC\r\nD\r\nE\r\n"))).toEqual([500, 500, 200, 500, 500, 421]);
@@ -1076,9 +1105,15 @@ describe("edge cases of every command", () => {
     w.cmd("RETR big.iso");
     expect(codes(w.finishTransfer({ side: "data", reason: "tls" }))).toEqual([522]);
     w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    expect(codes(w.finishTransfer({ side: "data", reason: "tls-timeout" }))).toEqual([425]);
+    w.cmd("PASV");
+    w.cmd("RETR big.iso");
+    expect(w.finishTransfer({ side: "data", reason: "tls-reuse" })).toEqual(["522 SSL connection failed: session reuse required."]);
+    w.cmd("PASV");
     w.cmd("STOU x");
     expect(codes(w.finishTransfer({ side: "file", error: "exists" }))).toEqual([553]);
-    expect(w.notices.filter((n) => (n as { kind: string }).kind === "transfer")).toHaveLength(3);
+    expect(w.notices.filter((n) => (n as { kind: string }).kind === "transfer")).toHaveLength(5);
   });
 
   it("active mode: connect timeout, and a passive listener nobody used expires silently", () => {
@@ -1144,12 +1179,47 @@ describe("edge cases of every command", () => {
     expect(codes(forced.cmd("PBSZ x"))).toEqual([501]);
   });
 
+  it("a protected data connection of a TLS session must resume it, unless the check is off or the data is clear", () => {
+    const starts = (w: World): boolean[] => w.actions.flatMap((a) => (a.type === "transfer.start" ? [a.requireResumption] : []));
+    const files = { "/f": "x" };
+    const implicit = new World({ implicitTls: true, config: { tls: true }, files });
+    implicit.login();
+    implicit.cmd("PASV");
+    implicit.connectData();
+    implicit.cmd("RETR /f");
+    const off = new World({ implicitTls: true, config: { tls: true, requireTlsReuse: false }, files });
+    off.login();
+    off.cmd("PASV");
+    off.connectData();
+    off.cmd("RETR /f");
+    const clear = new World({ config: { tls: true }, files });
+    clear.cmd("AUTH TLS");
+    clear.login();
+    clear.cmd("PASV");
+    clear.connectData();
+    clear.cmd("RETR /f");
+    expect([starts(implicit), starts(off), starts(clear)]).toEqual([[true], [false], [false]]);
+  });
+
   it("implicit TLS starts protected; a configured public address goes into 227", () => {
     const w = new World({ implicitTls: true, passiveAddress: "203.0.113.5", config: { tls: true } });
     expect(codes(w.cmd("AUTH TLS"))).toEqual([503]);
     w.login();
     expect(w.cmd("PASV")[0]).toMatch(/\(203,0,113,5,/);
     expect(w.cmd("STAT").join("\n")).toContain("protected by TLS");
+    expect(w.cmd("STAT").join("\n")).toContain("data protection: Private");
+    expect(codes(w.cmd("CCC"))).toEqual([534]);
+    // PROT still follows PBSZ, and with data protection required PROT C is refused.
+    const forced = new World({ implicitTls: true, config: { tls: true, requireTlsForData: true } });
+    expect(codes(forced.cmd("PROT C"))).toEqual([503]);
+    forced.cmd("PBSZ 0");
+    expect(codes(forced.cmd("PROT C"))).toEqual([534]);
+    forced.login();
+    forced.cmd("PASV");
+    forced.connectData();
+    expect(codes(forced.cmd("LIST"))).toEqual([522]);
+    expect(codes(forced.cmd("PROT P"))).toEqual([200]);
+    expect(codes(forced.cmd("LIST"))).toEqual([150, 226]);
   });
 
   it("STAT shows the data connection state and an active target", () => {

@@ -82,6 +82,9 @@ export interface CoreConfig {
   readonly requireTlsForLogin: boolean;
   /** Named users may transfer only over protected data connections (PROT P): PROT C gets 534, a transfer without PROT P 522. */
   readonly requireTlsForData: boolean;
+  /** A protected data connection of a TLS session must resume that control connection's TLS session
+   * (vsftpd's require_ssl_reuse): the defence against a stranger taking the data connection. */
+  readonly requireTlsReuse: boolean;
   /** Bounce defence: PORT/EPRT may only name the client's own address and a port >= 1024. */
   readonly allowForeignDataAddress: boolean;
   readonly allowPrivilegedDataPort: boolean;
@@ -166,8 +169,8 @@ export type TransferSpec =
     };
 
 export type TransferFailure =
-  /** The data connection broke, was reset, or stalled. */
-  | { readonly side: "data"; readonly reason: "reset" | "stall" | "tls" }
+  /** The data connection broke, was reset, or stalled; its TLS handshake failed or ran out of time. */
+  | { readonly side: "data"; readonly reason: "reset" | "stall" | "tls" | "tls-timeout" | "tls-reuse" }
   /** The file system failed while reading or writing. */
   | { readonly side: "file"; readonly error: FsErrorKind };
 
@@ -226,6 +229,10 @@ export type TransferEndReason =
   | "data-reset"
   | "data-stall"
   | "data-tls"
+  /** The data connection's TLS handshake did not finish in time. */
+  | "data-tls-timeout"
+  /** The protected data connection did not resume the control connection's TLS session. */
+  | "data-tls-reuse"
   /** The data connection was never made (PORT target unreachable, nobody connected in time). */
   | "no-data-connection"
   | `file-${FsErrorKind}`;
@@ -296,6 +303,8 @@ export type Action =
       readonly spec: TransferSpec;
       /** TLS-protect the data connection (PROT P) as the TLS server. */
       readonly tls: boolean;
+      /** The data connection's TLS session must resume the control connection's (else "tls-reuse"). */
+      readonly requireResumption: boolean;
       readonly stallTimeout: Millis;
     }
   /** Stop a running transfer at once (abortive close); no more events for it. */

@@ -5,8 +5,9 @@
 // - Reads are a loop over conn.read() into a fresh buffer each time (the core keeps views of the
 //   bytes it is given, so a buffer is never reused); the buffer grows while reads fill it.
 // - Writes go through a per-connection promise chain: Deno's write() may write part of a buffer.
-// - No TLS: Deno.startTls upgrades client connections only (denoland/deno#18451), and an accepted
-//   Deno.Conn cannot be handed to node:tls, so `tls` is null and the core offers no AUTH TLS.
+// - TLS (deno-tls.ts): Deno.startTls upgrades client connections only (denoland/deno#18451), so
+//   implicit FTPS, AUTH TLS and protected data connections all go through a private loopback
+//   Deno.listenTls listener.
 // - Control connections are read one byte per read. Deno's reactor (tokio) takes a short read as
 //   proof the socket is drained and waits for the next readiness edge, but Linux also ends a read
 //   at a TCP urgent mark: after a Telnet Synch (IAC DM as urgent data) the ABOR that follows it
@@ -15,6 +16,7 @@
 import { ListenError, SocketRelay, type ByteSocket, type Clock, type Listener, type ListenRequest, type Platform, type SocketEvents } from "@pasv/driver";
 import type { Endpoint } from "@pasv/core";
 import { DenoLocalFs } from "./local-fs.ts";
+import { LoopbackTls, type DenoTlsMaterial } from "./deno-tls.ts";
 
 /** Bytes per read on a data connection: an upload then takes a few large file writes. */
 export const READ_BYTES = 1024 * 1024;
@@ -24,14 +26,27 @@ const COPY_BELOW = READ_BYTES / 4;
 /** Control bytes posted together at most (a line usually ends a batch first). */
 const MAX_CONTROL_BATCH = 64 * 1024;
 
+/** After a failed accept (not a close), how long before the next one. */
+const ACCEPT_RETRY_MS = 10;
 const NOT_YET_VALUE = -1;
 const NOT_YET = Promise.resolve(NOT_YET_VALUE);
 
-function endpointOf(addr: Deno.Addr): Endpoint {
+export function endpointOf(addr: Deno.Addr): Endpoint {
   return addr.transport === "tcp" ? { address: addr.hostname, port: addr.port } : { address: "0.0.0.0", port: 0 };
 }
 
-class DenoSocket implements ByteSocket {
+/** A TLS connection that runs over another socket (deno-tls.ts): its endpoints are that socket's,
+ * and closing it closes that socket too. */
+export interface Carried {
+  readonly local: Endpoint;
+  readonly remote: Endpoint;
+  /** Resolves once everything written went out on the carrying socket, with its FIN. */
+  readonly flushed: () => Promise<void>;
+  /** `graceful`: both sides ended cleanly, so bytes still on their way out are let go first. */
+  readonly onClose: (graceful: boolean) => void;
+}
+
+export class DenoSocket implements ByteSocket {
   readonly local: Endpoint;
   readonly remote: Endpoint;
   private readonly relay = new SocketRelay();
@@ -45,10 +60,11 @@ class DenoSocket implements ByteSocket {
   private finSent = false;
   private closed = false;
 
-  constructor(private readonly conn: Deno.Conn, private readonly bytewise = false) {
-    this.local = endpointOf(conn.localAddr);
-    this.remote = endpointOf(conn.remoteAddr);
-    if (conn.remoteAddr.transport === "tcp") {
+  constructor(private readonly conn: Deno.Conn, private readonly bytewise = false, private readonly carried: Carried | null = null) {
+    this.local = carried?.local ?? endpointOf(conn.localAddr);
+    this.remote = carried?.remote ?? endpointOf(conn.remoteAddr);
+    // A Deno.TlsConn has no socket options (deno-tls.ts sets them on the TCP side where it can).
+    if (conn.remoteAddr.transport === "tcp" && "setNoDelay" in conn) {
       const tcp = conn as Deno.TcpConn;
       tcp.setNoDelay(true);
       tcp.setKeepAlive(true);
@@ -174,6 +190,8 @@ class DenoSocket implements ByteSocket {
       if (this.closed) return;
       try {
         await this.conn.closeWrite();
+        // "Finished" means handed to the peer: for a carried connection, out on the carrying socket.
+        await this.carried?.flushed();
         this.finSent = true;
         this.relay.finished();
         this.closeIfDone();
@@ -184,6 +202,10 @@ class DenoSocket implements ByteSocket {
   }
 
   destroy(): void {
+    this.close(false);
+  }
+
+  private close(graceful: boolean): void {
     if (this.closed) return;
     this.closed = true;
     try {
@@ -192,6 +214,7 @@ class DenoSocket implements ByteSocket {
       // already closed
     }
     this.wake?.();
+    this.carried?.onClose(graceful);
     this.relay.close();
   }
 
@@ -202,7 +225,7 @@ class DenoSocket implements ByteSocket {
   }
 
   private closeIfDone(): void {
-    if (this.peerEnded && this.finSent) this.destroy();
+    if (this.peerEnded && this.finSent) this.close(true);
   }
 }
 
@@ -216,10 +239,32 @@ function listen(request: ListenRequest, accept: (socket: ByteSocket) => void): P
   }
   let closed = false;
   void (async () => {
-    try {
-      for await (const conn of listener) accept(new DenoSocket(conn, request.urgentData));
-    } catch {
-      // the listener was closed
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (closed || error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) return;
+        // A connection reset before it was accepted (ENOTCONN: a load balancer's health check
+        // closes at once) fails that accept alone; ending the loop here would leave the port open
+        // and nobody accepting, and Deno would exit with nothing left to wait for. A short pause
+        // keeps a lasting error (EMFILE) from spinning.
+        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        continue;
+      }
+      let socket: DenoSocket;
+      try {
+        socket = new DenoSocket(conn, request.urgentData);
+      } catch {
+        // Gone already (its options cannot be set on a reset socket).
+        try {
+          conn.close();
+        } catch {
+          // already closed
+        }
+        continue;
+      }
+      accept(socket);
     }
   })();
   const addr = endpointOf(listener.addr);
@@ -249,13 +294,14 @@ const clock: Clock = {
   },
 };
 
-export function denoPlatform(): Platform {
+/** Without `tls`, no TLS at all (the core then offers no AUTH TLS). */
+export function denoPlatform(tls: DenoTlsMaterial | null = null): Platform {
   return {
     clock,
     random: Math.random,
     listen,
     connect: async (request) => new DenoSocket(await Deno.connect({ hostname: request.host, port: request.port, transport: "tcp" })),
-    tls: null,
+    tls: tls === null ? null : new LoopbackTls(tls),
     localFs: (root) => new DenoLocalFs(root),
     cwd: () => Deno.cwd(),
   };

@@ -39,7 +39,7 @@ async function pump(): Promise<void> {
 
 await runCommand({
   runtime: "deno",
-  noTls: "explicit FTPS is not available on Deno (an accepted connection cannot be upgraded to TLS, denoland/deno#18451); run the Node command for FTPS",
+  noTls: null,
   args: Deno.args,
   interactive: Deno.stdout.isTerminal(),
   out,

@@ -2,10 +2,33 @@ import { encodeUtf8 } from "@pasv/core";
 import { describe, expect, it } from "vitest";
 import { atomicUploads, partialName, uploadTempName } from "./atomic-uploads.js";
 import { MemoryFs } from "./memory-fs.js";
+import type { Vfs } from "./vfs.js";
 
 const text = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : String.fromCharCode(...b));
 
 describe("atomic uploads", () => {
+  it("leaves a file system whose writes are atomic by themselves (atomicWrites) unwrapped: no hidden name, no rename", async () => {
+    const mem = new MemoryFs({ "f.txt": "old" });
+    let renames = 0;
+    const store: Vfs = Object.assign(Object.create(mem) as MemoryFs, {
+      atomicWrites: true as const,
+      rename: (from: string, to: string) => {
+        renames++;
+        return mem.rename(from, to);
+      },
+    });
+    const vfs = atomicUploads(store, { keepPartial: false });
+    expect(vfs).toBe(store);
+    const w = await vfs.write("/f.txt", "truncate", 0);
+    await w.write(encodeUtf8("new"));
+    expect((await mem.list("/")).map((e) => e.name)).toEqual(["f.txt"]);
+    await w.close();
+    expect(text(mem.readFile("/f.txt"))).toBe("new");
+    expect(renames).toBe(0);
+    // Without the flag the same store is wrapped.
+    expect(atomicUploads(mem, { keepPartial: false })).not.toBe(mem);
+  });
+
   it("a STOR replaces the file only at close; until then the old bytes stay and the new ones are hidden", async () => {
     const mem = new MemoryFs({ d: { "f.txt": "old" } });
     const vfs = atomicUploads(mem, { keepPartial: false });

@@ -22,6 +22,8 @@ export function partialName(path: string): string {
 }
 
 export function atomicUploads(vfs: Vfs, options: UploadOptions): Vfs {
+  // Its uploads are whole or absent already; a hidden name and a rename would only cost a copy.
+  if (vfs.atomicWrites === true) return vfs;
   let next = 0;
   return {
     stat: (path) => vfs.stat(path),

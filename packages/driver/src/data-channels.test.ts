@@ -322,6 +322,42 @@ describe("DataChannels active connect", () => {
   });
 });
 
+describe("DataChannels TLS session reuse", () => {
+  const scoped = async (scope: object | null, resumed: boolean | undefined, require: boolean): Promise<{ outcome: unknown; refused: number; secure: FakeSocket; scopes: unknown[] }> => {
+    const tls = new FakeTls();
+    const platform = new FakePlatform({ seed: 42, tls });
+    let refused = 0;
+    const passive = { range: PORTS, claim: () => new PassiveCounter(DEFAULT_MAX_PASSIVE_PER_IP).claim(CLIENT) };
+    const channels = new DataChannels(platform, LOCAL, passive, () => undefined, undefined, () => scope, () => refused++);
+    channels.listen(1, 4);
+    await settle();
+    platform.last.connect();
+    channels.adopt(1, 1);
+    const opening = channels.open(1, true, 1_000, require).catch((error: unknown) => error);
+    await settle();
+    const secure = Object.assign(new FakeSocket(LOCAL, { address: CLIENT, port: 1 }), { resumed });
+    tls.upgrades[0]!.resolve(secure);
+    return { outcome: await opening, refused, secure, scopes: tls.scopes };
+  };
+
+  it("refuses a data session that did not resume the control connection's, and counts it", async () => {
+    const scope = {};
+    const r = await scoped(scope, false, true);
+    expect(r.outcome).toMatchObject({ reason: "tls-reuse" });
+    expect(r.refused).toBe(1);
+    expect(r.secure.destroyed).toBe(true);
+    expect(r.scopes).toEqual([scope]);
+  });
+
+  it("serves a resumed one, one not asked to resume, and one on a platform that cannot tell", async () => {
+    for (const [scope, resumed, require] of [[{}, true, true], [{}, false, false], [null, false, true], [{}, undefined, true]] as const) {
+      const r = await scoped(scope, resumed, require);
+      expect(r.outcome, JSON.stringify([scope, resumed, require])).not.toBeInstanceOf(Error);
+      expect(r.refused).toBe(0);
+    }
+  });
+});
+
 describe("DataChannels TLS on open", () => {
   it("upgrades with the held chunks as prefix and streams over the secure socket", async () => {
     const tls = new FakeTls();
@@ -375,7 +411,7 @@ describe("DataChannels TLS on open", () => {
     await expect(opening).rejects.toMatchObject({ reason: "tls", message: "alert 40" });
   });
 
-  it("a handshake that outlasts the handshake deadline (not the longer stall timeout) cuts the socket and rejects tls", async () => {
+  it("a handshake that outlasts the handshake deadline (not the longer stall timeout) cuts the socket and rejects tls-timeout", async () => {
     const tls = new FakeTls();
     const s = setup({ tls, tlsHandshakeMs: 1_000 });
     s.channels.listen(1, 4);
@@ -389,7 +425,7 @@ describe("DataChannels TLS on open", () => {
     expect(raw.destroyed).toBe(false);
     s.platform.clock.advance(1);
     expect(raw.destroyed).toBe(true);
-    expect(await outcome).toMatchObject({ reason: "tls", message: "TLS handshake timed out" });
+    expect(await outcome).toMatchObject({ reason: "tls-timeout", message: "TLS handshake timed out" });
   });
 
   it("a channel closed during the handshake destroys the secure socket and rejects reset", async () => {

@@ -4,9 +4,11 @@
 // client closing it before the transfer.
 import type { Endpoint, Family, Millis, SessionEvent } from "@pasv/core";
 import { DataStreamError, TLS_HANDSHAKE_MS, type DataIo, type DataStream } from "./io.js";
+import type { TlsScope } from "./platform.js";
 import type { ByteSocket, Listener, Platform } from "./platform.js";
 import { ListenError } from "./platform.js";
 import { pickPort, type PassivePorts } from "./port-range.js";
+import type { ProxyGate } from "./proxy-gate.js";
 import { SocketStream } from "./socket-stream.js";
 
 /** Random ports tried for one passive listener before answering listen-failed. */
@@ -28,6 +30,8 @@ interface Channel {
   /** Gives back the client address's listener slot; called when the listener is gone or never came. */
   release: () => void;
   readonly pending: Map<number, ByteSocket>;
+  /** Connections still sending their PROXY header, by the cancel that cuts them. */
+  readonly reading: Set<() => void>;
   socket: ByteSocket | null;
   idle: Idle | null;
 }
@@ -42,6 +46,11 @@ export class DataChannels implements DataIo {
     private readonly passive: PassivePorts,
     private readonly post: Post,
     private readonly tlsHandshakeMs: Millis = TLS_HANDSHAKE_MS,
+    /** The control connection's TLS scope, once it has one. */
+    private readonly scope: () => TlsScope | null = () => null,
+    private readonly onReuseRefused: () => void = noop,
+    /** Behind a load balancer: every passive connection comes from it, with a PROXY header naming the client. */
+    private readonly proxy: ProxyGate | null = null,
   ) {}
 
   /** Channels still held (the simulator's leak oracle reads this). */
@@ -56,7 +65,7 @@ export class DataChannels implements DataIo {
       this.post((now) => ({ type: "data.listen-failed", now, channel, message: `per-address cap reached: ${claim.limit} passive listener(s) held (maxPassivePerIp)` }));
       return;
     }
-    const ch: Channel = { listener: null, release: claim.release, pending: new Map(), socket: null, idle: null };
+    const ch: Channel = { listener: null, release: claim.release, pending: new Map(), reading: new Set(), socket: null, idle: null };
     this.channels.set(channel, ch);
     void this.bind(channel, ch, family);
   }
@@ -88,6 +97,20 @@ export class DataChannels implements DataIo {
   }
 
   private accepted(channel: number, ch: Channel, socket: ByteSocket): void {
+    if (this.proxy === null || this.channels.get(channel) !== ch) {
+      this.take(channel, ch, socket);
+      return;
+    }
+    // The core judges the client the header names (the data-peer rule), never the balancer.
+    let cancel: (() => void) | null = null;
+    cancel = this.proxy.admit(socket, "data", (proxied) => {
+      if (cancel !== null) ch.reading.delete(cancel);
+      this.take(channel, ch, proxied);
+    });
+    if (cancel !== null) ch.reading.add(cancel);
+  }
+
+  private take(channel: number, ch: Channel, socket: ByteSocket): void {
     if (this.channels.get(channel) !== ch || ch.listener === null || ch.socket !== null) {
       socket.destroy();
       return;
@@ -158,7 +181,7 @@ export class DataChannels implements DataIo {
   }
 
   connect(channel: number, address: string, port: number, family: Family): void {
-    const ch: Channel = { listener: null, release: noop, pending: new Map(), socket: null, idle: null };
+    const ch: Channel = { listener: null, release: noop, pending: new Map(), reading: new Set(), socket: null, idle: null };
     this.channels.set(channel, ch);
     this.platform.connect({ host: address, port, family, localAddress: this.local.address }).then(
       (socket) => {
@@ -184,6 +207,8 @@ export class DataChannels implements DataIo {
     // A listen still in flight is closed when it resolves (bind), so its slot is free already.
     ch.release();
     for (const socket of ch.pending.values()) socket.destroy();
+    for (const cancel of [...ch.reading]) cancel();
+    ch.reading.clear();
     ch.socket?.destroy();
   }
 
@@ -191,7 +216,7 @@ export class DataChannels implements DataIo {
     for (const id of [...this.channels.keys()]) this.close(id);
   }
 
-  async open(channel: number, tls: boolean, stallTimeout: number): Promise<DataStream> {
+  async open(channel: number, tls: boolean, stallTimeout: number, requireResumption = false): Promise<DataStream> {
     const ch = this.channels.get(channel);
     const socket = ch?.socket ?? null;
     if (ch === undefined || socket === null) throw new DataStreamError("reset", "no data connection");
@@ -203,10 +228,19 @@ export class DataChannels implements DataIo {
     if (upgrader === null) throw new DataStreamError("tls", "no TLS on this platform");
     // Its own deadline, not the stall timeout: the stall timeout is sized for slow links (minutes),
     // and a peer that sends half a ClientHello would hold the transfer, and the session, that long.
-    const secure = await withDeadline(upgrader.upgrade(socket, idle.chunks), this.platform, this.tlsHandshakeMs, () => socket.destroy());
+    const scope = this.scope();
+    const secure = await withDeadline(upgrader.upgrade(socket, idle.chunks, scope ?? undefined), this.platform, this.tlsHandshakeMs, () => socket.destroy());
     if (this.channels.get(channel) !== ch) {
       secure.destroy();
       throw new DataStreamError("reset", "the data channel closed during the TLS handshake");
+    }
+    // Only a client that holds the control connection's TLS session can resume it: whoever else
+    // reached the passive port first (the same NAT, a scanner) is refused (RFC 4217 §10.2).
+    // A platform that cannot tell (no scope, `resumed` unknown) is not asked to.
+    if (requireResumption && scope !== null && secure.resumed === false) {
+      secure.destroy();
+      this.onReuseRefused();
+      throw new DataStreamError("tls-reuse", "the data connection did not resume the control connection's TLS session");
     }
     ch.socket = secure;
     return new SocketStream(secure, this.platform.clock, stallTimeout, { chunks: [], ended: false });
@@ -219,13 +253,13 @@ function noop(): void {
 
 const quiet = { data: noop, end: noop, error: noop, drain: noop, finished: noop, close: noop };
 
-/** A TLS handshake that does not finish in time fails as "tls", and its socket is cut. */
+/** A TLS handshake that does not finish in time fails as "tls-timeout", and its socket is cut. */
 async function withDeadline<T>(work: Promise<T>, platform: Platform, ms: Millis, onTimeout: () => void): Promise<T> {
   let timer: { cancel(): void } | null = null;
   const expired = new Promise<never>((_, reject) => {
     timer = platform.clock.after(ms, () => {
       onTimeout();
-      reject(new DataStreamError("tls", "TLS handshake timed out"));
+      reject(new DataStreamError("tls-timeout", "TLS handshake timed out"));
     });
   });
   try {

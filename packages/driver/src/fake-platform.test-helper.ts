@@ -245,7 +245,11 @@ export class FakeTls implements TlsUpgrader {
 
   readonly upgrades: { socket: ByteSocket; prefix: readonly Uint8Array[]; resolve(secure?: FakeSocket): FakeSocket; reject(error: unknown): void }[] = [];
 
-  upgrade(socket: ByteSocket, prefix: readonly Uint8Array[]): Promise<ByteSocket> {
+  /** The scope each upgrade was asked for, in order. */
+  readonly scopes: unknown[] = [];
+
+  upgrade(socket: ByteSocket, prefix: readonly Uint8Array[], scope?: object): Promise<ByteSocket> {
+    this.scopes.push(scope ?? null);
     return new Promise((resolve, reject) => {
       this.upgrades.push({
         socket,

@@ -25,4 +25,11 @@ describe("subtreeVfs", () => {
     await a.rename("/mine.txt", "/new/moved.txt");
     expect((await fs.list("/homes/a/new")).map((e) => e.name)).toEqual(["moved.txt"]);
   });
+
+  it("keeps the file system's atomicWrites flag, so the server does not wrap its uploads", () => {
+    const fs = new MemoryFs({ h: {} });
+    expect(subtreeVfs(fs, "/h").atomicWrites).toBeUndefined();
+    const atomic = Object.assign(Object.create(fs) as MemoryFs, { atomicWrites: true as const });
+    expect(subtreeVfs(atomic, "/h").atomicWrites).toBe(true);
+  });
 });

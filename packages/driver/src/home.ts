@@ -21,6 +21,7 @@ export function subtreeVfs(vfs: Vfs, dir: string): Vfs {
   // The core hands only normalised absolute paths ("/", "/a/b"), so a plain prefix cannot climb out.
   const at = (path: string): string => (path === "/" ? prefix || "/" : `${prefix}${path}`);
   return {
+    ...(vfs.atomicWrites === true ? { atomicWrites: true as const } : {}),
     stat: (p: string): Promise<FileStat> => vfs.stat(at(p)),
     list: (p: string): Promise<FileStat[]> => vfs.list(at(p)),
     mkdir: (p: string): Promise<void> => vfs.mkdir(at(p)),

@@ -7,7 +7,7 @@ import type { Timer } from "./platform.js";
  * that has not finished after this long fails and its socket is cut. A handshake is a few round
  * trips; anything longer is a peer holding the connection (and its session slot) open by sending
  * half a ClientHello. */
-export const TLS_HANDSHAKE_MS = 30_000;
+export const TLS_HANDSHAKE_MS = 10_000;
 
 export interface SessionIo {
   /** The platform clock (ms). The simulator's is virtual. */
@@ -51,13 +51,13 @@ export interface DataIo {
    * (bounded by the server's handshake deadline, not by `stallTimeout`). When no byte moves for
    * `stallTimeout` ms the stream fails with reason "stall". Rejects (with a DataStreamError) when
    * there is no connection or the handshake fails or times out. */
-  open(channel: number, tls: boolean, stallTimeout: number): Promise<DataStream>;
+  open(channel: number, tls: boolean, stallTimeout: number, requireResumption?: boolean): Promise<DataStream>;
 }
 
 /** How a data connection failed; anything else a DataStream throws counts as "reset". */
 export class DataStreamError extends Error {
   override readonly name = "DataStreamError";
-  constructor(readonly reason: "reset" | "stall" | "tls", message?: string) {
+  constructor(readonly reason: "reset" | "stall" | "tls" | "tls-timeout" | "tls-reuse", message?: string) {
     super(message ?? reason);
   }
 }

@@ -2,6 +2,7 @@
 // (JSON lines for machines, logfmt-style text for people). Field names are stable: the package
 // README documents them, and tools parse them.
 import { assertNever, type CloseReason, type FileCommand, type Millis, type TransferEndReason } from "@pasv/core";
+import type { ProxyRefusal } from "./proxy-gate.js";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export const LOG_LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
@@ -26,7 +27,8 @@ export interface SessionFields {
 export type TransferOutcome = "completed" | "aborted" | "failed";
 
 export type LogEvent =
-  | { readonly event: "server.start"; readonly address: string; readonly port: number; readonly url: string; readonly version: string; readonly runtime: string; readonly root: string; readonly access: string }
+  /** `port` is the plain listener's (null with only implicit FTPS), `implicitTlsPort` the implicit one's. */
+  | { readonly event: "server.start"; readonly address: string; readonly port: number | null; readonly implicitTlsPort: number | null; readonly url: string; readonly version: string; readonly runtime: string; readonly root: string; readonly access: string }
   /** A stop began (`immediate`: a second signal, nothing waits any more). */
   | { readonly event: "server.stop"; readonly signal: string; readonly drainMs: Millis; readonly immediate: boolean }
   | { readonly event: "server.exit"; readonly code: number }
@@ -56,6 +58,10 @@ export type LogEvent =
   | ({ readonly event: "refused"; readonly command: string; readonly code: number; readonly text: string } & SessionFields)
   /** The client's address is refused for `seconds`; the session is the one whose failure tipped it. */
   | ({ readonly event: "ban"; readonly failures: number; readonly seconds: number } & SessionFields)
+  /** A connection to the control port or a passive port cut before it was used: not from a
+   * `proxyProtocol.from` address, or its PROXY header malformed, late or never sent. `peer` is the
+   * balancer's (or intruder's) address, not a client's. */
+  | { readonly event: "proxy.refused"; readonly listener: "control" | "data"; readonly peer: string; readonly peerPort: number; readonly reason: ProxyRefusal; readonly detail: string | null }
   | { readonly event: "drain"; readonly drainMs: Millis; readonly sessions: number }
   /** A reload (SIGHUP): `ok` with whom new sessions admit, what changed and what only a restart
    * applies; or not ok with why (the previous settings stay). */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MEMORY_FS_NAME_MAX_BYTES, MemoryFs } from "./memory-fs.js";
 import { VfsError } from "./vfs.js";
+import { vfsContract } from "./vfs-contract.test-helper.js";
 
 async function kind(p: Promise<unknown>): Promise<string> {
   try {
@@ -153,3 +154,5 @@ describe("MemoryFs", () => {
     expect(fs.readFile("/a.txt/x")).toBeUndefined();
   });
 });
+
+vfsContract("MemoryFs", () => Promise.resolve({ vfs: new MemoryFs(), cleanup: () => Promise.resolve() }), { inPlaceWrites: true, setMtime: true, abortKeepsFile: true });

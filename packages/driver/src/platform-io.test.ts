@@ -254,6 +254,19 @@ describe("PlatformSessionIo AUTH TLS upgrade", () => {
     await settle();
   });
 
+  it("a failed handshake ends the session even when the upgrader took the socket's events (Deno's relay)", async () => {
+    const tls = new FakeTls();
+    const { io, socket, ended } = setup(tls);
+    io.control.startTls();
+    // The upgrader reads the raw socket itself, so its close no longer reaches the session's sink.
+    socket.attach({ data: () => undefined, end: () => undefined, error: () => undefined, drain: () => undefined, finished: () => undefined, close: () => undefined });
+    tls.upgrades[0]!.reject(new Error("bad record mac"));
+    await settle();
+    expect(socket.destroyed).toBe(true);
+    expect(io.closed).toBe(true);
+    expect(ended()).toBe(1);
+  });
+
   it("the handshake deadline comes from the options", () => {
     const tls = new FakeTls();
     const { io, socket, platform, ended } = setup(tls, { tlsHandshakeMs: 1_500 });

@@ -3,8 +3,9 @@
 import type { Endpoint, Millis, SessionEvent } from "@pasv/core";
 import { DataChannels } from "./data-channels.js";
 import { TLS_HANDSHAKE_MS, type ControlIo, type SessionIo } from "./io.js";
-import type { ByteSocket, Platform, Timer } from "./platform.js";
+import type { ByteSocket, Platform, Timer, TlsScope } from "./platform.js";
 import type { PassivePorts } from "./port-range.js";
+import type { ProxyGate } from "./proxy-gate.js";
 import type { Session } from "./session.js";
 
 /** Replies a peer may leave unread before the session stops reading its commands. */
@@ -16,6 +17,12 @@ export { TLS_HANDSHAKE_MS };
 export interface SessionIoOptions {
   /** Deadline of a TLS handshake, control and data (default TLS_HANDSHAKE_MS). */
   readonly tlsHandshakeMs?: Millis;
+  /** The TLS scope of a control connection that is protected already (implicit FTPS). */
+  readonly tlsScope?: TlsScope | null;
+  /** A protected data connection that did not resume the control connection's session was refused. */
+  readonly onReuseRefused?: () => void;
+  /** PROXY protocol on the passive listeners (the control connection came through the same gate). */
+  readonly proxy?: ProxyGate | null;
 }
 
 export class PlatformSessionIo implements SessionIo {
@@ -28,6 +35,8 @@ export class PlatformSessionIo implements SessionIo {
   private handshake: Timer | null = null;
   private ended = false;
   private readonly tlsHandshakeMs: Millis;
+  /** The control connection's TLS sessions, which its data connections must resume. */
+  private scope: TlsScope | null;
 
   constructor(
     private readonly platform: Platform,
@@ -38,7 +47,8 @@ export class PlatformSessionIo implements SessionIo {
   ) {
     this.socket = socket;
     this.tlsHandshakeMs = options.tlsHandshakeMs ?? TLS_HANDSHAKE_MS;
-    this.data = new DataChannels(platform, socket.local, ports, (make) => this.post(make), this.tlsHandshakeMs);
+    this.scope = options.tlsScope ?? null;
+    this.data = new DataChannels(platform, socket.local, ports, (make) => this.post(make), this.tlsHandshakeMs, () => this.scope, options.onReuseRefused, options.proxy ?? null);
     const local: Endpoint = socket.local;
     const remote: Endpoint = socket.remote;
     this.control = {
@@ -131,7 +141,8 @@ export class PlatformSessionIo implements SessionIo {
     // only bound. It cuts rather than closes: mid-handshake no reply can be read, and a FIN would let
     // a peer that never reads hold the session for the close grace as well.
     this.handshake = this.platform.clock.after(this.tlsHandshakeMs, () => raw.destroy());
-    tls.upgrade(raw, []).then(
+    this.scope = tls.scope?.() ?? null;
+    tls.upgrade(raw, [], this.scope ?? undefined).then(
       (secure) => {
         this.endHandshake();
         if (this.ended) {
@@ -152,6 +163,9 @@ export class PlatformSessionIo implements SessionIo {
         // runtime's TLS layer left of the socket underneath (the core's close would be a FIN and a
         // grace period on a connection that can no longer carry a reply).
         raw.destroy();
+        // An upgrader may have taken the raw socket's events for itself (Deno's relays the bytes),
+        // so its close need not come back here: the session ends now either way (release is once).
+        this.release();
       },
     );
   }

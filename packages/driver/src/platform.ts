@@ -93,13 +93,27 @@ export interface TlsCredentials {
   readonly cert: string | Uint8Array;
 }
 
+/** One control connection's TLS sessions, opaque to the driver (Node: a secure context with its own
+ * ticket keys, so no other session's ticket resumes in it). */
+export type TlsScope = object;
+
 export interface TlsUpgrader {
   /** Server-side handshake over `socket`. `prefix` holds bytes already read from it (a ClientHello
-   * that arrived while the connection sat idle). Rejects when the handshake fails. */
-  upgrade(socket: ByteSocket, prefix: readonly Uint8Array[]): Promise<ByteSocket>;
+   * that arrived while the connection sat idle). With `scope`, the session is of that scope and may
+   * resume only sessions of it. Rejects when the handshake fails. */
+  upgrade(socket: ByteSocket, prefix: readonly Uint8Array[], scope?: TlsScope): Promise<TlsSocket>;
+  /** A new scope for one control connection; absent when this platform cannot tell a resumed
+   * session (then data connections are not required to resume). */
+  scope?(): TlsScope;
   /** Another upgrader like this one with this key and certificate (a reload); this one is left as
    * it is, so sessions holding it keep their certificate. Throws when the material is unusable. */
   withCredentials(credentials: TlsCredentials): TlsUpgrader;
+}
+
+/** A socket after a server-side handshake. */
+export interface TlsSocket extends ByteSocket {
+  /** Whether its session resumed one of its scope's (undefined: the platform cannot tell). */
+  readonly resumed?: boolean;
 }
 
 /** A file system on a host directory (a platform without one may return any Vfs). */

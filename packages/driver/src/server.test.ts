@@ -1,6 +1,6 @@
 import { RIGHTS, type SessionEvent } from "@pasv/core";
 import { describe, expect, it } from "vitest";
-import { FakePlatform, FakeSocket, FakeTls, settle } from "./fake-platform.test-helper.js";
+import { FakePlatform, FakeSocket, FakeTls, settle, type FakeListener } from "./fake-platform.test-helper.js";
 import { MemoryFs } from "./memory-fs.js";
 import { VfsError, type Vfs, type VfsReader } from "./vfs.js";
 import { CONTROL_CLOSE_GRACE_MS } from "./platform-io.js";
@@ -857,7 +857,7 @@ describe("FtpServer session slots: every wait before a session is usable frees i
     return first.startsWith("220 ");
   };
 
-  it("a logged-in session stalled in AUTH TLS is cut after 30 s by default, and its slot is free", async () => {
+  it("a logged-in session stalled in AUTH TLS is cut after 10 s by default, and its slot is free", async () => {
     const { h, tls } = await tlsStart({ maxSessions: 1 });
     const a = await loggedIn(h);
     await send(a, "AUTH TLS");
@@ -865,7 +865,7 @@ describe("FtpServer session slots: every wait before a session is usable frees i
     expect(tls.upgrades).toHaveLength(1);
     expect(greeted(h, 1)).toBe(false);
     // Neither the idle nor the login deadline runs while AUTH waits: only the handshake's bounds it.
-    h.platform.clock.advance(29_999);
+    h.platform.clock.advance(9_999);
     await settle();
     expect(a.destroyed).toBe(false);
     h.platform.clock.advance(1);
@@ -986,7 +986,7 @@ describe("FtpServer session slots: every wait before a session is usable frees i
     h.platform.clock.advance(1);
     await settle(40);
     expect(rawData.destroyed).toBe(true);
-    expect(lastReply(c)).toMatch(/^522 /);
+    expect(lastReply(c)).toMatch(/^425 /);
     // The session is usable again.
     await send(c, "NOOP");
     expect(lastReply(c)).toMatch(/^200 /);
@@ -1148,5 +1148,221 @@ describe("FtpServer reload", () => {
     const h = await start();
     void h.server.close();
     await expect(h.server.reload({})).rejects.toThrow("the server is stopping");
+  });
+});
+
+describe("FtpServer implicit TLS listener", () => {
+  const implicitStart = async (options: ServerOptions = {}): Promise<{ h: Harness; tls: FakeTls; implicit: FakeListener }> => {
+    const tls = new FakeTls();
+    const platform = new FakePlatform({ tls, tree: { pub: { "a.txt": "hello" } } });
+    const h = await start({ tls: {}, passivePorts: { min: 50000, max: 50000 }, ...options }, platform);
+    await h.server.listen(990, "127.0.0.1", { implicitTls: true });
+    return { h, tls, implicit: platform.last };
+  };
+
+  it("greets only after the handshake, inside TLS, with data protection P; the plain listener serves beside it", async () => {
+    const { h, tls, implicit } = await implicitStart();
+    const raw = implicit.connect(CLIENT);
+    await settle();
+    expect(raw.written()).toBe("");
+    expect(tls.upgrades).toHaveLength(1);
+    const secure = tls.upgrades[0]!.resolve();
+    await settle(40);
+    expect(replies(secure)[0]).toMatch(/^220 /);
+    await send(secure, "AUTH TLS");
+    expect(lastReply(secure)).toMatch(/^503 /);
+    await send(secure, "USER anonymous");
+    await send(secure, "PASS x");
+    await send(secure, "STAT");
+    expect(secure.written()).toContain("data protection: Private");
+    // A protected data connection: the data handshake is asked for without any PROT P.
+    const data = await passive(h, secure);
+    await send(secure, "RETR /pub/a.txt");
+    expect(tls.upgrades).toHaveLength(2);
+    expect(tls.upgrades[1]!.socket).toBe(data);
+    const plain = h.connect({ address: "198.51.100.9", port: 4000 });
+    expect(replies(plain)[0]).toMatch(/^220 /);
+  });
+
+  it("a connection that never completes the handshake is cut at the deadline without a reply and frees its slot", async () => {
+    const { h, tls, implicit } = await implicitStart({ maxSessions: 1, tlsHandshakeTimeoutMs: 3_000 });
+    const raw = implicit.connect(CLIENT);
+    await settle();
+    // It holds the one slot while it shakes hands.
+    const refused = h.connect({ address: "198.51.100.9", port: 4000 });
+    expect(replies(refused)[0]).toMatch(/^421 /);
+    refused.close();
+    await settle();
+    h.platform.clock.advance(2_999);
+    await settle();
+    expect(raw.destroyed).toBe(false);
+    h.platform.clock.advance(1);
+    await settle();
+    expect(raw.destroyed).toBe(true);
+    tls.upgrades[0]!.reject(new Error("socket destroyed"));
+    await settle();
+    expect(raw.written()).toBe("");
+    expect(h.records).toContainEqual(expect.objectContaining({ event: "message", client: "198.51.100.1", message: "implicit TLS handshake timed out; closed without a reply" }));
+    const next = h.connect({ address: "198.51.100.9", port: 4001 });
+    expect(replies(next)[0]).toMatch(/^220 /);
+  });
+
+  it("a handshake that fails (a plaintext client) closes at once with one log line", async () => {
+    const { h, tls, implicit } = await implicitStart();
+    const raw = implicit.connect(CLIENT);
+    await settle();
+    tls.upgrades[0]!.reject(new Error("wrong version number"));
+    await settle();
+    expect(raw.destroyed).toBe(true);
+    expect(raw.written()).toBe("");
+    expect(h.records.filter((r) => r.event === "message" && r.message.includes("implicit TLS")).map((r) => (r.event === "message" ? r.message : ""))).toEqual(["implicit TLS handshake failed: wrong version number; closed without a reply"]);
+    expect(h.server.sessionCount).toBe(0);
+  });
+
+  it("needs the tls option, one listener of each kind, and close() cuts handshakes in progress", async () => {
+    const bare = await start();
+    await expect(bare.server.listen(990, "127.0.0.1", { implicitTls: true })).rejects.toThrow("implicit TLS needs the tls option");
+    const { h, implicit } = await implicitStart();
+    await expect(h.server.listen(991, "127.0.0.1", { implicitTls: true })).rejects.toThrow("already listening");
+    const raw = implicit.connect(CLIENT);
+    await settle();
+    await h.server.close();
+    expect(raw.destroyed).toBe(true);
+    expect(implicit.closed).toBe(true);
+  });
+});
+
+describe("FtpServer behind a load balancer (proxyProtocol)", () => {
+  const LB = { address: "10.0.0.2", port: 51000 };
+  const proxy = { proxyProtocol: { from: ["10.0.0.0/24"] } } as const;
+  const header = (client: { address: string; port: number }, port = 2121): string => `PROXY TCP4 ${client.address} 10.0.0.1 ${client.port} ${port}\r\n`;
+
+  it("reads the header before the greeting; the client it names is the session's everywhere", async () => {
+    const h = await start(proxy);
+    const c = h.connect(LB);
+    await settle(40);
+    expect(c.written()).toBe("");
+    c.data(`${header(CLIENT)}USER anonymous\r\n`);
+    await settle(40);
+    expect(replies(c)).toEqual([expect.stringMatching(/^220 /), expect.stringMatching(/^331 /)]);
+    expect(h.events[0]).toEqual({ name: "session-open", event: { id: 1, remote: CLIENT } });
+    expect(h.records).toContainEqual(expect.objectContaining({ event: "session.open", client: CLIENT.address, clientPort: CLIENT.port }));
+  });
+
+  it("cuts a connection that is not from the balancer, or sends no valid header, without a byte and without a session", async () => {
+    const h = await start(proxy);
+    const direct = h.connect(CLIENT);
+    const garbage = h.connect(LB);
+    garbage.data("USER anonymous\r\n");
+    const silent = h.connect({ address: "10.0.0.3", port: 1 });
+    await settle(40);
+    for (const s of [direct, garbage]) {
+      expect(s.destroyed).toBe(true);
+      expect(s.written()).toBe("");
+    }
+    expect(h.server.sessionCount).toBe(0);
+    expect(h.records.filter((r) => r.event === "proxy.refused")).toEqual([
+      expect.objectContaining({ level: "warn", listener: "control", peer: CLIENT.address, reason: "not-from-proxy" }),
+      expect.objectContaining({ level: "warn", listener: "control", peer: LB.address, reason: "malformed", detail: "not a PROXY protocol header" }),
+    ]);
+    // A stop cuts the one still waiting for its header.
+    await h.server.close();
+    expect(silent.destroyed).toBe(true);
+    expect(silent.written()).toBe("");
+  });
+
+  it("caps and bans count the client's address, not the balancer's", async () => {
+    const h = await start({ ...proxy, maxSessionsPerIp: 1, users: [{ user: "alice", password: "pw" }], loginFailDelayMs: 1, bans: { after: 1, windowMs: 60_000, durationMs: 60_000 } });
+    const via = async (client: { address: string; port: number }): Promise<FakeSocket> => {
+      const s = h.connect(LB);
+      s.data(header(client));
+      await settle(40);
+      return s;
+    };
+    const one = await via(CLIENT);
+    const other = await via({ address: "198.51.100.2", port: 4001 });
+    const again = await via({ address: CLIENT.address, port: 4002 });
+    expect(lastReply(one)).toMatch(/^220 /);
+    expect(lastReply(other)).toMatch(/^220 /);
+    expect(lastReply(again)).toMatch(/^421 /);
+    await send(other, "USER alice");
+    await send(other, "PASS wrong");
+    expect(h.events.filter((e) => e.name === "ban").map((e) => (e.event as { address: string }).address)).toEqual(["198.51.100.2"]);
+    one.peerEnd();
+    one.close();
+    await settle(40);
+    const fresh = await via({ address: CLIENT.address, port: 4003 });
+    expect(lastReply(fresh)).toMatch(/^220 /);
+    const banned = await via({ address: "198.51.100.2", port: 4004 });
+    expect(lastReply(banned)).toMatch(/^421 /);
+  });
+
+  it("a passive connection must come through the balancer with the control connection's client in its header", async () => {
+    const h = await start({ ...proxy, passivePorts: { min: 50000, max: 50000 } });
+    const c = h.connect(LB);
+    c.data(header(CLIENT));
+    await settle(40);
+    await send(c, "USER anonymous");
+    await send(c, "PASS x");
+    await send(c, "PASV");
+    expect(lastReply(c)).toMatch(/^227 /);
+    const listener = h.platform.last;
+    const direct = listener.connect(CLIENT);
+    const foreign = listener.connect({ address: LB.address, port: 51001 });
+    foreign.data(header({ address: "203.0.113.99", port: 1234 }, 50000));
+    await settle(40);
+    expect(direct.destroyed).toBe(true);
+    expect(foreign.destroyed).toBe(true);
+    expect(h.records).toContainEqual(expect.objectContaining({ event: "proxy.refused", listener: "data", peer: CLIENT.address, reason: "not-from-proxy" }));
+    const own = listener.connect({ address: LB.address, port: 51002 });
+    // The header and the first bytes of the connection in one chunk, as a balancer may send them.
+    own.data(header({ address: CLIENT.address, port: 4300 }, 50000));
+    await send(c, "RETR /pub/a.txt");
+    await settle(40);
+    expect(own.written()).toBe("hello");
+    expect(foreign.written()).toBe("");
+    own.finished();
+    own.close();
+    await settle(40);
+    expect(lastReply(c)).toMatch(/^226 /);
+  });
+
+  it("AUTH TLS behind the balancer upgrades the real socket and keeps the client's address", async () => {
+    const tls = new FakeTls();
+    const platform = new FakePlatform({ tls, tree: { pub: { "a.txt": "hello" } } });
+    const h = await start({ ...proxy, tls: {} }, platform);
+    const raw = h.connect(LB);
+    raw.data(`${header(CLIENT)}AUTH TLS\r\n`);
+    await settle(40);
+    expect(lastReply(raw)).toMatch(/^234 /);
+    expect(tls.upgrades[0]!.socket).toBe(raw);
+    const secure = tls.upgrades[0]!.resolve();
+    await settle(40);
+    await send(secure, "USER anonymous");
+    await send(secure, "PASS x");
+    expect(lastReply(secure)).toMatch(/^230 /);
+    expect(h.records).toContainEqual(expect.objectContaining({ event: "login", client: CLIENT.address, tls: true }));
+  });
+
+  it("a reload turns the PROXY protocol on for connections accepted from then on", async () => {
+    const h = await start({});
+    const before = h.connect(CLIENT);
+    await settle(40);
+    expect(lastReply(before)).toMatch(/^220 /);
+    // (`log` differs too: the harness's sink is a closure of its own.)
+    expect((await h.server.reload({ log: (r) => h.records.push(r), ...proxy })).changed).toEqual(["log", "proxyProtocol"]);
+    const direct = h.connect(CLIENT);
+    const via = h.connect(LB);
+    via.data(header({ address: "198.51.100.3", port: 4005 }));
+    await settle(40);
+    expect(direct.destroyed).toBe(true);
+    expect(direct.written()).toBe("");
+    expect(lastReply(via)).toMatch(/^220 /);
+    expect(h.events.filter((e) => e.name === "session-open").map((e) => (e.event as { remote: { address: string } }).remote.address)).toEqual([CLIENT.address, "198.51.100.3"]);
+    await expect(h.server.reload({ ...proxy, proxyProtocol: { from: ["nope"] } })).rejects.toThrow(/"nope" is not an IP address/);
+  });
+
+  it("refuses a proxyProtocol.from that is not a list of blocks", () => {
+    expect(() => new FtpServer(new FakePlatform(), { proxyProtocol: { from: ["10.0.0.0/33"] } })).toThrow(/is not an IP address or CIDR block/);
   });
 });

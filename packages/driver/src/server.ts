@@ -12,9 +12,10 @@ import { checkRate, rateOverrides, type RateLimits } from "./pacer.js";
 import { resolveHome, subtreeVfs } from "./home.js";
 import { logs, type LogEvent, type LogLevel, type LogRecord, type SessionFields } from "./log-record.js";
 import { xferlogLine } from "./xferlog.js";
-import type { ByteSocket, Listener, LocalVfs, Platform, Timer, TlsUpgrader } from "./platform.js";
-import { PlatformSessionIo } from "./platform-io.js";
-import { SessionCounter } from "./policy.js";
+import type { ByteSocket, Listener, ListenRequest, LocalVfs, Platform, Timer, TlsScope, TlsUpgrader } from "./platform.js";
+import { PlatformSessionIo, TLS_HANDSHAKE_MS } from "./platform-io.js";
+import { proxyAwareTls, ProxyGate, type ProxyProtocolOptions, type ProxyRefused } from "./proxy-gate.js";
+import { SessionCounter, type Admission } from "./policy.js";
 import { checkPassiveCap, checkPortRange, DEFAULT_PASSIVE_PORTS, defaultMaxPassivePerIp, PassiveCounter, type PortRange } from "./port-range.js";
 import { Session, type Reducer } from "./session.js";
 import type { Vfs } from "./vfs.js";
@@ -41,6 +42,11 @@ export interface ServerOptions {
   readonly keepPartialUploads?: boolean;
   /** Inclusive range of passive ports, within 1024-65535 (default 49152-65534). */
   readonly passivePorts?: PortRange;
+  /** Behind a load balancer (HAProxy `send-proxy`/`send-proxy-v2`, AWS NLB, …): every connection
+   * to the control port and the passive ports must come from `from` and start with a PROXY header
+   * (v1 or v2), whose client address then stands for the connection everywhere (sessions, caps,
+   * bans, logs, the data-peer rule). Anything else is cut without a byte. See ProxyProtocolOptions. */
+  readonly proxyProtocol?: ProxyProtocolOptions;
   /** The address put in 227 replies: fixed, or chosen per client (NAT, containers). */
   readonly publicAddress?: string | ((client: Endpoint) => string | null);
   readonly idleTimeoutMs?: number;
@@ -61,9 +67,17 @@ export interface ServerOptions {
    * force_local_logins_ssl and force_local_data_ssl); anonymous sessions may stay in plaintext.
    * `key` and `cert` (PEM) are what the platform was made with; given different ones, a reload
    * makes the handshakes of sessions that start from then on use them (TlsUpgrader.withCredentials). */
-  readonly tls?: { readonly required?: boolean; readonly key?: string | Uint8Array; readonly cert?: string | Uint8Array };
+  readonly tls?: {
+    readonly required?: boolean;
+    /** A protected data connection must resume its control connection's TLS session, else `522`
+     * (default true; vsftpd's require_ssl_reuse). Off for clients that cannot resume (.NET SslStream).
+     * A platform that cannot tell a resumed session (Deno) does not check. */
+    readonly reuseCheck?: boolean;
+    readonly key?: string | Uint8Array;
+    readonly cert?: string | Uint8Array;
+  };
   /** A TLS handshake (AUTH TLS, or a PROT P data connection) not finished after this long is cut
-   * (default TLS_HANDSHAKE_MS, 30 s). */
+   * (default TLS_HANDSHAKE_MS, 10 s). */
   readonly tlsHandshakeTimeoutMs?: number;
   /** Bytes per second each session's downloads (RETR) may use; 0 or unset is no limit. A user's own
    * `maxRateDown` (UserSpec) replaces it for that user's sessions (ProFTPD's TransferRate, vsftpd's
@@ -152,6 +166,10 @@ interface Settings {
   readonly ports: PortRange;
   /** The platform with this generation's TLS upgrader (its certificate). */
   readonly platform: Platform;
+  /** That upgrader as the platform made it (a reload derives the next one from it). */
+  readonly tls: TlsUpgrader | null;
+  /** The PROXY protocol door, or null when connections are taken as they come. */
+  readonly proxy: ProxyGate | null;
   readonly limits: { readonly sessions: { maxSessions: number; maxSessionsPerIp: number }; readonly passivePerIp: number; readonly bans: BanOptions | null };
 }
 
@@ -168,6 +186,12 @@ export class FtpServer extends Emitter<ServerEvents> {
    * real path it had when it was first pinned. */
   private readonly roots = new Map<string, { readonly local: LocalVfs | null; readonly pinned: Promise<void> }>();
   private listener: Listener | null = null;
+  private implicitListener: Listener | null = null;
+  private reuseRefused = 0;
+  /** Implicit-TLS connections in their handshake: not sessions yet, but cut at shutdown. */
+  private readonly handshaking = new Set<PendingTls>();
+  /** Connections still sending their PROXY header: a stop cuts them. */
+  private readonly reading = new Set<() => void>();
   /** Every root known at construction, pinned (see listen). */
   private readonly pinned: Promise<void>;
   /** Password verifications at once, over every generation of accounts (see HashLimiter). */
@@ -209,7 +233,7 @@ export class FtpServer extends Emitter<ServerEvents> {
       if (this.closing) throw new Error("the server is stopping");
       const previous = this.settings.options;
       const needRestart = RESTART_ONLY.filter((key) => !sameValue(key === "root" ? (options.root ?? this.platform.cwd()) : options[key], key === "root" ? this.base : this.given));
-      const { settings, pinned } = this.build(options, this.settings.platform.tls, previous);
+      const { settings, pinned } = this.build(options, this.settings.tls, previous);
       await pinned;
       // close() may have been called while the new homes were being pinned.
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
@@ -241,6 +265,7 @@ export class FtpServer extends Emitter<ServerEvents> {
     const handshake = options.tlsHandshakeTimeoutMs;
     if (handshake !== undefined && !(Number.isFinite(handshake) && handshake > 0)) throw new RangeError(`tlsHandshakeTimeoutMs must be a positive number of milliseconds, not ${handshake}`);
     const rates = { down: checkRate("maxRateDown", options.maxRateDown), up: checkRate("maxRateUp", options.maxRateUp) };
+    const proxy = options.proxyProtocol === undefined ? null : new ProxyGate(options.proxyProtocol, this.platform.clock, (refused) => this.proxyRefused(refused));
     const anonymousRates = rateOverrides(["anonymousMaxRateDown", "anonymousMaxRateUp"], options.anonymousMaxRateDown, options.anonymousMaxRateUp);
     const bans = options.bans === false ? null : checkBanOptions({ after: DEFAULT_BAN_AFTER, windowMs: DEFAULT_BAN_WINDOW_MS, durationMs: DEFAULT_BAN_MS, ...options.bans });
     const material = options.tls;
@@ -326,6 +351,7 @@ export class FtpServer extends Emitter<ServerEvents> {
       requireTlsForLogin: options.tls?.required === true,
       requireTlsForData: options.tls?.required === true,
       ...(options.multilineStyle === undefined ? {} : { multilineStyle: options.multilineStyle }),
+      requireTlsReuse: options.tls?.reuseCheck !== false && tls?.scope !== undefined,
       limits: { ...(options.maxLoginFailures === undefined ? {} : { maxFailedLogins: options.maxLoginFailures }), ...options.core?.limits },
       timeouts: {
         ...(options.idleTimeoutMs === undefined ? {} : { idle: options.idleTimeoutMs }),
@@ -334,19 +360,107 @@ export class FtpServer extends Emitter<ServerEvents> {
       },
     });
     const limits = { sessions: { maxSessions: options.maxSessions ?? DEFAULT_MAX_SESSIONS, maxSessionsPerIp: options.maxSessionsPerIp ?? DEFAULT_MAX_SESSIONS_PER_IP }, passivePerIp, bans };
-    return { settings: { options, config, auth, rates, ports, platform: withTls(this.platform, tls), limits }, pinned };
+    // Behind a balancer a socket is a ProxiedSocket; the platform's handshake needs the one underneath.
+    const platform = withTls(this.platform, tls !== null && proxy !== null ? proxyAwareTls(tls) : tls);
+    return { settings: { options, config, auth, rates, ports, platform, tls, proxy, limits }, pinned };
   }
 
   get sessionCount(): number {
     return this.sessions.size;
   }
 
-  async listen(port = 2121, host = "127.0.0.1"): Promise<{ address: string; port: number }> {
-    if (this.listener !== null) throw new Error("already listening");
+  /**
+   * Accepts FTP sessions on `host:port`; with `implicitTls`, implicit FTPS: TLS from the first byte,
+   * the greeting inside it, data protected by default (port 990 by convention). One listener of each
+   * kind; both serve at once.
+   */
+  async listen(port = 2121, host = "127.0.0.1", options: { readonly implicitTls?: boolean } = {}): Promise<{ address: string; port: number }> {
+    const implicit = options.implicitTls === true;
+    if ((implicit ? this.implicitListener : this.listener) !== null) throw new Error("already listening");
+    if (implicit && this.settings.options.tls === undefined) throw new Error("implicit TLS needs the tls option (a certificate)");
+    if (this.closing) throw new Error("the server is closed");
     await this.pinned;
     const family = host.includes(":") ? 6 : 4;
-    this.listener = await this.platform.listen({ host, port, family, backlog: LISTEN_BACKLOG, urgentData: true }, (socket) => this.accept(socket));
-    return { address: this.listener.address, port: this.listener.port };
+    const request: ListenRequest = { host, port, family, backlog: LISTEN_BACKLOG, urgentData: true };
+    const listener = implicit ? await this.listenImplicit(request) : await this.platform.listen(request, (socket) => this.gated(socket, (s) => this.accept(s, false, this.admit(s))));
+    if (implicit) this.implicitListener = listener;
+    else this.listener = listener;
+    return { address: listener.address, port: listener.port };
+  }
+
+  private listenImplicit(request: ListenRequest): Promise<Listener> {
+    if (this.settings.platform.tls === null) return Promise.reject(new Error("TLS is not available on this platform"));
+    return this.platform.listen(request, (raw) => this.gated(raw, (socket) => {
+      // The handshake is this generation's: a reloaded certificate serves the connections after it.
+      const settings = this.settings;
+      const tls = settings.platform.tls;
+      if (tls === null) {
+        socket.destroy();
+        return;
+      }
+      const scope = tls.scope?.() ?? null;
+      this.acceptImplicit({ remote: socket.remote, handshake: () => tls.upgrade(socket, [], scope ?? undefined), destroy: () => socket.destroy() }, settings, scope);
+    }));
+  }
+
+  /** `then` with the socket as it is, or, behind a balancer, once its PROXY header has named the
+   * client (a socket whose `remote` is the client's); a connection the gate refuses never gets there. */
+  private gated(socket: ByteSocket, then: (socket: ByteSocket) => void): void {
+    const gate = this.settings.proxy;
+    if (gate === null) {
+      then(socket);
+      return;
+    }
+    let cancel: (() => void) | null = null;
+    cancel = gate.admit(socket, "control", (proxied) => {
+      if (cancel !== null) this.reading.delete(cancel);
+      then(proxied);
+    });
+    if (cancel !== null) this.reading.add(cancel);
+  }
+
+  private proxyRefused(refused: ProxyRefused): void {
+    const { listener, peer, reason, detail } = refused;
+    // A peer that is not the balancer, or a balancer that sends garbage, is a misconfiguration or an
+    // attack; one that just hangs up (a port probe) is not worth a warning.
+    this.log(reason === "closed" ? "info" : "warn", { event: "proxy.refused", listener, peer: peer.address, peerPort: peer.port, reason, detail });
+  }
+
+  /**
+   * The slot is taken before the handshake (a handshake holds a socket and memory too) and its
+   * deadline bounds it; a connection that does not speak TLS (a plaintext client, a scanner) is cut
+   * without a reply, since nothing it could read was ever agreed, and costs one log record.
+   */
+  private acceptImplicit(pending: PendingTls, settings: Settings, scope: TlsScope | null): void {
+    const admission = this.admit(pending);
+    this.handshaking.add(pending);
+    let timedOut = false;
+    const deadline = this.platform.clock.after(settings.options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_MS, () => {
+      timedOut = true;
+      pending.destroy();
+    });
+    const remote = this.remoteOf(pending);
+    pending.handshake().then(
+      (secure) => {
+        deadline.cancel();
+        this.handshaking.delete(pending);
+        if (this.closing) {
+          if (admission.admitted) admission.release();
+          secure.destroy();
+          return;
+        }
+        this.accept(secure, true, admission, scope, settings);
+      },
+      (error: unknown) => {
+        deadline.cancel();
+        this.handshaking.delete(pending);
+        if (admission.admitted) admission.release();
+        pending.destroy();
+        // One line whatever the TLS layer's message holds (OpenSSL's end in a newline).
+        const why = timedOut ? "timed out" : `failed: ${(error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim()}`;
+        this.log("info", { event: "message", client: remote.address, clientPort: remote.port, message: `implicit TLS handshake ${why}; closed without a reply` });
+      },
+    );
   }
 
   /**
@@ -363,6 +477,12 @@ export class FtpServer extends Emitter<ServerEvents> {
     return this.closed;
   }
 
+  /** Protected data connections refused since start because they did not resume their control
+   * connection's TLS session (a metrics counter). */
+  get tlsReuseRefused(): number {
+    return this.reuseRefused;
+  }
+
   /** Passive listeners open now, over all sessions (a metrics gauge). */
   get passiveListeners(): number {
     return this.passive.held;
@@ -375,7 +495,10 @@ export class FtpServer extends Emitter<ServerEvents> {
 
   private async shutDown(drainMs: Millis): Promise<void> {
     this.closing = true;
-    const stopped = this.listener?.close() ?? Promise.resolve();
+    const stopped = Promise.all([this.listener?.close(), this.implicitListener?.close()]);
+    for (const pending of this.handshaking) pending.destroy();
+    for (const cancel of [...this.reading]) cancel();
+    this.reading.clear();
     const timers: Timer[] = [];
     const stopAll = (): void => {
       for (const { session } of this.sessions.values()) session.post({ type: "shutdown", now: this.platform.clock.now() });
@@ -428,13 +551,22 @@ export class FtpServer extends Emitter<ServerEvents> {
    * exactly once, when the socket reports its close: PlatformSessionIo reports the end once, and
    * the admission's release is idempotent besides.
    */
-  private accept(socket: ByteSocket): void {
+  private remoteOf(socket: { readonly remote: Endpoint }): Endpoint {
+    return { address: normalizeIp(socket.remote.address)?.address ?? socket.remote.address, port: socket.remote.port };
+  }
+
+  private admit(socket: { readonly remote: Endpoint }): Door {
+    const address = this.remoteOf(socket).address;
+    if (this.closing) return { admitted: false, reason: "shutting-down" };
+    if (this.bans?.banned(address, this.platform.clock.now()) === true) return { admitted: false, reason: "banned" };
+    return this.counter.admit(address);
+  }
+
+  /** `settings`: the generation the session is made with (an implicit-TLS one's is its handshake's). */
+  private accept(socket: ByteSocket, implicitTls: boolean, admission: Door, tlsScope: TlsScope | null = null, settings: Settings = this.settings): void {
     const id = this.nextId++;
-    const remote: Endpoint = { address: normalizeIp(socket.remote.address)?.address ?? socket.remote.address, port: socket.remote.port };
-    const banned = this.bans?.banned(remote.address, this.platform.clock.now()) === true;
-    const admission = this.closing ? ({ admitted: false, reason: "shutting-down" } as const) : banned ? ({ admitted: false, reason: "banned" } as const) : this.counter.admit(remote.address);
-    // The session is made with this generation of settings and keeps it through any reload.
-    const settings = this.settings;
+    const remote = this.remoteOf(socket);
+    // The session keeps its generation of settings through any reload.
     const passive = { range: settings.ports, claim: () => this.passive.claim(remote.address) };
     const handshake = settings.options.tlsHandshakeTimeoutMs;
     const record: SessionRecord = { opened: this.platform.clock.now(), user: null, bytesIn: 0, bytesOut: 0, closed: "client-closed", fields: () => ({ session: id, client: remote.address, clientPort: remote.port, tls: session.tlsActive, user: record.user }) };
@@ -450,11 +582,19 @@ export class FtpServer extends Emitter<ServerEvents> {
         this.drained();
         this.drained = null;
       }
-    }, handshake === undefined ? {} : { tlsHandshakeMs: handshake });
+    }, {
+      ...(handshake === undefined ? {} : { tlsHandshakeMs: handshake }),
+      tlsScope,
+      proxy: settings.proxy,
+      onReuseRefused: () => {
+        this.reuseRefused++;
+        this.log("warn", { event: "message", ...record.fields(), message: "data connection refused: its TLS session is not the control connection's (no resumption)" });
+      },
+    });
     const stepped = this.instrument.stepped;
     const session = new Session({
       config: settings.config,
-      open: { local: socket.local, remote: socket.remote, implicitTls: false, passiveAddress: this.passiveAddress(settings, remote), refuse: admission.admitted ? null : { reason: admission.reason } },
+      open: { local: socket.local, remote: socket.remote, implicitTls, passiveAddress: this.passiveAddress(settings, remote), refuse: admission.admitted ? null : { reason: admission.reason } },
       io,
       auth: settings.auth,
       rates: settings.rates,
@@ -534,6 +674,18 @@ export class FtpServer extends Emitter<ServerEvents> {
     }
   }
 }
+
+/** A connection on an implicit-TLS listener, before its handshake. */
+interface PendingTls {
+  readonly remote: Endpoint;
+  /** The server-side handshake; resolves with the protected socket, rejects when it fails. */
+  handshake(): Promise<ByteSocket>;
+  /** Cuts the connection (a handshake past its deadline, a shutdown). Idempotent. */
+  destroy(): void;
+}
+
+/** Admitted under the caps, or refused with the reason its 421 gives. */
+type Door = Admission | { readonly admitted: false; readonly reason: "banned" | "shutting-down" };
 
 /** What a session's records carry, kept from its notices. */
 interface SessionRecord {

@@ -233,7 +233,7 @@ export class Session {
         io.data.close(action.channel);
         return;
       case "transfer.start":
-        this.startTransfer(action.transfer, action.channel, action.spec, action.tls, action.stallTimeout);
+        this.startTransfer(action.transfer, action.channel, action.spec, action.tls, action.requireResumption, action.stallTimeout);
         return;
       case "transfer.abort": {
         const t = this.transfers.get(action.transfer);
@@ -312,10 +312,10 @@ export class Session {
     });
   }
 
-  private startTransfer(id: number, channel: number, spec: TransferSpec, tls: boolean, stallTimeout: Millis): void {
+  private startTransfer(id: number, channel: number, spec: TransferSpec, tls: boolean, requireResumption: boolean, stallTimeout: Millis): void {
     const t: RunningTransfer = { aborted: false, bytes: 0, stream: null, reader: null, writer: null, wake: null };
     this.transfers.set(id, t);
-    this.moveBytes(t, channel, spec, tls, stallTimeout).then(
+    this.moveBytes(t, channel, spec, tls, requireResumption, stallTimeout).then(
       () => {
         if (t.aborted || !this.transfers.delete(id)) return;
         this.later((now) => ({ type: "transfer.done", now, transfer: id, bytes: t.bytes }));
@@ -330,9 +330,9 @@ export class Session {
     );
   }
 
-  private async moveBytes(t: RunningTransfer, channel: number, spec: TransferSpec, tls: boolean, stallTimeout: Millis): Promise<void> {
+  private async moveBytes(t: RunningTransfer, channel: number, spec: TransferSpec, tls: boolean, requireResumption: boolean, stallTimeout: Millis): Promise<void> {
     const vfs = this.vfs;
-    t.stream = await dataStep(this.io.data.open(channel, tls, stallTimeout));
+    t.stream = await dataStep(this.io.data.open(channel, tls, stallTimeout, requireResumption));
     if (t.aborted) return;
     const stream = t.stream;
     switch (spec.kind) {
@@ -453,7 +453,7 @@ export class Session {
 
 /** Marks errors from the data connection so they are not mistaken for file-system failures. */
 class DataSideError extends Error {
-  constructor(readonly reason: "reset" | "stall" | "tls", cause: unknown) {
+  constructor(readonly reason: "reset" | "stall" | "tls" | "tls-timeout" | "tls-reuse", cause: unknown) {
     super(String(cause));
   }
 }

@@ -13,6 +13,10 @@ export class VfsError extends Error {
 export type WriteMode = "truncate" | "append" | "at-offset" | "create-new";
 
 export interface Vfs {
+  /** Set when a truncating write is already whole or nothing by itself (an object store's upload
+   * shows nothing until it completes): the server then writes in place rather than to a hidden
+   * name renamed at the end (atomicUploads), which such a store could only do by copying. */
+  readonly atomicWrites?: true;
   /** Every method rejects with a VfsError (never another error type). */
   stat(path: string): Promise<FileStat>;
   list(path: string): Promise<FileStat[]>;

@@ -4,10 +4,9 @@
 // running at the drain's end gets 426; a second signal stops at once with a non-zero exit.
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { canConnect, FtpControl } from "./ftp-control.js";
+import { canConnect, FtpControl, slowDownload } from "./ftp-control.js";
 import { startServer, tempDir, type RunningServer } from "./server.js";
 
 const root = tempDir("pasv-drain-");
@@ -27,28 +26,6 @@ async function serve(flags: readonly string[]): Promise<RunningServer> {
   const s = await startServer(root.dir, ["-u", "alice:pw", ...flags]);
   started.push(s);
   return s;
-}
-
-/** A download the client reads at about `bytesPerSecond`, so it is still running when the stop comes. */
-function slowDownload(port: number, bytesPerSecond: number): { received: Promise<Buffer>; bytes: () => number; socket: net.Socket } {
-  const socket = net.connect({ port, host: "127.0.0.1" });
-  const chunks: Buffer[] = [];
-  let total = 0;
-  const started = Date.now();
-  socket.on("data", (b: Buffer) => {
-    chunks.push(b);
-    total += b.length;
-    const ahead = total / bytesPerSecond - (Date.now() - started) / 1000;
-    if (ahead > 0.02) {
-      socket.pause();
-      setTimeout(() => socket.resume(), ahead * 1000);
-    }
-  });
-  const received = new Promise<Buffer>((resolve) => {
-    socket.on("end", () => resolve(Buffer.concat(chunks)));
-    socket.on("error", () => resolve(Buffer.concat(chunks)));
-  });
-  return { received, bytes: () => total, socket };
 }
 
 async function alice(port: number): Promise<FtpControl> {

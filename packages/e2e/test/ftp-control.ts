@@ -32,6 +32,11 @@ export class FtpControl {
     });
   }
 
+  /** Over a socket already connected (a TLS socket to an implicit FTPS port). */
+  static over(socket: Socket): FtpControl {
+    return new FtpControl(socket);
+  }
+
   get closed(): boolean {
     return this.ended;
   }
@@ -145,4 +150,27 @@ export function canConnect(port: number): Promise<boolean> {
     });
     socket.on("error", () => resolve(false));
   });
+}
+
+/** A passive download the client reads at about `bytesPerSecond` (so it is still running when a
+ * stop, a reload or a kill comes): what it got so far, and all of it once the server closes. */
+export function slowDownload(port: number, bytesPerSecond: number): { received: Promise<Buffer>; bytes: () => number; socket: Socket } {
+  const socket = net.connect({ port, host: "127.0.0.1" });
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const started = Date.now();
+  socket.on("data", (b: Buffer) => {
+    chunks.push(b);
+    total += b.length;
+    const ahead = total / bytesPerSecond - (Date.now() - started) / 1000;
+    if (ahead > 0.02) {
+      socket.pause();
+      setTimeout(() => socket.resume(), ahead * 1000);
+    }
+  });
+  const received = new Promise<Buffer>((resolve) => {
+    socket.on("end", () => resolve(Buffer.concat(chunks)));
+    socket.on("error", () => resolve(Buffer.concat(chunks)));
+  });
+  return { received, bytes: () => total, socket };
 }

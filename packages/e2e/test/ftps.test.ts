@@ -1,7 +1,8 @@
 // Explicit FTPS as users meet it: the `pasv` command with --tls-cert/--tls-key/--tls-required and
 // real clients (curl, lftp, Python's ftplib) that protect control and data, byte for byte.
-// Under PASV_E2E_SERVER=deno this runs the Node command on Deno: Deno's own API has no server-side
-// TLS upgrade, its node:tls does (packages/deno/README.md), with one limit noted below.
+// Under PASV_E2E_SERVER=deno this runs the Deno adapter, whose TLS is Deno.listenTls behind a
+// loopback relay (packages/deno/README.md); PASV_E2E_DENO_FTPS=node-cli runs the Node command on
+// Deno instead (Deno's node:tls), the route documented before the adapter had TLS.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -11,14 +12,17 @@ import { FtpControl } from "./ftp-control.js";
 import { haveTool, ROOT, startServer, tempDir, type RunningServer } from "./server.js";
 
 const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
+const onDeno = process.env.PASV_E2E_SERVER === "deno";
+const viaNodeTls = onDeno && process.env.PASV_E2E_DENO_FTPS === "node-cli";
 /**
  * A runtime gap, not ours: Deno 2.9.6's node:tls sometimes never reports the client's close_notify
  * and FIN as the end of a protected upload (9-11 of 30 curl uploads of 2 MB waited for 226 until
- * curl gave up, with or without our pausing the socket; 30 of 30 downloads passed). Upstream work on
- * that path: denoland/deno#33524 (node:tls socket lifecycle, close_notify). Protected uploads are
- * checked on Node only (packages/deno/README.md); PASV_TRY_DENO_TLS=1 runs them on Deno too.
+ * curl gave up; 30 of 30 downloads passed). Upstream work on that path: denoland/deno#33524. On that
+ * route protected uploads are checked only with PASV_TRY_DENO_TLS=1.
  */
-const protectedUploads = process.env.PASV_E2E_SERVER !== "deno" || process.env.PASV_TRY_DENO_TLS === "1";
+const protectedUploads = !viaNodeTls || process.env.PASV_TRY_DENO_TLS === "1";
+/** The Deno adapter's one gap (see implicit-ftps.test.ts): curl uploads over TLS 1.2 there. */
+const uploadTls = onDeno && !viaNodeTls && process.env.PASV_TRY_DENO_TLS !== "1" ? ["--tls-max", "1.2"] : [];
 const fixtures = path.join(ROOT, "packages/node/test-fixtures");
 
 let server: RunningServer;
@@ -32,7 +36,7 @@ beforeAll(async () => {
   server = await startServer(
     root.dir,
     ["-u", "alice:s3cret", "-w", "--tls-cert", path.join(fixtures, "cert.pem"), "--tls-key", path.join(fixtures, "key.pem"), "--tls-required"],
-    { entry: "node-cli" },
+    viaNodeTls || !onDeno ? { entry: "node-cli" } : {},
   );
 });
 
@@ -57,10 +61,25 @@ describe.runIf(haveTool("curl", () => has("curl")))("FTPS with curl", () => {
     if (protectedUploads) {
       const up = path.join(work.dir, "up.bin");
       writeFileSync(up, payload.subarray(0, 100_000));
-      expect(curl("--ssl-reqd", "-k", "-T", up, url("up.bin")).status).toBe(0);
+      expect(curl(...uploadTls, "--ssl-reqd", "-k", "-T", up, url("up.bin")).status).toBe(0);
       expect(Buffer.compare(readFileSync(path.join(root.dir, "up.bin")), payload.subarray(0, 100_000))).toBe(0);
     }
     expect(curl("--ssl-reqd", "-k", url("")).stdout.toString()).toContain("payload.bin");
+  });
+
+  it("--ftp-ssl-control (AUTH SSL, then PROT C refused with 534) gets 522 before the mark, not a 150 and a wait", () => {
+    // curl protects only the control connection and carries on after the 534: it would open a clear
+    // data connection while the session expects a handshake (issue 14: no reply for 10 minutes).
+    const since = Date.now();
+    const r = spawnSync("curl", ["-v", "--max-time", "20", "--ftp-ssl-control", "-k", url("payload.bin")], { maxBuffer: 16 * 1024 * 1024 });
+    const trace = r.stderr.toString();
+    expect(trace).toContain("> PROT C");
+    expect(trace).toContain("< 534 ");
+    expect(trace).toContain("< 522 Data connections must be encrypted");
+    expect(trace).not.toContain("< 150 ");
+    expect(r.status).not.toBe(0);
+    expect(r.status).not.toBe(28); // not curl's own timeout
+    expect(Date.now() - since).toBeLessThan(10_000);
   });
 
   it("refuses a named user's plaintext login with 530, and still serves anonymous in plaintext", () => {
@@ -80,11 +99,19 @@ describe.runIf(haveTool("lftp", () => has("lftp")))("FTPS with lftp", () => {
 });
 
 describe("FTPS with Python's ftplib", () => {
-  it("AUTH TLS, PBSZ 0, PROT P, then RETR and STOR; a transfer before PROT P gets 522", () => {
+  it("AUTH TLS, PBSZ 0, PROT P, then RETR and STOR with session reuse; a transfer before PROT P gets 522", () => {
     const script = `
 import ftplib, ssl, io, sys
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
-f = ftplib.FTP_TLS(context=ctx, timeout=20)
+class Reusing(ftplib.FTP_TLS):
+    """ftplib does not resume the control connection's TLS session on data connections (CPython
+    issue #63699); the server requires it by default, so this one does."""
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+        return conn, size
+f = Reusing(context=ctx, timeout=20)
 f.connect("127.0.0.1", ${server.port})
 f.auth()
 f.login("alice", "s3cret")

@@ -98,7 +98,7 @@ export function startServer(dir: string, flags: readonly string[] = [], options:
         clearInterval(poll);
         const pid = child.pid;
         resolve({
-          port: Number(m[1] ?? m[2]),
+          port: Number(m[1] ?? m[2] ?? m[3]),
           pid,
           dir,
           output,
@@ -141,8 +141,9 @@ export function startServer(dir: string, flags: readonly string[] = [], options:
   });
 }
 
-/** The start record, as JSON (the default off a terminal) or text (`--log-format text`): its port. */
-export const STARTED = /"event":"server\.start".*?"port":(\d+)|server\.start .*?port=(\d+)/;
+/** The start record, as JSON (the default off a terminal) or text (`--log-format text`): its port
+ * (the plain one, else the implicit-TLS one). */
+export const STARTED = /"event":"server\.start".*?(?:"port":(\d+)|"implicitTlsPort":(\d+))|server\.start .*?(?:port|implicitTlsPort)=(\d+)/;
 
 export type LogRecord = Record<string, unknown> & { readonly event: string; readonly level: string; readonly time: string };
 

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { VfsError, type VfsReader } from "@pasv/driver";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { vfsContract } from "../../driver/src/vfs-contract.test-helper.js";
 import { LocalFs, READ_CHUNK_BYTES } from "./local-fs.js";
 
 const outer = mkdtempSync(path.join(tmpdir(), "pasv-localfs-"));
@@ -236,3 +237,13 @@ describe("LocalFs", () => {
     expect(await kind(new LocalFs(path.join(outer, "no-such-root")).stat("/"))).toBe("not-found");
   });
 });
+
+vfsContract(
+  "LocalFs",
+  () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "pasv-contract-"));
+    return Promise.resolve({ vfs: new LocalFs(dir), cleanup: () => fsp.rm(dir, { recursive: true, force: true }) });
+  },
+  // The raw disk writes in place; the server's atomicUploads is what keeps a file whole on abort.
+  { inPlaceWrites: true, setMtime: true, abortKeepsFile: false },
+);

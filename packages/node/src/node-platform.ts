@@ -1,7 +1,7 @@
 // The driver's Platform on node:net, node:tls and node:fs. It moves bytes; it decides nothing.
 import net from "node:net";
 import tls, { type SecureContext } from "node:tls";
-import { ListenError, SocketRelay, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type Platform, type SocketEvents, type TlsCredentials, type TlsUpgrader } from "@pasv/driver";
+import { ListenError, SocketRelay, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type Platform, type SocketEvents, type TlsCredentials, type TlsSocket, type TlsUpgrader } from "@pasv/driver";
 import { LocalFs } from "./local-fs.js";
 
 const EMPTY = new Uint8Array(0);
@@ -74,6 +74,16 @@ class NodeSocket implements ByteSocket {
   }
 }
 
+class NodeTlsSocket extends NodeSocket implements TlsSocket {
+  constructor(private readonly secure: tls.TLSSocket) {
+    super(secure);
+  }
+
+  get resumed(): boolean {
+    return this.secure.isSessionReused();
+  }
+}
+
 function adopt(socket: net.Socket): NodeSocket {
   socket.setNoDelay(true);
   // Long silent transfers behind NAT: keep the control connection's mapping alive.
@@ -128,14 +138,29 @@ function connect(request: ConnectRequest): Promise<ByteSocket> {
   });
 }
 
-/** Makes the context for a key and certificate; throws on unusable material. */
-export type SecureContextFor = (credentials: TlsCredentials) => SecureContext;
+/** Node's secure contexts: the server's, and one per control connection (its own ticket keys). */
+export interface NodeTls {
+  readonly context: SecureContext;
+  /** A new context whose sessions resume only in itself. Without it no session is scoped, and the
+   * server does not require data connections to resume. */
+  readonly scoped?: () => SecureContext;
+}
 
-function upgrader(context: SecureContext, contextFor: SecureContextFor): TlsUpgrader {
+/** Makes the contexts for a key and certificate (a reload); throws on unusable material. */
+export type NodeTlsFor = (credentials: TlsCredentials) => NodeTls;
+
+interface NodeScope {
+  readonly context: SecureContext;
+}
+
+function upgrader(contexts: NodeTls, contextsFor: NodeTlsFor): TlsUpgrader {
+  const scoped = contexts.scoped;
   return {
-    // A new context for new handshakes; sessions holding this upgrader keep this one.
-    withCredentials: (credentials) => upgrader(contextFor(credentials), contextFor),
-    upgrade: (socket, prefix) => {
+    // New contexts for new handshakes; sessions holding this upgrader keep these.
+    withCredentials: (credentials) => upgrader(contextsFor(credentials), contextsFor),
+    ...(scoped === undefined ? {} : { scope: (): NodeScope => ({ context: scoped() }) }),
+    upgrade: (socket, prefix, scope) => {
+      const context = (scope as NodeScope | undefined)?.context ?? contexts.context;
       if (!(socket instanceof NodeSocket)) return Promise.reject(new Error("not a Node socket"));
       const raw = socket.raw;
       raw.removeAllListeners("data");
@@ -145,7 +170,7 @@ function upgrader(context: SecureContext, contextFor: SecureContextFor): TlsUpgr
       const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
       // Wrapped at once, so its listeners exist before the first protected byte (the relay holds
       // what arrives before the driver attaches).
-      const wrapped = new NodeSocket(secure);
+      const wrapped = new NodeTlsSocket(secure);
       return new Promise((resolve, reject) => {
         // A peer that closes before the handshake is done gets no "error" from node:tls, only "end"
         // or "close"; without these the handshake would hang until its deadline.
@@ -176,14 +201,15 @@ const clock: Clock = {
   },
 };
 
-/** `tls`: the context handshakes use, and how a reload makes one for a new key and certificate. */
-export function nodePlatform(tls: { readonly context: SecureContext; readonly contextFor: SecureContextFor } | null): Platform {
+/** `tls`: the secure contexts handshakes use and how a reload makes them for a new key and
+ * certificate, or null for a server without FTPS. */
+export function nodePlatform(tls: { readonly contexts: NodeTls; readonly contextsFor: NodeTlsFor } | null): Platform {
   return {
     clock,
     random: Math.random,
     listen,
     connect,
-    tls: tls === null ? null : upgrader(tls.context, tls.contextFor),
+    tls: tls === null ? null : upgrader(tls.contexts, tls.contextsFor),
     localFs: (root) => new LocalFs(root),
     cwd: () => process.cwd(),
   };

@@ -1,4 +1,4 @@
-// npm run sim -- [--seed N] [--count N] [--duration SECONDS] [--workers N] [--keep-going] [--trace FILE] [--determinism N]
+// npm run sim -- [--seed N] [--count N] [--duration SECONDS] [--workers N] [--keep-going] [--trace FILE] [--determinism N] [--shrink]
 // Runs seeds (in N worker threads), stops at the first failure and prints its replay line (or, with
 // --keep-going, one per failure), records failing seeds as regressions, shows progress on stderr.
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
@@ -6,6 +6,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { runPool, type Failed } from "./pool.js";
 import { formatFailures, runSeed } from "./run.js";
+import { formatShrunk, shrinkSeed } from "./shrink.js";
 
 export const REGRESSIONS = path.resolve(import.meta.dirname, "../regressions.json");
 
@@ -41,6 +42,8 @@ export const USAGE = `Usage: npm run sim -- [options]
   --no-record       do not add failing seeds to regressions.json
   --trace FILE      append every seed's trace to FILE (one worker)
   --determinism N   run N seeds twice each and compare their trace hashes
+  --shrink          with --seed (or PASV_SEED): simplify the failing seed's scenario while the same
+                    oracle still bites, then print the smallest run's transcript of control lines
   -h, --help        show this help`;
 
 const OPTIONS = {
@@ -52,6 +55,7 @@ const OPTIONS = {
   workers: { type: "string" },
   "keep-going": { type: "boolean" },
   "no-record": { type: "boolean" },
+  shrink: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -69,6 +73,7 @@ export function parseSimArgs(argv: readonly string[]): { values: ReturnType<type
     if (v !== undefined && !/^\d+$/.test(v)) return `--${name} wants a whole number, not ${JSON.stringify(v)}`;
   }
   if (values.workers !== undefined && Number(values.workers) < 1) return "--workers wants at least 1";
+  if (values.shrink === true && values.seed === undefined && process.env.PASV_SEED === undefined) return "--shrink wants the failing seed: --seed N or PASV_SEED=N";
   if (values.duration !== undefined && !(Number.isFinite(Number(values.duration)) && Number(values.duration) > 0)) return `--duration wants a number of seconds, not ${JSON.stringify(values.duration)}`;
   const env = process.env.PASV_SEED;
   if (values.seed === undefined && env !== undefined && !/^\d+$/.test(env)) return `PASV_SEED wants a whole number, not ${JSON.stringify(env)}`;
@@ -89,6 +94,16 @@ async function main(): Promise<void> {
   }
   const envSeed = process.env.PASV_SEED;
   const fixed = values.seed ?? envSeed;
+  if (values.shrink === true) {
+    const shrunk = await shrinkSeed(Number(fixed));
+    if (shrunk === null) {
+      console.log(`seed ${String(fixed)} passes: nothing to shrink`);
+      return;
+    }
+    for (const line of formatShrunk(shrunk)) console.log(line);
+    process.exitCode = 1;
+    return;
+  }
   const workers = values.workers === undefined ? 1 : Number(values.workers);
   const started = performance.now();
   const deadline = values.duration === undefined ? Infinity : Date.now() + Number(values.duration) * 1000;

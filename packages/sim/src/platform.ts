@@ -1,7 +1,7 @@
 // The simulated Platform: the same @pasv/driver server, sessions and data channels the runtimes run,
 // on simulated sockets, listeners and time. Only bytes and timers are simulated here.
 import { checkInvariants, PRESETS, RIGHTS, type Action, type Right, type CoreLimits, type CoreTimeouts, type SessionEvent, type SessionState } from "@pasv/core";
-import { FtpServer, ListenError, SocketRelay, type BanOptions, type ByteSocket, type Clock, type Listener, type Platform, type PlatformSessionIo, type PortRange, type Reducer, type Session, type SocketEvents } from "@pasv/driver";
+import { FtpServer, ListenError, SocketRelay, type BanOptions, type ByteSocket, type Clock, type Listener, type Platform, type PlatformSessionIo, type PortRange, type Reducer, type ServerOptions, type Session, type SocketEvents } from "@pasv/driver";
 import { SOCKET_BUFFER_BYTES, type Endpoint, type Network } from "./net.js";
 import type { SimFs } from "./memfs.js";
 
@@ -164,17 +164,7 @@ export class SimServer {
     const last = new Map<number, SessionState>();
     this.server = new FtpServer(
       simPlatform(net, options.address, options.fs),
-      {
-        vfs: options.fs,
-        users: [{ user: "sim", password: "pw", permissions: options.server.rights ?? RIGHTS }],
-        passivePorts: options.server.passivePorts,
-        core: { limits: options.server.limits ?? {}, timeouts: options.server.timeouts ?? {} },
-        ...(options.server.maxSessions === undefined ? {} : { maxSessions: options.server.maxSessions }),
-        ...(options.server.maxSessionsPerIp === undefined ? {} : { maxSessionsPerIp: options.server.maxSessionsPerIp }),
-        ...(options.server.bans === undefined ? {} : { bans: options.server.bans }),
-        ...(options.server.maxRateDown === undefined ? {} : { maxRateDown: options.server.maxRateDown }),
-        ...(options.server.maxRateUp === undefined ? {} : { maxRateUp: options.server.maxRateUp }),
-      },
+      this.serverOptions(options.server),
       {
         ...(options.reducer === undefined ? {} : { reducer: options.reducer }),
         opened: (id, handle) => this.sessions.push({ id, ...handle }),
@@ -201,6 +191,26 @@ export class SimServer {
 
   listen(): Promise<{ address: string; port: number }> {
     return this.server.listen(this.options.port, this.options.address);
+  }
+
+  /** The driver's reload with other timeouts and bandwidth limits (the caps and rights the oracles
+   * check stay as they were): new sessions get them, running ones keep theirs. */
+  reload(change: Pick<SimServerConfig, "timeouts" | "maxRateDown" | "maxRateUp">): Promise<unknown> {
+    return this.server.reload(this.serverOptions({ ...this.options.server, ...change }));
+  }
+
+  private serverOptions(config: SimServerConfig): ServerOptions {
+    return {
+      vfs: this.options.fs,
+      users: [{ user: "sim", password: "pw", permissions: config.rights ?? RIGHTS }],
+      passivePorts: config.passivePorts,
+      core: { limits: config.limits ?? {}, timeouts: config.timeouts ?? {} },
+      ...(config.maxSessions === undefined ? {} : { maxSessions: config.maxSessions }),
+      ...(config.maxSessionsPerIp === undefined ? {} : { maxSessionsPerIp: config.maxSessionsPerIp }),
+      ...(config.bans === undefined ? {} : { bans: config.bans }),
+      ...(config.maxRateDown === undefined ? {} : { maxRateDown: config.maxRateDown }),
+      ...(config.maxRateUp === undefined ? {} : { maxRateUp: config.maxRateUp }),
+    };
   }
 
   /** Every action of the previous step has run by now: the platform holds only the core's channel. */

@@ -109,6 +109,9 @@ const calm = (extra: Partial<Scenario> = {}) => (): Scenario => ({
   fs: CALM_FS,
   server: { passivePorts: { min: 49152, max: 49152 + 15 } },
   shutdownAt: null,
+  drainMs: 0,
+  reloadAt: null,
+  reloadTo: {},
   sharedAddress: false,
   goodClients: 2,
   hostile: [],
@@ -147,6 +150,10 @@ async function caught(reducer: Reducer, oracle: string, scenario = calm()): Prom
 }
 
 describe("every oracle bites", () => {
+  it("a drain lets running transfers finish (a drain that stops at once, planted)", async () => {
+    const hasty = planted((_e, actions) => ({ actions }), (e) => (e.type === "drain" ? { type: "shutdown", now: e.now } : e));
+    await caught(hasty, "a drain lets running transfers finish", calm({ goodClients: 4, steps: 60, shutdownAt: 3_000, drainMs: 60_000, server: { passivePorts: { min: 49152, max: 49152 + 15 }, maxRateDown: 2_000, maxRateUp: 2_000 } }));
+  }, 60_000);
   it("every transfer is logged once (the record of a transfer cut by the session's end dropped, planted)", async () => {
     // The bug this oracle stands for: a client killed mid-transfer left no record.
     const dropCut = planted((_e, actions) => ({ actions: actions.filter((a) => a.type !== "notice" || a.notice.kind !== "transfer" || (a.notice.reason !== "session-closed" && a.notice.reason !== "shutdown")) }));

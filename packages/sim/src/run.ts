@@ -21,6 +21,8 @@ export interface RunResult {
   /** FNV-1a over the trace: equal for two runs of one seed (the determinism check). */
   readonly traceHash: string;
   readonly trace: readonly string[] | null;
+  /** Every control line, client's and server's, with its time and session (with `transcript`). */
+  readonly transcript: readonly string[] | null;
   readonly events: number;
   readonly simulatedMs: number;
 }
@@ -31,6 +33,11 @@ export interface Scenario {
   readonly server: SimServerConfig;
   /** When the server's close() is called (simulated ms), or null for never. */
   readonly shutdownAt: number | null;
+  /** close({ drainMs }): running transfers may finish for this long first (0: stop at once). */
+  readonly drainMs: number;
+  /** When the server reloads (simulated ms), or null for never, and what the reload changes. */
+  readonly reloadAt: number | null;
+  readonly reloadTo: Pick<SimServerConfig, "timeouts" | "maxRateDown" | "maxRateUp">;
   /** Every good client connects from one address (so the per-address cap bites). */
   readonly sharedAddress: boolean;
   readonly goodClients: number;
@@ -94,7 +101,11 @@ export function drawScenario(rng: Prng): Scenario {
   // After every earlier draw, for the same reason: some seeds pace their transfers (down to 2 kB/s,
   // slower than any file a client sends takes to cross the simulated network).
   const rates = r.chance(0.3) ? { maxRateDown: r.pick([0, 2_000, 65_536]), maxRateUp: r.pick([0, 2_000, 65_536]) } : {};
-  return { ...drawn, guessers: guessing.guessers, server: { ...drawn.server, bans: guessing.bans, ...rates } };
+  // Then the server's life: a stop that lets transfers drain, a reload in the middle of the run.
+  const drainMs = r.chance(0.5) ? r.pick([100, 5_000, 60_000]) : 0;
+  const reloadAt = r.chance(0.3) ? r.int(1, 120_000) : null;
+  const reloadTo = { timeouts: { ...drawn.server.timeouts, idle: r.pick([2_000, 300_000]), dataStall: r.pick([1_000, 300_000]) }, maxRateDown: r.pick([0, 2_000]), maxRateUp: r.pick([0, 65_536]) };
+  return { ...drawn, guessers: guessing.guessers, server: { ...drawn.server, bans: guessing.bans, ...rates }, drainMs, reloadAt, reloadTo };
 }
 
 /** Bans on or off, and guessers to meet them; the bans outlast the run, so a ban once earned holds. */
@@ -109,6 +120,8 @@ export interface RunOptions {
   /** A wrapped reducer (tests plant bugs this way to prove an oracle bites). */
   readonly reducer?: Reducer;
   readonly keepTrace?: boolean;
+  /** Keep a readable transcript of every control connection (see RunResult.transcript). */
+  readonly transcript?: boolean;
   /** Simulated time with faults on; afterwards the world is calm and everyone must finish. */
   readonly faultyMs?: number;
   readonly calmMs?: number;
@@ -170,9 +183,12 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   // Every transfer that started is logged exactly once, however it ends (a client killed mid-way,
   // a stop, a reset after the last byte), and a completed one only with its 226.
   const startedTransfers = new Set<string>();
+  let stopStarted: number | null = null;
   const loggedTransfers = new Set<string>();
+  const transcript = options.transcript === true ? new Transcript() : null;
   const onStep = (id: number, event: SessionEvent, actions: readonly Action[]): void => {
     observe(event, actions);
+    transcript?.step(world.now, id, event, actions);
     for (const a of actions) if (a.type === "transfer.start") startedTransfers.add(`${id}:${a.transfer}`);
   };
   const server = new SimServer(net, { address: "10.0.0.1", port: 21, server: { ...scenario.server, rights: scenario.rights }, fs, reducer, onViolation: fail, onStep });
@@ -183,23 +199,40 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     loggedTransfers.add(key);
     if (e.outcome === "completed" && e.code !== 226) fail("every transfer logged once", `session ${e.id} transfer ${e.transfer} logged completed with ${e.code}`);
     if (e.outcome !== "completed" && e.reason === null) fail("every transfer logged once", `session ${e.id} transfer ${e.transfer} logged ${e.outcome} without a reason`);
+    // Nothing lost to a drain: a stop cuts a running transfer only once the drain is over (give or
+    // take the simulated timers' early firing).
+    if (e.reason === "shutdown" && stopStarted !== null && world.now < stopStarted + scenario.drainMs - scenario.net.timerEarly) fail("a drain lets running transfers finish", `session ${e.id} transfer ${e.transfer} cut by the stop ${world.now - stopStarted} ms into a ${scenario.drainMs} ms drain`);
   });
   await server.listen();
   const shutdown: { state: "no" | "closing" | "closed" } = { state: "no" };
   if (scenario.shutdownAt !== null) {
     world.schedule(scenario.shutdownAt, () => {
       shutdown.state = "closing";
-      counters.bump("server shutdown");
+      counters.bump(scenario.drainMs > 0 ? "server shutdown with a drain" : "server shutdown");
       const started = world.now;
-      server.server.close().then(
+      stopStarted = started;
+      server.server.close({ drainMs: scenario.drainMs }).then(
         () => {
           shutdown.state = "closed";
-          // Sessions get their 421, then at most the close grace; a peer that never reads adds the control grace.
-          if (world.now - started > CLOSE_GRACE_MS + CONTROL_CLOSE_GRACE_MS + 1_000) fail("shutdown finishes", `close() took ${world.now - started} ms`);
+          // The drain, then the 421s and at most the close grace; a peer that never reads adds the control grace.
+          if (world.now - started > scenario.drainMs + CLOSE_GRACE_MS + CONTROL_CLOSE_GRACE_MS + 1_000) fail("shutdown finishes", `close({ drainMs: ${scenario.drainMs} }) took ${world.now - started} ms`);
           if (net.listeningOn("10.0.0.1") > 0) fail("shutdown finishes", `${net.listeningOn("10.0.0.1")} listener(s) still open after close()`);
           if (server.server.sessionCount > 0) fail("shutdown finishes", `${server.server.sessionCount} session(s) left after close()`);
         },
         (error: unknown) => fail("shutdown finishes", `close() rejected: ${String(error)}`),
+      );
+    });
+  }
+  if (scenario.reloadAt !== null) {
+    world.schedule(scenario.reloadAt, () => {
+      if (shutdown.state !== "no") return;
+      counters.bump("server reload mid-run");
+      server.reload(scenario.reloadTo).then(
+        () => counters.bump("reload applied"),
+        (error: unknown) => {
+          // A reload racing the stop is refused by design; any other refusal is a bug.
+          if (shutdown.state === "no") fail("a valid reload applies", String(error));
+        },
       );
     });
   }
@@ -275,10 +308,39 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   if (shutdown.state === "closing") fail("shutdown finishes", "close() never resolved");
   const serverListeners = net.listeningOn("10.0.0.1") - (shutdown.state === "closed" ? 0 : 1);
   if (serverListeners > 0 && allEnded) fail("no leaked listeners, connections or files", `${serverListeners} passive listener(s) left open`);
-  return { seed, failures, counters: counters.counts, traceHash: hash.toString(16).padStart(8, "0"), trace: options.keepTrace === true ? trace : null, events: world.executed, simulatedMs: world.now };
+  return { seed, failures, counters: counters.counts, traceHash: hash.toString(16).padStart(8, "0"), trace: options.keepTrace === true ? trace : null, transcript: transcript?.lines ?? null, events: world.executed, simulatedMs: world.now };
 }
 
 const DECODER = new TextDecoder();
+
+/** The control connections as a person reads them: "TIME sN C> line" and "TIME sN S> line". */
+class Transcript {
+  readonly lines: string[] = [];
+  /** A client's bytes since its last line end, per session (lines arrive in pieces). */
+  private readonly partial = new Map<number, string>();
+
+  step(now: number, session: number, event: SessionEvent, actions: readonly Action[]): void {
+    if (event.type === "open") this.lines.push(`${now} s${session} -- connected`);
+    if (event.type === "control.data") {
+      const text = (this.partial.get(session) ?? "") + printable(event.bytes);
+      const parts = text.split("\\r\\n");
+      this.partial.set(session, parts.pop() ?? "");
+      for (const line of parts) this.lines.push(`${now} s${session} C> ${line}`);
+    }
+    if (event.type === "control.eof" || event.type === "control.error") this.lines.push(`${now} s${session} -- client ${event.type === "control.eof" ? "closed" : "reset"}`);
+    for (const a of actions) {
+      if (a.type === "control.write") for (const line of DECODER.decode(a.bytes).split("\r\n")) if (line !== "") this.lines.push(`${now} s${session} S> ${line}`);
+      if (a.type === "control.close") this.lines.push(`${now} s${session} -- server closes`);
+    }
+  }
+}
+
+/** Bytes as text with CR and LF (and anything unprintable) escaped, so line ends stay visible. */
+function printable(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b === 0x0d ? "\\r" : b === 0x0a ? "\\n" : b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`;
+  return out;
+}
 
 function hasLineStartingWith4(bytes: Uint8Array): boolean {
   for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x34 && (i === 0 || bytes[i - 1] === 0x0a)) return true;
@@ -292,5 +354,5 @@ export function replayLine(seed: number): string {
 /** What the command prints for a failing run: the replay line first, then each oracle that bit. */
 export function formatFailures(result: RunResult): string[] {
   if (result.failures.length === 0) return [];
-  return [`FAIL ${replayLine(result.seed)}`, ...result.failures.slice(0, 5).map((f) => `  [${f.oracle}] ${f.detail.split("\n")[0] ?? ""}`)];
+  return [`FAIL ${replayLine(result.seed)}`, ...result.failures.slice(0, 5).map((f) => `  [${f.oracle}] ${f.detail.split("\n")[0] ?? ""}`), `  shrink it: npm run sim -- --seed ${result.seed} --shrink`];
 }

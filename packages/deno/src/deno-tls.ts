@@ -1,0 +1,221 @@
+// Server-side TLS on Deno's own API. It moves bytes; it decides nothing.
+//
+// An accepted (or outgoing) plain connection cannot be turned into a TLS server on Deno's API:
+// Deno.startTls is client-side only (denoland/deno#18451). The upgrader hands the connection's
+// bytes, unchanged, to a private Deno.listenTls listener on loopback and back: the TLS session (rustls)
+// is between the FTP client and that listener's connection, which the driver then reads and writes
+// as the protected socket. A connection reaching the private listener that is not one of ours
+// (matched by its loopback source port) is closed at once.
+//
+// Implicit FTPS uses the same upgrader on a plain Deno.listen listener rather than a public
+// Deno.listenTls one: on Deno 2.9.6 closing a Deno.TlsConn whose handshake is still pending cancels
+// the handshake but leaves the TCP connection open (no FIN, the descriptor kept; compare
+// denoland/deno#35292), so a client that never speaks TLS could not be cut at the handshake deadline.
+// The plain socket under the relay can always be closed.
+import type { ByteSocket, TlsCredentials, TlsUpgrader } from "@pasv/driver";
+import { DenoSocket, endpointOf } from "./deno-platform.ts";
+
+export interface DenoTlsMaterial {
+  /** PEM: the leaf first, then the chain (all of it is served). */
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** Bytes the relay lets queue toward one side before it stops reading the other. */
+const RELAY_QUEUE_BYTES = 16 * 1024 * 1024;
+const RELAY_READ_BYTES = 64 * 1024;
+/** How long a failed handshake's alert may take to go out before the connection is cut. */
+const ALERT_FLUSH_MS = 1_000;
+
+/** The upgrader for AUTH TLS and protected data connections, through a private loopback listener. */
+export class LoopbackTls implements TlsUpgrader {
+  private listener: Deno.TlsListener | null = null;
+  private readonly waiting = new Map<number, { resolve: (conn: Deno.TlsConn) => void }>();
+
+  constructor(private readonly material: DenoTlsMaterial) {}
+
+  /** An upgrader with another key and certificate (a reload), its own private listener made now so
+   * that unusable material fails here; this one keeps serving the sessions that hold it. */
+  withCredentials(credentials: TlsCredentials): TlsUpgrader {
+    const text = (pem: string | Uint8Array): string => (typeof pem === "string" ? pem : new TextDecoder().decode(pem));
+    const next = new LoopbackTls({ cert: text(credentials.cert), key: text(credentials.key) });
+    next.port();
+    return next;
+  }
+
+  private port(): number {
+    if (this.listener === null) {
+      const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, transport: "tcp", cert: this.material.cert, key: this.material.key });
+      this.listener = listener;
+      void (async () => {
+        try {
+          for await (const conn of listener) {
+            const mine = this.waiting.get(endpointOf(conn.remoteAddr).port);
+            if (mine === undefined || endpointOf(conn.remoteAddr).address !== "127.0.0.1") conn.close();
+            else mine.resolve(conn);
+          }
+        } catch {
+          // closed
+        }
+      })();
+    }
+    return endpointOf(this.listener.addr).port;
+  }
+
+  async upgrade(socket: ByteSocket, prefix: readonly Uint8Array[]): Promise<ByteSocket> {
+    const inner = await Deno.connect({ hostname: "127.0.0.1", port: this.port(), transport: "tcp" });
+    inner.setNoDelay(true);
+    const key = endpointOf(inner.localAddr).port;
+    const relay = new Relay(socket, inner);
+    const accepted = new Promise<Deno.TlsConn>((resolve, reject) => {
+      this.waiting.set(key, { resolve });
+      relay.onGone = () => reject(new Error("the peer closed the connection during the TLS handshake"));
+    }).finally(() => this.waiting.delete(key));
+    relay.start(prefix);
+    let conn: Deno.TlsConn | null = null;
+    try {
+      conn = await accepted;
+      await conn.handshake();
+    } catch (error) {
+      try {
+        conn?.close();
+      } catch {
+        // already closed
+      }
+      // The alert rustls sent (protocol_version, handshake_failure) should reach the client before
+      // the connection is cut, or all it sees is a reset.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([relay.flushed, new Promise<void>((resolve) => (timer = setTimeout(resolve, ALERT_FLUSH_MS)))]);
+      clearTimeout(timer);
+      relay.close();
+      throw error;
+    }
+    relay.onGone = null;
+    return new DenoSocket(conn, false, { local: socket.local, remote: socket.remote, flushed: () => relay.flushed, onClose: (graceful) => (graceful ? relay.closeWhenDone() : relay.close()) });
+  }
+}
+
+/** Copies bytes between the client's socket and the loopback connection, both ways, with half-close. */
+class Relay {
+  onGone: (() => void) | null = null;
+  private writes: Promise<void> = Promise.resolve();
+  private toInner = 0;
+  private closed = false;
+  private waitDrain: (() => void) | null = null;
+  private outerFinished = false;
+  private markFlushed: () => void = () => undefined;
+  /** Our FIN went out to the client (or the relay closed: nothing more will). */
+  readonly flushed = new Promise<void>((resolve) => (this.markFlushed = resolve));
+  private closeOnFinish = false;
+  private outerDown = false;
+  private innerFinSent = false;
+
+  constructor(private readonly outer: ByteSocket, private readonly inner: Deno.TcpConn) {}
+
+  /** Both TLS sides ended cleanly: close once the last bytes and the FIN are out to the client. */
+  closeWhenDone(): void {
+    if (this.outerFinished || this.outerDown) this.close();
+    else this.closeOnFinish = true;
+  }
+
+  private finishInner(): void {
+    if (this.innerFinSent) return;
+    this.innerFinSent = true;
+    this.writes = this.writes.then(() => this.inner.closeWrite()).catch(() => this.close());
+  }
+
+  /**
+   * The client's socket broke. Often that is a reset right after its last bytes: a client that closes
+   * with our TLS records unread (TLS 1.3 session tickets, on an upload it never reads) resets the
+   * connection. What it sent before still goes to the TLS side, then a FIN, so the TLS layer judges
+   * the end by whether close_notify came: a clean end is an upload complete, a missing one is not.
+   */
+  private outerGone(): void {
+    if (this.closed || this.outerDown) return;
+    // During the handshake there is nothing to save.
+    if (this.onGone !== null) {
+      this.close();
+      return;
+    }
+    this.outerDown = true;
+    // Nothing more goes out to the client: a FIN we are waiting to send never will.
+    this.markFlushed();
+    this.finishInner();
+  }
+
+  start(prefix: readonly Uint8Array[]): void {
+    for (const chunk of prefix) this.sendInner(chunk);
+    this.outer.attach({
+      data: (bytes) => this.sendInner(bytes),
+      end: () => this.finishInner(),
+      error: () => this.outerGone(),
+      drain: () => {
+        const w = this.waitDrain;
+        this.waitDrain = null;
+        w?.();
+      },
+      finished: () => {
+        this.outerFinished = true;
+        this.markFlushed();
+        if (this.closeOnFinish) this.close();
+      },
+      close: () => this.outerGone(),
+    });
+    this.outer.resume();
+    void this.pumpOut();
+  }
+
+  private sendInner(bytes: Uint8Array): void {
+    if (this.closed) return;
+    this.toInner += bytes.length;
+    if (this.toInner > RELAY_QUEUE_BYTES) this.outer.pause();
+    this.writes = this.writes.then(async () => {
+      try {
+        let at = 0;
+        while (at < bytes.length && !this.closed) at += await this.inner.write(bytes.subarray(at));
+      } catch {
+        this.close();
+      } finally {
+        this.toInner -= bytes.length;
+        if (this.toInner <= RELAY_QUEUE_BYTES && !this.closed) this.outer.resume();
+      }
+    });
+  }
+
+  /** Loopback -> client: what the TLS listener's side sends (handshake, records, close_notify). */
+  private async pumpOut(): Promise<void> {
+    try {
+      for (;;) {
+        const buffer = new Uint8Array(RELAY_READ_BYTES);
+        const n = await this.inner.read(buffer);
+        if (n === null) {
+          this.outer.end();
+          return;
+        }
+        this.outer.write(buffer.subarray(0, n));
+        if (this.outer.buffered > RELAY_QUEUE_BYTES) await new Promise<void>((resolve) => (this.waitDrain = resolve));
+        if (this.closed) return;
+      }
+    } catch {
+      this.close();
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.inner.close();
+    } catch {
+      // already closed
+    }
+    this.outer.destroy();
+    this.markFlushed();
+    const w = this.waitDrain;
+    this.waitDrain = null;
+    w?.();
+    const gone = this.onGone;
+    this.onGone = null;
+    gone?.();
+  }
+}

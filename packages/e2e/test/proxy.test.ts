@@ -1,0 +1,193 @@
+// Scale-out behind HAProxy (issue 15): two stateless pasv nodes over one shared store, each with its
+// own passive range, HAProxy in TCP mode with send-proxy-v2 in front of the control port and both
+// ranges. The client is bound to 127.0.0.5 so its own address can be told from the balancer's.
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FtpControl } from "./ftp-control.js";
+import { haproxyConfig, haveHaproxy, startHaproxy, type RunningHaproxy, type ScaleOut } from "./haproxy.js";
+import { haveTool, logRecords, ROOT, startServer, tempDir, waitForRecord, type RunningServer, type StartOptions } from "./server.js";
+
+const BALANCER = "127.0.0.1";
+const CLIENT = "127.0.0.5";
+const INTRUDER = "127.0.0.7";
+const NODE_ADDRESSES = ["127.0.0.2", "127.0.0.3"] as const;
+const RANGE = 8;
+
+/** The store every node serves. Today a shared directory; with @pasv/s3 this becomes a bucket on
+ * s3rver and `nodeFlags` the only function to change (--s3-bucket … instead of DIR). */
+const store = tempDir("pasv-scale-out-");
+
+/** How node `i` is started: its store, its own listen address and passive range, the balancer's
+ * address in PASV replies, and PROXY protocol from the balancer only. */
+function nodeFlags(i: number, pasv: { min: number; max: number }): { dir: string; flags: string[]; options: StartOptions } {
+  return {
+    dir: store.dir,
+    flags: ["-H", NODE_ADDRESSES[i] ?? "", "-w", "-u", "alice:s3cret", "--pasv-ports", `${pasv.min}-${pasv.max}`, "--public-address", BALANCER, "--proxy-protocol", "--proxy-from", BALANCER],
+    options: {},
+  };
+}
+
+function canListen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once("error", () => resolve(false));
+    probe.listen({ port, host }, () => probe.close(() => resolve(true)));
+  });
+}
+
+/** A block of ports below the ephemeral range free on the balancer's and both nodes' addresses. */
+async function freeBlock(size: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 12_000);
+    const checks = [BALANCER, ...NODE_ADDRESSES].flatMap((host) => Array.from({ length: size }, (_, k) => canListen(host, base + k)));
+    if ((await Promise.all(checks)).every(Boolean)) return base;
+  }
+  throw new Error("no free port block");
+}
+
+function curl(...args: string[]): Buffer {
+  return execFileSync("curl", ["-sS", "--max-time", "30", "--interface", CLIENT, ...args], { maxBuffer: 64 * 1024 * 1024 });
+}
+
+const nodes: RunningServer[] = [];
+let balancer: RunningHaproxy | null = null;
+let layout: ScaleOut;
+
+const ready = haveTool("haproxy", haveHaproxy) && haveTool("curl", () => {
+  try {
+    execFileSync("curl", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+});
+
+describe.runIf(ready)("two pasv nodes behind HAProxy (PROXY protocol v2)", () => {
+  beforeAll(async () => {
+    const base = await freeBlock(1 + 2 * RANGE);
+    const ranges = [0, 1].map((i) => ({ min: base + 1 + i * RANGE, max: base + (i + 1) * RANGE }));
+    for (const [i, range] of ranges.entries()) {
+      const n = nodeFlags(i, range);
+      nodes.push(await startServer(n.dir, n.flags, n.options));
+    }
+    layout = { address: BALANCER, controlPort: base, nodes: nodes.map((s, i) => ({ name: `node${i + 1}`, address: NODE_ADDRESSES[i] ?? "", controlPort: s.port, pasvPorts: ranges[i] ?? { min: 0, max: 0 } })) };
+    balancer = await startHaproxy(layout);
+  }, 60_000);
+
+  afterAll(async () => {
+    await balancer?.stop();
+    for (const s of nodes) await s.stop();
+    store.remove();
+  });
+
+  const url = (p: string): string => `ftp://alice:s3cret@${BALANCER}:${layout.controlPort}/${p}`;
+  const on = (i: number, fields: Record<string, unknown>): boolean => logRecords(nodes[i]!).some((r) => Object.entries(fields).every(([k, v]) => r[k] === v));
+
+  it("a file uploaded through the balancer is downloaded byte-exact through it from the other node; the logs show the client's own address", () => {
+    const bytes = randomBytes(3 * 1024 * 1024 + 17);
+    const up = path.join(store.dir, "..", `up-${process.pid}.bin`);
+    writeFileSync(up, bytes);
+    curl("-T", up, url("shared.bin"));
+    // Round robin: the next session goes to the other node (EPSV, then PASV, both through the balancer).
+    const down = curl(url("shared.bin"));
+    const down2 = curl("--disable-epsv", url("shared.bin"));
+    expect(down.equals(bytes)).toBe(true);
+    expect(down2.equals(bytes)).toBe(true);
+    const uploadedOn = [0, 1].filter((i) => on(i, { event: "transfer", direction: "upload", path: "/shared.bin", outcome: "completed", client: CLIENT }));
+    const downloadedOn = [0, 1].filter((i) => on(i, { event: "transfer", direction: "download", path: "/shared.bin", outcome: "completed", client: CLIENT }));
+    expect(uploadedOn).toHaveLength(1);
+    expect(downloadedOn).toContain(1 - (uploadedOn[0] ?? 0));
+    for (const s of nodes) {
+      // Every client session record names 127.0.0.5; the balancer's address appears only for its health checks.
+      const sessions = logRecords(s).filter((r) => r.event === "session.open" && r.user === null);
+      expect(sessions.some((r) => r.client === CLIENT)).toBe(true);
+      expect(sessions.every((r) => r.client === CLIENT || r.client === BALANCER)).toBe(true);
+    }
+    expect(readFileSync(path.join(store.dir, "shared.bin")).equals(bytes)).toBe(true);
+  }, 60_000);
+
+  it("a passive connection through the balancer from another address is refused; the client's own is served", async () => {
+    writeFileSync(path.join(store.dir, "hello.txt"), "hello through the balancer");
+    const c = await FtpControl.connect(layout.controlPort, BALANCER, CLIENT);
+    try {
+      await c.login("alice", "s3cret");
+      const port = await c.pasv();
+      const foreign = await new Promise<{ bytes: number; closed: boolean }>((resolve) => {
+        const s = net.connect({ host: BALANCER, port, localAddress: INTRUDER });
+        let n = 0;
+        s.on("data", (b: Buffer) => (n += b.length));
+        s.on("close", () => resolve({ bytes: n, closed: true }));
+        s.on("error", () => undefined);
+      });
+      expect(foreign).toEqual({ bytes: 0, closed: true });
+      const own = new Promise<string>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const s = net.connect({ host: BALANCER, port, localAddress: CLIENT });
+        s.on("data", (b: Buffer) => chunks.push(b));
+        s.on("end", () => resolve(Buffer.concat(chunks).toString()));
+        s.on("error", reject);
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      const mark = await c.cmd("RETR hello.txt");
+      expect(mark.code).toBe(150);
+      expect(await own).toBe("hello through the balancer");
+      expect((await c.reply()).code).toBe(226);
+      // The node judged the intruder by the address in its header, not by the balancer's.
+      const judged = await Promise.all(nodes.map((n) => waitForRecord(n, { event: "message", client: CLIENT, message: /foreign address 127\.0\.0\.7/ }, 1_000)));
+      expect(judged.filter((r) => r !== null)).toHaveLength(1);
+    } finally {
+      c.close();
+    }
+  }, 30_000);
+
+  it("a connection straight to a node, not through the balancer, is closed without a byte", async () => {
+    const result = await new Promise<{ bytes: number }>((resolve) => {
+      const s = net.connect({ host: NODE_ADDRESSES[0], port: nodes[0]!.port, localAddress: CLIENT });
+      let n = 0;
+      s.on("data", (b: Buffer) => (n += b.length));
+      s.on("close", () => resolve({ bytes: n }));
+      s.on("error", () => undefined);
+    });
+    expect(result.bytes).toBe(0);
+    expect(await waitForRecord(nodes[0]!, { event: "proxy.refused", listener: "control", peer: CLIENT, reason: "not-from-proxy" })).not.toBeNull();
+  });
+
+  it("PROXY v1 from the balancer's address: the header's client is the session's, and a pipelined command is read", async () => {
+    const s = net.connect({ host: NODE_ADDRESSES[1], port: nodes[1]!.port, localAddress: BALANCER });
+    await new Promise((r) => s.once("connect", r));
+    let text = "";
+    s.on("data", (b: Buffer) => (text += b.toString()));
+    s.write("PROXY TCP4 203.0.113.9 127.0.0.1 5555 21\r\nUSER anonymous\r\n");
+    const until = Date.now() + 5_000;
+    while (!/331 /.test(text) && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    s.destroy();
+    expect(text).toMatch(/^220 [^]*\r\n331 /);
+    expect(await waitForRecord(nodes[1]!, { event: "session.open", client: "203.0.113.9", clientPort: 5555 })).not.toBeNull();
+  });
+
+  it("with one node stopped, new sessions are served by the other", async () => {
+    const stopped = await nodes[0]!.stop();
+    expect(stopped).toBe(0);
+    const before = logRecords(nodes[1]!).filter((r) => r.event === "transfer" && r.client === CLIENT).length;
+    for (let k = 0; k < 4; k++) expect(curl(url("hello.txt")).toString()).toBe("hello through the balancer");
+    const after = logRecords(nodes[1]!).filter((r) => r.event === "transfer" && r.client === CLIENT).length;
+    expect(after - before).toBe(4);
+  }, 60_000);
+
+  it("docs/scale-out.md quotes the configuration this test generates", () => {
+    const doc = readFileSync(path.join(ROOT, "docs/scale-out.md"), "utf8");
+    const example: ScaleOut = {
+      address: "203.0.113.10",
+      controlPort: 21,
+      nodes: [
+        { name: "node1", address: "10.0.0.11", controlPort: 2121, pasvPorts: { min: 50000, max: 50099 } },
+        { name: "node2", address: "10.0.0.12", controlPort: 2121, pasvPorts: { min: 50100, max: 50199 } },
+      ],
+    };
+    expect(doc).toContain(haproxyConfig(example));
+  });
+});
