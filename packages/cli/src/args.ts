@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { isAnonymousName, normalizeIp, parseCidr, parseRights, type Right } from "@pasv/core";
 import { LOG_LEVELS, parsePasswordHash, PASSWORD_HASH_FORMATS, portRangeProblem, resolveHome, type LogFormat, type LogLevel, type PortRange } from "@pasv/driver";
+import { parsePlan } from "@pasv/testing";
 
 /** A named user: plaintext from `-u`, or a hash from the `--users` file (with its line number). */
 export interface CliUser {
@@ -53,6 +54,10 @@ export interface CliOptions {
   readonly logLevel: LogLevel | null;
   /** Where /metrics (Prometheus) and /healthz are served, or null. */
   readonly metrics: { readonly host: string; readonly port: number } | null;
+  /** --faults PLAN: a fault plan (a short string, or a .json/.toml file read in run), or null. */
+  readonly faults: string | null;
+  /** --seed N: the seed of the fault plan (null: a random one, printed in the replay line). */
+  readonly seed: number | null;
   /** Serve an S3 bucket (or a prefix of one) instead of a directory; credentials come from the AWS chain. */
   readonly s3: S3Options | null;
   /** PEM files that enable FTPS, the handshake deadline (null: the server's default), the TLS policy
@@ -188,6 +193,11 @@ Options:
       --tls-handshake-timeout SECONDS
                                 cut a TLS handshake (AUTH TLS or a protected data connection)
                                 not finished after SECONDS (default 10)
+      --faults PLAN             inject faults for testing FTP clients (never in production): PLAN is
+                                entries like data-reset=0.1,reply-split=1,enospc-after=5M, or a
+                                .json/.toml file of them (see @pasv/testing); each fault is logged
+                                with the line that replays the run
+      --seed N                  the seed every fault decision comes from (default: a random one)
   -h, --help                    show this help
       --version                 show the version
 `;
@@ -315,6 +325,8 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         "tls-key": { type: "string" },
         "tls-required": { type: "boolean" },
         "tls-handshake-timeout": { type: "string" },
+        faults: { type: "string" },
+        seed: { type: "string" },
         "tls-min-version": { type: "string" },
         "tls-ciphers": { type: "string" },
         "implicit-tls-port": { type: "string" },
@@ -467,6 +479,20 @@ export function parseCli(argv: readonly string[]): ParsedCli {
     implicitPort = n;
   }
   const tls = cert === undefined || key === undefined ? null : { cert, key, required: v["tls-required"] === true, handshakeTimeoutSeconds, minVersion, ciphers, implicitPort, reuseCheck: v["no-tls-reuse-check"] !== true };
+  let seed: number | null = null;
+  if (v.seed !== undefined) {
+    const n = integer(v.seed, "--seed", 0, 0xffffffff);
+    if (typeof n === "string") return { kind: "error", message: n };
+    seed = n;
+  }
+  if (seed !== null && v.faults === undefined) return { kind: "error", message: "--seed needs --faults" };
+  if (v.faults !== undefined && !isPlanFile(v.faults)) {
+    try {
+      parsePlan(v.faults);
+    } catch (error) {
+      return { kind: "error", message: `--faults: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  }
   return {
     kind: "run",
     options: {
@@ -504,8 +530,15 @@ export function parseCli(argv: readonly string[]): ParsedCli {
       s3,
       tls,
       proxyFrom,
+      faults: v.faults ?? null,
+      seed,
     },
   };
+}
+
+/** A --faults value that names a plan file rather than spelling the plan. */
+export function isPlanFile(text: string): boolean {
+  return /\.(json|toml)$/i.test(text);
 }
 
 function isLogLevel(text: string): text is LogLevel {

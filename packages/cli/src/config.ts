@@ -55,6 +55,8 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   "s3-endpoint": "string",
   "s3-region": "string",
   "s3-path-style": "boolean",
+  faults: "string",
+  seed: "integer",
 };
 
 const USER_KEYS = ["name", "password-hash", "home", "permissions", "max-rate-down", "max-rate-up"] as const;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3Fs } from "@pasv/s3";
 import { startS3rver, useS3rverCredentials, type S3rverInstance } from "../../s3/src/s3rver.test-helper.js";
 import { parseCli, USAGE, type CliOptions } from "./args.js";
-import { parsePasswordHash, verifyPassword } from "@pasv/driver";
+import { parsePasswordHash, verifyPassword, type ServerHooks } from "@pasv/driver";
 import { runCommand, serverOptions, VERSION, type CommandHost, type CommandOptions, type CommandServer, type PasswordInput } from "./run.js";
 
 // A real certificate and its key (the run checks them before it builds a server).
@@ -138,8 +138,10 @@ class FakeHost implements CommandHost {
   readBytes(path: string): Uint8Array {
     return new TextEncoder().encode(this.readText(path));
   }
-  createServer(options: CommandOptions): CommandServer {
+  readonly hooks: (ServerHooks | undefined)[] = [];
+  createServer(options: CommandOptions, hooks?: ServerHooks): CommandServer {
     this.created.push(options);
+    this.hooks.push(hooks);
     if (this.createError !== null) throw this.createError;
     this.server.calls.push("created");
     return this.server;
@@ -767,6 +769,38 @@ describe("SIGHUP reloads", () => {
     expect(host.server.calls.at(-1)).toBe("close drain=3000");
     await hup(host);
     expect(host.server.reloads).toHaveLength(2);
+  });
+});
+
+describe("runCommand: --faults", () => {
+  it("without --faults the server gets no hooks at all", async () => {
+    const host = new FakeHost(["/srv"]);
+    expect(await run(host)).toBeNull();
+    expect(host.hooks).toEqual([undefined]);
+  });
+
+  it("with --faults the server gets the fault layer's hooks", async () => {
+    const host = new FakeHost(["/srv", "--faults", "data-reset=0.1", "--seed", "3"]);
+    expect(await run(host)).toBeNull();
+    expect(typeof host.hooks[0]?.platform).toBe("function");
+    expect(typeof host.hooks[0]?.instrument?.wrapSession).toBe("function");
+  });
+
+  it("reads a TOML or JSON plan file, and names the file and entry of a bad one", async () => {
+    const host = new FakeHost(["/srv", "--faults", "plan.toml"]);
+    host.files.set("plan.toml", 'data-reset = 0.5\nenospc-after = "5M"\n');
+    expect(await run(host)).toBeNull();
+    const bad = new FakeHost(["/srv", "--faults", "plan.json"]);
+    bad.files.set("plan.json", '{ "data-reset": 0.5, "reply-spit": 1 }');
+    expect(await run(bad)).toBe(2);
+    expect(bad.stderr()).toBe(`pasv: --faults: plan.json: fault plan entry "reply-spit=1": unknown fault "reply-spit" (known: reply-split, reply-delay, reply-stall, close-421, data-reset, data-fin, data-trickle, pasv-refuse, pasv-delay, connect-refuse, enospc, eio, vanish, slow, delay-ms, stall-ms, multiline)\n${TRY}`);
+    const broken = new FakeHost(["/srv", "--faults", "plan.toml"]);
+    broken.files.set("plan.toml", "data-reset = \n");
+    expect(await run(broken)).toBe(2);
+    expect(broken.stderr().split("\n")[0]).toMatch(/^pasv: --faults: plan.toml: /);
+    const missing = new FakeHost(["/srv", "--faults", "nope.toml"]);
+    expect(await run(missing)).toBe(2);
+    expect(missing.stderr()).toMatch(/^pasv: --faults: cannot read the fault plan nope.toml: ENOENT/);
   });
 });
 

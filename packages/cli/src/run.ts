@@ -1,13 +1,15 @@
 // The `pasv` command, once for every runtime: flags (and the users file) become server options here
 // and nowhere else; a runtime supplies files, a server, signals and its output.
-import { formatRecord, logs, type LogEvent, type LogLevel, type LogRecord, type ServerOptions, type Vfs } from "@pasv/driver";
+import { formatRecord, logs, type LogEvent, type LogLevel, type LogRecord, type ServerHooks, type ServerOptions, type Vfs } from "@pasv/driver";
 import { S3Fs, s3Client } from "@pasv/s3";
+import { FaultInjector, formatPlan, multilineStyleFor, parsePlan, planFromTable, type FaultPlan, type FaultRecord } from "@pasv/testing";
+import { parse as parseToml } from "smol-toml";
 import { readConfig, splitConfigFlag, type ConfigUser } from "./config.js";
 import { hashPasswordCommand, type PasswordInput } from "./hash-password.js";
 import { LineAppender } from "./line-appender.js";
 import { startMetrics, type MetricsEndpoint, type MetricsSource } from "./metrics.js";
 import { checkTlsFiles } from "./tls-files.js";
-import { duplicateUser, parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser, type LoginLimits, type ParsedCli } from "./args.js";
+import { duplicateUser, isPlanFile, parseCli, parseUsersFile, USAGE, type CliOptions, type CliUser, type LoginLimits, type ParsedCli } from "./args.js";
 
 export const VERSION = "0.1.0";
 export type { PasswordInput } from "./hash-password.js";
@@ -55,7 +57,8 @@ export interface CommandHost {
   readBytes(path: string): Uint8Array;
   /** Standard input, for `pasv hash-password`. */
   readonly stdin: PasswordInput;
-  createServer(options: CommandOptions): CommandServer;
+  /** `hooks` wrap the platform and the sessions (only with --faults). */
+  createServer(options: CommandOptions, hooks?: ServerHooks): CommandServer;
   onSignal(signal: "SIGINT" | "SIGTERM" | "SIGHUP", run: () => void): void;
   /** Appends `text` to `file` (created if missing), opening it for this write only. */
   appendText(file: string, text: string): Promise<void>;
@@ -80,6 +83,8 @@ export interface Settings {
   readonly dir: string;
   readonly users: readonly CliUser[];
   readonly tls: CommandOptions["tls"];
+  /** --faults: the plan and how it was given (for the replay line), or null. */
+  readonly faults: { readonly plan: FaultPlan; readonly given: string } | null;
   /** What the TLS files' check warns of (an expired certificate): said at start-up and at a reload. */
   readonly warnings: readonly string[];
 }
@@ -176,7 +181,34 @@ export function loadSettings(host: CommandHost): Loaded {
     warnings = checked.warnings;
     tls = { cert, key, required: o.tls.required, minVersion: o.tls.minVersion === "1.3" ? "TLSv1.3" : "TLSv1.2", ciphers: o.tls.ciphers, reuseCheck: o.tls.reuseCheck };
   }
-  return { kind: "run", settings: { cli: o, dir, users, tls, warnings } };
+  let faults: Settings["faults"] = null;
+  if (o.faults !== null) {
+    let text: string | null = null;
+    if (isPlanFile(o.faults)) {
+      try {
+        text = host.readText(o.faults);
+      } catch (e) {
+        return error(`--faults: cannot read the fault plan ${o.faults}: ${reason(e)}`);
+      }
+    }
+    try {
+      faults = { plan: text === null ? parsePlan(o.faults) : planFile(o.faults, text), given: o.faults };
+    } catch (e) {
+      return error(`--faults: ${reason(e)}`);
+    }
+  }
+  return { kind: "run", settings: { cli: o, dir, users, tls, warnings, faults } };
+}
+
+/** A .json or .toml plan file's plan; throws one line naming the file. */
+function planFile(file: string, text: string): FaultPlan {
+  let table: unknown;
+  try {
+    table = file.toLowerCase().endsWith(".json") ? JSON.parse(text) : parseToml(text);
+  } catch (e) {
+    throw new Error(`${file}: ${reason(e).split("\n")[0] ?? ""}`, { cause: e });
+  }
+  return planFromTable(table, file);
 }
 
 export async function runCommand(host: CommandHost): Promise<void> {
@@ -233,13 +265,18 @@ export async function runCommand(host: CommandHost): Promise<void> {
   };
   const toXferlog = xferlog === null ? null : (line: string): void => xferlog.push(line);
   // The same sinks for every generation of settings, so a reload sees them unchanged.
+  // multiline=… in a fault plan is a core setting: the form is the core's decision, made once.
+  const seed = o.seed ?? Math.floor(Math.random() * 0x100000000);
+  const multiline = first.faults === null ? null : multilineStyleFor(first.faults.plan, seed);
   const optionsFor = (settings: Settings): CommandOptions => {
     const options = serverOptions(settings.cli, settings.dir, settings.users, settings.tls, sink, level, vfs);
-    return toXferlog === null ? options : { ...options, xferlog: toXferlog };
+    const styled = multiline === null ? options : { ...options, multilineStyle: multiline };
+    return toXferlog === null ? styled : { ...styled, xferlog: toXferlog };
   };
+  const faults = first.faults === null ? null : faultLayer(first.faults, seed, dir, (record) => log("warn", record));
   let server: CommandServer;
   try {
-    server = host.createServer(optionsFor(first));
+    server = host.createServer(optionsFor(first), ...(faults === null ? [] : [faults.hooks]));
   } catch (error) {
     return fail(reason(error));
   }
@@ -293,6 +330,7 @@ export async function runCommand(host: CommandHost): Promise<void> {
         // The health check answered 503 during the drain; now nothing is left to report.
         await metrics?.close();
         if (xferlog !== null) await Promise.race([xferlog.idle(), new Promise((r) => setTimeout(r, XFERLOG_FLUSH_MS))]);
+        if (faults !== null) log("info", { event: "message", message: faults.summary() });
         log("info", { event: "server.exit", code });
         await host.flush();
         host.exit(code);
@@ -357,6 +395,38 @@ function reloadable(first: Settings, next: Loaded): Settings | string {
 }
 
 /** The settings that changed but only a restart applies (the server goes on as it started). */
+/** --faults: the hooks that install the fault layer, each fault as a log record, and the summary
+ * written at exit; both name the command line that replays the run. */
+function faultLayer(faults: NonNullable<Settings["faults"]>, seed: number, dir: string, log: (event: LogEvent) => void): { hooks: ServerHooks; summary(): string } {
+  const given = faults.given.includes(",") || faults.given.includes(" ") ? formatPlan(faults.plan) : faults.given;
+  const replay = `pasv --faults ${given === "" ? formatPlan(faults.plan) : given} --seed ${seed} ${dir}`;
+  let injector: FaultInjector | null = null;
+  const onFault = (record: FaultRecord): void => log({ event: "fault", ...record, replay });
+  const active = (): FaultInjector => {
+    if (injector === null) throw new Error("the fault layer is not installed");
+    return injector;
+  };
+  return {
+    hooks: {
+      // The injector runs on the platform's clock, so it is made with the platform.
+      platform: (platform) => {
+        injector = new FaultInjector({ plan: faults.plan, seed, clock: platform.clock, onFault });
+        return injector.wrapPlatform(platform);
+      },
+      instrument: {
+        wrapSession: (id, control, platform) => active().wrapSession(id, control, platform),
+        opened: (id, handle) => active().opened(id, handle.session),
+      },
+    },
+    summary: () => {
+      const counts = new Map<string, number>();
+      for (const r of injector?.log ?? []) counts.set(r.fault, (counts.get(r.fault) ?? 0) + 1);
+      const list = [...counts].map(([name, n]) => `${name} ${n}`).join(", ");
+      return `faults: ${injector?.injected ?? 0} injected${list === "" ? "" : ` (${list})`}; replay: ${replay}`;
+    },
+  };
+}
+
 function restartOnly(start: Settings, next: Settings): string[] {
   const a = start.cli;
   const b = next.cli;
@@ -372,6 +442,7 @@ function restartOnly(start: Settings, next: Settings): string[] {
     same(a.s3, b.s3) ? null : "--s3-*",
     a.logFormat === b.logFormat ? null : "--log-format",
     a.logLevel === b.logLevel ? null : "--log-level",
+    a.faults === b.faults && a.seed === b.seed ? null : "--faults/--seed",
   ].filter((x) => x !== null);
 }
 

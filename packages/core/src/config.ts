@@ -21,6 +21,7 @@ export const defaultTimeouts: CoreTimeouts = {
 
 export const defaultConfig: CoreConfig = {
   greeting: ["pasv FTP server ready."],
+  multilineStyle: "plain",
   limits: defaultLimits,
   timeouts: defaultTimeouts,
   anonymous: true,

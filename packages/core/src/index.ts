@@ -17,6 +17,7 @@ export {
   type Account,
   type Action,
   type CoreConfig,
+  type MultilineStyle,
   type CoreLimits,
   type CoreTimeouts,
   type Endpoint,

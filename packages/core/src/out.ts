@@ -1,7 +1,7 @@
 // Collects one step's actions. Consecutive replies are merged into one write so a pipelined burst
 // costs the adapter one syscall, not one per command.
 import { encodeReply } from "./reply.js";
-import type { Action } from "./types.js";
+import type { Action, MultilineStyle } from "./types.js";
 
 const constantReplies = new Map<number, Map<string, Uint8Array>>();
 let cached = 0;
@@ -9,8 +9,8 @@ let cached = 0;
 const CONSTANT_CACHE_LIMIT = 512;
 
 /** Encoded bytes of a reply; texts without variable parts are encoded once and reused (never mutated). */
-function encoded(code: number, text: string | readonly string[], constant: boolean): Uint8Array {
-  if (!constant || typeof text !== "string") return encodeReply(code, text);
+function encoded(code: number, text: string | readonly string[], constant: boolean, style: MultilineStyle): Uint8Array {
+  if (!constant || typeof text !== "string") return encodeReply(code, text, style);
   let byText = constantReplies.get(code);
   if (byText === undefined) {
     byText = new Map();
@@ -28,6 +28,8 @@ function encoded(code: number, text: string | readonly string[], constant: boole
 }
 
 export class Out {
+  constructor(private readonly style: MultilineStyle = "plain") {}
+
   readonly actions: Action[] = [];
   private pending: Uint8Array[] = [];
   private pendingLength = 0;
@@ -40,13 +42,13 @@ export class Out {
   /** A reply whose text is fixed (cached encoding). */
   reply(code: number, text: string): void {
     this.noteReply(code, text);
-    this.write(encoded(code, text, true));
+    this.write(encoded(code, text, true, this.style));
   }
 
   /** A reply whose text varies (paths, numbers) or spans several lines. */
   replyText(code: number, text: string | readonly string[]): void {
     this.noteReply(code, typeof text === "string" ? text : (text[0] ?? ""));
-    this.write(encoded(code, text, false));
+    this.write(encoded(code, text, false, this.style));
   }
 
   private noteReply(code: number, text: string): void {

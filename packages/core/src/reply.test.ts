@@ -30,6 +30,19 @@ describe("encodeReply", () => {
     expect(td.decode(encodeReply(211, ["Features:", " UTF8", "123 looks final", "End"]))).toBe("211-Features:\r\n UTF8\r\n 123 looks final\r\n211 End\r\n");
   });
 
+  it("writes the middle lines in each legal RFC 959 form, and a strict reader gets the reply whole", () => {
+    const lines = ["Features:", "UTF8", "211 looks final", "End"];
+    expect(td.decode(encodeReply(211, lines, "dashed"))).toBe("211-Features:\r\n211-UTF8\r\n211-211 looks final\r\n211 End\r\n");
+    expect(td.decode(encodeReply(211, lines, "indented"))).toBe("211-Features:\r\n UTF8\r\n 211 looks final\r\n211 End\r\n");
+    expect(td.decode(encodeReply(211, lines, "plain"))).toBe("211-Features:\r\nUTF8\r\n 211 looks final\r\n211 End\r\n");
+    for (const style of ["plain", "dashed", "indented"] as const) {
+      const got = read([encodeReply(211, lines, style), encodeReply(200, "OK", style)]);
+      expect(got.error).toBeNull();
+      expect(got.replies.map((r) => r.code)).toEqual([211, 200]);
+      expect(got.replies[0]?.lines.length).toBe(4);
+    }
+  });
+
   it("never lets CR or LF in a text split the reply", () => {
     expect(td.decode(encodeReply(550, "bad\r\n200 fake"))).toBe("550 bad  200 fake\r\n");
     expect(td.decode(encodeReply(213, ["a\nb", "c\rd", "e"]))).toBe("213-a b\r\nc d\r\n213 e\r\n");

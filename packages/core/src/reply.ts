@@ -1,4 +1,5 @@
 // Reply encoding (SPEC §1.5) and a strict reply reader for clients, tests and the simulator.
+import type { MultilineStyle } from "./types.js";
 import { decodeUtf8Lossy, encodeUtf8 } from "./utf8.js";
 
 /** No text can split a reply or forge another: CR and LF become spaces. */
@@ -7,11 +8,11 @@ function clean(text: string): string {
 }
 
 /**
- * `ddd text` for one line; `ddd-first` … `ddd last` for several, with any middle line that begins
- * with three digits indented so it cannot pass for the end. Replies are UTF-8, which never contains
- * the byte 0xFF, so no Telnet IAC doubling is ever needed.
+ * `ddd text` for one line; `ddd-first` … `ddd last` for several, with the middle lines in `style`
+ * ("plain": any that begins with three digits indented so it cannot pass for the end). Replies are
+ * UTF-8, which never contains the byte 0xFF, so no Telnet IAC doubling is ever needed.
  */
-export function encodeReply(code: number, text: string | readonly string[]): Uint8Array {
+export function encodeReply(code: number, text: string | readonly string[], style: MultilineStyle = "plain"): Uint8Array {
   if (typeof text === "string") {
     const fast = encodeAsciiLine(code, text);
     if (fast !== null) return fast;
@@ -23,7 +24,7 @@ export function encodeReply(code: number, text: string | readonly string[]): Uin
   let out = `${code}-${clean(text[0] ?? "")}\r\n`;
   for (let i = 1; i < text.length - 1; i++) {
     const line = clean(text[i] ?? "");
-    out += /^\d{3}/.test(line) ? ` ${line}\r\n` : `${line}\r\n`;
+    out += style === "dashed" ? `${code}-${line}\r\n` : style === "indented" || /^\d{3}/.test(line) ? ` ${line}\r\n` : `${line}\r\n`;
   }
   out += `${code} ${clean(text[text.length - 1] ?? "")}\r\n`;
   return encodeUtf8(out);

@@ -14,7 +14,7 @@ import { assertNever } from "./assert.js";
 export function step(state: SessionState, event: SessionEvent): StepResult<SessionState> {
   if (state.phase === "closed") return { state, actions: [] };
   const s = copyState(state);
-  const out = new Out();
+  const out = new Out(state.config.multilineStyle);
   const mark = out.replies;
   handle(s, event, out);
   settleCommand(s, mark, out);

@@ -61,7 +61,16 @@ export interface CoreTimeouts {
   readonly failedLoginDelay: Millis;
 }
 
+/**
+ * How the middle lines of a multi-line reply are written; each is a legal RFC 959 §4.2 form, and a
+ * client must read them all: "plain" lines as they are (one that starts with three digits is
+ * indented), "dashed" each as `ddd-text`, "indented" each after a space.
+ */
+export type MultilineStyle = "plain" | "dashed" | "indented";
+
 export interface CoreConfig {
+  /** Middle lines of multi-line replies (default "plain"). */
+  readonly multilineStyle: MultilineStyle;
   /** Lines of the 220 greeting (ASCII; never names the software version by default). */
   readonly greeting: readonly string[];
   readonly limits: CoreLimits;

@@ -1,4 +1,4 @@
-export { FtpServer, CLOSE_GRACE_MS, LISTEN_BACKLOG, type Instrumentation, type Reloaded, type ServerEvents, type ServerOptions } from "./server.js";
+export { FtpServer, CLOSE_GRACE_MS, LISTEN_BACKLOG, hookedPlatform, type Instrumentation, type ServerHooks, type Reloaded, type ServerEvents, type ServerOptions } from "./server.js";
 export { typicalHash, userRights, type UserSpec } from "./accounts.js";
 export { resolveHome, subtreeVfs } from "./home.js";
 export { ARGON2ID_DEFAULTS, HASH_TIME_SLICE_MS, HashLimiter, PASSWORD_HASH_FORMATS, constantTimeBytesEqual, hashPassword, parsePasswordHash, verifyPassword, type PasswordHash, type PasswordHashKind } from "./passwords.js";
@@ -24,4 +24,5 @@ export { nodeFsDescriptors, O_PATH, type NodeFsLike } from "./descriptors.js";
 export { ctime, xferlogLine } from "./xferlog.js";
 export { formatJson, formatRecord, formatText, LOG_LEVELS, logs, type LogEvent, type LogFormat, type LogLevel, type LogRecord, type SessionFields, type TransferOutcome } from "./log-record.js";
 export { fileStat, fromNodeStats, type HostStat, type NodeStatsLike } from "./host-stat.js";
+export { fnv1a, Prng } from "./prng.js";
 export { checkProxyFrom, PROXY_HEADER_MS, ProxiedSocket, ProxyGate, proxyAwareTls, type ProxyProtocolOptions, type ProxyRefusal, type ProxyRefused } from "./proxy-gate.js";

@@ -66,7 +66,11 @@ export type LogEvent =
   /** A reload (SIGHUP): `ok` with whom new sessions admit, what changed and what only a restart
    * applies; or not ok with why (the previous settings stay). */
   | { readonly event: "reload"; readonly ok: boolean; readonly message: string | null; readonly access: string | null; readonly changed: readonly string[]; readonly needRestart: readonly string[] }
-  | ({ readonly event: "message"; readonly message: string } & Partial<SessionFields>);
+  | ({ readonly event: "message"; readonly message: string } & Partial<SessionFields>)
+  /** A fault @pasv/testing injected on purpose (`pasv --faults`): its number in the run, its name,
+   * the session it hit (null for a file-system fault outside any known session), what it did, and
+   * the command line that replays the run. */
+  | { readonly event: "fault"; readonly seq: number; readonly fault: string; readonly session: number | null; readonly detail: string; readonly replay: string };
 
 export type LogRecord = { readonly time: Millis; readonly level: LogLevel } & LogEvent;
 

@@ -1,7 +1,7 @@
 // The FTP server, once for every runtime (quinn's Endpoint): core config, session caps and refusal,
 // the login rule, the file-system cache, events, log lines and shutdown. A runtime hands it a
 // Platform (sockets, timers, TLS, files); the simulator hands it a simulated one.
-import { assertNever, makeConfig, normalizeIp, type Action, type CloseReason, type CoreConfig, type CoreLimits, type CoreTimeouts, type Endpoint, type Millis, type SessionEvent, type SessionNotice, type SessionState } from "@pasv/core";
+import { assertNever, makeConfig, normalizeIp, type Action, type CloseReason, type CoreConfig, type CoreLimits, type CoreTimeouts, type Endpoint, type Millis, type MultilineStyle, type SessionEvent, type SessionNotice, type SessionState } from "@pasv/core";
 import { accountsAuth, type UserSpec } from "./accounts.js";
 import type { AuthProvider } from "./auth.js";
 import { atomicUploads } from "./atomic-uploads.js";
@@ -89,6 +89,10 @@ export interface ServerOptions {
   readonly anonymousMaxRateDown?: number;
   readonly anonymousMaxRateUp?: number;
   readonly core?: { readonly limits?: Partial<CoreLimits>; readonly timeouts?: Partial<CoreTimeouts> };
+  /** How the middle lines of multi-line replies (FEAT, STAT, HELP, the greeting) are written: every
+   * form is legal and clients must read each (default "plain"; `pasv --faults multiline=…` picks
+   * another to test them). */
+  readonly multilineStyle?: MultilineStyle;
   /** One record per session open and close, login, transfer, file command, refusal, ban, drain
    * and reload (see log-record.ts), at `logLevel` and above. */
   readonly log?: (record: LogRecord) => void;
@@ -115,6 +119,23 @@ export interface Instrumentation {
   readonly reducer?: Reducer;
   readonly stepped?: (session: number, event: SessionEvent, state: SessionState, actions: readonly Action[]) => void;
   readonly opened?: (session: number, handle: { readonly session: Session; readonly io: PlatformSessionIo }) => void;
+  /** Each accepted control connection, before its session is made: returns the socket the session
+   * reads and writes and the platform its data connections and timers use (the fault layer of
+   * @pasv/testing wraps both). Without it the session gets the socket and platform as they are. */
+  readonly wrapSession?: (session: number, control: ByteSocket, platform: Platform) => { readonly control: ByteSocket; readonly platform: Platform };
+}
+
+/** What an embedder may put between a server and its runtime (the fault layer of @pasv/testing
+ * uses both); a host's createServer passes them on. Without them nothing is wrapped. */
+export interface ServerHooks {
+  /** The platform the server runs on, wrapped (its local file systems, say). */
+  readonly platform?: (platform: Platform) => Platform;
+  readonly instrument?: Instrumentation;
+}
+
+/** `platform` wrapped as `hooks` say. */
+export function hookedPlatform(platform: Platform, hooks: ServerHooks): Platform {
+  return hooks.platform === undefined ? platform : hooks.platform(platform);
 }
 
 /** Control connections waiting in the kernel: FTP's server speaks first, so a dropped SYN is a client hung forever. */
@@ -329,6 +350,7 @@ export class FtpServer extends Emitter<ServerEvents> {
       tls: options.tls !== undefined,
       requireTlsForLogin: options.tls?.required === true,
       requireTlsForData: options.tls?.required === true,
+      ...(options.multilineStyle === undefined ? {} : { multilineStyle: options.multilineStyle }),
       requireTlsReuse: options.tls?.reuseCheck !== false && tls?.scope !== undefined,
       limits: { ...(options.maxLoginFailures === undefined ? {} : { maxFailedLogins: options.maxLoginFailures }), ...options.core?.limits },
       timeouts: {
@@ -548,7 +570,8 @@ export class FtpServer extends Emitter<ServerEvents> {
     const passive = { range: settings.ports, claim: () => this.passive.claim(remote.address) };
     const handshake = settings.options.tlsHandshakeTimeoutMs;
     const record: SessionRecord = { opened: this.platform.clock.now(), user: null, bytesIn: 0, bytesOut: 0, closed: "client-closed", fields: () => ({ session: id, client: remote.address, clientPort: remote.port, tls: session.tlsActive, user: record.user }) };
-    const io = new PlatformSessionIo(settings.platform, socket, passive, () => {
+    const wrapped = this.instrument.wrapSession?.(id, socket, settings.platform);
+    const io = new PlatformSessionIo(wrapped?.platform ?? settings.platform, wrapped?.control ?? socket, passive, () => {
       if (admission.admitted) {
         admission.release();
         this.log("info", { event: "session.close", ...record.fields(), reason: record.closed, durationMs: Math.max(0, this.platform.clock.now() - record.opened), bytesIn: record.bytesIn, bytesOut: record.bytesOut });

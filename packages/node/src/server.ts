@@ -1,5 +1,5 @@
 // The embedding API on Node: the driver's server on node:net, node:tls and the local disk.
-import { FtpServer, type ServerOptions as DriverOptions, type TlsCredentials } from "@pasv/driver";
+import { FtpServer, hookedPlatform, type ServerHooks, type ServerOptions as DriverOptions, type TlsCredentials } from "@pasv/driver";
 import { nodePlatform, type NodeTls } from "./node-platform.js";
 import { secureContext, type TlsMaterial } from "./tls-context.js";
 
@@ -18,16 +18,17 @@ export interface ServerOptions extends Omit<DriverOptions, "tls"> {
   };
 }
 
-export function createServer(options: ServerOptions = {}): FtpServer {
+/** `hooks` wrap the platform and the sessions (the fault layer of @pasv/testing); none by default. */
+export function createServer(options: ServerOptions = {}, hooks: ServerHooks = {}): FtpServer {
   const { tls: material, ...rest } = options;
-  if (material === undefined) return new FtpServer(nodePlatform(null), rest);
+  if (material === undefined) return new FtpServer(hookedPlatform(nodePlatform(null), hooks), rest, hooks.instrument);
   // The policy (versions, ciphers) is the start-up's; a reload brings a new key and certificate.
   const contextsFor = (credentials: TlsCredentials): NodeTls => {
     const m: TlsMaterial = { ...material, key: credentials.key, cert: credentials.cert };
     return { context: secureContext(m), scoped: () => secureContext(m, true) };
   };
-  return new FtpServer(nodePlatform({ contexts: contextsFor(material), contextsFor }), {
+  return new FtpServer(hookedPlatform(nodePlatform({ contexts: contextsFor(material), contextsFor }), hooks), {
     ...rest,
     tls: { key: material.key, cert: material.cert, required: material.required === true, ...(material.reuseCheck === undefined ? {} : { reuseCheck: material.reuseCheck }) },
-  });
+  }, hooks.instrument);
 }
