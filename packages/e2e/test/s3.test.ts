@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startS3rver, useS3rverCredentials, type S3rverInstance } from "../../s3/src/s3rver.test-helper.js";
 import { FtpControl, openData } from "./ftp-control.js";
 import { statusBytes } from "./proc-memory.js";
-import { haveTool, startServer, tempDir, type RunningServer } from "./server.js";
+import { haveTool, logRecords, startServer, tempDir, type RunningServer } from "./server.js";
 
 const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 const BUCKET = "pasv-e2e";
@@ -83,8 +83,7 @@ function curl(...args: string[]): Buffer {
 
 describe("pasv --s3-bucket", () => {
   it("says what it serves", () => {
-    expect(server.output()).toContain(`"event":"server.start","address":"127.0.0.1","port":${String(server.port)},"url":"ftp://127.0.0.1:${String(server.port)}"`);
-    expect(server.output()).toContain(`"root":"s3://${BUCKET}/${PREFIX}"`);
+    expect(logRecords(server).find((r) => r.event === "server.start")).toMatchObject({ address: "127.0.0.1", port: server.port, url: `ftp://127.0.0.1:${String(server.port)}`, root: `s3://${BUCKET}/${PREFIX}` });
   });
 
   describe.runIf(haveTool("curl", () => has("curl")))("curl", () => {
