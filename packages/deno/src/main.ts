@@ -9,6 +9,12 @@ const queue: string[] = [];
 let dropped = 0;
 let pumping: Promise<void> | null = null;
 
+/** How long a log line may wait for others to share its write: one write per burst, not per line
+ * (an async write per record cost 8% of the CPU of a 4 KiB download, measured with `pnpm bench
+ * small --logging`). */
+const LOG_BATCH_MS = 20;
+let batching: ReturnType<typeof setTimeout> | null = null;
+
 /** console.log is synchronous in Deno: a stdout pipe nobody reads would stall every session. */
 function out(line: string): void {
   if (queue.length >= MAX_QUEUED_LOG_LINES) {
@@ -16,7 +22,18 @@ function out(line: string): void {
     return;
   }
   queue.push(line);
-  pumping ??= pump().finally(() => (pumping = null));
+  if (pumping === null && batching === null) batching = setTimeout(startPump, LOG_BATCH_MS);
+}
+
+function startPump(): Promise<void> {
+  if (batching !== null) clearTimeout(batching);
+  batching = null;
+  pumping ??= pump().finally(() => {
+    pumping = null;
+    // Lines that came while the last write was under way wait for the next batch.
+    if (queue.length > 0 && batching === null) batching = setTimeout(startPump, LOG_BATCH_MS);
+  });
+  return pumping;
 }
 
 async function pump(): Promise<void> {
@@ -64,5 +81,8 @@ await runCommand({
   createServer,
   onSignal: (signal, run) => Deno.addSignalListener(signal, run),
   appendText: (file, text) => Deno.writeTextFile(file, text, { append: true }),
-  flush: () => pumping ?? Promise.resolve(),
+  // Everything queued goes out now, the batch's wait included.
+  flush: async () => {
+    while (queue.length > 0 || pumping !== null) await startPump();
+  },
 });

@@ -85,7 +85,10 @@ try {
   servers.push(startVsftpd(work, served, base));
   if (logging) {
     servers.push(startPasv("node", served, base + 1, { flags: QUIET, label: "node, no log" }), startPasv("node", served, base + 5, { flags: OBSERVED, label: "node, json+metrics" }));
+    // Each half alone, to tell which one costs what.
+    servers.push(startPasv("node", served, base + 7, { flags: ["--log-format", "json"], label: "node, json" }), startPasv("node", served, base + 8, { flags: [...QUIET, "--metrics", "127.0.0.1:0"], label: "node, metrics" }));
     servers.push(startPasv("deno", served, base + 2, { flags: QUIET, label: "deno, no log" }), startPasv("deno", served, base + 6, { flags: OBSERVED, label: "deno, json+metrics" }));
+    servers.push(startPasv("deno", served, base + 9, { flags: ["--log-format", "json"], label: "deno, json" }), startPasv("deno", served, base + 10, { flags: [...QUIET, "--metrics", "127.0.0.1:0"], label: "deno, metrics" }));
   } else {
     servers.push(startPasv("node", served, base + 1), startPasv("deno", served, base + 2));
   }
