@@ -7,14 +7,14 @@
 // (packages/deno/README.md), so it is not a line of its own here. Figures are printed as ratios to
 // vsftpd; nothing is asserted.
 // Run: npm run bench -- ftps [--size-mib N] [--rounds N] [--small N]
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import net from "node:net";
 import tls, { type TLSSocket } from "node:tls";
 import { feedReplies, initialReplyReader, parse229, type ParsedReply } from "@pasv/core";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ensurePeers, makeFile, ROOT, serverTicks, startPasv, startVsftpd, waitForPort, type Server } from "./servers.js";
+import { ensurePeers, makeFile, measureCurl, ROOT, serverTicks, startPasv, startVsftpd, waitForPort, type Server } from "./servers.js";
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
@@ -23,28 +23,6 @@ const arg = (name: string, fallback: number): number => {
 const sizeMiB = arg("--size-mib", 1024);
 const rounds = arg("--rounds", 3);
 const smallCount = arg("--small", 300);
-
-/** Runs curl while sampling the server's CPU; returns wall seconds and server CPU seconds. */
-async function measured(args: string[], server: Server): Promise<{ seconds: number; cpu: number }> {
-  const pid = server.proc.pid!;
-  const first = serverTicks(pid, server.comm);
-  const last = new Map(first);
-  const sample = (): void => {
-    for (const [p, t] of serverTicks(pid, server.comm)) last.set(p, Math.max(t, last.get(p) ?? 0));
-  };
-  const start = process.hrtime.bigint();
-  const child = spawn("curl", ["-sS", "--ssl-reqd", "-k", "--max-time", "600", ...args], { stdio: ["ignore", "ignore", "inherit"] });
-  const poll = setInterval(sample, 20);
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  clearInterval(poll);
-  await new Promise((r) => setTimeout(r, 100));
-  sample();
-  if (code !== 0) throw new Error(`${server.name}: curl ${args.join(" ")} failed (${String(code)})`);
-  let ticks = 0;
-  for (const [p, t] of last) ticks += t - (first.get(p) ?? 0);
-  return { seconds, cpu: ticks / 100 };
-}
 
 /** A protected FTP session: AUTH TLS, then every data connection resumes the control session. */
 class TlsSession {
@@ -175,10 +153,10 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const s of servers) {
       const res = results.get(s.name)!;
-      const retr = await measured(["-o", "/dev/null", `ftp://${s.user}127.0.0.1:${s.port}/data.bin`], s);
+      const retr = await measureCurl(["--ssl-reqd", "-k", "-o", "/dev/null", `ftp://${s.user}127.0.0.1:${s.port}/data.bin`], s);
       res.retr.push(retr.seconds);
       res.cpuRetr.push(retr.cpu / gib);
-      const stor = await measured(["-T", source, `ftp://${s.user}127.0.0.1:${s.port}/${UPLOAD}`], s);
+      const stor = await measureCurl(["--ssl-reqd", "-k", "-T", source, `ftp://${s.user}127.0.0.1:${s.port}/${UPLOAD}`], s);
       res.stor.push(stor.seconds);
       res.cpuStor.push(stor.cpu / gib);
       rmSync(path.join(served, UPLOAD), { force: true });

@@ -2,11 +2,11 @@
 // large file over loopback, and server CPU seconds per GiB. Figures are printed as ratios to vsftpd;
 // nothing is asserted (machines are noisy).
 // Run: pnpm bench server [--size-mib N] [--rounds N]
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ensurePeers, makeFile, ROOT, serverTicks, startPasv, startPyftpdlib, startVsftpd, waitForPort, type Server } from "./servers.js";
+import { ensurePeers, makeFile, measureCurl, ROOT, startPasv, startPyftpdlib, startVsftpd, waitForPort, type Server } from "./servers.js";
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
@@ -14,27 +14,6 @@ const arg = (name: string, fallback: number): number => {
 };
 const sizeMiB = arg("--size-mib", 1024);
 const rounds = arg("--rounds", 3);
-
-/** Runs curl while sampling the server's CPU; returns wall seconds and server CPU seconds. */
-async function measured(args: string[], pid: number, comm: string | null): Promise<{ seconds: number; cpu: number }> {
-  const first = serverTicks(pid, comm);
-  const last = new Map(first);
-  const sample = (): void => {
-    for (const [p, t] of serverTicks(pid, comm)) last.set(p, Math.max(t, last.get(p) ?? 0));
-  };
-  const start = process.hrtime.bigint();
-  const child = spawn("curl", ["-sS", "--max-time", "600", ...args], { stdio: ["ignore", "ignore", "inherit"] });
-  const poll = setInterval(sample, 20);
-  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  clearInterval(poll);
-  await new Promise((r) => setTimeout(r, 100));
-  sample();
-  if (code !== 0) throw new Error(`curl ${args.join(" ")} failed`);
-  let ticks = 0;
-  for (const [p, t] of last) ticks += t - (first.get(p) ?? 0);
-  return { seconds, cpu: ticks / 100 };
-}
 
 const work = mkdtempSync(path.join(tmpdir(), "pasv-bench-"));
 const cacheDir = path.join(ROOT, ".cache", "bench");
@@ -63,11 +42,10 @@ try {
   for (let r = 0; r < rounds; r++) {
     for (const s of servers) {
       const res = results.get(s.name)!;
-      const pid = s.proc.pid!;
-      const retr = await measured(["-o", "/dev/null", `ftp://${s.user}127.0.0.1:${s.port}/data.bin`], pid, s.comm);
+      const retr = await measureCurl(["-o", "/dev/null", `ftp://${s.user}127.0.0.1:${s.port}/data.bin`], s);
       res.retr.push(retr.seconds);
       res.cpuRetr.push(retr.cpu / gib);
-      const stor = await measured(["-T", source, `ftp://${s.user}127.0.0.1:${s.port}/${UPLOAD}`], pid, s.comm);
+      const stor = await measureCurl(["-T", source, `ftp://${s.user}127.0.0.1:${s.port}/${UPLOAD}`], s);
       res.stor.push(stor.seconds);
       res.cpuStor.push(stor.cpu / gib);
       rmSync(path.join(served, UPLOAD), { force: true });

@@ -126,3 +126,26 @@ export function startPyftpdlib(served: string, port: number): Server {
   const proc = spawn("/usr/bin/python3", ["-c", PYFTPDLIB_SERVER, served, String(port), String(lo), String(hi + 1)], { stdio: "ignore" });
   return { name: "pyftpdlib", proc, port, comm: null, user: "bench:bench@" };
 }
+
+/** Runs curl (quiet, 600 s at most, then `args`) while sampling `server`'s CPU over its whole process
+ * tree; returns wall seconds and server CPU seconds. */
+export async function measureCurl(args: readonly string[], server: Server): Promise<{ seconds: number; cpu: number }> {
+  const pid = server.proc.pid!;
+  const first = serverTicks(pid, server.comm);
+  const last = new Map(first);
+  const sample = (): void => {
+    for (const [p, t] of serverTicks(pid, server.comm)) last.set(p, Math.max(t, last.get(p) ?? 0));
+  };
+  const start = process.hrtime.bigint();
+  const child = spawn("curl", ["-sS", "--max-time", "600", ...args], { stdio: ["ignore", "ignore", "inherit"] });
+  const poll = setInterval(sample, 20);
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  clearInterval(poll);
+  await new Promise((r) => setTimeout(r, 100));
+  sample();
+  if (code !== 0) throw new Error(`${server.name}: curl ${args.join(" ")} failed (${String(code)})`);
+  let ticks = 0;
+  for (const [p, t] of last) ticks += t - (first.get(p) ?? 0);
+  return { seconds, cpu: ticks / 100 };
+}
