@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "basic-ftp";
 import { createTestServer, type FaultRecord, type TestServer, type TestServerOptions } from "@pasv/testing";
 import { MemoryFs } from "@pasv/node";
-import { haveTool, logRecords, startServer, tempDir, waitForRecord, type RunningServer } from "./server.js";
+import { eventually, haveTool, logRecords, startServer, tempDir, waitForRecord, type RunningServer } from "./server.js";
 
 const run = promisify(execFile);
 const FILE = randomBytes(300_000);
@@ -297,7 +297,7 @@ describe.runIf(haveCurl)("curl against pasv --faults", () => {
       const r = await curl(["-o", out, url(server, "file.bin")]);
       expect(r.code).toBe(0);
       expect(readFileSync(out).equals(FILE)).toBe(true);
-      expect(logRecords(server).filter((x) => x.event === "fault").length).toBeGreaterThan(3);
+      expect((await eventually(() => logRecords(server).filter((x) => x.event === "fault"), (f) => f.length > 3)).length).toBeGreaterThan(3);
     });
   });
 

@@ -11,7 +11,7 @@ import tls from "node:tls";
 import { parse227 } from "@pasv/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FtpControl, openData } from "./ftp-control.js";
-import { haveTool, startServer, tempDir, type RunningServer } from "./server.js";
+import { haveTool, startServer, tempDir, waitForLogLine, type RunningServer } from "./server.js";
 
 const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`]).status === 0;
 /** Which pasv runs: the Node command, or under PASV_E2E_SERVER=deno the Deno adapter (Deno.listenTls). */
@@ -158,7 +158,7 @@ describe("implicit FTPS refusals", () => {
     const { control } = await secureControl();
     expect((await control.greeting()).code).toBe(220);
     control.close();
-    expect(server.output()).toMatch(/"event":"message","client":"127\.0\.0\.1","clientPort":\d+,"message":"implicit TLS handshake (failed|timed out)/);
+    expect(await waitForLogLine(server, /"event":"message","client":"127\.0\.0\.1","clientPort":\d+,"message":"implicit TLS handshake (failed|timed out)/)).not.toBeNull();
     expect(server.output()).not.toMatch(/^\s+at /m);
   });
 
@@ -229,7 +229,7 @@ describe.skipIf(onDeno)("data-channel TLS session reuse (on by default)", () => 
     expect(stranger).toMatchObject({ mark: 150, final: 522 });
     const resumed = await retr(a.control, a.socket.getSession());
     expect(resumed).toEqual({ mark: 150, final: 226, bytes: payload.length });
-    expect(server.output()).toMatch(/data connection refused: its TLS session is not the control connection's/);
+    expect(await waitForLogLine(server, /data connection refused: its TLS session is not the control connection's/)).not.toBeNull();
     a.control.close();
     b.control.close();
   });

@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FtpControl } from "./ftp-control.js";
 import { haproxyConfig, haveHaproxy, startHaproxy, type RunningHaproxy, type ScaleOut } from "./haproxy.js";
-import { haveTool, logRecords, ROOT, startServer, tempDir, waitForRecord, type RunningServer, type StartOptions } from "./server.js";
+import { eventually, haveTool, logRecords, ROOT, startServer, tempDir, waitForRecord, type RunningServer, type StartOptions } from "./server.js";
 import { GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { s3Client } from "@pasv/s3";
 import { startS3rver, useS3rverCredentials, type S3rverInstance } from "../../s3/src/s3rver.test-helper.js";
@@ -112,8 +112,8 @@ describe.runIf(ready)("two pasv nodes behind HAProxy (PROXY protocol v2)", () =>
     const down2 = curl("--disable-epsv", url("shared.bin"));
     expect(down.equals(bytes)).toBe(true);
     expect(down2.equals(bytes)).toBe(true);
-    const uploadedOn = [0, 1].filter((i) => on(i, { event: "transfer", direction: "upload", path: "/shared.bin", outcome: "completed", client: CLIENT }));
-    const downloadedOn = [0, 1].filter((i) => on(i, { event: "transfer", direction: "download", path: "/shared.bin", outcome: "completed", client: CLIENT }));
+    const uploadedOn = await eventually(() => [0, 1].filter((i) => on(i, { event: "transfer", direction: "upload", path: "/shared.bin", outcome: "completed", client: CLIENT })), (found) => found.length > 0);
+    const downloadedOn = await eventually(() => [0, 1].filter((i) => on(i, { event: "transfer", direction: "download", path: "/shared.bin", outcome: "completed", client: CLIENT })), (found) => found.includes(1 - (uploadedOn[0] ?? 0)));
     expect(uploadedOn).toHaveLength(1);
     expect(downloadedOn).toContain(1 - (uploadedOn[0] ?? 0));
     for (const s of nodes) {
@@ -190,7 +190,7 @@ describe.runIf(ready)("two pasv nodes behind HAProxy (PROXY protocol v2)", () =>
     expect(stopped).toBe(0);
     const before = logRecords(nodes[1]!).filter((r) => r.event === "transfer" && r.client === CLIENT).length;
     for (let k = 0; k < 4; k++) expect(curl(url("hello.txt")).toString()).toBe("hello through the balancer");
-    const after = logRecords(nodes[1]!).filter((r) => r.event === "transfer" && r.client === CLIENT).length;
+    const after = await eventually(() => logRecords(nodes[1]!).filter((r) => r.event === "transfer" && r.client === CLIENT).length, (n) => n - before >= 4);
     expect(after - before).toBe(4);
   }, 60_000);
 

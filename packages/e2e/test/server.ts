@@ -161,6 +161,17 @@ export function logRecords(server: RunningServer): LogRecord[] {
   return records;
 }
 
+/** `read()` once `ok` holds of it, or as it is after `ms`: log records reach the output a little
+ * after the replies that led to them (Deno writes them in batches), so a test waits for them. */
+export async function eventually<T>(read: () => T, ok: (value: T) => boolean, ms = 5_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const value = read();
+    if (ok(value) || Date.now() >= until) return value;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** Waits until a JSON record has every field of `fields` (the record, or null after `ms`). */
 export async function waitForRecord(server: RunningServer, fields: Record<string, unknown>, ms = 5_000): Promise<LogRecord | null> {
   const until = Date.now() + ms;
