@@ -15,6 +15,11 @@
 import type { ByteSocket, TlsCredentials, TlsUpgrader } from "@pasv/driver";
 import { DenoSocket, endpointOf } from "./deno-platform.ts";
 
+/** PEM as the text Deno.listenTls takes, from text or bytes. */
+export function pemText(pem: string | Uint8Array): string {
+  return typeof pem === "string" ? pem : new TextDecoder().decode(pem);
+}
+
 export interface DenoTlsMaterial {
   /** PEM: the leaf first, then the chain (all of it is served). */
   readonly cert: string;
@@ -37,8 +42,7 @@ export class LoopbackTls implements TlsUpgrader {
   /** An upgrader with another key and certificate (a reload), its own private listener made now so
    * that unusable material fails here; this one keeps serving the sessions that hold it. */
   withCredentials(credentials: TlsCredentials): TlsUpgrader {
-    const text = (pem: string | Uint8Array): string => (typeof pem === "string" ? pem : new TextDecoder().decode(pem));
-    const next = new LoopbackTls({ cert: text(credentials.cert), key: text(credentials.key) });
+    const next = new LoopbackTls({ cert: pemText(credentials.cert), key: pemText(credentials.key) });
     next.port();
     return next;
   }

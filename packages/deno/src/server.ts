@@ -1,6 +1,7 @@
 // The embedding API on Deno: the driver's server on Deno's sockets, TLS and files.
 import { FtpServer, hookedPlatform, type ServerHooks, type ServerOptions as DriverOptions } from "@pasv/driver";
 import { denoPlatform } from "./deno-platform.ts";
+import { pemText } from "./deno-tls.ts";
 
 export interface ServerOptions extends Omit<DriverOptions, "tls"> {
   /**
@@ -26,7 +27,6 @@ export function createServer(options: ServerOptions = {}, hooks: ServerHooks = {
   if (tls === undefined) return new FtpServer(hookedPlatform(denoPlatform(), hooks), rest, hooks.instrument);
   if (tls.minVersion === "TLSv1.3") throw new Error("--tls-min-version 1.3 is not available on Deno (Deno.listenTls has no version option; it offers TLS 1.2 and 1.3)");
   if (tls.ciphers !== undefined && tls.ciphers !== null) throw new Error("--tls-ciphers is not available on Deno (Deno.listenTls has no cipher option; rustls offers only AEAD suites with ECDHE)");
-  const text = (pem: string | Uint8Array): string => (typeof pem === "string" ? pem : new TextDecoder().decode(pem));
   // The key and certificate go to the driver too: a reload compares them to tell a new certificate.
-  return new FtpServer(hookedPlatform(denoPlatform({ cert: text(tls.cert), key: text(tls.key) }), hooks), { ...rest, tls: { required: tls.required === true, key: tls.key, cert: tls.cert } }, hooks.instrument);
+  return new FtpServer(hookedPlatform(denoPlatform({ cert: pemText(tls.cert), key: pemText(tls.key) }), hooks), { ...rest, tls: { required: tls.required === true, key: tls.key, cert: tls.cert } }, hooks.instrument);
 }

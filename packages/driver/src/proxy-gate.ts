@@ -285,7 +285,7 @@ export class ProxiedSocket implements ByteSocket {
 export function proxyAwareTls(tls: TlsUpgrader): TlsUpgrader {
   return {
     withCredentials: (credentials) => proxyAwareTls(tls.withCredentials(credentials)),
-    ...(tls.scope === undefined ? {} : { scope: () => tls.scope?.() ?? {} }),
+    ...(tls.scope === undefined ? {} : { scope: tls.scope.bind(tls) }),
     upgrade: async (socket, prefix, tlsScope) => {
       if (!(socket instanceof ProxiedSocket)) return tls.upgrade(socket, prefix, tlsScope);
       const header = socket.proxyHeader;

@@ -7,14 +7,14 @@
 // (packages/deno/README.md), so it is not a line of its own here. Figures are printed as ratios to
 // vsftpd; nothing is asserted.
 // Run: npm run bench -- ftps [--size-mib N] [--rounds N] [--small N]
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import net from "node:net";
 import tls, { type TLSSocket } from "node:tls";
 import { feedReplies, initialReplyReader, parse229, type ParsedReply } from "@pasv/core";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ensurePeers, makeFile, measureCurl, ROOT, serverTicks, startPasv, startVsftpd, waitForPort, type Server } from "./servers.js";
+import { ensurePeers, makeFile, measureCurl, ROOT, servedTree, serverTicks, startPasv, startVsftpd, waitForPort, type Server } from "./servers.js";
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
@@ -129,12 +129,8 @@ const cert = path.join(work, "cert.pem");
 const key = path.join(work, "key.pem");
 execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost"], { stdio: "ignore" });
 
-const served = path.join(work, "srv");
-mkdirSync(path.join(served, "incoming"), { recursive: true });
-execFileSync("ln", [source, path.join(served, "data.bin")]);
+const served = servedTree(work, source);
 writeFileSync(path.join(served, "small.bin"), Buffer.alloc(4096, 0x61));
-spawnSync("chown", ["ftp", path.join(served, "incoming")]);
-spawnSync("chmod", ["777", path.join(served, "incoming")]);
 
 const UPLOAD = "incoming/up.bin";
 const servers: Server[] = [];

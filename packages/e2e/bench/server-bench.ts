@@ -2,11 +2,10 @@
 // large file over loopback, and server CPU seconds per GiB. Figures are printed as ratios to vsftpd;
 // nothing is asserted (machines are noisy).
 // Run: pnpm bench server [--size-mib N] [--rounds N]
-import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ensurePeers, makeFile, measureCurl, ROOT, startPasv, startPyftpdlib, startVsftpd, waitForPort, type Server } from "./servers.js";
+import { ensurePeers, makeFile, measureCurl, ROOT, servedTree, startPasv, startPyftpdlib, startVsftpd, waitForPort, type Server } from "./servers.js";
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
@@ -22,11 +21,7 @@ const source = path.join(cacheDir, `data-${sizeMiB}MiB.bin`);
 makeFile(source, sizeMiB * 1024 * 1024);
 
 // vsftpd refuses a writable anonymous root; uploads go to a sub-directory owned by "ftp".
-const served = path.join(work, "srv");
-mkdirSync(path.join(served, "incoming"), { recursive: true });
-execFileSync("ln", [source, path.join(served, "data.bin")]);
-spawnSync("chown", ["ftp", path.join(served, "incoming")]);
-spawnSync("chmod", ["777", path.join(served, "incoming")]);
+const served = servedTree(work, source);
 
 const UPLOAD = "incoming/up.bin";
 const servers: Server[] = [];

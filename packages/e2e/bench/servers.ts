@@ -149,3 +149,14 @@ export async function measureCurl(args: readonly string[], server: Server): Prom
   for (const [p, t] of last) ticks += t - (first.get(p) ?? 0);
   return { seconds, cpu: ticks / 100 };
 }
+
+/** The served tree of the transfer benches: `data.bin` (a hard link to `source`) and `incoming/`,
+ * owned by "ftp" (vsftpd refuses a writable anonymous root, so uploads go there). */
+export function servedTree(work: string, source: string): string {
+  const served = path.join(work, "srv");
+  mkdirSync(path.join(served, "incoming"), { recursive: true });
+  execFileSync("ln", [source, path.join(served, "data.bin")]);
+  spawnSync("chown", ["ftp", path.join(served, "incoming")]);
+  spawnSync("chmod", ["777", path.join(served, "incoming")]);
+  return served;
+}
