@@ -1035,6 +1035,14 @@ describe("FtpServer reload", () => {
     expect(await login(fresh, "bob", "pw2")).toMatch(/^230 /);
     await send(fresh, "PASV");
     expect(lastReply(fresh)).toMatch(/,195,81\)\.$/);
+    // A login in a session opened before the reload checks the accounts in force now.
+    await send(old, "REIN");
+    expect(lastReply(old)).toMatch(/^220 /);
+    expect(await login(old, "alice", "pw")).toMatch(/^331 /);
+    h.platform.clock.advance(5_000);
+    await settle(40);
+    expect(lastReply(old)).toMatch(/^530 /);
+    expect(await login(old, "bob", "pw2")).toMatch(/^230 /);
     // Nothing changed: nothing reported.
     expect(await h.server.reload({ ...base, users: [{ user: "bob", password: "pw2", home: "/homes/bob" }], passivePorts: { min: 50001, max: 50001 } })).toEqual({ changed: [], needRestart: [] });
   });

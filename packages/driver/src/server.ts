@@ -156,7 +156,8 @@ export interface Reloaded {
 const RESTART_ONLY = ["root", "vfs"] as const satisfies readonly (keyof ServerOptions)[];
 
 /** Everything a new session is made with. A reload builds another one and swaps it in whole, so a
- * session sees one generation, never a mix; running sessions keep the one they were made with. */
+ * session sees one generation, never a mix; running sessions keep the one they were made with,
+ * except for logins, which always check the current accounts. */
 interface Settings {
   readonly options: ServerOptions;
   readonly config: CoreConfig;
@@ -596,7 +597,9 @@ export class FtpServer extends Emitter<ServerEvents> {
       config: settings.config,
       open: { local: socket.local, remote: socket.remote, implicitTls, passiveAddress: this.passiveAddress(settings, remote), refuse: admission.admitted ? null : { reason: admission.reason } },
       io,
-      auth: settings.auth,
+      // Logins always check the accounts in force now: a reload that removes a user or changes a
+      // password shuts them out of running sessions too (REIN, or a login not yet finished).
+      auth: { authenticate: (request) => this.settings.auth.authenticate(request) },
       rates: settings.rates,
       ...(this.instrument.reducer === undefined ? {} : { reducer: this.instrument.reducer }),
       hooks: {
