@@ -117,6 +117,30 @@ describe("SIGHUP reloads the users file", () => {
   }, 60_000);
 });
 
+describe("SIGHUP removes a user", () => {
+  it("sessions opened before the reload cannot log in as that user any more, after REIN or with a login not finished", async () => {
+    const users = file("users-removed.txt", `${ALICE}\n${BOB}\n`);
+    const s = await serve(["--users", users, "--no-anonymous", "--login-fail-delay", "0"]);
+    const loggedIn = await FtpControl.connect(s.port);
+    await loggedIn.login("bob", "bob-pw");
+    const waiting = await FtpControl.connect(s.port);
+    expect((await waiting.greeting()).code).toBe(220);
+    writeFileSync(users, `${ALICE}\n`);
+    expect(await hup(s, true, 1)).toMatchObject({ changed: ["users"] });
+    expect((await waiting.cmd("USER bob")).code).toBe(331);
+    expect((await waiting.cmd("PASS bob-pw")).code).toBe(530);
+    // The session logged in before the reload keeps its login until it asks for another.
+    expect((await loggedIn.cmd("PWD")).code).toBe(257);
+    expect((await loggedIn.cmd("REIN")).code).toBe(220);
+    expect((await loggedIn.cmd("USER bob")).code).toBe(331);
+    expect((await loggedIn.cmd("PASS bob-pw")).code).toBe(530);
+    expect((await loggedIn.cmd("USER alice")).code).toBe(331);
+    expect((await loggedIn.cmd("PASS alice-pw")).code).toBe(230);
+    loggedIn.close();
+    waiting.close();
+  }, 60_000);
+});
+
 describe("SIGHUP with a broken file keeps the previous settings", () => {
   it("a broken config file, then a broken users file: one line each, the start-up's error, and the server serves as before", async () => {
     const users = file("users-b.txt", `${ALICE}\n`);
