@@ -146,7 +146,8 @@ Options:
       --keep-partial-uploads    a failed upload leaves what it received as NAME.partial
                                 (uploads replace a file only once complete either way)
       --pasv-ports A-B          passive port range (default 49152-65534)
-      --public-address ADDR     IPv4 address to advertise in PASV replies (NAT, containers)
+      --public-address ADDR     IPv4 address to advertise in PASV replies (NAT, containers; with
+                                --proxy-protocol the default is the address the client reached)
       --proxy-protocol          behind a load balancer: every connection to the control port and
                                 the passive ports starts with a PROXY header (v1 or v2, HAProxy's
                                 send-proxy-v2) and its client address is used everywhere (logs,

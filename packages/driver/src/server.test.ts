@@ -1305,6 +1305,23 @@ describe("FtpServer behind a load balancer (proxyProtocol)", () => {
     expect(lastReply(banned)).toMatch(/^421 /);
   });
 
+  it("227 names the address the client reached (the header's destination) unless publicAddress says otherwise; LOCAL falls back to the node's own", async () => {
+    const pasvAddress = async (h: Awaited<ReturnType<typeof start>>, first: string): Promise<string> => {
+      const c = h.connect(LB);
+      c.data(first);
+      await settle(40);
+      await send(c, "USER anonymous");
+      await send(c, "PASS x");
+      await send(c, "PASV");
+      return lastReply(c).replace(/^227 .*\((\d+),(\d+),(\d+),(\d+),.*$/s, "$1.$2.$3.$4");
+    };
+    expect(await pasvAddress(await start({ ...proxy, passivePorts: { min: 50000, max: 50000 } }), header(CLIENT))).toBe("10.0.0.1");
+    expect(await pasvAddress(await start({ ...proxy, passivePorts: { min: 50000, max: 50000 }, publicAddress: "203.0.113.10" }), header(CLIENT))).toBe("203.0.113.10");
+    // A health check's LOCAL header (v2) carries no addresses: the connection's own are used.
+    const local = String.fromCharCode(0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x20, 0x00, 0x00, 0x00);
+    expect(await pasvAddress(await start({ ...proxy, passivePorts: { min: 50000, max: 50000 } }), local)).toBe("127.0.0.1");
+  });
+
   it("a passive connection must come through the balancer with the control connection's client in its header", async () => {
     const h = await start({ ...proxy, passivePorts: { min: 50000, max: 50000 } });
     const c = h.connect(LB);

@@ -14,7 +14,7 @@ import { logs, type LogEvent, type LogLevel, type LogRecord, type SessionFields 
 import { xferlogLine } from "./xferlog.js";
 import type { ByteSocket, Listener, ListenRequest, LocalVfs, Platform, Timer, TlsScope, TlsUpgrader } from "./platform.js";
 import { PlatformSessionIo, TLS_HANDSHAKE_MS } from "./platform-io.js";
-import { proxyAwareTls, ProxyGate, type ProxyProtocolOptions, type ProxyRefused } from "./proxy-gate.js";
+import { proxyAwareTls, ProxiedSocket, ProxyGate, type ProxyProtocolOptions, type ProxyRefused } from "./proxy-gate.js";
 import { SessionCounter, type Admission } from "./policy.js";
 import { checkPassiveCap, checkPortRange, DEFAULT_PASSIVE_PORTS, defaultMaxPassivePerIp, PassiveCounter, type PortRange } from "./port-range.js";
 import { Session, type Reducer } from "./session.js";
@@ -534,10 +534,15 @@ export class FtpServer extends Emitter<ServerEvents> {
     sink({ time: this.platform.clock.now(), level, ...event });
   }
 
-  private passiveAddress(settings: Settings, remote: Endpoint): string | null {
+  /** The address `227` names: `publicAddress`; else, behind a balancer, the address the client
+   * reached (the PROXY header's destination, as ProFTPD's mod_proxy_protocol takes it), which is
+   * where the balancer forwards the passive range; else null (the core names the control
+   * connection's own address). */
+  private passiveAddress(settings: Settings, remote: Endpoint, socket: ByteSocket): string | null {
     const pub = settings.options.publicAddress;
-    if (pub === undefined) return null;
-    return typeof pub === "string" ? pub : pub(remote);
+    if (pub !== undefined) return typeof pub === "string" ? pub : pub(remote);
+    const header = socket instanceof ProxiedSocket ? socket.proxyHeader : null;
+    return header?.command === "proxy" ? header.destination.address : null;
   }
 
   /**
@@ -595,7 +600,7 @@ export class FtpServer extends Emitter<ServerEvents> {
     const stepped = this.instrument.stepped;
     const session = new Session({
       config: settings.config,
-      open: { local: socket.local, remote: socket.remote, implicitTls, passiveAddress: this.passiveAddress(settings, remote), refuse: admission.admitted ? null : { reason: admission.reason } },
+      open: { local: socket.local, remote: socket.remote, implicitTls, passiveAddress: this.passiveAddress(settings, remote, socket), refuse: admission.admitted ? null : { reason: admission.reason } },
       io,
       // Logins always check the accounts in force now: a reload that removes a user or changes a
       // password shuts them out of running sessions too (REIN, or a login not yet finished).

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse227 } from "@pasv/core";
 import { FtpControl } from "./ftp-control.js";
 import { haproxyConfig, haveHaproxy, startHaproxy, type RunningHaproxy, type ScaleOut } from "./haproxy.js";
 import { eventually, haveTool, logRecords, ROOT, startServer, tempDir, waitForRecord, type RunningServer, type StartOptions } from "./server.js";
@@ -26,12 +27,14 @@ let s3: S3rverInstance;
 let bucket: S3Client;
 const scratch = tempDir("pasv-scale-out-");
 
-/** How node `i` is started: the shared bucket, its own listen address and passive range, the
- * balancer's address in PASV replies, and PROXY protocol from the balancer only. */
+/** How node `i` is started: the shared bucket, its own listen address and passive range, and PROXY
+ * protocol from the balancer only. The first node names the balancer in PASV replies with
+ * `--public-address`; the second leaves it out and names the address the header says the client
+ * reached, which is the balancer's too. */
 function nodeFlags(i: number, pasv: { min: number; max: number }): { dir: string; flags: string[]; options: StartOptions } {
   return {
     dir: "",
-    flags: ["--s3-bucket", BUCKET, "--s3-endpoint", s3.endpoint, "--s3-path-style", "-H", NODE_ADDRESSES[i] ?? "", "-w", "-u", "alice:s3cret", "--pasv-ports", `${pasv.min}-${pasv.max}`, "--public-address", BALANCER, "--proxy-protocol", "--proxy-from", BALANCER],
+    flags: ["--s3-bucket", BUCKET, "--s3-endpoint", s3.endpoint, "--s3-path-style", "-H", NODE_ADDRESSES[i] ?? "", "-w", "-u", "alice:s3cret", "--pasv-ports", `${pasv.min}-${pasv.max}`, ...(i === 0 ? ["--public-address", BALANCER] : []), "--proxy-protocol", "--proxy-from", BALANCER],
     options: { noDir: true },
   };
 }
@@ -159,6 +162,28 @@ describe.runIf(ready)("two pasv nodes behind HAProxy (PROXY protocol v2)", () =>
       c.close();
     }
   }, 30_000);
+
+  it("227 names the balancer on both nodes, with --public-address and without it", async () => {
+    const named = new Set<string>();
+    const ports: number[] = [];
+    // Round robin: four sessions in a row meet both nodes.
+    for (let k = 0; k < 4; k++) {
+      const c = await FtpControl.connect(layout.controlPort, BALANCER, CLIENT);
+      try {
+        await c.login("alice", "s3cret");
+        const r = await c.cmd("PASV");
+        const target = parse227(r.lines[0] ?? "");
+        expect(target, r.lines.join("|")).not.toBeNull();
+        named.add(target?.address ?? "");
+        ports.push(target?.port ?? 0);
+      } finally {
+        c.close();
+      }
+    }
+    expect([...named]).toEqual([BALANCER]);
+    // The ports show both nodes answered (each has its own range).
+    for (const node of layout.nodes) expect(ports.some((p) => p >= node.pasvPorts.min && p <= node.pasvPorts.max)).toBe(true);
+  }, 60_000);
 
   it("a connection straight to a node, not through the balancer, is closed without a byte", async () => {
     const result = await new Promise<{ bytes: number }>((resolve) => {
