@@ -1322,6 +1322,26 @@ describe("FtpServer behind a load balancer (proxyProtocol)", () => {
     expect(await pasvAddress(await start({ ...proxy, passivePorts: { min: 50000, max: 50000 } }), local)).toBe("127.0.0.1");
   });
 
+  it("a health check (LOCAL header) is greeted like a client, and its session is logged at debug, not info", async () => {
+    const local = String.fromCharCode(0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a, 0x20, 0x00, 0x00, 0x00);
+    for (const logLevel of ["info", "debug"] as const) {
+      const h = await start({ ...proxy, logLevel });
+      const check = h.connect(LB);
+      check.data(local);
+      await settle(40);
+      expect(replies(check)).toEqual([expect.stringMatching(/^220 /)]);
+      check.close();
+      const client = h.connect(LB);
+      client.data(header(CLIENT));
+      await settle(40);
+      client.close();
+      await settle(40);
+      const sessions = h.records.filter((r) => r.event === "session.open" || r.event === "session.close");
+      expect(sessions.filter((r) => r.level === "info").map((r) => r.client)).toEqual([CLIENT.address, CLIENT.address]);
+      expect(sessions.filter((r) => r.level === "debug").map((r) => r.client)).toEqual(logLevel === "debug" ? [LB.address, LB.address] : []);
+    }
+  });
+
   it("a passive connection must come through the balancer with the control connection's client in its header", async () => {
     const h = await start({ ...proxy, passivePorts: { min: 50000, max: 50000 } });
     const c = h.connect(LB);

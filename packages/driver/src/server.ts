@@ -576,11 +576,14 @@ export class FtpServer extends Emitter<ServerEvents> {
     const passive = { range: settings.ports, claim: () => this.passive.claim(remote.address) };
     const handshake = settings.options.tlsHandshakeTimeoutMs;
     const record: SessionRecord = { opened: this.platform.clock.now(), user: null, bytesIn: 0, bytesOut: 0, closed: "client-closed", fields: () => ({ session: id, client: remote.address, clientPort: remote.port, tls: session.tlsActive, user: record.user }) };
+    // A balancer's health check (a PROXY LOCAL or UNKNOWN header) opens a session every few seconds;
+    // its open and close are logged at debug so they do not drown the clients' sessions.
+    const opens: LogLevel = socket instanceof ProxiedSocket && socket.proxyHeader !== null && socket.proxyHeader.command !== "proxy" ? "debug" : "info";
     const wrapped = this.instrument.wrapSession?.(id, socket, settings.platform);
     const io = new PlatformSessionIo(wrapped?.platform ?? settings.platform, wrapped?.control ?? socket, passive, () => {
       if (admission.admitted) {
         admission.release();
-        this.log("info", { event: "session.close", ...record.fields(), reason: record.closed, durationMs: Math.max(0, this.platform.clock.now() - record.opened), bytesIn: record.bytesIn, bytesOut: record.bytesOut });
+        this.log(opens, { event: "session.close", ...record.fields(), reason: record.closed, durationMs: Math.max(0, this.platform.clock.now() - record.opened), bytesIn: record.bytesIn, bytesOut: record.bytesOut });
       }
       this.sessions.delete(id);
       this.emit("session-close", { id, remote });
@@ -613,7 +616,7 @@ export class FtpServer extends Emitter<ServerEvents> {
         ...(stepped === undefined ? {} : { stepped: (event: SessionEvent, state: SessionState, actions: readonly Action[]) => stepped(id, event, state, actions) }),
       },
     });
-    if (admission.admitted) this.log("info", { event: "session.open", ...record.fields() });
+    if (admission.admitted) this.log(opens, { event: "session.open", ...record.fields() });
     else this.log(admission.reason === "banned" ? "warn" : "info", { event: "session.refused", ...record.fields(), reason: admission.reason });
     io.session = session;
     this.sessions.set(id, { session, io });
