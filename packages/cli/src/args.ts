@@ -1,7 +1,7 @@
 // The `pasv` command line, parsed without side effects so every rule is testable.
 import { parseArgs } from "node:util";
 import { isAnonymousName, normalizeIp, parseCidr, parseRights, type Right } from "@pasv/core";
-import { LOG_LEVELS, parsePasswordHash, PASSWORD_HASH_FORMATS, portRangeProblem, resolveHome, type LogFormat, type LogLevel, type PortRange } from "@pasv/driver";
+import { LOG_LEVELS, parsePasswordHash, PASSWORD_HASH_FORMATS, passwordHashCostProblem, portRangeProblem, resolveHome, type LogFormat, type LogLevel, type PortRange } from "@pasv/driver";
 import { parsePlan } from "@pasv/testing";
 
 /** A named user: plaintext from `-u`, or a hash from the `--users` file (with its line number). */
@@ -254,9 +254,12 @@ export function parseUsersFile(text: string): CliUser[] | string {
     const problem = nameProblem(user);
     if (problem !== null) return `line ${i + 1}: ${problem}`;
     const passwordHash = line.slice(colon + 1);
-    if (parsePasswordHash(passwordHash) === null) {
+    const hash = parsePasswordHash(passwordHash);
+    if (hash === null) {
       return `line ${i + 1}: the password of ${JSON.stringify(user)} is not a recognised hash (${PASSWORD_HASH_FORMATS}); make one with 'pasv hash-password', htpasswd -B or mkpasswd -m sha-512`;
     }
+    const costly = passwordHashCostProblem(hash);
+    if (costly !== null) return `line ${i + 1}: the password of ${JSON.stringify(user)}: ${costly}; make one with 'pasv hash-password'`;
     users.push({ user, passwordHash, line: i + 1 });
   }
   return users;

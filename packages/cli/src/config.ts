@@ -3,7 +3,7 @@
 // placed before the command line's, so the command line overrides it and every value passes the
 // very checks a flag does; an error names the file, the line and the key.
 import { parse, TomlError } from "smol-toml";
-import { parsePasswordHash, PASSWORD_HASH_FORMATS } from "@pasv/driver";
+import { parsePasswordHash, PASSWORD_HASH_FORMATS, passwordHashCostProblem } from "@pasv/driver";
 import { nameProblem, parseCli, parseRate } from "./args.js";
 
 /** "rate": bytes per second, a whole number or a string with a k/M suffix ("2M"). */
@@ -142,7 +142,10 @@ export function readConfig(text: string, file: string, dir: string): Config | st
         const problem = nameProblem(name);
         if (problem !== null) return at(`user.name: ${problem}`, i, "name");
         // Never echoed: a plaintext password put here by mistake must not reach a log.
-        if (parsePasswordHash(hash) === null) return at(`user ${name}: password-hash is not a recognised hash (${PASSWORD_HASH_FORMATS}); make one with 'pasv hash-password'`, i, "password-hash");
+        const parsed = parsePasswordHash(hash);
+        if (parsed === null) return at(`user ${name}: password-hash is not a recognised hash (${PASSWORD_HASH_FORMATS}); make one with 'pasv hash-password'`, i, "password-hash");
+        const costly = passwordHashCostProblem(parsed);
+        if (costly !== null) return at(`user ${name}: password-hash: ${costly}; make one with 'pasv hash-password'`, i, "password-hash");
         const home = entry.home;
         if (home !== undefined) {
           if (typeof home !== "string") return at(`user ${name}: home must be a string, got ${typeName(home)}`, i, "home");

@@ -3,7 +3,7 @@
 import { isAnonymousName, PRESETS, type Account, type Preset, type Right } from "@pasv/core";
 import type { AuthProvider } from "./auth.js";
 import { rateOverrides, type RateLimits } from "./pacer.js";
-import { HashLimiter, parsePasswordHash, PASSWORD_HASH_FORMATS, verifyPassword, type PasswordHash } from "./passwords.js";
+import { HashLimiter, parsePasswordHash, PASSWORD_HASH_FORMATS, passwordHashCostProblem, verifyPassword, type PasswordHash } from "./passwords.js";
 import type { Vfs } from "./vfs.js";
 
 export interface UserSpec {
@@ -87,6 +87,8 @@ function userHash(spec: UserSpec): PasswordHash | null {
   if (spec.passwordHash === undefined) return null;
   const hash = parsePasswordHash(spec.passwordHash);
   if (hash === null) throw new Error(`user ${JSON.stringify(spec.user)}: passwordHash is not a recognised hash (${PASSWORD_HASH_FORMATS})`);
+  const problem = passwordHashCostProblem(hash);
+  if (problem !== null) throw new Error(`user ${JSON.stringify(spec.user)}: ${problem}`);
   return hash;
 }
 

@@ -1,7 +1,7 @@
 export { FtpServer, CLOSE_GRACE_MS, LISTEN_BACKLOG, hookedPlatform, type Instrumentation, type ServerHooks, type Reloaded, type ServerEvents, type ServerOptions } from "./server.js";
 export { typicalHash, userRights, type UserSpec } from "./accounts.js";
 export { resolveHome, subtreeVfs } from "./home.js";
-export { ARGON2ID_DEFAULTS, HASH_TIME_SLICE_MS, HashLimiter, PASSWORD_HASH_FORMATS, constantTimeBytesEqual, hashPassword, parsePasswordHash, verifyPassword, type PasswordHash, type PasswordHashKind } from "./passwords.js";
+export { ARGON2ID_DEFAULTS, HASH_TIME_SLICE_MS, HashLimiter, PASSWORD_HASH_FORMATS, constantTimeBytesEqual, hashPassword, parsePasswordHash, passwordHashCostProblem, SHA_CRYPT_MAX_ROUNDS, verifyPassword, type PasswordHash, type PasswordHashKind } from "./passwords.js";
 export { atomicUploads, partialName, uploadTempName, type UploadOptions } from "./atomic-uploads.js";
 export { Session, coreReducer, MAX_QUEUED_EVENTS, type Reducer, type SessionHooks, type SessionOptions } from "./session.js";
 export { PlatformSessionIo, CONTROL_CLOSE_GRACE_MS, TLS_HANDSHAKE_MS, type SessionIoOptions } from "./platform-io.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HASH_TIME_SLICE_MS, HashLimiter, constantTimeBytesEqual, hashPassword, parsePasswordHash, verifyPassword } from "./passwords.js";
+import { HASH_TIME_SLICE_MS, HashLimiter, SHA_CRYPT_MAX_ROUNDS, constantTimeBytesEqual, hashPassword, parsePasswordHash, passwordHashCostProblem, verifyPassword } from "./passwords.js";
 
 /** The password every vector below was made from (non-ASCII and a space: UTF-8 bytes are hashed). */
 const PASSWORD = "pässword 1";
@@ -61,6 +61,21 @@ describe("parsePasswordHash", () => {
     expect(shape(VECTORS[3]?.hash ?? "")).toBe("sha-crypt:6:5000");
     expect(shape(VECTORS[4]?.hash ?? "")).toBe("sha-crypt:6:10000");
     expect(shape(VECTORS[7]?.hash ?? "")).toBe("scrypt:14:32:1");
+  });
+});
+
+describe("passwordHashCostProblem", () => {
+  it("refuses SHA-crypt over SHA_CRYPT_MAX_ROUNDS, which would stall every session at each login, and nothing else", () => {
+    const sha = (rounds: number): string => `$6$rounds=${rounds}$6hXT68f0E46o/FX3$${"a".repeat(86)}`;
+    const problem = (text: string): string | null => {
+      const hash = parsePasswordHash(text);
+      if (hash === null) throw new Error(`not a hash: ${text}`);
+      return passwordHashCostProblem(hash);
+    };
+    expect(problem(sha(SHA_CRYPT_MAX_ROUNDS))).toBeNull();
+    expect(problem(sha(SHA_CRYPT_MAX_ROUNDS + 1))).toBe(`SHA-crypt with rounds=${SHA_CRYPT_MAX_ROUNDS + 1} would stop every other session while each login is checked (SHA-crypt cannot yield; the most is ${SHA_CRYPT_MAX_ROUNDS} rounds)`);
+    expect(problem(sha(999_999_999))).toMatch(/rounds=999999999/);
+    for (const v of VECTORS) expect(problem(v.hash), v.tool).toBeNull();
   });
 });
 

@@ -21,6 +21,14 @@ export const ARGON2ID_DEFAULTS = { memoryKiB: 19_456, iterations: 2, parallelism
  */
 export const HASH_TIME_SLICE_MS = 10;
 
+/**
+ * The most SHA-crypt rounds a users file may ask for. SHA-crypt cannot yield (see HASH_TIME_SLICE_MS),
+ * so every login with such a hash stops every other session for its whole computation: about 4 us
+ * per round for `$6$` here, so 50,000 rounds is about 0.2 s. passlib's default (656,000) would be
+ * 2.6 s per login, 999,999,999 over an hour; such a hash is refused at start-up instead.
+ */
+export const SHA_CRYPT_MAX_ROUNDS = 50_000;
+
 /** The argon2 library's own memory cap (under 4 GiB); a bigger m could never be verified. */
 const ARGON2ID_MAX_KIB = 2 ** 22;
 
@@ -33,6 +41,14 @@ export interface PasswordHash {
   readonly text: string;
   /** Decoded parameters the verifier needs (argon2id, scrypt). */
   readonly params?: Argon2Params | ScryptParams;
+  /** SHA-crypt's rounds. */
+  readonly rounds?: number;
+}
+
+/** Why a recognised hash cannot be used (it would stall the server at every login), or null. */
+export function passwordHashCostProblem(hash: PasswordHash): string | null {
+  if (hash.kind !== "sha-crypt" || (hash.rounds ?? 0) <= SHA_CRYPT_MAX_ROUNDS) return null;
+  return `SHA-crypt with rounds=${hash.rounds} would stop every other session while each login is checked (SHA-crypt cannot yield; the most is ${SHA_CRYPT_MAX_ROUNDS} rounds)`;
 }
 
 interface Argon2Params {
@@ -76,7 +92,7 @@ export function parsePasswordHash(text: string): PasswordHash | null {
     const rounds = m[2] === undefined ? 5000 : Number(m[2]);
     if (rounds < 1000 || rounds > 999_999_999) return null;
     if ((m[4] ?? "").length !== (variant === "5" ? 43 : 86)) return null;
-    return { kind: "sha-crypt", shape: `sha-crypt:${variant}:${rounds}`, text };
+    return { kind: "sha-crypt", shape: `sha-crypt:${variant}:${rounds}`, text, rounds };
   }
   m = ARGON2ID.exec(text);
   if (m !== null) {

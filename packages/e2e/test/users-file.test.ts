@@ -123,6 +123,12 @@ describe("start-up errors for users (exit 2, one line, no secret)", () => {
     refused(["--users", file], new RegExp(`^pasv: ${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")} line 3: the password of "bob" is not a recognised hash \\(bcrypt .*\\); make one with 'pasv hash-password'`), "Tr0ub4dor");
   }, 60_000);
 
+  it.runIf(tools)("a SHA-crypt hash with more rounds than SHA_CRYPT_MAX_ROUNDS (mkpasswd -R 656000, passlib's default) stops the start with its line", () => {
+    const costly = execFileSync("mkpasswd", ["-m", "sha-512", "-R", "656000", "s3cret"], { encoding: "utf8" }).trim();
+    const file = usersFile("rounds", `alice:${bcrypt}\nbob:${costly}\n`);
+    refused(["--users", file], `${file} line 2: the password of "bob": SHA-crypt with rounds=656000 would stop every other session while each login is checked (SHA-crypt cannot yield; the most is 50000 rounds); make one with 'pasv hash-password'`);
+  }, 60_000);
+
   it("anonymous names, an empty password and duplicate names are refused", () => {
     refused(["-u", "ftp:secret", "-u", "anonymous:pw", "-w"], '--user: "ftp" is an anonymous login name (it logs in read-only with any password); choose another name', "secret");
     refused(["-u", "anonymous:pw"], '--user: "anonymous" is an anonymous login name (it logs in read-only with any password); choose another name');
