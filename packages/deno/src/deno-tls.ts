@@ -14,6 +14,7 @@
 // The plain socket under the relay can always be closed.
 import type { ByteSocket, TlsCredentials, TlsUpgrader } from "@pasv/driver";
 import { DenoSocket, endpointOf } from "./deno-platform.ts";
+import { ClientRecords } from "./tls-records.ts";
 
 /** PEM as the text Deno.listenTls takes, from text or bytes. */
 export function pemText(pem: string | Uint8Array): string {
@@ -175,6 +176,7 @@ export class LoopbackTls implements TlsUpgrader {
       });
       // The alert rustls sent (protocol_version, handshake_failure) should reach the client before
       // the connection is cut, or all it sees is a reset.
+      relay.release();
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([relay.flushed, new Promise<void>((resolve) => (timer = setTimeout(resolve, ALERT_FLUSH_MS)))]);
       clearTimeout(timer);
@@ -185,11 +187,25 @@ export class LoopbackTls implements TlsUpgrader {
     }
     relay.onGone = null;
     const secure = conn;
-    return new DenoSocket(secure, false, { local: relay.outer.local, remote: relay.outer.remote, flushed: () => relay.flushed, onClose: (graceful) => (graceful ? relay.closeWhenDone() : relay.close()) });
+    return new DenoSocket(secure, false, { local: relay.outer.local, remote: relay.outer.remote, flushed: () => relay.flushed, sending: () => relay.release(), onClose: (graceful) => (graceful ? relay.closeWhenDone() : relay.close()) });
   }
 }
 
-/** Copies bytes between the client's socket and the loopback connection, both ways, with half-close. */
+/** Post-handshake bytes of the server's TLS layer held back at most (two session tickets are a
+ * few hundred bytes); past this they go out at once. */
+const HELD_BYTES = 64 * 1024;
+
+/**
+ * Copies bytes between the client's socket and the loopback connection, both ways, with half-close.
+ *
+ * What the server's TLS layer sends on its own once the handshake is done (TLS 1.3 session
+ * tickets, which rustls sends after every handshake and Deno has no option to turn off) is held
+ * until the server first writes or ends. A client that uploads and never reads (curl's protected
+ * STOR) would otherwise close with those bytes unread: its kernel then resets the connection
+ * instead of a FIN and drops whatever of the upload was still in its send buffer, close_notify
+ * included, and the upload arrives cut (426). Held, they go out with the server's first bytes or
+ * its close_notify, after the client's data is in.
+ */
 class Relay {
   onGone: (() => void) | null = null;
   private inner: Deno.TcpConn | null = null;
@@ -206,8 +222,23 @@ class Relay {
   private closeOnFinish = false;
   private outerDown = false;
   private innerFinSent = false;
+  private readonly records = new ClientRecords();
+  /** Server bytes held back (see above), or null when they pass at once. */
+  private held: Uint8Array[] | null = null;
+  private heldBytes = 0;
+  private released = false;
 
   constructor(readonly outer: ByteSocket) {}
+
+  /** The server writes or ends on the protected socket: what was held goes out first, and nothing
+   * more is held. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const held = this.held;
+    this.held = null;
+    for (const bytes of held ?? []) this.outer.write(bytes);
+  }
 
   /** The loopback connection is up: what queued for it goes out, and its bytes come back. */
   connected(inner: Deno.TcpConn): void {
@@ -233,10 +264,10 @@ class Relay {
   }
 
   /**
-   * The client's socket broke. Often that is a reset right after its last bytes: a client that closes
-   * with our TLS records unread (TLS 1.3 session tickets, on an upload it never reads) resets the
-   * connection. What it sent before still goes to the TLS side, then a FIN, so the TLS layer judges
-   * the end by whether close_notify came: a clean end is an upload complete, a missing one is not.
+   * The client's socket broke. It may be a reset right after its last bytes (a client that closes
+   * with bytes of ours unread). What it sent before still goes to the TLS side, then a FIN, so the
+   * TLS layer judges the end by whether close_notify came: a clean end is an upload complete, a
+   * missing one is not.
    */
   private outerGone(): void {
     if (this.closed || this.outerDown) return;
@@ -274,6 +305,11 @@ class Relay {
 
   private sendInner(bytes: Uint8Array): void {
     if (this.closed) return;
+    if (!this.records.applicationData && !this.released) {
+      this.records.feed(bytes);
+      // Passed on to the TLS layer only after this, so whatever it answers to that record is held.
+      if (this.records.applicationData) this.held = [];
+    }
     this.toInner += bytes.length;
     if (this.toInner > RELAY_QUEUE_BYTES) this.outer.pause();
     this.writes = this.writes.then(async () => {
@@ -300,7 +336,13 @@ class Relay {
           this.outer.end();
           return;
         }
-        this.outer.write(buffer.subarray(0, n));
+        const bytes = buffer.subarray(0, n);
+        if (this.held === null) this.outer.write(bytes);
+        else {
+          this.held.push(bytes);
+          this.heldBytes += n;
+          if (this.heldBytes > HELD_BYTES) this.release();
+        }
         if (this.outer.buffered > RELAY_QUEUE_BYTES) await new Promise<void>((resolve) => (this.waitDrain = resolve));
         if (this.closed) return;
       }
