@@ -66,11 +66,6 @@ export class LoopbackTls implements TlsUpgrader {
     if (this.busy === 0) this.closeListener();
   }
 
-  /** Listening sockets this upgrader holds open (0 or 1). */
-  get listening(): number {
-    return this.listener === null ? 0 : 1;
-  }
-
   private closeListener(): void {
     const listener = this.listener;
     this.listener = null;
