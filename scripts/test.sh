@@ -11,6 +11,8 @@ bash scripts/pnpm.sh run --silent typecheck
 # declaration files' "./x.js" specifiers find "./x.d.ts" (the member deno.json cannot set "unstable").
 bash scripts/deno.sh check --sloppy-imports packages/deno/src/mod.ts packages/deno/src/main.ts
 bash scripts/deno.sh lint packages/deno
+# Its few pure parts have Deno unit tests beside them (the rest is judged by the e2e suite).
+bash scripts/deno.sh test packages/deno/src/
 mkdir -p .cache
 status=0
 bash scripts/pnpm.sh exec vitest run --coverage --reporter=default --reporter=json --outputFile.json=.cache/vitest.json || status=$?

@@ -81,9 +81,11 @@ export function onTlsReady(s: Draft, now: Millis, out: Out): void {
   s.clearRefused = false;
 }
 
-export function onTlsFailed(s: Draft, now: Millis, out: Out): void {
+export function onTlsFailed(s: Draft, started: boolean, timedOut: boolean, now: Millis, out: Out): void {
   if (s.op.kind !== "tls") return;
-  // The handshake broke mid-way: neither plaintext nor TLS can carry a reply now.
   s.tls = "none";
-  closeSession(s, "tls-failed", now, out);
+  // Not one byte of a handshake came: the connection is still plaintext, and the client waits for
+  // a reply it can read. Mid-handshake neither plaintext nor TLS can carry one (RFC 4217 §10.1).
+  if (!started) out.reply(421, timedOut ? "TLS handshake timed out." : "TLS handshake failed.");
+  closeSession(s, timedOut ? "tls-timeout" : "tls-failed", now, out);
 }

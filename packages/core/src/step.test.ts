@@ -118,6 +118,34 @@ describe("greeting and login", () => {
     expect(w.closed).toBe(true);
   });
 
+  it("an AUTH handshake that never started gets a plaintext 421 and a close; one cut mid-way gets nothing", () => {
+    for (const timedOut of [true, false]) {
+      const w = new World({ holdTls: true, config: { tls: true } });
+      w.login();
+      // Pipelined plaintext behind AUTH is never run, before or after the failure.
+      expect(codes(w.send("AUTH TLS\r\nNOOP\r\n"))).toEqual([234]);
+      w.post({ type: "tls.failed", now: w.now, message: "no handshake", started: false, timedOut });
+      expect(w.replies.at(-1)).toBe(timedOut ? "421 TLS handshake timed out." : "421 TLS handshake failed.");
+      expect(codes(w.replies)).toEqual([220, 331, 230, 234, 421]);
+      expect(w.closed).toBe(true);
+      expect(w.actions).toContainEqual({ type: "notice", notice: { kind: "closed", reason: timedOut ? "tls-timeout" : "tls-failed" } });
+    }
+    for (const timedOut of [true, false]) {
+      const m = new World({ holdTls: true, config: { tls: true } });
+      expect(codes(m.cmd("AUTH TLS"))).toEqual([234]);
+      m.post({ type: "tls.failed", now: m.now, message: "half a ClientHello", started: true, timedOut });
+      expect(codes(m.replies)).toEqual([220, 234]);
+      expect(m.closed).toBe(true);
+    }
+    // A late failure after the handshake finished is nobody's business.
+    const done = new World({ holdTls: true, config: { tls: true } });
+    done.cmd("AUTH TLS");
+    done.post({ type: "tls.ready", now: done.now });
+    done.post({ type: "tls.failed", now: done.now, message: "late", started: false, timedOut: true });
+    expect(done.closed).toBe(false);
+    expect(codes(done.replies)).toEqual([220, 234]);
+  });
+
   it("REIN after a login starts a new login clock", () => {
     const w = new World({ config: { timeouts: { login: 1000, idle: 60_000 } } });
     w.login();
@@ -1145,7 +1173,7 @@ describe("edge cases of every command", () => {
     w.post({ type: "data.connect-failed", now: w.now, channel: 77, message: "x" });
     w.post({ type: "auth.result", now: w.now, request: 77, account: null });
     w.post({ type: "tls.ready", now: w.now });
-    w.post({ type: "tls.failed", now: w.now, message: "x" });
+    w.post({ type: "tls.failed", now: w.now, message: "x", started: false, timedOut: true });
     w.post({ type: "open", now: w.now });
     expect(codes(w.cmd("NOOP"))).toEqual([200]);
   });

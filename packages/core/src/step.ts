@@ -60,7 +60,7 @@ function handle(s: Draft, event: SessionEvent, out: Out): void {
       onTlsReady(s, event.now, out);
       return;
     case "tls.failed":
-      onTlsFailed(s, event.now, out);
+      onTlsFailed(s, event.started, event.timedOut, event.now, out);
       return;
     case "data.listening":
       onListening(s, event.channel, event.port, event.now, out);

@@ -182,7 +182,10 @@ export type SessionEvent =
   | { readonly type: "control.error"; readonly now: Millis; readonly message: string }
   | { readonly type: "timer"; readonly now: Millis }
   | { readonly type: "tls.ready"; readonly now: Millis }
-  | { readonly type: "tls.failed"; readonly now: Millis; readonly message: string }
+  /** The AUTH TLS handshake failed or ran out of time. `started`: some of the client's handshake
+   * arrived after the 234, so the connection can carry no reply; if none did it is still plaintext
+   * and a 421 can be read (RFC 4217 §10.1). */
+  | { readonly type: "tls.failed"; readonly now: Millis; readonly message: string; readonly started: boolean; readonly timedOut: boolean }
   | { readonly type: "data.listening"; readonly now: Millis; readonly channel: number; readonly port: number }
   | { readonly type: "data.listen-failed"; readonly now: Millis; readonly channel: number; readonly message: string }
   /** A connection arrived on a passive listener; `socket` is the adapter's tag for it. */
@@ -217,6 +220,8 @@ export type CloseReason =
   /** Refused at the door (a cap, a ban, a shutdown): see SessionOpen.refuse. */
   | "refused"
   | "tls-failed"
+  /** The AUTH TLS handshake did not finish within its deadline. */
+  | "tls-timeout"
   /** The server stopped: at once, or after a drain let the running command end. */
   | "shutdown";
 

@@ -212,7 +212,7 @@ export class World {
         return;
       case "control.tls":
         if (this.options.holdTls === true) return;
-        queue.push(this.options.failTls === true ? { type: "tls.failed", now, message: "handshake failed" } : { type: "tls.ready", now });
+        queue.push(this.options.failTls === true ? { type: "tls.failed", now, message: "handshake failed", started: true, timedOut: false } : { type: "tls.ready", now });
         return;
       case "data.listen": {
         if (this.options.failListen === true) {

@@ -42,6 +42,8 @@ export interface Carried {
   readonly remote: Endpoint;
   /** Resolves once everything written went out on the carrying socket, with its FIN. */
   readonly flushed: () => Promise<void>;
+  /** The protected socket is about to write or end (its carrier may have held bytes back until then). */
+  readonly sending?: () => void;
   /** `graceful`: both sides ended cleanly, so bytes still on their way out are let go first. */
   readonly onClose: (graceful: boolean) => void;
 }
@@ -168,6 +170,7 @@ export class DenoSocket implements ByteSocket {
 
   write(bytes: Uint8Array, flushed?: () => void): void {
     if (this.closed || this.writeEnded) return;
+    this.carried?.sending?.();
     this.queued += bytes.length;
     this.writes = this.writes.then(async () => {
       try {
@@ -185,6 +188,7 @@ export class DenoSocket implements ByteSocket {
 
   end(): void {
     if (this.closed || this.writeEnded) return;
+    this.carried?.sending?.();
     this.writeEnded = true;
     this.writes = this.writes.then(async () => {
       if (this.closed) return;

@@ -243,6 +243,13 @@ export class FakeTls implements TlsUpgrader {
     return next;
   }
 
+  /** How many times retire() was called. */
+  retired = 0;
+
+  retire(): void {
+    this.retired++;
+  }
+
   readonly upgrades: { socket: ByteSocket; prefix: readonly Uint8Array[]; resolve(secure?: FakeSocket): FakeSocket; reject(error: unknown): void }[] = [];
 
   /** The scope each upgrade was asked for, in order. */

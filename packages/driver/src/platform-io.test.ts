@@ -183,22 +183,37 @@ describe("PlatformSessionIo timer", () => {
 });
 
 describe("PlatformSessionIo AUTH TLS upgrade", () => {
-  it("without TLS on the platform posts tls.failed", () => {
+  it("without TLS on the platform posts tls.failed (nothing started, so the core can answer)", () => {
     const { io, session } = setup(null);
     io.control.startTls();
-    expect(session.events).toMatchObject([{ type: "tls.failed", message: "no TLS on this platform" }]);
+    expect(session.events).toMatchObject([{ type: "tls.failed", message: "no TLS on this platform", started: false, timedOut: false }]);
   });
 
-  it("a failed handshake posts tls.failed with the reason and cuts the socket at once", async () => {
+  it("the handshake starts with the client's first byte, which the upgrader gets as prefix", () => {
+    const tls = new FakeTls();
+    const { io, socket } = setup(tls);
+    io.control.pauseReading();
+    io.control.startTls();
+    // Read even if the core had paused reading: the handshake must be read.
+    expect(socket.paused).toBe(false);
+    expect(tls.upgrades).toHaveLength(0);
+    socket.data("\x16\x03\x01");
+    expect(tls.upgrades).toHaveLength(1);
+    expect(tls.upgrades[0]!.socket).toBe(socket);
+    expect(text(tls.upgrades[0]!.prefix)).toBe("\x16\x03\x01");
+    // Bytes that still reach the session's sink are neither posted nor a second upgrade.
+    socket.data("more");
+    expect(tls.upgrades).toHaveLength(1);
+  });
+
+  it("a failed handshake posts tls.failed (started) with the reason and cuts the socket at once", async () => {
     const tls = new FakeTls();
     const { io, session, socket, platform, ended } = setup(tls);
     io.control.startTls();
-    expect(tls.upgrades).toHaveLength(1);
-    expect(tls.upgrades[0]!.socket).toBe(socket);
-    expect(tls.upgrades[0]!.prefix).toEqual([]);
+    socket.data("hello");
     tls.upgrades[0]!.reject(new Error("no shared cipher"));
     await settle();
-    expect(session.events).toEqual([{ type: "tls.failed", now: platform.clock.now(), message: "no shared cipher" }]);
+    expect(session.events).toEqual([{ type: "tls.failed", now: platform.clock.now(), message: "no shared cipher", started: true, timedOut: false }]);
     expect(socket.destroyed).toBe(true);
     expect(ended()).toBe(1);
     expect(session.controlClosedCalls).toBe(1);
@@ -207,8 +222,9 @@ describe("PlatformSessionIo AUTH TLS upgrade", () => {
 
   it("a handshake rejection that is not an Error posts tls.failed with its text", async () => {
     const tls = new FakeTls();
-    const { io, session } = setup(tls);
+    const { io, session, socket } = setup(tls);
     io.control.startTls();
+    socket.data("hello");
     tls.upgrades[0]!.reject("handshake_failure");
     await settle();
     expect(session.events).toMatchObject([{ type: "tls.failed", message: "handshake_failure" }]);
@@ -219,6 +235,7 @@ describe("PlatformSessionIo AUTH TLS upgrade", () => {
     const { io, session, socket, platform } = setup(tls);
     io.control.startTls();
     socket.data("PASS injected\r\n");
+    socket.data("QUIT\r\n");
     socket.peerEnd();
     expect(session.events).toEqual([]);
     const secure = tls.upgrades[0]!.resolve();
@@ -241,23 +258,58 @@ describe("PlatformSessionIo AUTH TLS upgrade", () => {
     expect(io.closed).toBe(true);
   });
 
-  it("a handshake that outlasts its deadline cuts the plaintext socket", async () => {
+  it("a handshake that never started: at its deadline the session is told (not cut), so the core can answer 421 in plaintext", () => {
     const tls = new FakeTls();
-    const { io, socket, platform, ended } = setup(tls);
+    const { io, socket, platform, session, ended } = setup(tls);
     io.control.startTls();
+    platform.clock.advance(TLS_HANDSHAKE_MS - 1);
+    expect(session.events).toEqual([]);
+    platform.clock.advance(1);
+    expect(session.events).toEqual([{ type: "tls.failed", now: platform.clock.now(), message: "TLS handshake timed out", started: false, timedOut: true }]);
+    expect(socket.destroyed).toBe(false);
+    // The core's 421 and close go out on the plaintext socket.
+    io.control.write(bytes("421 TLS handshake timed out.\r\n"));
+    io.control.close();
+    expect(socket.written()).toBe("421 TLS handshake timed out.\r\n");
+    expect(socket.endCalls).toBe(1);
+    // A ClientHello that comes now is too late: nothing starts.
+    socket.data("\x16\x03\x01");
+    expect(tls.upgrades).toHaveLength(0);
+    socket.close();
+    expect(ended()).toBe(1);
+    expect(platform.clock.pending).toBe(0);
+  });
+
+  it("a handshake that started and outlasts its deadline is cut, and the session told it timed out", async () => {
+    const tls = new FakeTls();
+    const { io, socket, platform, session, ended } = setup(tls);
+    io.control.startTls();
+    socket.data("\x16\x03");
     platform.clock.advance(TLS_HANDSHAKE_MS - 1);
     expect(socket.destroyed).toBe(false);
     platform.clock.advance(1);
+    expect(session.events).toMatchObject([{ type: "tls.failed", started: true, timedOut: true }]);
     expect(socket.destroyed).toBe(true);
     expect(ended()).toBe(1);
     tls.upgrades[0]!.reject(new Error("socket destroyed"));
     await settle();
+    expect(ended()).toBe(1);
+  });
+
+  it("a FIN before any handshake byte is the client leaving", () => {
+    const tls = new FakeTls();
+    const { io, socket, session, platform } = setup(tls);
+    io.control.startTls();
+    socket.peerEnd();
+    expect(session.events).toEqual([{ type: "control.eof", now: platform.clock.now() }]);
+    expect(tls.upgrades).toHaveLength(0);
   });
 
   it("a failed handshake ends the session even when the upgrader took the socket's events (Deno's relay)", async () => {
     const tls = new FakeTls();
     const { io, socket, ended } = setup(tls);
     io.control.startTls();
+    socket.data("hello");
     // The upgrader reads the raw socket itself, so its close no longer reaches the session's sink.
     socket.attach({ data: () => undefined, end: () => undefined, error: () => undefined, drain: () => undefined, finished: () => undefined, close: () => undefined });
     tls.upgrades[0]!.reject(new Error("bad record mac"));
@@ -271,6 +323,7 @@ describe("PlatformSessionIo AUTH TLS upgrade", () => {
     const tls = new FakeTls();
     const { io, socket, platform, ended } = setup(tls, { tlsHandshakeMs: 1_500 });
     io.control.startTls();
+    socket.data("h");
     platform.clock.advance(1_499);
     expect(socket.destroyed).toBe(false);
     platform.clock.advance(1);
@@ -282,6 +335,7 @@ describe("PlatformSessionIo AUTH TLS upgrade", () => {
     const tls = new FakeTls();
     const { io, socket, platform, session, ended } = setup(tls);
     io.control.startTls();
+    socket.data("h");
     socket.fail("ECONNRESET");
     socket.close();
     expect(io.closed).toBe(true);
@@ -296,10 +350,23 @@ describe("PlatformSessionIo AUTH TLS upgrade", () => {
     expect(socket.destroyCalls).toBe(1);
   });
 
+  it("a reset before any handshake byte ends the session once and cancels the deadline", () => {
+    const tls = new FakeTls();
+    const { io, socket, platform, session, ended } = setup(tls);
+    io.control.startTls();
+    socket.fail("ECONNRESET");
+    socket.close();
+    expect(io.closed).toBe(true);
+    expect(ended()).toBe(1);
+    expect(platform.clock.pending).toBe(0);
+    expect(session.types()).toEqual([]);
+  });
+
   it("a handshake that completes after the connection is gone destroys the secure socket", async () => {
     const tls = new FakeTls();
     const { io, socket, session } = setup(tls);
     io.control.startTls();
+    socket.data("h");
     socket.close();
     const secure = tls.upgrades[0]!.resolve();
     await settle();

@@ -3,7 +3,7 @@
 import type { Endpoint, Millis, SessionEvent } from "@pasv/core";
 import { DataChannels } from "./data-channels.js";
 import { TLS_HANDSHAKE_MS, type ControlIo, type SessionIo } from "./io.js";
-import type { ByteSocket, Platform, Timer, TlsScope } from "./platform.js";
+import type { ByteSocket, Platform, Timer, TlsScope, TlsUpgrader } from "./platform.js";
 import type { PassivePorts } from "./port-range.js";
 import type { ProxyGate } from "./proxy-gate.js";
 import type { Session } from "./session.js";
@@ -130,19 +130,48 @@ export class PlatformSessionIo implements SessionIo {
   private upgrade(): void {
     const tls = this.platform.tls;
     if (tls === null) {
-      this.post((now) => ({ type: "tls.failed", now, message: "no TLS on this platform" }));
+      this.post((now) => ({ type: "tls.failed", now, message: "no TLS on this platform", started: false, timedOut: false }));
       return;
     }
     const raw = this.socket;
-    // Bytes that follow AUTH in the same read are plaintext injected before the handshake: they are
-    // dropped, never posted (the session would read them as protected commands).
-    raw.attach({ data: () => undefined, end: () => undefined, error: () => undefined, drain: () => undefined, finished: () => undefined, close: () => this.release() });
+    // The handshake starts with the client's first byte after the 234: until then the connection is
+    // still plaintext, and a handshake that never starts can be answered with a 421 the client reads
+    // (RFC 4217 §10.1). Bytes that followed AUTH in the same read were dropped by the core already.
+    let started = false;
     // The core runs no deadline while AUTH waits for the handshake, logged in or not, so this is the
-    // only bound. It cuts rather than closes: mid-handshake no reply can be read, and a FIN would let
-    // a peer that never reads hold the session for the close grace as well.
-    this.handshake = this.platform.clock.after(this.tlsHandshakeMs, () => raw.destroy());
+    // only bound. Before the first byte the core answers 421 and closes; after it, it cuts rather than
+    // closes: mid-handshake no reply can be read, and a FIN would let a peer that never reads hold the
+    // session for the close grace as well.
+    this.handshake = this.platform.clock.after(this.tlsHandshakeMs, () => {
+      this.handshake = null;
+      this.post((now) => ({ type: "tls.failed", now, message: "TLS handshake timed out", started, timedOut: true }));
+      if (started) raw.destroy();
+    });
+    raw.attach({
+      data: (bytes) => {
+        // Later bytes are the upgrader's (it takes the socket's events as it starts); any that still
+        // reach this sink are plaintext that must never be posted as protected commands.
+        if (started || this.ended || this.handshake === null) return;
+        started = true;
+        this.handshakeFrom(raw, tls, bytes);
+      },
+      // A FIN before any handshake byte: the client left; the core closes without a reply.
+      end: () => {
+        if (!started) this.post((now) => ({ type: "control.eof", now }));
+      },
+      error: () => undefined,
+      drain: () => undefined,
+      finished: () => undefined,
+      close: () => this.release(),
+    });
+    // The core may have paused reading (replies unread) before AUTH; the handshake must be read.
+    raw.resume();
+  }
+
+  /** The client's first handshake bytes came: the upgrader takes the socket from here. */
+  private handshakeFrom(raw: ByteSocket, tls: TlsUpgrader, first: Uint8Array): void {
     this.scope = tls.scope?.() ?? null;
-    tls.upgrade(raw, [], this.scope ?? undefined).then(
+    tls.upgrade(raw, [first], this.scope ?? undefined).then(
       (secure) => {
         this.endHandshake();
         if (this.ended) {
@@ -158,7 +187,7 @@ export class PlatformSessionIo implements SessionIo {
       },
       (error: unknown) => {
         this.endHandshake();
-        this.post((now) => ({ type: "tls.failed", now, message: error instanceof Error ? error.message : String(error) }));
+        this.post((now) => ({ type: "tls.failed", now, message: error instanceof Error ? error.message : String(error), started: true, timedOut: false }));
         // Nothing can be said on a broken handshake. Cut at once so the session ends now, whatever a
         // runtime's TLS layer left of the socket underneath (the core's close would be a FIN and a
         // grace period on a connection that can no longer carry a reply).

@@ -100,7 +100,8 @@ export type TlsScope = object;
 export interface TlsUpgrader {
   /** Server-side handshake over `socket`. `prefix` holds bytes already read from it (a ClientHello
    * that arrived while the connection sat idle). With `scope`, the session is of that scope and may
-   * resume only sessions of it. Rejects when the handshake fails. */
+   * resume only sessions of it. Rejects when the handshake fails. It takes the socket's events
+   * before it returns: bytes that arrive after the call are the handshake's. */
   upgrade(socket: ByteSocket, prefix: readonly Uint8Array[], scope?: TlsScope): Promise<TlsSocket>;
   /** A new scope for one control connection; absent when this platform cannot tell a resumed
    * session (then data connections are not required to resume). */
@@ -108,6 +109,9 @@ export interface TlsUpgrader {
   /** Another upgrader like this one with this key and certificate (a reload); this one is left as
    * it is, so sessions holding it keep their certificate. Throws when the material is unusable. */
   withCredentials(credentials: TlsCredentials): TlsUpgrader;
+  /** No new session will use this upgrader (a reload replaced it, or the server stops); sessions
+   * that hold it may still call `upgrade`. A platform may free what it keeps for new handshakes. */
+  retire?(): void;
 }
 
 /** A socket after a server-side handshake. */

@@ -42,6 +42,12 @@ async function send(socket: FakeSocket, line: string): Promise<void> {
   await settle(40);
 }
 
+/** The start of a ClientHello after AUTH's 234: from here the handshake has started. */
+async function hello(socket: FakeSocket): Promise<void> {
+  socket.data(new Uint8Array([0x16, 0x03, 0x01]));
+  await settle(40);
+}
+
 function replies(socket: FakeSocket): string[] {
   return socket.written().split("\r\n").filter((l) => l !== "");
 }
@@ -600,6 +606,8 @@ describe("FtpServer on the fake platform: TLS, backpressure, foreign data connec
     const raw = h.connect();
     await send(raw, "AUTH TLS");
     expect(lastReply(raw)).toMatch(/^234 /);
+    expect(tls.upgrades).toHaveLength(0);
+    await hello(raw);
     expect(tls.upgrades).toHaveLength(1);
     const c = tls.upgrades[0]!.resolve();
     await settle(40);
@@ -746,6 +754,7 @@ describe("FtpServer on the fake platform: file readers", () => {
     const h = await start({ tls: {}, passivePorts: { min: 50000, max: 50000 } }, platform);
     const raw = h.connect();
     await send(raw, "AUTH TLS");
+    await hello(raw);
     const c = tls.upgrades[0]!.resolve();
     await settle(40);
     await send(c, "USER anonymous");
@@ -862,6 +871,7 @@ describe("FtpServer session slots: every wait before a session is usable frees i
     const a = await loggedIn(h);
     await send(a, "AUTH TLS");
     expect(lastReply(a)).toMatch(/^234 /);
+    await hello(a);
     expect(tls.upgrades).toHaveLength(1);
     expect(greeted(h, 1)).toBe(false);
     // Neither the idle nor the login deadline runs while AUTH waits: only the handshake's bounds it.
@@ -876,12 +886,41 @@ describe("FtpServer session slots: every wait before a session is usable frees i
     tls.upgrades[0]!.reject(new Error("socket destroyed"));
     await settle();
     expect(greeted(h, 3)).toBe(true);
+    // Cut without a reply: mid-handshake nothing can be read.
+    expect(lastReply(a)).toMatch(/^234 /);
+  });
+
+  it("a session whose client never starts the handshake after 234 gets a plaintext 421 at the deadline, then a close, and its slot is free", async () => {
+    const { h, tls } = await tlsStart({ maxSessions: 1, tlsHandshakeTimeoutMs: 3_000 });
+    const a = await loggedIn(h);
+    await send(a, "AUTH TLS\r\nNOOP");
+    expect(lastReply(a)).toMatch(/^234 /);
+    expect(greeted(h, 1)).toBe(false);
+    h.platform.clock.advance(2_999);
+    await settle();
+    expect(lastReply(a)).toMatch(/^234 /);
+    h.platform.clock.advance(1);
+    await settle();
+    // Flushed, then a FIN (not a cut): the client reads why.
+    expect(lastReply(a)).toBe("421 TLS handshake timed out.");
+    expect(a.endCalls).toBe(1);
+    expect(a.destroyed).toBe(false);
+    expect(tls.upgrades).toHaveLength(0);
+    // The client's close on our FIN gives the slot back.
+    a.peerEnd();
+    a.close();
+    await settle();
+    expect(h.records).toContainEqual(expect.objectContaining({ event: "session.close", reason: "tls-timeout" }));
+    expect(h.server.sessionCount).toBe(0);
+    expect(greeted(h, 2)).toBe(true);
+    expect(h.platform.clock.pending).toBe(0);
   });
 
   it("tlsHandshakeTimeoutMs sets the handshake deadline; it must be positive", async () => {
     const { h } = await tlsStart({ maxSessions: 1, tlsHandshakeTimeoutMs: 2_000 });
     const a = h.connect();
     await send(a, "AUTH TLS");
+    await hello(a);
     h.platform.clock.advance(1_999);
     await settle();
     expect(a.destroyed).toBe(false);
@@ -896,6 +935,7 @@ describe("FtpServer session slots: every wait before a session is usable frees i
     const { h, tls } = await tlsStart({ maxSessions: 1 });
     const a = await loggedIn(h);
     await send(a, "AUTH TLS");
+    await hello(a);
     tls.upgrades[0]!.reject(new Error("wrong version number"));
     await settle();
     expect(a.destroyed).toBe(true);
@@ -908,6 +948,7 @@ describe("FtpServer session slots: every wait before a session is usable frees i
     const { h, tls } = await tlsStart({ maxSessions: 2 });
     const a = h.connect();
     await send(a, "AUTH TLS");
+    await hello(a);
     a.fail("ECONNRESET");
     a.close();
     await settle();
@@ -969,6 +1010,7 @@ describe("FtpServer session slots: every wait before a session is usable frees i
     const { h, tls } = await tlsStart({ tlsHandshakeTimeoutMs: 5_000 });
     const raw = h.connect();
     await send(raw, "AUTH TLS");
+    await hello(raw);
     const c = tls.upgrades[0]!.resolve();
     await settle(40);
     await send(c, "USER anonymous");
@@ -1123,6 +1165,7 @@ describe("FtpServer reload", () => {
     const h = await start(options, platform);
     const old = h.connect();
     await send(old, "AUTH TLS");
+    await hello(old);
     const oldSecure = tls.upgrades[0]!.resolve();
     await settle(40);
     await expect(h.server.reload({ ...options, tls: { key: "k2", cert: "bad" } })).rejects.toThrow("bad certificate");
@@ -1132,9 +1175,13 @@ describe("FtpServer reload", () => {
     expect(await h.server.reload({ ...options, tls: { key: "k2", cert: new TextEncoder().encode("c2") } })).toEqual({ changed: ["tls"], needRestart: [] });
     expect(tls.renewed.map((t) => t.credentials)).toEqual([{ key: "k2", cert: new TextEncoder().encode("c2") }]);
     const renewed = tls.renewed[0]!;
+    // The old upgrader is told no new session comes (Deno then frees its private listener once idle).
+    expect(tls.retired).toBe(1);
+    expect(renewed.retired).toBe(0);
     const fresh = h.connect({ address: CLIENT.address, port: 4100 });
     await send(fresh, "AUTH TLS");
     expect(lastReply(fresh)).toMatch(/^234 /);
+    await hello(fresh);
     expect(renewed.upgrades.map((u) => u.socket)).toEqual([fresh]);
     expect(tls.upgrades).toHaveLength(1);
     // The old session's PROT P data connection still goes through the old upgrader.
@@ -1150,6 +1197,15 @@ describe("FtpServer reload", () => {
     // Bytes equal (same content, another array) are the same certificate.
     expect(await h.server.reload({ ...options, tls: { key: "k2", cert: new TextEncoder().encode("c2") } })).toEqual({ changed: [], needRestart: [] });
     expect(renewed.renewed).toEqual([]);
+    // A reload that fails after its certificate was made retires that one, never the one in use.
+    const local = platform.localFs.bind(platform);
+    platform.localFs = (root: string) => (root === "/missing" ? Object.assign(new MemoryFs({}), { guarantee: Promise.reject(new VfsError("not-found", "ENOENT")) }) : local(root));
+    await expect(h.server.reload({ ...options, tls: { key: "k3", cert: "c3" }, users: [{ user: "u", password: "p", home: "/missing" }] })).rejects.toThrow(/cannot be served/);
+    expect(renewed.renewed.map((t) => t.retired)).toEqual([1]);
+    expect(renewed.retired).toBe(0);
+    expect(tls.retired).toBe(1);
+    void h.server.close();
+    expect(renewed.retired).toBe(1);
   });
 
   it("refuses once close() was called", async () => {
@@ -1380,6 +1436,7 @@ describe("FtpServer behind a load balancer (proxyProtocol)", () => {
     raw.data(`${header(CLIENT)}AUTH TLS\r\n`);
     await settle(40);
     expect(lastReply(raw)).toMatch(/^234 /);
+    await hello(raw);
     expect(tls.upgrades[0]!.socket).toBe(raw);
     const secure = tls.upgrades[0]!.resolve();
     await settle(40);

@@ -234,12 +234,21 @@ export class FtpServer extends Emitter<ServerEvents> {
       if (this.closing) throw new Error("the server is stopping");
       const previous = this.settings.options;
       const needRestart = RESTART_ONLY.filter((key) => !sameValue(key === "root" ? (options.root ?? this.platform.cwd()) : options[key], key === "root" ? this.base : this.given));
-      const { settings, pinned } = this.build(options, this.settings.tls, previous);
-      await pinned;
-      // close() may have been called while the new homes were being pinned.
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
-      if (this.closing) throw new Error("the server is stopping");
+      const before = this.settings.tls;
+      const { settings, pinned } = this.build(options, before, previous);
+      try {
+        await pinned;
+        // close() may have been called while the new homes were being pinned.
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
+        if (this.closing) throw new Error("the server is stopping");
+      } catch (error) {
+        // A certificate that never served lets go of what it holds (Deno: a private listener).
+        if (settings.tls !== before) settings.tls?.retire?.();
+        throw error;
+      }
       this.settings = settings;
+      // Sessions from now on shake hands with the new certificate; the ones before keep the old.
+      if (settings.tls !== before) before?.retire?.();
       this.counter.setLimits(settings.limits.sessions);
       this.passive.setMaxPerIp(settings.limits.passivePerIp);
       const bans = settings.limits.bans;
@@ -497,6 +506,8 @@ export class FtpServer extends Emitter<ServerEvents> {
   private async shutDown(drainMs: Millis): Promise<void> {
     this.closing = true;
     const stopped = Promise.all([this.listener?.close(), this.implicitListener?.close()]);
+    // Sessions still draining may shake hands (a data connection), but no new one comes.
+    this.settings.tls?.retire?.();
     for (const pending of this.handshaking) pending.destroy();
     for (const cancel of [...this.reading]) cancel();
     this.reading.clear();

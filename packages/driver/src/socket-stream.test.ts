@@ -171,6 +171,46 @@ describe("SocketStream upload (chunks)", () => {
 });
 
 describe("SocketStream download (write, end)", () => {
+  it("a reset after the peer's clean end (close_notify, then a reset) is still a whole upload, and our end of stream may fail", async () => {
+    const { socket, stream } = setup();
+    const r = read(stream);
+    socket.data("every byte");
+    socket.peerEnd();
+    socket.fail("ECONNRESET");
+    socket.close();
+    await settle();
+    expect(text(r.chunks)).toBe("every byte");
+    expect(r.done).toBe(true);
+    expect(r.error).toBeUndefined();
+    const ending = track(stream.end());
+    await settle();
+    expect(ending.state).toBe("resolved");
+  });
+
+  it("a reset after the clean end while the writer lags behind: the held chunks, then the end", async () => {
+    const { socket, stream } = setup();
+    socket.data("held");
+    socket.peerEnd();
+    socket.fail("ECONNRESET");
+    const r = read(stream);
+    await settle();
+    expect(text(r.chunks)).toBe("held");
+    expect(r.done).toBe(true);
+  });
+
+  it("a reset before the end (or an end the platform reports after it) stays a cut upload", async () => {
+    const { socket, stream } = setup();
+    const r = read(stream);
+    socket.data("part");
+    socket.fail("ECONNRESET");
+    socket.peerEnd();
+    socket.close();
+    await settle();
+    expect(r.done).toBe(false);
+    expect(reason(r.error)).toBe("reset");
+    await expect(stream.end()).rejects.toThrow("ECONNRESET");
+  });
+
   it("end() sends our FIN and resolves only after `finished`", async () => {
     const { socket, stream, clock } = setup();
     const w = stream.write(bytes("payload"));

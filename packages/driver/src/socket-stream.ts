@@ -1,7 +1,10 @@
 // A data connection as the driver's DataStream, the same on every platform. This is where "transfer
 // done" has its one meaning: a download is done once every byte and our FIN are handed to the kernel
 // (SPEC 4.7 step 6: close first, then reply; never wait for the client's close); an upload is done
-// only on the peer's clean end of stream. A reset, an error or a stall is a failure, always.
+// only on the peer's clean end of stream. A reset, an error or a stall is a failure, always, unless
+// the peer's clean end came first: its FIN (on TLS, its close_notify, the authenticated end of the
+// data) says every byte was sent, so a reset after it (a client that closes with bytes of ours
+// unread) cannot cut an upload that was whole.
 import type { Millis } from "@pasv/core";
 import { DataStreamError, type DataStream } from "./io.js";
 import type { ByteSocket, Clock, Timer } from "./platform.js";
@@ -31,6 +34,8 @@ export class SocketStream implements DataStream {
   private holding = false;
   private head = 0;
   private ended: boolean;
+  /** The peer's end of stream came before any failure. */
+  private cleanEnd: boolean;
   private finished = false;
   private closed = false;
   private failure: DataStreamError | null = null;
@@ -42,6 +47,7 @@ export class SocketStream implements DataStream {
     this.queue = [...prefix.chunks];
     for (const chunk of this.queue) this.held += chunk.length;
     this.ended = prefix.ended;
+    this.cleanEnd = prefix.ended;
     this.lastActivity = clock.now();
     socket.attach({
       data: (bytes) => {
@@ -52,6 +58,7 @@ export class SocketStream implements DataStream {
       },
       end: () => {
         this.ended = true;
+        if (this.failure === null) this.cleanEnd = true;
         this.moved();
       },
       error: (message) => this.fail(new DataStreamError("reset", message)),
@@ -134,6 +141,8 @@ export class SocketStream implements DataStream {
           yield chunk;
           continue;
         }
+        // Every byte before the peer's clean end is in: what broke after it changes nothing.
+        if (this.cleanEnd) return;
         this.check();
         // Only a FIN is a clean end; a close without one (a reset the platform reported late) is not.
         if (this.ended) return;
@@ -181,10 +190,14 @@ export class SocketStream implements DataStream {
   }
 
   async end(): Promise<void> {
-    this.check();
+    // An upload whose every byte came before the peer's clean end is complete whether or not our
+    // end of stream can still reach a peer that has gone (it reset after its close_notify).
+    const received = this.reading && this.cleanEnd;
+    if (!received) this.check();
     this.socket.end();
     while (!this.finished && !this.gone()) await this.wait();
     this.cancelStall();
+    if (received) return;
     this.check();
     if (!this.finished) throw new DataStreamError("reset", "connection closed before our end of stream went out");
   }

@@ -21,8 +21,10 @@ const viaNodeTls = onDeno && process.env.PASV_E2E_DENO_FTPS === "node-cli";
  * route protected uploads are checked only with PASV_TRY_DENO_TLS=1.
  */
 const protectedUploads = !viaNodeTls || process.env.PASV_TRY_DENO_TLS === "1";
-/** The Deno adapter's one gap (see implicit-ftps.test.ts): curl uploads over TLS 1.2 there. */
-const uploadTls = onDeno && !viaNodeTls && process.env.PASV_TRY_DENO_TLS !== "1" ? ["--tls-max", "1.2"] : [];
+/** curl never reads the server's TLS 1.3 session tickets on an upload; on Deno that used to reset
+ * the connection under the last bytes now and then (packages/deno/README.md), so TLS 1.3 uploads
+ * are made several times. */
+const TLS13_UPLOADS = 10;
 const fixtures = path.join(ROOT, "packages/node/test-fixtures");
 
 let server: RunningServer;
@@ -61,8 +63,19 @@ describe.runIf(haveTool("curl", () => has("curl")))("FTPS with curl", () => {
     if (protectedUploads) {
       const up = path.join(work.dir, "up.bin");
       writeFileSync(up, payload.subarray(0, 100_000));
-      expect(curl(...uploadTls, "--ssl-reqd", "-k", "-T", up, url("up.bin")).status).toBe(0);
-      expect(Buffer.compare(readFileSync(path.join(root.dir, "up.bin")), payload.subarray(0, 100_000))).toBe(0);
+      // Over TLS 1.2 on Deno only: on Node curl's TLS 1.2 data connection does not resume the control
+      // connection's session and the reuse check refuses it (522; a separate gap, on main as well).
+      if (onDeno) {
+        expect(curl("--tls-max", "1.2", "--ssl-reqd", "-k", "-T", up, url("up.bin")).status).toBe(0);
+        expect(Buffer.compare(readFileSync(path.join(root.dir, "up.bin")), payload.subarray(0, 100_000))).toBe(0);
+      }
+      const big = path.join(work.dir, "big.bin");
+      writeFileSync(big, payload);
+      for (let i = 0; i < TLS13_UPLOADS; i++) {
+        const put = curl("--tlsv1.3", "--ssl-reqd", "-k", "-T", big, url(`big${i}.bin`));
+        expect(put.stderr, `TLS 1.3 upload ${i}`).toBe("");
+        expect(Buffer.compare(readFileSync(path.join(root.dir, `big${i}.bin`)), payload), `TLS 1.3 upload ${i}`).toBe(0);
+      }
     }
     expect(curl("--ssl-reqd", "-k", url("")).stdout.toString()).toContain("payload.bin");
   });

@@ -17,13 +17,12 @@ const has = (cmd: string): boolean => spawnSync("sh", ["-c", `command -v ${cmd}`
 /** Which pasv runs: the Node command, or under PASV_E2E_SERVER=deno the Deno adapter (Deno.listenTls). */
 const onDeno = process.env.PASV_E2E_SERVER === "deno";
 /**
- * An open gap on Deno (packages/deno/README.md): curl closes a protected upload with the server's
- * TLS 1.3 session tickets unread, so its kernel resets the connection, and on Deno the client's
- * close_notify then sometimes does not reach rustls: the upload is stored whole but answered 426
- * (3-4 of 30 uploads of 2 MB; 0 of 30 over TLS 1.2, which sends no tickets). On Deno the upload is
- * made over TLS 1.2 unless PASV_TRY_DENO_TLS=1.
+ * Uploads over TLS 1.3, whose session tickets curl never reads on an upload (on Deno they used to
+ * reset the connection under the last bytes, packages/deno/README.md), and on Deno over TLS 1.2 too.
+ * Not on Node: there curl's TLS 1.2 data connection does not resume the control connection's
+ * session, so the reuse check refuses it with 522 (a separate gap, seen on main as well).
  */
-const uploadTls = onDeno && process.env.PASV_TRY_DENO_TLS !== "1" ? ["--tls-max", "1.2"] : [];
+const UPLOAD_TLS: readonly (readonly string[])[] = onDeno ? [["--tls-max", "1.2"], ["--tlsv1.3"]] : [["--tlsv1.3"]];
 
 let server: RunningServer;
 let implicitPort: number;
@@ -87,10 +86,12 @@ describe.runIf(haveTool("curl", () => has("curl")))("implicit FTPS with curl ftp
     expect(Buffer.compare(got.stdout, payload)).toBe(0);
     const up = path.join(work.dir, "up.bin");
     writeFileSync(up, payload.subarray(0, 1_000_003));
-    const put = curl(...uploadTls, "-T", up, ftps("up.bin"));
-    expect(put.stderr).toBe("");
-    expect(put.status).toBe(0);
-    expect(Buffer.compare(readFileSync(path.join(root.dir, "up.bin")), payload.subarray(0, 1_000_003))).toBe(0);
+    for (const version of UPLOAD_TLS) {
+      const put = curl(...version, "-T", up, ftps("up.bin"));
+      expect(put.stderr, version.join(" ")).toBe("");
+      expect(put.status, version.join(" ")).toBe(0);
+      expect(Buffer.compare(readFileSync(path.join(root.dir, "up.bin")), payload.subarray(0, 1_000_003)), version.join(" ")).toBe(0);
+    }
   });
 });
 

@@ -6,7 +6,7 @@
 // handshake while a TLS session opened before keeps its own.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes, X509Certificate } from "node:crypto";
-import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import tls, { type TLSSocket } from "node:tls";
@@ -304,5 +304,77 @@ describe("SIGHUP with a new TLS certificate and key", () => {
     expect(Buffer.concat(chunks).equals(SMALL)).toBe(true);
     expect((await before.reply()).code).toBe(226);
     expect((await after.cmd("NOOP")).code).toBe(200);
+  }, 60_000);
+});
+
+/** TCP sockets the process `pid` holds in LISTEN state (its descriptors matched to /proc/net/tcp*). */
+function listeningSockets(pid: number): number {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m?.[1] !== undefined) inodes.add(m[1]);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  let listening = 0;
+  for (const table of ["tcp", "tcp6"]) {
+    for (const row of readFileSync(`/proc/${pid}/net/${table}`, "utf8").split("\n").slice(1)) {
+      const cols = row.trim().split(/\s+/);
+      // st 0A is LISTEN; the inode is the tenth column.
+      if (cols[3] === "0A" && cols[9] !== undefined && inodes.has(cols[9])) listening++;
+    }
+  }
+  return listening;
+}
+
+// The runtime's own command (on Deno the adapter, whose TLS is a private loopback listener per
+// certificate): a reload must not leave the previous certificate's listener behind.
+describe("SIGHUP with new TLS certificates, again and again", () => {
+  it.runIf(process.platform === "linux")("the server's listening sockets do not grow, and a TLS session opened before still downloads over PROT P", async () => {
+    const fixtures = path.join(ROOT, "packages/node/test-fixtures");
+    const cert = path.join(files.dir, "again-cert.pem");
+    const key = path.join(files.dir, "again-key.pem");
+    copyFileSync(path.join(fixtures, "cert.pem"), cert);
+    copyFileSync(path.join(fixtures, "key.pem"), key);
+    const s = await serve(["--tls-cert", cert, "--tls-key", key]);
+    const before = await SecureControl.start(s.port);
+    const baseline = listeningSockets(s.pid);
+    expect(baseline).toBeGreaterThanOrEqual(1);
+    const RELOADS = 6;
+    for (let i = 1; i <= RELOADS; i++) {
+      const which = i % 2 === 1 ? "2" : "";
+      copyFileSync(path.join(fixtures, `cert${which}.pem`), cert);
+      copyFileSync(path.join(fixtures, `key${which}.pem`), key);
+      expect((await hup(s, true, i)).changed).toEqual(["tls"]);
+      // A handshake with the new certificate, so its listener (if any) is open.
+      const fresh = await SecureControl.start(s.port);
+      expect((await fresh.cmd("NOOP")).code).toBe(200);
+      fresh.socket.destroy();
+    }
+    // Closed listeners may take a moment to leave the table.
+    await until(() => listeningSockets(s.pid) <= baseline, 2_000);
+    expect(listeningSockets(s.pid), `baseline ${baseline}`).toBe(baseline);
+    // The session from before the reloads: protected data under its own (first) certificate.
+    for (const line of ["USER anonymous", "PASS guest@"]) await before.cmd(line);
+    expect((await before.cmd("PBSZ 0")).code).toBe(200);
+    expect((await before.cmd("PROT P")).code).toBe(200);
+    expect((await before.cmd("TYPE I")).code).toBe(200);
+    const target = parse227((await before.cmd("PASV")).lines[0] ?? "");
+    if (target === null) throw new Error("PASV gave no address");
+    const raw = await openData(target.port);
+    open.push(raw);
+    const retr = before.cmd("RETR small.bin");
+    const data = await handshake(raw, before.socket.getSession());
+    const chunks: Buffer[] = [];
+    data.on("data", (chunk: Buffer) => chunks.push(chunk));
+    await new Promise<void>((resolve) => data.once("end", () => resolve()));
+    expect((await retr).code).toBe(150);
+    expect(Buffer.concat(chunks).equals(SMALL)).toBe(true);
+    expect((await before.reply()).code).toBe(226);
+    // Its handshake's listener is let go again once that handshake is done.
+    await until(() => listeningSockets(s.pid) <= baseline, 2_000);
+    expect(listeningSockets(s.pid), `baseline ${baseline}`).toBe(baseline);
   }, 60_000);
 });

@@ -1,6 +1,7 @@
 // A stalled TLS handshake must not hold a session slot: clients that send AUTH TLS (or open a
-// PROT P data connection) and then half a ClientHello are cut at the handshake deadline, and
-// with --max-sessions full of them a new client gets in once they are gone. Under
+// PROT P data connection) and then half a ClientHello are cut at the handshake deadline, clients
+// that send AUTH TLS and then nothing get a plaintext 421 then, and with --max-sessions full of
+// them a new client gets in once they are gone. Under
 // PASV_E2E_SERVER=deno this runs the Deno adapter (its TLS: Deno.listenTls behind a loopback relay).
 import net, { type Socket } from "node:net";
 import tls, { type TLSSocket } from "node:tls";
@@ -198,6 +199,30 @@ describe("a stalled TLS handshake on the control connection", () => {
     expect(await greetingCode()).toBe(421);
     const took = await closedAfter(stalled, since, HANDSHAKE_SECONDS * 1000 + MARGIN_MS);
     for (const ms of took) expect(ms).toBeGreaterThanOrEqual(HANDSHAKE_SECONDS * 1000 - 500);
+    // Mid-handshake no reply can be read: the connection is cut without one.
+    for (const c of stalled) await expect(c.reply(100)).rejects.toThrow("control connection closed");
+    await logInAndTransfer();
+  });
+
+  it(`${MAX_SESSIONS} clients that send AUTH TLS and then nothing get a plaintext 421 at the deadline, and a fifth then logs in and transfers`, async () => {
+    // RFC 4217 §10.1: a handshake that never started leaves the connection plaintext, so the client
+    // is told why it is closed.
+    const silent = await Promise.all(
+      Array.from({ length: MAX_SESSIONS }, async (_, i) => {
+        const c = await admitted();
+        if (i % 2 === 0) await anonymousLogin(c);
+        expect((await c.cmd("AUTH TLS")).code).toBe(234);
+        return c;
+      }),
+    );
+    const since = Date.now();
+    expect(await greetingCode()).toBe(421);
+    const told = await Promise.all(silent.map((c) => c.reply(HANDSHAKE_SECONDS * 1000 + MARGIN_MS)));
+    const at = Date.now() - since;
+    for (const reply of told) expect(`${reply.code} ${reply.lines.join(" ")}`).toBe("421 TLS handshake timed out.");
+    expect(at).toBeGreaterThanOrEqual(HANDSHAKE_SECONDS * 1000 - 500);
+    // Then the server closes (after the 421, not instead of it) and the slots are free.
+    await closedAfter(silent, since, HANDSHAKE_SECONDS * 1000 + MARGIN_MS);
     await logInAndTransfer();
   });
 
