@@ -176,6 +176,7 @@ async function writer(handle: FileHandle, offset: number | null): Promise<VfsWri
     }
   };
   return {
+    gathers: true,
     write: async (chunk) => {
       batch.push(chunk);
       batched += chunk.length;
