@@ -13,7 +13,7 @@
 //   at a TCP urgent mark: after a Telnet Synch (IAC DM as urgent data) the ABOR that follows it
 //   would sit unread until the client sent something else. A one-byte read is never short.
 // - Deno.connect cannot bind a local address, so active-mode connections leave from the default one.
-import { ListenError, SocketRelay, type ByteSocket, type Clock, type Listener, type ListenRequest, type Platform, type SocketEvents } from "@pasv/driver";
+import { ListenError, SocketRelay, type InlineFs, type ByteSocket, type Clock, type Listener, type ListenRequest, type Platform, type SocketEvents } from "@pasv/driver";
 import type { Endpoint } from "@pasv/core";
 import { DenoLocalFs } from "./local-fs.ts";
 import { LoopbackTls, type DenoTlsMaterial } from "./deno-tls.ts";
@@ -295,14 +295,14 @@ const clock: Clock = {
 };
 
 /** Without `tls`, no TLS at all (the core then offers no AUTH TLS). */
-export function denoPlatform(tls: DenoTlsMaterial | null = null): Platform {
+export function denoPlatform(tls: DenoTlsMaterial | null = null, inlineFs: InlineFs = "auto"): Platform {
   return {
     clock,
     random: Math.random,
     listen,
     connect: async (request) => new DenoSocket(await Deno.connect({ hostname: request.host, port: request.port, transport: "tcp" })),
     tls: tls === null ? null : new LoopbackTls(tls),
-    localFs: (root) => new DenoLocalFs(root),
+    localFs: (root) => new DenoLocalFs(root, { inline: inlineFs }),
     cwd: () => Deno.cwd(),
   };
 }
