@@ -1,7 +1,7 @@
 // The `pasv` command line, parsed without side effects so every rule is testable.
 import { parseArgs } from "node:util";
 import { isAnonymousName, normalizeIp, parseCidr, parseRights, type Right } from "@pasv/core";
-import { LOG_LEVELS, parsePasswordHash, PASSWORD_HASH_FORMATS, passwordHashCostProblem, portRangeProblem, resolveHome, type LogFormat, type LogLevel, type PortRange } from "@pasv/driver";
+import { INLINE_FS_MODES, LOG_LEVELS, parsePasswordHash, PASSWORD_HASH_FORMATS, passwordHashCostProblem, portRangeProblem, resolveHome, type InlineFs, type LogFormat, type LogLevel, type PortRange } from "@pasv/driver";
 import { parsePlan } from "@pasv/testing";
 
 /** A named user: plaintext from `-u`, or a hash from the `--users` file (with its line number). */
@@ -50,6 +50,8 @@ export interface CliOptions {
   readonly xferlog: string | null;
   /** How log records are written (null: text on a terminal, JSON lines otherwise). */
   readonly logFormat: LogFormat | null;
+  /** --inline-fs auto|never: local-disk calls on the event loop while they stay fast (null: auto). */
+  readonly inlineFs: InlineFs | null;
   /** The least severe records written (null: info). */
   readonly logLevel: LogLevel | null;
   /** Where /metrics (Prometheus) and /healthz are served, or null. */
@@ -172,6 +174,10 @@ Options:
       --log-format text|json    log records as text (key=value) or one JSON object per line
                                 (default: text on a terminal, json otherwise)
       --log-level LEVEL         debug, info (default), warn or error: the least severe records logged
+      --inline-fs auto|never    auto (default): the local disk's name lookups, opens and reads of
+                                files up to 64 KiB run on the event loop while they stay fast (a
+                                cold disk or network file system sends them back to the thread
+                                pool for 10 s); never: every call goes through the thread pool
       --drain-timeout SECONDS   on SIGTERM/SIGINT, let running transfers finish for up to SECONDS
                                 (default 30; 0: stop at once); a second signal stops at once
       --s3-bucket B             serve the S3 bucket B instead of a directory (files are objects,
@@ -305,6 +311,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
         xferlog: { type: "string" },
         "log-format": { type: "string" },
         "log-level": { type: "string" },
+        "inline-fs": { type: "string" },
         metrics: { type: "string" },
         "keep-partial-uploads": { type: "boolean" },
         "pasv-ports": { type: "string" },
@@ -458,6 +465,8 @@ export function parseCli(argv: readonly string[]): ParsedCli {
   }
   const logFormat = v["log-format"] ?? null;
   if (logFormat !== null && logFormat !== "text" && logFormat !== "json") return { kind: "error", message: `--log-format must be text or json, got ${JSON.stringify(logFormat)}` };
+  const inlineFs = v["inline-fs"] ?? null;
+  if (inlineFs !== null && !isInlineFs(inlineFs)) return { kind: "error", message: `--inline-fs must be ${INLINE_FS_MODES.join(" or ")}, got ${JSON.stringify(inlineFs)}` };
   const logLevel = v["log-level"] ?? null;
   if (logLevel !== null && !isLogLevel(logLevel)) return { kind: "error", message: `--log-level must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(logLevel)}` };
   const s3 = s3Options(v, parsed.positionals[0] ?? v.root);
@@ -529,6 +538,7 @@ export function parseCli(argv: readonly string[]): ParsedCli {
       drainTimeoutSeconds: numbers["drain-timeout"] ?? null,
       xferlog: v.xferlog ?? null,
       logFormat,
+      inlineFs,
       logLevel,
       metrics,
       s3,
@@ -543,6 +553,10 @@ export function parseCli(argv: readonly string[]): ParsedCli {
 /** A --faults value that names a plan file rather than spelling the plan. */
 export function isPlanFile(text: string): boolean {
   return /\.(json|toml)$/i.test(text);
+}
+
+function isInlineFs(text: string): text is InlineFs {
+  return (INLINE_FS_MODES as readonly string[]).includes(text);
 }
 
 function isLogLevel(text: string): text is LogLevel {

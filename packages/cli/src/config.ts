@@ -48,6 +48,7 @@ export const CONFIG_KEYS: Readonly<Record<string, Kind>> = {
   "drain-timeout": "integer",
   xferlog: "path",
   "log-format": "string",
+  "inline-fs": "string",
   "log-level": "string",
   metrics: "string",
   "s3-bucket": "string",

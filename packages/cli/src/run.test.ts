@@ -475,6 +475,18 @@ describe("runCommand: serving", () => {
     expect(level.stderr()).toBe(`pasv: --log-level must be one of debug, info, warn, error, got "loud"\n${TRY}`);
   });
 
+  it("--inline-fs reaches the server's options (absent: the adapter's default), and a bad value names the flag", async () => {
+    const never = new FakeHost(["--inline-fs", "never"]);
+    expect(await run(never)).toBeNull();
+    expect(never.created[0]?.inlineFs).toBe("never");
+    const plain = new FakeHost([]);
+    expect(await run(plain)).toBeNull();
+    expect(plain.created[0]?.inlineFs).toBeUndefined();
+    const bad = new FakeHost(["--inline-fs", "always"]);
+    expect(await run(bad)).toBe(2);
+    expect(bad.stderr()).toBe(`pasv: --inline-fs must be auto or never, got "always"\n${TRY}`);
+  });
+
   it("an implicit FTPS port beside the plain one, or alone; the TLS policy flags reach the server", async () => {
     const both = new FakeHost(["-p", "2121", "--implicit-tls-port", "990", "--tls-cert", "c.pem", "--tls-key", "k.pem", "--tls-min-version", "1.3", "--tls-ciphers", "TLS_AES_256_GCM_SHA384", "--no-tls-reuse-check"]);
     both.files.set("c.pem", CERT).set("k.pem", KEY);

@@ -1,6 +1,6 @@
 // The `pasv` command, once for every runtime: flags (and the users file) become server options here
 // and nowhere else; a runtime supplies files, a server, signals and its output.
-import { formatRecord, logs, type LogEvent, type LogLevel, type LogRecord, type ServerHooks, type ServerOptions, type Vfs } from "@pasv/driver";
+import { formatRecord, logs, type InlineFs, type LogEvent, type LogLevel, type LogRecord, type ServerHooks, type ServerOptions, type Vfs } from "@pasv/driver";
 import { S3Fs, s3Client } from "@pasv/s3";
 import { FaultInjector, formatPlan, multilineStyleFor, parsePlan, planFromTable, type FaultPlan, type FaultRecord } from "@pasv/testing";
 import { parse as parseToml } from "smol-toml";
@@ -18,6 +18,8 @@ export const XFERLOG_FLUSH_MS = 5_000;
 
 /** The driver's options as the command builds them, with the TLS material read from disk. */
 export interface CommandOptions extends Omit<ServerOptions, "tls"> {
+  /** How the runtime's local disk makes its calls (the adapters' LocalFs option; default auto). */
+  readonly inlineFs?: InlineFs;
   readonly tls?: {
     readonly key: Uint8Array;
     readonly cert: Uint8Array;
@@ -441,6 +443,7 @@ function restartOnly(start: Settings, next: Settings): string[] {
     a.tls?.ciphers === b.tls?.ciphers ? null : "--tls-ciphers",
     same(a.s3, b.s3) ? null : "--s3-*",
     a.logFormat === b.logFormat ? null : "--log-format",
+    a.inlineFs === b.inlineFs ? null : "--inline-fs",
     a.logLevel === b.logLevel ? null : "--log-level",
     a.faults === b.faults && a.seed === b.seed ? null : "--faults/--seed",
   ].filter((x) => x !== null);
@@ -469,6 +472,7 @@ export function serverOptions(o: CliOptions, dir: string, users: readonly CliUse
     write: o.write,
     ...(o.hideDotfiles ? { hideDotfiles: true } : {}),
     ...(o.keepPartialUploads ? { keepPartialUploads: true } : {}),
+    ...(o.inlineFs === null ? {} : { inlineFs: o.inlineFs }),
     ...(o.passivePorts === null ? {} : { passivePorts: o.passivePorts }),
     ...(o.publicAddress === null ? {} : { publicAddress: o.publicAddress }),
     ...(o.proxyFrom === null ? {} : { proxyProtocol: { from: o.proxyFrom } }),

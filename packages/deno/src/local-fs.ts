@@ -4,17 +4,24 @@
 // are the host's own (Deno.FsFile exposes none); the files are then used with Deno's APIs.
 import fs from "node:fs";
 import type { FileStat, Millis } from "@pasv/core";
-import { Confinement, DownloadReader, fileStat, nodeFsDescriptors, toVfsError, writeAccess, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type Guarantee, type HostStat, type Reached, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "@pasv/driver";
+import { Confinement, DownloadReader, INLINE_READ_BYTES, InlineGate, fileStat, nodeFsDescriptors, toVfsError, writeAccess, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type Guarantee, type HostStat, type InlineFs, type Reached, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "@pasv/driver";
 
 /** Read size for downloads (as on Node); a download's one buffer is this or the file's remaining
  * size, whichever is smaller. */
 export const READ_CHUNK_BYTES = 1024 * 1024;
 
-const platform: ConfinePlatform = {
-  realPath: (p) => Deno.realPath(p),
-  isSymlink: async (p) => (await Deno.lstat(p)).isSymlink,
-  ...(Deno.build.os === "linux" ? { descriptors: nodeFsDescriptors(fs) } : {}),
-};
+function confinePlatform(gate: InlineGate): ConfinePlatform {
+  return {
+    realPath: (p) => Deno.realPath(p),
+    isSymlink: async (p) => (await Deno.lstat(p)).isSymlink,
+    ...(Deno.build.os === "linux" ? { descriptors: nodeFsDescriptors(fs, gate) } : {}),
+  };
+}
+
+export interface DenoLocalFsOptions {
+  /** Blocking calls on the event loop while they stay fast (see the driver's InlineGate); default "auto". */
+  readonly inline?: InlineFs;
+}
 
 /** The open options of a write once the rule has passed: a file the check created is new and empty. */
 function writeOptions(mode: WriteMode, at: Reached): Deno.OpenOptions {
@@ -35,10 +42,12 @@ async function statOf(at: Reached): Promise<HostStat> {
 
 export class DenoLocalFs implements Vfs {
   private readonly confinement: Confinement;
+  private readonly gate: InlineGate;
 
   /** The root's real path is pinned now: moving a symlink on the way to it later does not move this file system. */
-  constructor(root: string) {
-    this.confinement = new Confinement(root, platform);
+  constructor(root: string, options: DenoLocalFsOptions = {}) {
+    this.gate = new InlineGate(options.inline ?? "auto", () => performance.now());
+    this.confinement = new Confinement(root, confinePlatform(this.gate));
   }
 
   /** Whether confinement holds against racing local processes here (see the driver's Guarantee). */
@@ -105,14 +114,21 @@ export class DenoLocalFs implements Vfs {
       // Checked before opening: opening a FIFO for reading would wait for a writer.
       const info = await statOf(at);
       if (info.kind !== "file") throw new VfsError(info.kind === "dir" ? "is-a-directory" : "permission");
-      const file = await Deno.open(at.path, { read: true });
+      const gate = this.gate;
+      // Opening a checked regular file is a name lookup the check just made; a small file is then
+      // read inline too (while the gate stays open), a large one through Deno's async reads.
+      const inline = gate.open;
+      const file = inline ? gate.run(() => Deno.openSync(at.path, { read: true })) : await Deno.open(at.path, { read: true });
       try {
-        if (offset > 0) await file.seek(offset, Deno.SeekMode.Start);
+        if (offset > 0) {
+          if (inline) file.seekSync(offset, Deno.SeekMode.Start);
+          else await file.seek(offset, Deno.SeekMode.Start);
+        }
       } catch (error) {
         closeQuietly(file);
         throw error;
       }
-      return new DownloadReader(new FileSource(file), offset, info.size, READ_CHUNK_BYTES);
+      return new DownloadReader(new FileSource(file, inline && info.size - offset <= INLINE_READ_BYTES ? gate : null), offset, info.size, READ_CHUNK_BYTES);
     });
   }
 
@@ -173,9 +189,12 @@ function closeQuietly(file: Deno.FsFile): void {
 /** A download's file for the driver's DownloadReader: Deno.FsFile reads at its own position (the
  * open seeked to the offset), and the reader asks in order, so `position` is not needed. */
 class FileSource implements ChunkSource {
-  constructor(private readonly file: Deno.FsFile) {}
+  /** `gate`: a small file's reads run inline while it is open. */
+  constructor(private readonly file: Deno.FsFile, private readonly gate: InlineGate | null) {}
 
   async read(into: Uint8Array): Promise<number> {
+    const gate = this.gate;
+    if (gate?.open === true) return gate.run(() => this.file.readSync(into)) ?? 0;
     return (await this.file.read(into)) ?? 0;
   }
 

@@ -7,6 +7,17 @@ import type { Vfs } from "./vfs.js";
 const text = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : String.fromCharCode(...b));
 
 describe("atomic uploads", () => {
+  it("says the wrapped writer gathers when it does, so uploads hand it unjoined pieces", async () => {
+    const mem = new MemoryFs({});
+    const gathering: Vfs = Object.assign(Object.create(mem) as MemoryFs, {
+      write: async (path: string, mode: "truncate" | "append" | "at-offset" | "create-new", offset: number) => ({ ...(await mem.write(path, mode, offset)), gathers: true }),
+    });
+    const w = await atomicUploads(gathering, { keepPartial: false }).write("/g.txt", "truncate", 0);
+    expect(w.gathers).toBe(true);
+    await w.abort();
+    expect((await atomicUploads(mem, { keepPartial: false }).write("/h.txt", "truncate", 0)).gathers).toBeUndefined();
+  });
+
   it("leaves a file system whose writes are atomic by themselves (atomicWrites) unwrapped: no hidden name, no rename", async () => {
     const mem = new MemoryFs({ "f.txt": "old" });
     let renames = 0;

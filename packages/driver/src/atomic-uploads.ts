@@ -54,6 +54,7 @@ export function atomicUploads(vfs: Vfs, options: UploadOptions): Vfs {
       let done = false;
       return {
         write: (chunk) => writer.write(chunk),
+        ...(writer.gathers === true ? { gathers: true } : {}),
         close: async () => {
           await writer.close();
           done = true;

@@ -21,6 +21,7 @@ export { DOWNLOAD_SPARE_BUFFERS, DownloadReader, RecycledBuffers, type ChunkSour
 export type { AuthGrant, AuthProvider, AuthRequest } from "./auth.js";
 export { BanTable, DEFAULT_BAN_AFTER, DEFAULT_BAN_MS, DEFAULT_BAN_WINDOW_MS, MAX_BAN_TABLE_ENTRIES, MAX_FAILURES_KEPT, type Ban, type BanOptions } from "./bans.js";
 export { nodeFsDescriptors, O_PATH, type NodeFsLike } from "./descriptors.js";
+export { INLINE_COOLDOWN_MS, INLINE_FS_MODES, INLINE_READ_BYTES, InlineGate, SLOW_CALLS_TO_CLOSE, SLOW_INLINE_MS, SLOW_WINDOW_MS, type InlineFs } from "./inline-gate.js";
 export { ctime, xferlogLine } from "./xferlog.js";
 export { formatJson, formatRecord, formatText, LOG_LEVELS, logs, type LogEvent, type LogFormat, type LogLevel, type LogRecord, type SessionFields, type TransferOutcome } from "./log-record.js";
 export { fileStat, fromNodeStats, type HostStat, type NodeStatsLike } from "./host-stat.js";

@@ -64,8 +64,10 @@ export class DataStreamError extends Error {
 
 /** A data connection as a byte stream. */
 export interface DataStream {
-  /** Chunks from the peer until it closes; throws if the connection is reset. */
-  chunks(): AsyncIterable<Uint8Array>;
+  /** Chunks from the peer until it closes; throws if the connection is reset. Small chunks that
+   * wait are joined into one of at most `mergeBytes` (default: the stream's own limit; 0 joins none,
+   * for a consumer that gathers pieces itself). */
+  chunks(mergeBytes?: number): AsyncIterable<Uint8Array>;
   /** Resolves once the chunk is taken (backpressure); rejects if the connection broke. `flushed`,
    * if given and the adapter supports it, runs once the stream no longer needs the chunk's memory
    * (it may never run, e.g. when the connection fails first). */

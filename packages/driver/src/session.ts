@@ -392,7 +392,8 @@ export class Session {
           if (stopped(t)) return;
           const decoder = spec.ascii ? new AsciiDecoder() : null;
           const pacer = this.rates.up === null ? null : new Pacer(this.rates.up, this.io.now());
-          for await (const chunk of dataChunks(stream)) {
+          // A writer that gathers pieces itself gets them as they came, not joined (a copy less).
+          for await (const chunk of dataChunks(stream, writer.gathers === true ? 0 : undefined)) {
             if (stopped(t)) return;
             if (pacer !== null) {
               // A chunk already read is paid for in slices; while the wait lasts the stream reads
@@ -466,8 +467,8 @@ async function dataStep<T>(promise: Promise<T>): Promise<T> {
   }
 }
 
-async function* dataChunks(stream: DataStream): AsyncGenerator<Uint8Array> {
-  const iterator = stream.chunks()[Symbol.asyncIterator]();
+async function* dataChunks(stream: DataStream, mergeBytes: number | undefined): AsyncGenerator<Uint8Array> {
+  const iterator = stream.chunks(mergeBytes)[Symbol.asyncIterator]();
   for (;;) {
     const next = await dataStep(iterator.next());
     if (next.done === true) return;

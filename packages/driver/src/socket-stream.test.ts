@@ -21,11 +21,11 @@ interface Reading {
 }
 
 /** Consumes chunks() in the background, recording what arrived and how it ended. */
-function read(stream: SocketStream): Reading {
+function read(stream: SocketStream, mergeBytes?: number): Reading {
   const r: Reading = { chunks: [], done: false, error: undefined };
   void (async () => {
     try {
-      for await (const chunk of stream.chunks()) r.chunks.push(chunk);
+      for await (const chunk of stream.chunks(mergeBytes)) r.chunks.push(chunk);
       r.done = true;
     } catch (error) {
       r.error = error;
@@ -140,6 +140,17 @@ describe("SocketStream upload (chunks)", () => {
     const r = read(stream);
     await settle();
     expect(r.chunks.map((c) => c.length)).toEqual([MERGE_BYTES, 1]);
+    expect(r.done).toBe(true);
+  });
+
+  it("joins nothing for a consumer that gathers (mergeBytes 0): the pieces come as they arrived, uncopied", async () => {
+    const { socket, stream } = setup({ chunks: [bytes("p1")], ended: false });
+    socket.data("d1");
+    socket.data("d2");
+    socket.peerEnd();
+    const r = read(stream, 0);
+    await settle();
+    expect(r.chunks.map((c) => new TextDecoder().decode(c))).toEqual(["p1", "d1", "d2"]);
     expect(r.done).toBe(true);
   });
 

@@ -126,13 +126,13 @@ export class SocketStream implements DataStream {
     return this.failure !== null || this.closed;
   }
 
-  async *chunks(): AsyncIterable<Uint8Array> {
+  async *chunks(mergeBytes = MERGE_BYTES): AsyncIterable<Uint8Array> {
     this.reading = true;
     this.socket.resume();
     try {
       for (;;) {
         if (this.head < this.queue.length) {
-          const chunk = this.take();
+          const chunk = this.take(mergeBytes);
           if (this.head === this.queue.length) {
             this.queue = [];
             this.head = 0;
@@ -155,12 +155,12 @@ export class SocketStream implements DataStream {
   }
 
   /** The next chunk; when the writer fell behind, the small chunks waiting are joined (up to
-   * MERGE_BYTES), so a stream cut into tiny segments does not cost one file write per segment. */
-  private take(): Uint8Array {
+   * `mergeBytes`), so a stream cut into tiny segments does not cost one file write per segment. */
+  private take(mergeBytes: number): Uint8Array {
     const first = this.queue[this.head++] as Uint8Array;
     let size = first.length;
     let end = this.head;
-    while (end < this.queue.length && size + (this.queue[end] as Uint8Array).length <= MERGE_BYTES) size += (this.queue[end++] as Uint8Array).length;
+    while (end < this.queue.length && size + (this.queue[end] as Uint8Array).length <= mergeBytes) size += (this.queue[end++] as Uint8Array).length;
     this.held -= size;
     if (end === this.head) return first;
     const merged = new Uint8Array(size);

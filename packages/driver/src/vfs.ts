@@ -42,6 +42,9 @@ export interface VfsReader {
 
 export interface VfsWriter {
   write(chunk: Uint8Array): Promise<void>;
+  /** write() only queues the chunk and writes many together (one writev per batch), so an upload
+   * hands it the pieces as they came: joining them first would copy every byte once more. */
+  readonly gathers?: boolean;
   /** Everything written is durable in the file once this resolves. */
   close(): Promise<void>;
   /** Give up: close without claiming success (partial data may remain). Idempotent, and a no-op after close(). */

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, promises as fsp, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import nodeFs, { mkdirSync, mkdtempSync, promises as fsp, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { VfsError, type VfsReader } from "@pasv/driver";
@@ -194,17 +194,18 @@ describe("LocalFs", () => {
     }
   });
 
-  it("a download whose consumer stops (its peer stopped reading) holds one chunk and reads no further", async () => {
+  // Inline (the default), a large file is read through node:fs's callbacks; "never" reads through a FileHandle.
+  it.each(["auto", "never"] as const)("a download whose consumer stops (its peer stopped reading) holds one chunk and reads no further (inline %s)", async (inline) => {
     writeFileSync(path.join(root, "stall.bin"), Buffer.alloc(8 * READ_CHUNK_BYTES, 1));
     const probe = await fsp.open(path.join(root, "stall.bin"), "r");
     const proto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => Promise<unknown> };
     await probe.close();
-    const reads = vi.spyOn(proto, "read");
+    const reads = inline === "never" ? vi.spyOn(proto, "read") : vi.spyOn(nodeFs, "read");
     try {
       const idle = async (): Promise<void> => {
         for (let i = 0; i < 20; i++) await new Promise((resolve) => setTimeout(resolve, 5));
       };
-      const r = await fs.read("/stall.bin", 0);
+      const r = await new LocalFs(root, { inline }).read("/stall.bin", 0);
       const it = r.chunks()[Symbol.asyncIterator]();
       // Two chunks go out and are flushed; the third is never flushed, and nothing pulls again.
       for (let i = 0; i < 2; i++) r.recycle?.((await it.next()).value as Uint8Array);
@@ -212,10 +213,34 @@ describe("LocalFs", () => {
       await idle();
       expect(stuck.length).toBe(READ_CHUNK_BYTES);
       expect(reads.mock.calls.length).toBe(3);
-      expect(new Set(reads.mock.calls.map((call) => (call[0] as Uint8Array).buffer)).size).toBe(1);
+      expect(new Set(reads.mock.calls.map((call) => (call[inline === "never" ? 0 : 1] as Uint8Array).buffer)).size).toBe(1);
       await r.close();
     } finally {
       reads.mockRestore();
+    }
+  });
+
+  it("reads a small file inline while the gate is open, and through the thread pool with inline 'never'", async () => {
+    writeFileSync(path.join(root, "inline.bin"), Buffer.alloc(4096, 2));
+    const sync = vi.spyOn(nodeFs, "readSync");
+    const pooled = vi.spyOn(nodeFs, "read");
+    try {
+      const drain = async (r: VfsReader): Promise<number> => {
+        let n = 0;
+        for await (const c of r.chunks()) {
+          n += c.length;
+          r.recycle?.(c);
+        }
+        await r.close();
+        return n;
+      };
+      expect(await drain(await fs.read("/inline.bin", 96))).toBe(4000);
+      expect([sync.mock.calls.length, pooled.mock.calls.length]).toEqual([1, 0]);
+      expect(await drain(await new LocalFs(root, { inline: "never" }).read("/inline.bin", 0))).toBe(4096);
+      expect([sync.mock.calls.length, pooled.mock.calls.length]).toEqual([1, 0]);
+    } finally {
+      sync.mockRestore();
+      pooled.mockRestore();
     }
   });
 
@@ -238,12 +263,14 @@ describe("LocalFs", () => {
   });
 });
 
-vfsContract(
-  "LocalFs",
-  () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "pasv-contract-"));
-    return Promise.resolve({ vfs: new LocalFs(dir), cleanup: () => fsp.rm(dir, { recursive: true, force: true }) });
-  },
-  // The raw disk writes in place; the server's atomicUploads is what keeps a file whole on abort.
-  { inPlaceWrites: true, setMtime: true, abortKeepsFile: false },
-);
+for (const inline of ["auto", "never"] as const) {
+  vfsContract(
+    `LocalFs (inline ${inline})`,
+    () => {
+      const dir = mkdtempSync(path.join(tmpdir(), "pasv-contract-"));
+      return Promise.resolve({ vfs: new LocalFs(dir, { inline }), cleanup: () => fsp.rm(dir, { recursive: true, force: true }) });
+    },
+    // The raw disk writes in place; the server's atomicUploads is what keeps a file whole on abort.
+    { inPlaceWrites: true, setMtime: true, abortKeepsFile: false },
+  );
+}

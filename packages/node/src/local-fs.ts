@@ -7,7 +7,7 @@ import fs, { promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
 import type { FileStat, Millis } from "@pasv/core";
-import { Confinement, DownloadReader, fileStat, fromNodeStats, nodeFsDescriptors, toVfsError, writeAccess, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type Guarantee, type HostStat, type Reached, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "@pasv/driver";
+import { Confinement, DownloadReader, INLINE_READ_BYTES, InlineGate, fileStat, fromNodeStats, nodeFsDescriptors, toVfsError, writeAccess, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type Guarantee, type HostStat, type InlineFs, type Reached, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "@pasv/driver";
 
 /** Read size for downloads: large chunks keep loopback throughput high (see DESIGN's notes); a
  * download's one buffer is this or the file's remaining size, whichever is smaller. */
@@ -15,11 +15,18 @@ export const READ_CHUNK_BYTES = 1024 * 1024;
 /** Uploads arrive in socket-sized pieces (64 KiB); gathering them into one writev per this many bytes cuts syscalls 16-fold. */
 export const WRITE_BATCH_BYTES = 1024 * 1024;
 
-const platform: ConfinePlatform = {
-  realPath: (p) => fsp.realpath(p),
-  isSymlink: async (p) => (await fsp.lstat(p)).isSymbolicLink(),
-  ...(process.platform === "linux" ? { descriptors: nodeFsDescriptors(fs) } : {}),
-};
+function confinePlatform(gate: InlineGate): ConfinePlatform {
+  return {
+    realPath: (p) => fsp.realpath(p),
+    isSymlink: async (p) => (await fsp.lstat(p)).isSymbolicLink(),
+    ...(process.platform === "linux" ? { descriptors: nodeFsDescriptors(fs, gate) } : {}),
+  };
+}
+
+export interface LocalFsOptions {
+  /** Blocking calls on the event loop while they stay fast (see the driver's InlineGate); default "auto". */
+  readonly inline?: InlineFs;
+}
 
 /** The open flags of a write once the rule has passed: a file the check created is new and empty. */
 function writeFlags(mode: WriteMode, at: Reached): string {
@@ -55,10 +62,12 @@ async function statOf(at: Reached): Promise<HostStat> {
 
 export class LocalFs implements Vfs {
   private readonly confinement: Confinement;
+  private readonly gate: InlineGate;
 
   /** The root's real path is pinned now: moving a symlink on the way to it later does not move this file system. */
-  constructor(root: string) {
-    this.confinement = new Confinement(path.resolve(root), platform);
+  constructor(root: string, options: LocalFsOptions = {}) {
+    this.gate = new InlineGate(options.inline ?? "auto", () => performance.now());
+    this.confinement = new Confinement(path.resolve(root), confinePlatform(this.gate));
   }
 
   /** Whether confinement holds against racing local processes here (see the driver's Guarantee). */
@@ -123,7 +132,11 @@ export class LocalFs implements Vfs {
       // Checked before opening: opening a FIFO for reading would wait for a writer.
       const st = await statOf(at);
       if (st.kind !== "file") throw new VfsError(st.kind === "dir" ? "is-a-directory" : "permission");
-      return new DownloadReader(new HandleSource(await fsp.open(at.path, "r")), offset, st.size, READ_CHUNK_BYTES);
+      const gate = this.gate;
+      // Opening a checked regular file is a name lookup the check just made; a small file is then
+      // read inline too (one read, while the gate stays open), a large one by the thread pool.
+      const source = gate.open ? new FdSource(gate.run(() => fs.openSync(at.path, "r")), st.size - offset <= INLINE_READ_BYTES ? gate : null) : new HandleSource(await fsp.open(at.path, "r"));
+      return new DownloadReader(source, offset, st.size, READ_CHUNK_BYTES);
     });
   }
 
@@ -163,6 +176,7 @@ async function writer(handle: FileHandle, offset: number | null): Promise<VfsWri
     }
   };
   return {
+    gathers: true,
     write: async (chunk) => {
       batch.push(chunk);
       batched += chunk.length;
@@ -190,6 +204,35 @@ async function writer(handle: FileHandle, offset: number | null): Promise<VfsWri
       await handle.close().catch(() => undefined);
     },
   };
+}
+
+/**
+ * A download's file by its descriptor: read inline while `gate` is open, else by the thread pool
+ * (node:fs callbacks, no FileHandle). Closing a file opened for reading writes nothing back, so it is
+ * done inline.
+ */
+class FdSource implements ChunkSource {
+  constructor(private readonly fd: number, private readonly gate: InlineGate | null) {}
+
+  read(into: Uint8Array, position: number): Promise<number> {
+    const gate = this.gate;
+    if (gate?.open === true) return gate.settle(() => fs.readSync(this.fd, into, 0, into.length, position));
+    return new Promise((resolve, reject) => {
+      fs.read(this.fd, into, 0, into.length, position, (error, n) => {
+        if (error === null) resolve(n);
+        else reject(error);
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    try {
+      fs.closeSync(this.fd);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(toVfsError(error));
+    }
+  }
 }
 
 /** A download's file for the driver's DownloadReader: positional reads, so no seek is needed. */

@@ -1,7 +1,7 @@
 // The driver's Platform on node:net, node:tls and node:fs. It moves bytes; it decides nothing.
 import net from "node:net";
 import tls, { type SecureContext } from "node:tls";
-import { ListenError, SocketRelay, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type Platform, type SocketEvents, type TlsCredentials, type TlsSocket, type TlsUpgrader } from "@pasv/driver";
+import { ListenError, SocketRelay, type InlineFs, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type Platform, type SocketEvents, type TlsCredentials, type TlsSocket, type TlsUpgrader } from "@pasv/driver";
 import { LocalFs } from "./local-fs.js";
 
 const EMPTY = new Uint8Array(0);
@@ -203,14 +203,14 @@ const clock: Clock = {
 
 /** `tls`: the secure contexts handshakes use and how a reload makes them for a new key and
  * certificate, or null for a server without FTPS. */
-export function nodePlatform(tls: { readonly contexts: NodeTls; readonly contextsFor: NodeTlsFor } | null): Platform {
+export function nodePlatform(tls: { readonly contexts: NodeTls; readonly contextsFor: NodeTlsFor } | null, inlineFs: InlineFs = "auto"): Platform {
   return {
     clock,
     random: Math.random,
     listen,
     connect,
     tls: tls === null ? null : upgrader(tls.contexts, tls.contextsFor),
-    localFs: (root) => new LocalFs(root),
+    localFs: (root) => new LocalFs(root, { inline: inlineFs }),
     cwd: () => process.cwd(),
   };
 }

@@ -1,9 +1,11 @@
 // The embedding API on Node: the driver's server on node:net, node:tls and the local disk.
-import { FtpServer, hookedPlatform, type ServerHooks, type ServerOptions as DriverOptions, type TlsCredentials } from "@pasv/driver";
+import { FtpServer, hookedPlatform, type InlineFs, type ServerHooks, type ServerOptions as DriverOptions, type TlsCredentials } from "@pasv/driver";
 import { nodePlatform, type NodeTls } from "./node-platform.js";
 import { secureContext, type TlsMaterial } from "./tls-context.js";
 
 export interface ServerOptions extends Omit<DriverOptions, "tls"> {
+  /** How the local disk makes its blocking calls (LocalFs's `inline`; default "auto"). */
+  readonly inlineFs?: InlineFs;
   /**
    * Enables FTPS: AUTH TLS (explicit) on every listener, and `listen(port, host, { implicitTls:
    * true })` for implicit FTPS. With `required`, named users must protect the control connection
@@ -20,14 +22,14 @@ export interface ServerOptions extends Omit<DriverOptions, "tls"> {
 
 /** `hooks` wrap the platform and the sessions (the fault layer of @pasv/testing); none by default. */
 export function createServer(options: ServerOptions = {}, hooks: ServerHooks = {}): FtpServer {
-  const { tls: material, ...rest } = options;
-  if (material === undefined) return new FtpServer(hookedPlatform(nodePlatform(null), hooks), rest, hooks.instrument);
+  const { tls: material, inlineFs, ...rest } = options;
+  if (material === undefined) return new FtpServer(hookedPlatform(nodePlatform(null, inlineFs), hooks), rest, hooks.instrument);
   // The policy (versions, ciphers) is the start-up's; a reload brings a new key and certificate.
   const contextsFor = (credentials: TlsCredentials): NodeTls => {
     const m: TlsMaterial = { ...material, key: credentials.key, cert: credentials.cert };
     return { context: secureContext(m), scoped: () => secureContext(m, true) };
   };
-  return new FtpServer(hookedPlatform(nodePlatform({ contexts: contextsFor(material), contextsFor }), hooks), {
+  return new FtpServer(hookedPlatform(nodePlatform({ contexts: contextsFor(material), contextsFor }, inlineFs), hooks), {
     ...rest,
     tls: { key: material.key, cert: material.cert, required: material.required === true, ...(material.reuseCheck === undefined ? {} : { reuseCheck: material.reuseCheck }) },
   }, hooks.instrument);
