@@ -466,18 +466,22 @@ export async function hostileClient(ctx: ClientContext, id: number, address: str
         c.outstanding.push({ verb: "QUIT", marked: false });
         const { min } = ctx.passivePorts;
         const max = Math.min(ctx.passivePorts.max, min + 63);
+        // One target and one callback per port, made once: the rounds make 64,000 attempts.
+        const guesses = Array.from({ length: max - min + 1 }, (_, i) => {
+          const port = min + i;
+          const stolen = (e: Endpoint | null): void => {
+            if (e === null) return;
+            e.handlers = {
+              data: () => ctx.fail("data from a foreign address never used", `thief at ${address} received data on port ${port}`),
+            };
+            // Hopes to be served a download, or to have its bytes stored as someone's upload.
+            e.write(STOLEN);
+            e.end();
+          };
+          return { to: { address: ctx.server.address, port }, stolen };
+        });
         for (let round = 0; round < 1000; round++) {
-          for (let port = min; port <= max; port++) {
-            ctx.net.connect(address, { address: ctx.server.address, port }, (e) => {
-              if (e === null) return;
-              e.handlers = {
-                data: () => ctx.fail("data from a foreign address never used", `thief at ${address} received data on port ${port}`),
-              };
-              // Hopes to be served a download, or to have its bytes stored as someone's upload.
-              e.write(STOLEN);
-              e.end();
-            }, true);
-          }
+          for (const { to, stolen } of guesses) ctx.net.connect(address, to, stolen, true);
           await new Promise<void>((r) => ctx.net.world.after(rng.int(1, 3), r));
         }
         c.endpoint.write(new TextEncoder().encode("QUIT\r\n"));
