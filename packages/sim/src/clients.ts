@@ -4,6 +4,7 @@ import { AsciiEncoder, feedReplies, formatEprtArg, formatPortArg, initialReplyRe
 import type { SimFs } from "./memfs.js";
 import type { Endpoint, Network } from "./net.js";
 import type { Prng } from "./prng.js";
+import { QUIET } from "./world.js";
 
 export interface ClientContext {
   readonly net: Network;
@@ -66,13 +67,17 @@ export class Control {
     w?.();
   }
 
-  private receive(bytes: Uint8Array): void {
+  private receive(bytes: Uint8Array): typeof QUIET | undefined {
     const fed = feedReplies(this.reader, bytes);
     this.reader = fed.reader;
     if (fed.error !== null) this.ctx.fail("reply syntax", `${this.name}: ${fed.error}`);
     for (const reply of fed.replies) this.check(reply);
+    // A piece that completes no reply wakes nobody (the reader would only wait again), so its
+    // event needs no drain: most pieces of a reply cut into single bytes are such.
+    if (fed.replies.length === 0) return QUIET;
     this.replies.push(...fed.replies);
     this.poke();
+    return undefined;
   }
 
   /** Exactly one final reply per command, in order; marks only for transfer verbs, once. */
@@ -142,7 +147,10 @@ class DataSink {
 
   constructor(readonly endpoint: Endpoint) {
     endpoint.handlers = {
-      data: (b) => this.chunks.push(b),
+      data: (b) => {
+        this.chunks.push(b);
+        return QUIET;
+      },
       end: () => {
         this.done = true;
         this.wake?.();

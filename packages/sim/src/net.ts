@@ -30,7 +30,8 @@ export interface Address {
 }
 
 export interface EndpointHandlers {
-  data?(bytes: Uint8Array): void;
+  /** May return QUIET when it queued no microtask (see World.run): the piece's event then needs no drain. */
+  data?(bytes: Uint8Array): unknown;
   end?(): void;
   reset?(): void;
   drain?(): void;
@@ -170,45 +171,56 @@ export class Endpoint {
       this.pendingHead = 0;
     }
     if (this.closed) return QUIET;
-    if (bytes === null) this.peer.receive(null);
-    else if (this.net.rng.chance(this.net.faults.resetPerChunk)) {
+    if (bytes === null) return this.peer.receive(null);
+    if (this.net.rng.chance(this.net.faults.resetPerChunk)) {
       this.net.counters.bump("fault: connection reset");
+      // Both ends hear of it in events of their own.
       this.fault();
-    } else this.peer.receive(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
-    return undefined;
+      return QUIET;
+    }
+    return this.peer.receive(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
   };
 
   /** The peer's bytes were read (or dropped): they leave its send buffer, which may drain. */
-  private acknowledge(length: number): void {
+  /** Returns whether the sender's drain handler ran. */
+  private acknowledge(length: number): boolean {
     const before = this.inFlight;
     this.inFlight -= length;
-    if (before > SOCKET_BUFFER_BYTES && this.inFlight <= SOCKET_BUFFER_BYTES) this.handlers.drain?.();
+    if (!(before > SOCKET_BUFFER_BYTES && this.inFlight <= SOCKET_BUFFER_BYTES)) return false;
+    this.handlers.drain?.();
+    return true;
   }
 
-  private receive(piece: Uint8Array | null): void {
+  /** An arrived piece; QUIET when nothing that could queue a microtask ran (a piece held while the
+   * reader is paused, as a deaf client's tens of thousands are, or one the reader took quietly). */
+  private receive(piece: Uint8Array | null): typeof QUIET | undefined {
     if (piece !== null) {
-      if (this.closed) return;
+      if (this.closed) return QUIET;
       if (this.localClosed) {
         // Data for a closed socket: the kernel answers with a reset.
         this.peer.acknowledge(piece.length);
         this.reset();
-        return;
+        return undefined;
       }
     }
-    if (this.paused || this.held.length > 0) this.held.push(piece);
-    else this.take(piece);
+    if (this.paused || this.held.length > 0) {
+      this.held.push(piece);
+      return QUIET;
+    }
+    return this.take(piece);
   }
 
   /** Hands an arrived piece to the reader: bytes, or the FIN (null). */
-  private take(piece: Uint8Array | null): void {
-    if (this.closed) return;
+  private take(piece: Uint8Array | null): typeof QUIET | undefined {
+    if (this.closed) return QUIET;
     if (piece === null) {
       this.gotFin = true;
       this.handlers.end?.();
-    } else {
-      this.peer.acknowledge(piece.length);
-      this.handlers.data?.(piece);
+      return undefined;
     }
+    const drained = this.peer.acknowledge(piece.length);
+    const handled = this.handlers.data?.(piece);
+    return !drained && handled === QUIET ? QUIET : undefined;
   }
 }
 
