@@ -181,8 +181,8 @@ export class Endpoint {
     return this.peer.receive(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end));
   };
 
-  /** The peer's bytes were read (or dropped): they leave its send buffer, which may drain. */
-  /** Returns whether the sender's drain handler ran. */
+  /** The peer's bytes were read (or dropped): they leave its send buffer, which may drain.
+   * Returns whether the drain handler ran. */
   private acknowledge(length: number): boolean {
     const before = this.inFlight;
     this.inFlight -= length;
