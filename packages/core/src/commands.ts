@@ -557,14 +557,20 @@ function FEAT(s: Draft, c: Context): void {
   c.out.replyText(211, lines);
 }
 
+/** HELP's list of every verb, made at its first use (the verbs never change). */
+let helpRows: readonly string[] | null = null;
+
 function HELP(_s: Draft, c: Context): void {
   const arg = keyword(c);
   if (arg === "") {
-    const names = [...VERBS.keys()].sort();
-    const rows: string[] = ["The following commands are recognized."];
-    for (let i = 0; i < names.length; i += 8) rows.push(` ${names.slice(i, i + 8).join(" ")}`);
-    rows.push("Help OK.");
-    c.out.replyText(214, rows);
+    if (helpRows === null) {
+      const names = [...VERBS.keys()].sort();
+      const rows: string[] = ["The following commands are recognized."];
+      for (let i = 0; i < names.length; i += 8) rows.push(` ${names.slice(i, i + 8).join(" ")}`);
+      rows.push("Help OK.");
+      helpRows = rows;
+    }
+    c.out.replyText(214, helpRows);
     return;
   }
   const verb = VERBS.get(arg);

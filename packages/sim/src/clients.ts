@@ -4,6 +4,7 @@ import { AsciiEncoder, feedReplies, formatEprtArg, formatPortArg, initialReplyRe
 import type { SimFs } from "./memfs.js";
 import type { Endpoint, Network } from "./net.js";
 import type { Prng } from "./prng.js";
+import { QUIET } from "./world.js";
 
 export interface ClientContext {
   readonly net: Network;
@@ -66,13 +67,17 @@ export class Control {
     w?.();
   }
 
-  private receive(bytes: Uint8Array): void {
+  private receive(bytes: Uint8Array): typeof QUIET | undefined {
     const fed = feedReplies(this.reader, bytes);
     this.reader = fed.reader;
     if (fed.error !== null) this.ctx.fail("reply syntax", `${this.name}: ${fed.error}`);
     for (const reply of fed.replies) this.check(reply);
+    // A piece that completes no reply wakes nobody (the reader would only wait again), so its
+    // event needs no drain: most pieces of a reply cut into single bytes are such.
+    if (fed.replies.length === 0) return QUIET;
     this.replies.push(...fed.replies);
     this.poke();
+    return undefined;
   }
 
   /** Exactly one final reply per command, in order; marks only for transfer verbs, once. */
@@ -142,7 +147,10 @@ class DataSink {
 
   constructor(readonly endpoint: Endpoint) {
     endpoint.handlers = {
-      data: (b) => this.chunks.push(b),
+      data: (b) => {
+        this.chunks.push(b);
+        return QUIET;
+      },
       end: () => {
         this.done = true;
         this.wake?.();
@@ -466,18 +474,22 @@ export async function hostileClient(ctx: ClientContext, id: number, address: str
         c.outstanding.push({ verb: "QUIT", marked: false });
         const { min } = ctx.passivePorts;
         const max = Math.min(ctx.passivePorts.max, min + 63);
+        // One target and one callback per port, made once: the rounds make 64,000 attempts.
+        const guesses = Array.from({ length: max - min + 1 }, (_, i) => {
+          const port = min + i;
+          const stolen = (e: Endpoint | null): void => {
+            if (e === null) return;
+            e.handlers = {
+              data: () => ctx.fail("data from a foreign address never used", `thief at ${address} received data on port ${port}`),
+            };
+            // Hopes to be served a download, or to have its bytes stored as someone's upload.
+            e.write(STOLEN);
+            e.end();
+          };
+          return { to: { address: ctx.server.address, port }, stolen };
+        });
         for (let round = 0; round < 1000; round++) {
-          for (let port = min; port <= max; port++) {
-            ctx.net.connect(address, { address: ctx.server.address, port }, (e) => {
-              if (e === null) return;
-              e.handlers = {
-                data: () => ctx.fail("data from a foreign address never used", `thief at ${address} received data on port ${port}`),
-              };
-              // Hopes to be served a download, or to have its bytes stored as someone's upload.
-              e.write(STOLEN);
-              e.end();
-            }, true);
-          }
+          for (const { to, stolen } of guesses) ctx.net.connect(address, to, stolen, true);
           await new Promise<void>((r) => ctx.net.world.after(rng.int(1, 3), r));
         }
         c.endpoint.write(new TextEncoder().encode("QUIT\r\n"));

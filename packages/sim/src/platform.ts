@@ -155,6 +155,8 @@ export interface SimSession {
 /** The driver's FtpServer on the simulated platform, with the oracles that watch its sessions. */
 export class SimServer {
   readonly sessions: SimSession[] = [];
+  /** The same, by id (a guesser's seed opens hundreds, and every step looks one up). */
+  private readonly byId = new Map<number, SimSession>();
   readonly server: FtpServer;
   /** Sessions admitted (greeted with 220) and not yet closed, by client address. */
   private readonly admitted = new Map<number, string>();
@@ -167,7 +169,11 @@ export class SimServer {
       this.serverOptions(options.server),
       {
         ...(options.reducer === undefined ? {} : { reducer: options.reducer }),
-        opened: (id, handle) => this.sessions.push({ id, ...handle }),
+        opened: (id, handle) => {
+          const entry = { id, ...handle };
+          this.sessions.push(entry);
+          this.byId.set(id, entry);
+        },
         stepped: (id, event, state, actions) => {
           try {
             checkInvariants(state);
@@ -215,8 +221,9 @@ export class SimServer {
 
   /** Every action of the previous step has run by now: the platform holds only the core's channel. */
   private checkHeld(id: number, event: SessionEvent, previous: SessionState | undefined): void {
-    const entry = this.sessions.find((s) => s.id === id);
-    if (previous === undefined || entry === undefined) return;
+    if (previous === undefined) return;
+    const entry = this.byId.get(id);
+    if (entry === undefined) return;
     const ch = previous.channel;
     for (const held of entry.io.data.held()) {
       if (ch.kind === "none" || ch.id !== held) this.options.onViolation?.("no leaked listeners, connections or files", `session ${id}: before ${event.type} the platform still holds data channel ${held} the session no longer uses`);
@@ -230,16 +237,18 @@ export class SimServer {
    * itself more is caught.
    */
   private checkRights(id: number, previous: SessionState | undefined, state: SessionState, actions: readonly Action[]): void {
+    if (actions.length === 0) return;
     const login = previous?.login.kind === "in" ? previous.login : state.login;
     if (login.kind !== "in") return;
     const granted = login.account.anonymous ? PRESETS["read-only"] : (this.options.server.rights ?? RIGHTS);
     const exists = (path: string): boolean => this.options.fs.file(path) !== undefined;
-    // Only a step that answered just this refusal: in a pipelined burst the next command's actions share the step.
-    const written = actions.flatMap((a) => (a.type === "control.write" ? new TextDecoder().decode(a.bytes).split("\r\n").filter((l) => l !== "") : []));
-    const refused = written.length === 1 && written[0] === "550 Permission denied.";
+    // Decoded only for a step that starts something (most steps start nothing).
+    let refused: boolean | null = null;
     for (const a of actions) {
       const needs = rightsFor(a, exists);
       if (needs === null) continue;
+      // Only a step that answered just this refusal: in a pipelined burst the next command's actions share the step.
+      refused ??= refusedOnly(actions);
       const what = a.type === "fs" ? `fs ${a.fs.op}` : a.type === "transfer.start" ? `transfer ${a.spec.kind}${a.spec.kind === "receive-file" ? ` (${a.spec.mode})` : ""}` : a.type;
       if (refused) this.options.onViolation?.("no refused operation touches the file system", `session ${id}: ${what} in the step that said 550 Permission denied.`);
       const lacking = needs.filter((r) => !granted.includes(r));
@@ -250,14 +259,14 @@ export class SimServer {
   /** Shutdown: a session not already closing says 421 and closes. */
   private checkShutdown(id: number, previous: SessionState | undefined, actions: readonly Action[]): void {
     if (previous?.phase === "closed") return;
-    const said421 = actions.some((a) => a.type === "control.write" && new TextDecoder().decode(a.bytes).startsWith("421"));
+    const said421 = actions.some((a) => a.type === "control.write" && DECODER.decode(a.bytes).startsWith("421"));
     const closes = actions.some((a) => a.type === "control.close");
     if (!said421 || !closes) this.options.onViolation?.("shutdown sends 421 and closes", `session ${id}: shutdown produced ${actions.map((a) => a.type).join(",") || "nothing"}`);
   }
 
   /** Session caps: a greeting goes only to sessions within both limits; the rest get 421. */
   private checkAdmission(id: number, state: SessionState, actions: readonly Action[]): void {
-    const greeted = actions.some((a) => a.type === "control.write" && new TextDecoder().decode(a.bytes).startsWith("220"));
+    const greeted = actions.some((a) => a.type === "control.write" && DECODER.decode(a.bytes).startsWith("220"));
     if (!greeted) return;
     const address = state.remote.address;
     this.admitted.set(id, address);
@@ -267,6 +276,14 @@ export class SimServer {
     if (max !== undefined && this.admitted.size > max) this.options.onViolation?.("session caps hold", `session ${id}: ${this.admitted.size} sessions admitted, cap ${max}`);
     if (perIp !== undefined && here > perIp) this.options.onViolation?.("session caps hold", `session ${id}: ${here} sessions admitted from ${address}, cap ${perIp}`);
   }
+}
+
+const DECODER = new TextDecoder();
+
+/** Whether the step's only reply line is the refusal for a missing right. */
+function refusedOnly(actions: readonly Action[]): boolean {
+  const written = actions.flatMap((a) => (a.type === "control.write" ? DECODER.decode(a.bytes).split("\r\n").filter((l) => l !== "") : []));
+  return written.length === 1 && written[0] === "550 Permission denied.";
 }
 
 /** The rights an action needs (null: it changes and reveals no file's content). */

@@ -30,6 +30,8 @@ export class World {
   now = 0;
   executed = 0;
   private seq = 0;
+  /** The sequence number of the event that ran last (-1 before the first). */
+  private lastSeq = -1;
   private readonly heap: Scheduled[] = [];
 
   schedule(at: number, run: EventBody): { cancel(): void } {
@@ -47,6 +49,13 @@ export class World {
   /** Enters an event with a reserved sequence number; `at` must not be before now. */
   enqueueAt(at: number, seq: number, run: EventBody): void {
     this.push(new Scheduled(at, seq, run));
+  }
+
+  /** Whether an event at (`at`, `seq`) would already have run: it comes before the last event run.
+   * The network enters a connect attempt into the heap only once it could matter (see
+   * Network.connect) and drops one whose turn has passed. */
+  isPast(at: number, seq: number): boolean {
+    return at < this.now || (at === this.now && seq < this.lastSeq);
   }
 
   after(delay: number, run: EventBody): { cancel(): void } {
@@ -89,6 +98,7 @@ export class World {
             return;
           }
           this.now = next.at;
+          this.lastSeq = next.seq;
           if (++this.executed > MAX_EVENTS_PER_RUN) {
             finish("runaway");
             return;
