@@ -55,5 +55,6 @@ export const scenarioArbitrary: fc.Arbitrary<{ seed: number; scenario: Scenario 
       steps: k.steps,
       rights: k.rights,
       guessers: k.guessers,
+      tlsStallers: [],
     },
   }));

@@ -4,6 +4,7 @@ import { AsciiEncoder, feedReplies, formatEprtArg, formatPortArg, initialReplyRe
 import type { SimFs } from "./memfs.js";
 import type { Endpoint, Network } from "./net.js";
 import type { Prng } from "./prng.js";
+import { clientHello, NO_TICKET, parseHandshake, TLS_RECORD, xorKey } from "./tls.js";
 
 export interface ClientContext {
   readonly net: Network;
@@ -16,7 +17,20 @@ export interface ClientContext {
   count(name: string): void;
   /** What a client is doing now: named in liveness failures. */
   note(client: string, doing: string): void;
+  /** The server's TLS promises, when it offers AUTH TLS (absent: it does not). */
+  readonly tls?: {
+    /** A protected data connection must resume the control connection's session. */
+    readonly reuseCheck: boolean;
+    /** Named users must protect the control connection before USER, and their data. */
+    readonly required: boolean;
+    readonly handshakeMs: number;
+    /** The latest a platform timer fires after its time (the scenario's lateness). */
+    readonly timerLate: number;
+  };
 }
+
+/** How long past a TLS deadline a cut may come: timers fire late, the cut crosses the network. */
+export const TLS_DEADLINE_SLACK_MS = 1_000;
 
 /** Verbs that may get a 1yz mark before their final reply. */
 const TRANSFER_VERBS = new Set(["RETR", "STOR", "APPE", "STOU", "LIST", "NLST", "MLSD"]);
@@ -34,6 +48,12 @@ export class Control {
   got421 = false;
   /** Off for clients that send unparseable bytes on purpose: their line count is unknowable. */
   countReplies = true;
+  /** The control connection's TLS: none, waiting for the server's DONE, or the session it made. */
+  private tls: { state: "none" } | { state: "handshaking"; got: Uint8Array; done: (session: string | null) => void } | { state: "active"; session: string } = { state: "none" };
+  /** PROT P is in force: data connections run a handshake. */
+  protectData = false;
+  /** With `stall`, every byte the server sends after 234 is kept here and parsed as nothing. */
+  stalled: Uint8Array[] | null = null;
 
   constructor(readonly endpoint: Endpoint, private readonly ctx: ClientContext, private readonly name: string) {
     endpoint.handlers = {
@@ -57,7 +77,22 @@ export class Control {
 
   private close(): void {
     this.closed = true;
+    if (this.tls.state === "handshaking") this.tls.done(null);
     this.poke();
+  }
+
+  /** Resolves once the connection is gone or `ms` have passed (true: gone). */
+  gone(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = this.ctx.net.world.after(ms, () => resolve(this.closed));
+      const wait = (): void => {
+        if (this.closed) {
+          timer.cancel();
+          resolve(true);
+        } else this.wake = wait;
+      };
+      wait();
+    });
   }
 
   private poke(): void {
@@ -66,7 +101,47 @@ export class Control {
     w?.();
   }
 
-  private receive(bytes: Uint8Array): void {
+  /** The TLS session of this control connection (what a data connection resumes), or null. */
+  get tlsSession(): string | null {
+    return this.tls.state === "active" ? this.tls.session : null;
+  }
+
+  /** After 234: the client's handshake; resolves with the session, or null when it failed. */
+  startTls(): Promise<string | null> {
+    return new Promise((resolve) => {
+      this.tls = { state: "handshaking", got: new Uint8Array(0), done: resolve };
+      this.endpoint.write(clientHello(NO_TICKET));
+      if (this.closed) resolve(null);
+    });
+  }
+
+  private receive(raw: Uint8Array): void {
+    if (this.stalled !== null) {
+      this.stalled.push(raw);
+      this.poke();
+      return;
+    }
+    let bytes = raw;
+    const tls = this.tls;
+    if (tls.state === "handshaking") {
+      const got = concat([tls.got, raw]);
+      const end = got.indexOf(0x0a);
+      if (got[0] !== TLS_RECORD || (end < 0 && got.length > 128)) {
+        this.ctx.fail("TLS handshakes as promised", `${this.name}: the server answered the control ClientHello with ${JSON.stringify(new TextDecoder().decode(got.subarray(0, 40)))}`);
+        this.tls = { state: "none" };
+        tls.done(null);
+        return;
+      }
+      if (end < 0) {
+        tls.got = got;
+        return;
+      }
+      const words = parseHandshake(got.subarray(0, end), "DONE");
+      this.tls = { state: "active", session: words?.[0] ?? "?" };
+      tls.done(words?.[0] ?? null);
+      bytes = xorKey(got.subarray(end + 1));
+      if (bytes.length === 0) return;
+    } else if (tls.state === "active") bytes = xorKey(raw);
     const fed = feedReplies(this.reader, bytes);
     this.reader = fed.reader;
     if (fed.error !== null) this.ctx.fail("reply syntax", `${this.name}: ${fed.error}`);
@@ -102,7 +177,8 @@ export class Control {
     const entry = { verb, marked: false };
     if (this.closed) return entry;
     this.outstanding.push(entry);
-    this.endpoint.write(new TextEncoder().encode(`${line}\r\n`));
+    const bytes = new TextEncoder().encode(`${line}\r\n`);
+    this.endpoint.write(this.tls.state === "active" ? xorKey(bytes) : bytes);
     return entry;
   }
 
@@ -133,26 +209,91 @@ export class Control {
   }
 }
 
-/** Collects one data connection's bytes until EOF or reset. */
+/** A PROT P data connection as the client runs it: the ticket it offers, and what goes wrong. */
+export interface DataTls {
+  /** The session offered for resumption: the control connection's, or another (a client that cannot resume). */
+  readonly ticket: string;
+  /** "silent": connects and never sends its ClientHello; "half": sends half of it; "no-resume": offers another ticket. */
+  readonly fault: "none" | "silent" | "half" | "no-resume";
+}
+
+/** Collects one data connection's bytes until EOF or reset (after its handshake, with PROT P). */
 class DataSink {
   readonly chunks: Uint8Array[] = [];
   done = false;
   reset = false;
+  /** When the connection came up (simulated ms). */
+  readonly since: number;
+  /** With PROT P: the server's DONE as far as it came, until it is complete. */
+  private handshake: Uint8Array | null = null;
+  /** With PROT P: the session the server made, and whether it resumed the offered one. */
+  session: { readonly id: string; readonly resumed: boolean } | null = null;
+  /** With PROT P: bytes came that were not a handshake (the server skipped it). */
+  unprotected = false;
   private wake: (() => void) | null = null;
 
-  constructor(readonly endpoint: Endpoint) {
+  constructor(readonly endpoint: Endpoint, readonly tls: DataTls | null = null) {
+    this.since = endpoint.net.world.now;
+    if (tls !== null) {
+      this.handshake = new Uint8Array(0);
+      const hello = clientHello(tls.ticket);
+      if (tls.fault === "half") endpoint.write(hello.subarray(0, hello.length >> 1));
+      else if (tls.fault !== "silent") endpoint.write(hello);
+    }
     endpoint.handlers = {
-      data: (b) => this.chunks.push(b),
+      data: (b) => this.take(b),
       end: () => {
         this.done = true;
-        this.wake?.();
+        this.poke();
       },
       reset: () => {
         this.done = true;
         this.reset = true;
-        this.wake?.();
+        this.poke();
       },
     };
+  }
+
+  private poke(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private take(b: Uint8Array): void {
+    if (this.handshake === null) {
+      this.chunks.push(this.session === null ? b : xorKey(b));
+      return;
+    }
+    const got = concat([this.handshake, b]);
+    if (got[0] !== TLS_RECORD) {
+      this.unprotected = true;
+      this.handshake = null;
+      this.chunks.push(got);
+      this.poke();
+      return;
+    }
+    const end = got.indexOf(0x0a);
+    if (end < 0) {
+      this.handshake = got;
+      return;
+    }
+    const words = parseHandshake(got.subarray(0, end), "DONE");
+    this.handshake = null;
+    this.session = { id: words?.[0] ?? "?", resumed: words?.[1] === "1" };
+    if (end + 1 < got.length) this.chunks.push(xorKey(got.subarray(end + 1)));
+    this.poke();
+  }
+
+  /** PROT P: waits for the server's side of the handshake; false if it never came. */
+  async ready(): Promise<boolean> {
+    while (this.tls !== null && this.session === null && !this.done && !this.unprotected) await new Promise<void>((r) => (this.wake = r));
+    return this.tls === null || this.session !== null;
+  }
+
+  /** Writes upload bytes, protected when the connection is. */
+  write(bytes: Uint8Array): void {
+    this.endpoint.write(this.session === null ? bytes : xorKey(bytes));
   }
 
   bytes(): Uint8Array {
@@ -204,8 +345,22 @@ export async function goodClient(ctx: ClientContext, id: number, address: string
     const hello = await c.greeting();
     checkNotBanned(ctx, `client ${id}`, address, hello);
     if (hello.code !== 220) return;
+    // With FTPS offered, most clients protect the control connection first (all must, when it is required).
+    const tls = ctx.tls !== undefined && (ctx.tls.required || rng.chance(0.7));
+    if (tls) {
+      const mechanism = rng.pick(["TLS", "TLS", "TLS-C", "SSL"]);
+      if ((await c.cmd(`AUTH ${mechanism}`)).code !== 234) return;
+      if ((await c.startTls()) === null) return;
+      ctx.count("client protected its control connection (AUTH TLS)");
+      // AUTH SSL protects data by default (vsftpd's reading of the old drafts).
+      c.protectData = mechanism === "SSL";
+    }
     if ((await c.cmd("USER sim")).code !== 331) return;
     if ((await c.cmd("PASS pw")).code !== 230) return;
+    if (tls && (ctx.tls?.required === true || rng.chance(0.7))) {
+      await c.cmd("PBSZ 0");
+      if ((await c.cmd("PROT P")).code === 200) c.protectData = true;
+    }
     await c.cmd(`MKD ${home}`);
     await c.cmd(`CWD ${home}`);
     let type: "A" | "I" = "A";
@@ -215,6 +370,11 @@ export async function goodClient(ctx: ClientContext, id: number, address: string
       switch (action) {
         case "noop":
           await c.cmd(rng.pick(["NOOP", "PWD", "SYST", "FEAT", "HELP"]));
+          // Under TLS, now and then the data protection changes (a refused PROT C keeps P).
+          if (c.tlsSession !== null && rng.chance(0.3)) {
+            const level = rng.pick(["C", "P"] as const);
+            if ((await c.cmd(`PROT ${level}`)).code === 200) c.protectData = level === "P";
+          }
           break;
         case "type":
           type = rng.pick(["A", "I"]);
@@ -343,6 +503,7 @@ async function transfer(
 ): Promise<ParsedReply | null> {
   const mode = rng.pick<Mode>(["PASV", "EPSV", "PORT", "EPRT"]);
   if (sink !== undefined) sink.mode = mode;
+  const prot = c.protectData ? dataTls(ctx, c, rng) : null;
   let data: Promise<DataSink | null>;
   if (mode === "PASV" || mode === "EPSV") {
     const r = await c.cmd(mode);
@@ -351,7 +512,7 @@ async function transfer(
     // Most clients connect right away, some only after the command.
     const early = rng.chance(0.7);
     // The sink is attached the moment the connection exists, so no early byte is lost.
-    const connect = (): Promise<DataSink | null> => new Promise((resolve) => ctx.net.connect(address, { address: ctx.server.address, port }, (e) => resolve(e === null ? null : new DataSink(e))));
+    const connect = (): Promise<DataSink | null> => new Promise((resolve) => ctx.net.connect(address, { address: ctx.server.address, port }, (e) => resolve(e === null ? null : new DataSink(e, prot))));
     data = early ? connect() : Promise.resolve(null);
     if (!early) {
       const entry = c.send(line);
@@ -362,7 +523,7 @@ async function transfer(
     const port = rng.int(20000, 29999);
     let accepted: (e: DataSink) => void = () => undefined;
     data = new Promise((resolve) => (accepted = resolve));
-    if (!ctx.net.listen(address, port, (e) => accepted(new DataSink(e)))) return null;
+    if (!ctx.net.listen(address, port, (e) => accepted(new DataSink(e, prot)))) return null;
     const arg = mode === "PORT" ? formatPortArg(address, port) : formatEprtArg(4, address, port);
     const r = await c.cmd(`${mode} ${arg}`);
     if (r.code !== 200) {
@@ -374,6 +535,34 @@ async function transfer(
   }
   const entry = c.send(line);
   return finishTransfer(ctx, c, entry, data, upload, sink, abort, false, cut);
+}
+
+/** A PROT P data connection: usually it resumes the control connection's session, now and then it
+ * stalls its handshake or cannot resume (a client like Python's ftplib). */
+function dataTls(ctx: ClientContext, c: Control, rng: Prng): DataTls {
+  const fault = rng.pick(["none", "none", "none", "none", "none", "none", "none", "none", "none", "none", "none", "none", "silent", "half", "no-resume", "no-resume"] as const);
+  return { ticket: fault === "no-resume" ? rng.pick([NO_TICKET, "s999999"]) : (c.tlsSession ?? NO_TICKET), fault };
+}
+
+/** The PROT P oracles, once a transfer's final reply is in. */
+function checkProtected(ctx: ClientContext, c: Control, line: string, sink: DataSink, final: ParsedReply, markedAt: number): void {
+  const tls = sink.tls;
+  if (tls === null) return;
+  ctx.count("check: a PROT P transfer never moves bytes unprotected");
+  if (sink.unprotected) ctx.fail("a PROT P transfer never moves bytes unprotected", `${line}: the server sent bytes on the data connection without a TLS handshake`);
+  const served = final.code === 226 || final.code === 250;
+  if (tls.fault === "no-resume" && ctx.tls?.reuseCheck === true && c.tlsSession !== null) {
+    ctx.count("check: a data connection that does not resume is never served");
+    if (served || sink.chunks.some((b) => b.length > 0)) ctx.fail("a data connection that does not resume is never served", `${line}: ${final.code} and ${sink.bytes().length} byte(s) on a data connection that offered ${tls.ticket}, not the control session ${c.tlsSession}`);
+  }
+  if (tls.fault === "silent" || tls.fault === "half") {
+    ctx.count("check: a stalled data handshake fails by its deadline");
+    const since = Math.max(sink.since, markedAt);
+    const took = sink.endpoint.net.world.now - since;
+    const bound = (ctx.tls?.handshakeMs ?? 0) + (ctx.tls?.timerLate ?? 0) + TLS_DEADLINE_SLACK_MS;
+    if (served) ctx.fail("a stalled data handshake fails by its deadline", `${line}: ${final.code} although the data connection never finished its handshake`);
+    else if (final.code !== 421 && took > bound) ctx.fail("a stalled data handshake fails by its deadline", `${line}: the ${final.code} came ${took} ms after the stalled handshake began (deadline ${ctx.tls?.handshakeMs ?? "?"} ms)`);
+  }
 }
 
 async function finishTransfer(
@@ -389,10 +578,13 @@ async function finishTransfer(
 ): Promise<ParsedReply | null> {
   const first = await c.reply();
   if (first.final) return entry.marked || c.outstanding.includes(entry) ? c.finalFor(entry) : first;
+  const markedAt = ctx.net.world.now;
   if (late) ctx.count("client connects after the mark");
   const collector = await Promise.race([data, new Promise<null>((r) => setTimeoutSim(ctx, 120_000, () => r(null)))]);
   if (collector === null) return c.finalFor(entry);
   const endpoint = collector.endpoint;
+  const fault = collector.tls?.fault ?? "none";
+  if (fault !== "none") ctx.count(`fault: data TLS ${fault === "no-resume" ? "does not resume the control session" : fault === "silent" ? "handshake stalls (no ClientHello)" : "handshake stalls (half a ClientHello)"}`);
   if (abort === "vanish") {
     if (upload !== null) endpoint.write(upload);
     c.endpoint.reset();
@@ -407,12 +599,19 @@ async function finishTransfer(
     endpoint.reset();
     return r;
   }
-  if (upload !== null) {
-    for (let at = 0; at < upload.length; at += 4096) endpoint.write(upload.subarray(at, at + 4096));
-    if (cut === "reset") endpoint.reset();
-    else endpoint.end();
+  const stalls = collector.tls !== null && (collector.tls.fault === "silent" || collector.tls.fault === "half");
+  if (upload !== null && !stalls) {
+    // A TLS client sends nothing protected before the server's side of the handshake.
+    const ready = await Promise.race([collector.ready(), new Promise<boolean>((r) => setTimeoutSim(ctx, 2 * (ctx.tls?.handshakeMs ?? 0) + 5_000, () => r(false)))]);
+    if (!ready) endpoint.reset();
+    else {
+      for (let at = 0; at < upload.length; at += 4096) collector.write(upload.subarray(at, at + 4096));
+      if (cut === "reset") endpoint.reset();
+      else endpoint.end();
+    }
   }
   const final = await c.finalFor(entry);
+  checkProtected(ctx, c, entry.verb, collector, final, markedAt);
   await Promise.race([collector.finished(), new Promise<void>((r) => setTimeoutSim(ctx, 5_000, r))]);
   // Bernstein's client model: the file is complete only with an acceptance AND a data stream that
   // ended with FIN. A reset after the server handed everything to TCP loses data the server never
@@ -489,6 +688,49 @@ export async function hostileClient(ctx: ClientContext, id: number, address: str
     } else {
       while (c.outstanding.length > 0 && !c.closed) await c.reply();
     }
+  } catch (error) {
+    if (!(error instanceof Closed)) throw error;
+  } finally {
+    c.endpoint.end();
+  }
+}
+
+/** What a client that stalls its control handshake may read after 234, today: nothing, or (once the
+ * driver answers a handshake that never began) a plaintext 421. Tighten to ["421"] for "silent"
+ * when the driver always sends it. */
+export const STALLED_HANDSHAKE_MAY_READ: Readonly<Record<"silent" | "half" | "garbage", readonly string[]>> = {
+  silent: ["", "421"],
+  half: [""],
+  garbage: ["", "421"],
+};
+
+/**
+ * A client that stalls its control handshake after 234: it sends nothing ("silent"), half a
+ * ClientHello ("half"), or bytes that are not TLS ("garbage"), and then only reads. The server must
+ * cut it by the handshake deadline and say nothing but what it promises (STALLED_HANDSHAKE_MAY_READ).
+ */
+export async function tlsStallClient(ctx: ClientContext, id: number, address: string, kind: "silent" | "half" | "garbage"): Promise<void> {
+  const name = `TLS staller ${id} (${kind})`;
+  const c = await Control.open(ctx, address, name);
+  if (c === null) return;
+  try {
+    checkNotBanned(ctx, name, address, await c.greeting());
+    if ((await c.cmd("AUTH TLS")).code !== 234) return;
+    const since = ctx.net.world.now;
+    c.stalled = [];
+    ctx.count(`fault: control TLS handshake stalls (${kind})`);
+    const hello = clientHello(NO_TICKET);
+    if (kind === "half") c.endpoint.write(hello.subarray(0, hello.length >> 1));
+    if (kind === "garbage") c.endpoint.write(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n"));
+    const bound = (ctx.tls?.handshakeMs ?? 0) + (ctx.tls?.timerLate ?? 0) + TLS_DEADLINE_SLACK_MS;
+    const gone = await c.gone(bound + 60_000);
+    ctx.count("check: a stalled TLS handshake is cut by its deadline");
+    const took = ctx.net.world.now - since;
+    if (!gone || took > bound) ctx.fail("a stalled TLS handshake is cut by its deadline", `${name}: ${gone ? `cut ${took} ms` : `still open ${took} ms`} after 234 (deadline ${ctx.tls?.handshakeMs ?? "?"} ms)`);
+    const said = new TextDecoder().decode(concat(c.stalled));
+    const code = said === "" ? "" : said.slice(0, 3);
+    const plainLines = said === "" || /^(421[ -][^\r\n]*\r\n)+$/.test(said);
+    if (!STALLED_HANDSHAKE_MAY_READ[kind].includes(code) || !plainLines) ctx.fail("a stalled TLS handshake gets only what the server promises", `${name}: read ${JSON.stringify(said.slice(0, 80))} after 234`);
   } catch (error) {
     if (!(error instanceof Closed)) throw error;
   } finally {

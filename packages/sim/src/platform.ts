@@ -1,8 +1,9 @@
 // The simulated Platform: the same @pasv/driver server, sessions and data channels the runtimes run,
 // on simulated sockets, listeners and time. Only bytes and timers are simulated here.
 import { checkInvariants, PRESETS, RIGHTS, type Action, type Right, type CoreLimits, type CoreTimeouts, type SessionEvent, type SessionState } from "@pasv/core";
-import { FtpServer, ListenError, SocketRelay, type BanOptions, type ByteSocket, type Clock, type Listener, type Platform, type PlatformSessionIo, type PortRange, type Reducer, type ServerOptions, type Session, type SocketEvents } from "@pasv/driver";
-import { SOCKET_BUFFER_BYTES, type Endpoint, type Network } from "./net.js";
+import { CONTROL_CLOSE_GRACE_MS, FtpServer, ListenError, SocketRelay, type BanOptions, type ByteSocket, type Clock, type Listener, type Platform, type PlatformSessionIo, type PortRange, type Reducer, type ServerOptions, type Session, type SocketEvents, type TlsUpgrader } from "@pasv/driver";
+import { SOCKET_BUFFER_BYTES, type Counters, type Endpoint, type Network } from "./net.js";
+import { SimTlsUpgrader } from "./tls.js";
 import type { SimFs } from "./memfs.js";
 
 /** A simulated connection end as a ByteSocket. */
@@ -82,8 +83,11 @@ class SimSocket implements ByteSocket {
   }
 }
 
+/** The latest a simulated platform timer fires (the largest `timerLate` a scenario draws). */
+export const MAX_TIMER_LATE_MS = 50;
+
 /** The simulated platform of one server address. */
-export function simPlatform(net: Network, address: string, fs: SimFs): Platform {
+export function simPlatform(net: Network, address: string, fs: SimFs, tls: TlsUpgrader | null = null): Platform {
   const clock: Clock = {
     now: () => net.world.now,
     // A platform timer may fire early (Node's setTimeout can) or late (a busy loop).
@@ -113,7 +117,7 @@ export function simPlatform(net: Network, address: string, fs: SimFs): Platform 
           else resolve(new SimSocket(endpoint, net));
         });
       }),
-    tls: null,
+    tls,
     localFs: () => fs,
     cwd: () => "/",
   };
@@ -132,7 +136,14 @@ export interface SimServerConfig {
   /** Bandwidth limits per session, bytes per second (default: none): the driver's pacer on the virtual clock. */
   readonly maxRateDown?: number;
   readonly maxRateUp?: number;
+  /** FTPS on the simulated TLS (absent: no AUTH TLS). */
+  readonly tls?: { readonly required: boolean; readonly reuseCheck: boolean };
+  /** The TLS handshake deadline (control and data). */
+  readonly tlsHandshakeMs?: number;
 }
+
+/** The key and certificate the simulated TLS is made with (its "PEM" is never parsed). */
+export const SIM_CREDENTIALS = { key: "sim-key", cert: "sim-cert" } as const;
 
 export interface SimServerOptions {
   readonly address: string;
@@ -144,6 +155,8 @@ export interface SimServerOptions {
   readonly onViolation?: (oracle: string, detail: string) => void;
   /** Every step of every session (the run's trace and counters hook in here). */
   readonly onStep?: (session: number, event: SessionEvent, actions: readonly Action[]) => void;
+  /** Where the simulated TLS counts its handshakes (with `server.tls`). */
+  readonly counters?: Counters;
 }
 
 export interface SimSession {
@@ -163,7 +176,7 @@ export class SimServer {
     const violation = (oracle: string, detail: string): void => options.onViolation?.(oracle, detail);
     const last = new Map<number, SessionState>();
     this.server = new FtpServer(
-      simPlatform(net, options.address, options.fs),
+      simPlatform(net, options.address, options.fs, options.server.tls === undefined || options.counters === undefined ? null : new SimTlsUpgrader(options.counters)),
       this.serverOptions(options.server),
       {
         ...(options.reducer === undefined ? {} : { reducer: options.reducer }),
@@ -177,6 +190,7 @@ export class SimServer {
           this.checkHeld(id, event, last.get(id));
           this.checkRights(id, last.get(id), state, actions);
           if (event.type === "shutdown") this.checkShutdown(id, last.get(id), actions);
+          if (actions.some((a) => a.type === "control.tls")) this.watchHandshake(net, id, last);
           last.set(id, state);
           if (event.type === "open") this.checkAdmission(id, state, actions);
           options.onStep?.(id, event, actions);
@@ -210,6 +224,8 @@ export class SimServer {
       ...(config.bans === undefined ? {} : { bans: config.bans }),
       ...(config.maxRateDown === undefined ? {} : { maxRateDown: config.maxRateDown }),
       ...(config.maxRateUp === undefined ? {} : { maxRateUp: config.maxRateUp }),
+      ...(config.tls === undefined ? {} : { tls: { ...config.tls, ...SIM_CREDENTIALS } }),
+      ...(config.tlsHandshakeMs === undefined ? {} : { tlsHandshakeTimeoutMs: config.tlsHandshakeMs }),
     };
   }
 
@@ -245,6 +261,21 @@ export class SimServer {
       const lacking = needs.filter((r) => !granted.includes(r));
       if (lacking.length > 0) this.options.onViolation?.("no operation beyond the account's rights", `session ${id} (${login.account.user}): ${what} without ${lacking.join(", ")}`);
     }
+  }
+
+  /**
+   * A control handshake holds its session's slot at most until its deadline, plus the close grace
+   * (a server that answers a stalled handshake with 421 may then wait for the peer's FIN that long).
+   */
+  private watchHandshake(net: Network, id: number, last: ReadonlyMap<number, SessionState>): void {
+    const deadline = this.options.server.tlsHandshakeMs ?? 10_000;
+    const bound = deadline + CONTROL_CLOSE_GRACE_MS + MAX_TIMER_LATE_MS + 1_000;
+    const since = net.world.now;
+    net.world.after(bound, () => {
+      const entry = this.sessions.find((s) => s.id === id);
+      this.options.counters?.bump("check: a stalled TLS handshake frees its slot");
+      if (entry !== undefined && !entry.io.closed && last.get(id)?.tls === "handshaking") this.options.onViolation?.("a stalled TLS handshake frees its slot", `session ${id}: still handshaking ${net.world.now - since} ms after AUTH (deadline ${deadline} ms)`);
+    });
   }
 
   /** Shutdown: a session not already closing says 421 and closes. */

@@ -118,6 +118,7 @@ const calm = (extra: Partial<Scenario> = {}) => (): Scenario => ({
   steps: 30,
   rights: RIGHTS,
   guessers: 0,
+  tlsStallers: [],
   ...extra,
 });
 

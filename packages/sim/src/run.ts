@@ -1,8 +1,8 @@
 // One simulated run from one seed: a server, several clients (some hostile), faults drawn per seed,
 // oracles checked throughout, then a calm phase in which every client must finish.
 import { RIGHTS, type Action, type Right, type SessionEvent } from "@pasv/core";
-import { CLOSE_GRACE_MS, CONTROL_CLOSE_GRACE_MS, coreReducer, type Reducer } from "@pasv/driver";
-import { goodClient, guesserClient, hostileClient, type ClientContext } from "./clients.js";
+import { CLOSE_GRACE_MS, CONTROL_CLOSE_GRACE_MS, coreReducer, TLS_HANDSHAKE_MS, type Reducer } from "@pasv/driver";
+import { goodClient, guesserClient, hostileClient, tlsStallClient, type ClientContext } from "./clients.js";
 import { CALM_FS, SimFs, type FsFaults } from "./memfs.js";
 import { CALM_NET, Counters, Network, type NetFaults } from "./net.js";
 import { SimServer, type SimServerConfig } from "./platform.js";
@@ -47,6 +47,8 @@ export interface Scenario {
   readonly rights: readonly Right[];
   /** Password guessers, each from its own address. */
   readonly guessers: number;
+  /** Clients that stall their control TLS handshake after 234 (with `server.tls`). */
+  readonly tlsStallers: readonly ("silent" | "half" | "garbage")[];
 }
 
 /** Swarm testing: each seed draws its own faults (some off) and shrinks limits so limit paths run. */
@@ -105,7 +107,17 @@ export function drawScenario(rng: Prng): Scenario {
   const drainMs = r.chance(0.5) ? r.pick([100, 5_000, 60_000]) : 0;
   const reloadAt = r.chance(0.3) ? r.int(1, 120_000) : null;
   const reloadTo = { timeouts: { ...drawn.server.timeouts, idle: r.pick([2_000, 300_000]), dataStall: r.pick([1_000, 300_000]) }, maxRateDown: r.pick([0, 2_000]), maxRateUp: r.pick([0, 65_536]) };
-  return { ...drawn, guessers: guessing.guessers, server: { ...drawn.server, bans: guessing.bans, ...rates }, drainMs, reloadAt, reloadTo };
+  const tls = drawTls(r);
+  return { ...drawn, guessers: guessing.guessers, server: { ...drawn.server, bans: guessing.bans, ...rates, ...tls.server }, drainMs, reloadAt, reloadTo, tlsStallers: tls.stallers };
+}
+
+/** FTPS in about half the seeds (after every earlier draw): sometimes required, now and then without
+ * the reuse check, with a handshake deadline short enough that stalled handshakes run out in the run. */
+function drawTls(r: Prng): { readonly server: Pick<SimServerConfig, "tls" | "tlsHandshakeMs">; readonly stallers: Scenario["tlsStallers"] } {
+  if (!r.chance(0.5)) return { server: {}, stallers: [] };
+  const server = { tls: { required: r.chance(0.25), reuseCheck: r.chance(0.85) }, tlsHandshakeMs: r.pick([500, 3_000, 10_000]) };
+  const stallers = Array.from({ length: r.pick([0, 0, 1, 2]) }, () => r.pick(["silent", "half", "garbage"] as const));
+  return { server, stallers };
 }
 
 /** Bans on or off, and guessers to meet them; the bans outlast the run, so a ban once earned holds. */
@@ -191,7 +203,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     transcript?.step(world.now, id, event, actions);
     for (const a of actions) if (a.type === "transfer.start") startedTransfers.add(`${id}:${a.transfer}`);
   };
-  const server = new SimServer(net, { address: "10.0.0.1", port: 21, server: { ...scenario.server, rights: scenario.rights }, fs, reducer, onViolation: fail, onStep });
+  const server = new SimServer(net, { address: "10.0.0.1", port: 21, server: { ...scenario.server, rights: scenario.rights }, fs, reducer, onViolation: fail, onStep, counters });
   server.server.on("transfer", (e) => {
     const key = `${e.id}:${e.transfer}`;
     counters.bump(`transfer logged: ${e.outcome}${e.reason === null ? "" : ` (${e.reason})`}`);
@@ -249,6 +261,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     fail,
     count: (n) => counters.bump(n),
     note: (client, what) => doing.set(client, `${what} at ${world.now} ms`),
+    ...(scenario.server.tls === undefined ? {} : { tls: { ...scenario.server.tls, handshakeMs: scenario.server.tlsHandshakeMs ?? TLS_HANDSHAKE_MS, timerLate: scenario.net.timerLate } }),
   };
   const clients: Promise<void>[] = [];
   let finished = 0;
@@ -274,6 +287,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     const bans = scenario.server.bans;
     const banAfter = bans === false || bans === undefined ? null : (bans.after ?? null);
     for (let i = 0; i < scenario.guessers; i++) track(`guesser ${i}`, guesserClient(ctx, i, `10.0.3.${i + 1}`, banAfter, banAfter === null ? 3 : banAfter + 3));
+    if (scenario.server.tls !== undefined) scenario.tlsStallers.forEach((kind, i) => track(`TLS staller ${i} (${kind})`, tlsStallClient(ctx, i, `10.0.4.${i + 1}`, kind)));
   }
   const faultyMs = options.faultyMs ?? 600_000;
   const calmMs = options.calmMs ?? 1_200_000;
