@@ -56,5 +56,7 @@ export const scenarioArbitrary: fc.Arbitrary<{ seed: number; scenario: Scenario 
       rights: k.rights,
       guessers: k.guessers,
       tlsStallers: [],
+      disk: null,
+      hoarders: 0,
     },
   }));

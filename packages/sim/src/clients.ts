@@ -13,6 +13,8 @@ export interface ClientContext {
   readonly server: { readonly address: string; readonly port: number };
   /** Where a thief looks for passive listeners. */
   readonly passivePorts: { readonly min: number; readonly max: number };
+  /** Passive listeners one address may hold at once (the server's maxPassivePerIp, or its default). */
+  readonly maxPassivePerIp?: number;
   fail(oracle: string, detail: string): void;
   count(name: string): void;
   /** What a client is doing now: named in liveness failures. */
@@ -27,6 +29,8 @@ export interface ClientContext {
     /** The latest a platform timer fires after its time (the scenario's lateness). */
     readonly timerLate: number;
   };
+  /** A prober starts (true) or ends (false): the racing attacker works while any prober does. */
+  probing?(active: boolean): void;
 }
 
 /** How long past a TLS deadline a cut may come: timers fire late, the cut crosses the network. */
@@ -503,7 +507,7 @@ async function transfer(
 ): Promise<ParsedReply | null> {
   const mode = rng.pick<Mode>(["PASV", "EPSV", "PORT", "EPRT"]);
   if (sink !== undefined) sink.mode = mode;
-  const prot = c.protectData ? dataTls(ctx, c, rng) : null;
+  const prot = c.protectData ? dataTls(c, rng) : null;
   let data: Promise<DataSink | null>;
   if (mode === "PASV" || mode === "EPSV") {
     const r = await c.cmd(mode);
@@ -539,7 +543,7 @@ async function transfer(
 
 /** A PROT P data connection: usually it resumes the control connection's session, now and then it
  * stalls its handshake or cannot resume (a client like Python's ftplib). */
-function dataTls(ctx: ClientContext, c: Control, rng: Prng): DataTls {
+function dataTls(c: Control, rng: Prng): DataTls {
   const fault = rng.pick(["none", "none", "none", "none", "none", "none", "none", "none", "none", "none", "none", "none", "silent", "half", "no-resume", "no-resume"] as const);
   return { ticket: fault === "no-resume" ? rng.pick([NO_TICKET, "s999999"]) : (c.tlsSession ?? NO_TICKET), fault };
 }
@@ -695,12 +699,132 @@ export async function hostileClient(ctx: ClientContext, id: number, address: str
   }
 }
 
-/** What a client that stalls its control handshake may read after 234, today: nothing, or (once the
- * driver answers a handshake that never began) a plaintext 421. Tighten to ["421"] for "silent"
- * when the driver always sends it. */
+const TD = new TextDecoder();
+
+/** Whether `bytes` hold `needle` (a secret from outside the served root). */
+function holds(bytes: Uint8Array, needle: string): boolean {
+  return TD.decode(bytes).includes(needle.trim());
+}
+
+/**
+ * A client with shell access's FTP half: it logs in and aims every kind of command at symlinks
+ * inside and leading out of the root, and at the entries its accomplice swaps (disk.ts), checking
+ * that nothing it is sent holds the secret that lives outside. The disk itself checks every call.
+ */
+export async function proberClient(ctx: ClientContext, id: number, address: string, steps: number, paths: readonly string[], secret: string): Promise<void> {
+  const rng = ctx.rng.fork(`prober ${id}`);
+  const name = `prober ${id}`;
+  const c = await Control.open(ctx, address, name);
+  if (c === null) return;
+  ctx.probing?.(true);
+  const check = (what: string, bytes: Uint8Array): void => {
+    ctx.count("check: nothing from outside the root reaches a client");
+    if (holds(bytes, secret)) ctx.fail("confinement holds", `${name}: ${what} carried a file from outside the served root`);
+  };
+  const cmd = async (line: string): Promise<ParsedReply> => {
+    const r = await c.cmd(line);
+    check(line, new TextEncoder().encode(r.lines.join("\n")));
+    return r;
+  };
+  try {
+    const hello = await c.greeting();
+    checkNotBanned(ctx, name, address, hello);
+    if (hello.code !== 220) return;
+    if (ctx.tls?.required === true && ((await c.cmd("AUTH TLS")).code !== 234 || (await c.startTls()) === null)) return;
+    if ((await c.cmd("USER sim")).code !== 331) return;
+    if ((await c.cmd("PASS pw")).code !== 230) return;
+    for (let i = 0; i < steps && !c.closed; i++) {
+      const p = rng.pick(paths);
+      const verb = rng.pick(["RETR", "RETR", "LIST", "NLST", "MLSD", "STOR", "APPE", "SIZE", "MDTM", "MLST", "STAT", "CWD", "MKD", "RMD", "DELE", "RNFR", "MFMT"] as const);
+      switch (verb) {
+        case "RETR":
+        case "LIST":
+        case "NLST":
+        case "MLSD":
+        case "STOR":
+        case "APPE": {
+          const sink: { data: Uint8Array | null; mode?: string } = { data: null };
+          const upload = verb === "STOR" || verb === "APPE" ? new TextEncoder().encode(`probe ${i}\n`) : null;
+          const r = await transfer(ctx, c, rng, address, `${verb} ${p}`, upload, sink);
+          if (r !== null) check(`${verb} ${p}`, new TextEncoder().encode(r.lines.join("\n")));
+          if (sink.data !== null) check(`${verb} ${p} (data)`, sink.data);
+          break;
+        }
+        case "CWD":
+          await cmd(`CWD ${p}`);
+          await cmd("PWD");
+          await cmd("CWD /");
+          break;
+        case "MKD":
+          await cmd(rng.chance(0.5) ? `MKD ${p}` : `MKD ${p}/probe-${i}`);
+          break;
+        case "RNFR":
+          if ((await cmd(`RNFR ${p}`)).code === 350) await cmd(`RNTO ${rng.pick(paths)}${rng.chance(0.5) ? "" : `-moved-${i}`}`);
+          break;
+        case "MFMT":
+          await cmd(`MFMT 20200101000000 ${p}`);
+          break;
+        default:
+          await cmd(`${verb} ${p}`);
+      }
+    }
+    await c.cmd("QUIT");
+  } catch (error) {
+    if (!(error instanceof Closed)) throw error;
+  } finally {
+    ctx.probing?.(false);
+    c.endpoint.end();
+  }
+}
+
+/**
+ * A client that pins passive ports: from one address, the per-address cap and two more sessions,
+ * each asking for a passive listener at the same moment and never connecting. No more than the cap
+ * may be granted; the rest get 425 (and so does anyone once the range is used up).
+ */
+export async function hoarderClient(ctx: ClientContext, id: number, address: string): Promise<void> {
+  const rng = ctx.rng.fork(`hoarder ${id}`);
+  const cap = ctx.maxPassivePerIp ?? 16;
+  const open = async (k: number): Promise<Control | null> => {
+    const c = await Control.open(ctx, address, `hoarder ${id}.${k}`);
+    if (c === null) return null;
+    try {
+      const hello = await c.greeting();
+      checkNotBanned(ctx, `hoarder ${id}`, address, hello);
+      if (hello.code !== 220 || (await c.cmd("USER anonymous")).code !== 331 || (await c.cmd("PASS hoard@")).code !== 230) {
+        c.endpoint.end();
+        return null;
+      }
+      return c;
+    } catch (error) {
+      if (!(error instanceof Closed)) throw error;
+      c.endpoint.end();
+      return null;
+    }
+  };
+  const sessions = (await Promise.all(Array.from({ length: cap + 2 }, (_, k) => open(k)))).filter((c): c is Control => c !== null);
+  try {
+    // All at once: well inside any accept deadline, so every listener granted is still held.
+    const replies = await Promise.all(sessions.map((c) => c.cmd(rng.pick(["PASV", "EPSV"]))));
+    const granted = replies.filter((r) => r.code === 227 || r.code === 229).length;
+    for (const r of replies) if (r.code === 425) ctx.count("passive set-up refused (425: range used up or per-address cap)");
+    ctx.count("check: passive listeners per address within the cap");
+    if (granted > cap) ctx.fail("passive listeners per address within the cap", `hoarder at ${address}: ${granted} passive listeners granted at once, cap ${cap}`);
+    await Promise.all(sessions.map((c) => c.cmd("QUIT")));
+  } catch (error) {
+    if (!(error instanceof Closed)) throw error;
+  } finally {
+    for (const c of sessions) c.endpoint.end();
+  }
+}
+
+/** What a client that stalls its control handshake may read after 234, today: nothing, or a
+ * plaintext 421 (a stop mid-handshake says it; a driver may answer a handshake that never began
+ * with it). Tighten "silent" to ["421"] once the driver always sends it there, and "half" to [""]
+ * once a stop cuts a handshake that is under way without a word. */
 export const STALLED_HANDSHAKE_MAY_READ: Readonly<Record<"silent" | "half" | "garbage", readonly string[]>> = {
   silent: ["", "421"],
-  half: [""],
+  half: ["", "421"],
   garbage: ["", "421"],
 };
 

@@ -4,6 +4,7 @@ import { checkInvariants, PRESETS, RIGHTS, type Action, type Right, type CoreLim
 import { CONTROL_CLOSE_GRACE_MS, FtpServer, ListenError, SocketRelay, type BanOptions, type ByteSocket, type Clock, type Listener, type Platform, type PlatformSessionIo, type PortRange, type Reducer, type ServerOptions, type Session, type SocketEvents, type TlsUpgrader } from "@pasv/driver";
 import { SOCKET_BUFFER_BYTES, type Counters, type Endpoint, type Network } from "./net.js";
 import { SimTlsUpgrader } from "./tls.js";
+import { DiskVfs, unstablePath } from "./disk.js";
 import type { SimFs } from "./memfs.js";
 
 /** A simulated connection end as a ByteSocket. */
@@ -136,6 +137,8 @@ export interface SimServerConfig {
   /** Bandwidth limits per session, bytes per second (default: none): the driver's pacer on the virtual clock. */
   readonly maxRateDown?: number;
   readonly maxRateUp?: number;
+  /** Passive listeners one client address may hold at once (default: the driver's, a share of the range). */
+  readonly maxPassivePerIp?: number;
   /** FTPS on the simulated TLS (absent: no AUTH TLS). */
   readonly tls?: { readonly required: boolean; readonly reuseCheck: boolean };
   /** The TLS handshake deadline (control and data). */
@@ -224,6 +227,7 @@ export class SimServer {
       ...(config.bans === undefined ? {} : { bans: config.bans }),
       ...(config.maxRateDown === undefined ? {} : { maxRateDown: config.maxRateDown }),
       ...(config.maxRateUp === undefined ? {} : { maxRateUp: config.maxRateUp }),
+      ...(config.maxPassivePerIp === undefined ? {} : { maxPassivePerIp: config.maxPassivePerIp }),
       ...(config.tls === undefined ? {} : { tls: { ...config.tls, ...SIM_CREDENTIALS } }),
       ...(config.tlsHandshakeMs === undefined ? {} : { tlsHandshakeTimeoutMs: config.tlsHandshakeMs }),
     };
@@ -249,12 +253,13 @@ export class SimServer {
     const login = previous?.login.kind === "in" ? previous.login : state.login;
     if (login.kind !== "in") return;
     const granted = login.account.anonymous ? PRESETS["read-only"] : (this.options.server.rights ?? RIGHTS);
-    const exists = (path: string): boolean => this.options.fs.file(path) !== undefined;
+    // Where an attacker swaps entries, whether a file existed when the core looked is unknowable here.
+    const exists = (path: string): boolean | null => (this.options.fs.inner instanceof DiskVfs && unstablePath(path) ? null : this.options.fs.file(path) !== undefined);
     // Only a step that answered just this refusal: in a pipelined burst the next command's actions share the step.
     const written = actions.flatMap((a) => (a.type === "control.write" ? new TextDecoder().decode(a.bytes).split("\r\n").filter((l) => l !== "") : []));
     const refused = written.length === 1 && written[0] === "550 Permission denied.";
     for (const a of actions) {
-      const needs = rightsFor(a, exists);
+      const needs = rightsFor(a, exists, granted);
       if (needs === null) continue;
       const what = a.type === "fs" ? `fs ${a.fs.op}` : a.type === "transfer.start" ? `transfer ${a.spec.kind}${a.spec.kind === "receive-file" ? ` (${a.spec.mode})` : ""}` : a.type;
       if (refused) this.options.onViolation?.("no refused operation touches the file system", `session ${id}: ${what} in the step that said 550 Permission denied.`);
@@ -301,7 +306,12 @@ export class SimServer {
 }
 
 /** The rights an action needs (null: it changes and reveals no file's content). */
-function rightsFor(a: Action, exists: (path: string) => boolean): readonly Right[] | null {
+function rightsFor(a: Action, exists: (path: string) => boolean | null, granted: readonly Right[]): readonly Right[] | null {
+  // Unknown existence: the right the account has of the two, if any.
+  const either = (path: string, ifNew: Right, ifOld: Right): Right => {
+    const e = exists(path);
+    return e === null ? (granted.includes(ifNew) ? ifNew : ifOld) : e ? ifOld : ifNew;
+  };
   if (a.type === "fs") {
     switch (a.fs.op) {
       case "stat":
@@ -329,9 +339,9 @@ function rightsFor(a: Action, exists: (path: string) => boolean): readonly Right
     case "receive-file":
       switch (spec.mode) {
         case "truncate":
-          return [exists(spec.path) ? "overwrite" : "create"];
+          return [either(spec.path, "create", "overwrite")];
         case "append":
-          return [exists(spec.path) ? "append" : "create"];
+          return [either(spec.path, "create", "append")];
         case "at-offset":
           return ["append", "overwrite"];
         case "create-new":

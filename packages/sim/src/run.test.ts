@@ -119,6 +119,8 @@ const calm = (extra: Partial<Scenario> = {}) => (): Scenario => ({
   rights: RIGHTS,
   guessers: 0,
   tlsStallers: [],
+  disk: null,
+  hoarders: 0,
   ...extra,
 });
 

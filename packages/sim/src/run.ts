@@ -1,8 +1,9 @@
 // One simulated run from one seed: a server, several clients (some hostile), faults drawn per seed,
 // oracles checked throughout, then a calm phase in which every client must finish.
 import { RIGHTS, type Action, type Right, type SessionEvent } from "@pasv/core";
-import { CLOSE_GRACE_MS, CONTROL_CLOSE_GRACE_MS, coreReducer, TLS_HANDSHAKE_MS, type Reducer } from "@pasv/driver";
-import { goodClient, guesserClient, hostileClient, tlsStallClient, type ClientContext } from "./clients.js";
+import { CLOSE_GRACE_MS, CONTROL_CLOSE_GRACE_MS, coreReducer, defaultMaxPassivePerIp, TLS_HANDSHAKE_MS, type Reducer } from "@pasv/driver";
+import { goodClient, guesserClient, hoarderClient, hostileClient, proberClient, tlsStallClient, type ClientContext } from "./clients.js";
+import { buildHost, DiskVfs, noteEscapes, PROBE_PATHS, raceSwaps, SECRET, SimDisk, type DiskConfinement } from "./disk.js";
 import { CALM_FS, SimFs, type FsFaults } from "./memfs.js";
 import { CALM_NET, Counters, Network, type NetFaults } from "./net.js";
 import { SimServer, type SimServerConfig } from "./platform.js";
@@ -49,6 +50,11 @@ export interface Scenario {
   readonly guessers: number;
   /** Clients that stall their control TLS handshake after 234 (with `server.tls`). */
   readonly tlsStallers: readonly ("silent" | "half" | "garbage")[];
+  /** The served root on a simulated disk with symlinks (null: the driver's MemoryFs): how it is
+   * confined, whether an attacker swaps entries for symlinks while probers work, how many probers. */
+  readonly disk: { readonly confine: DiskConfinement; readonly race: boolean; readonly probers: number } | null;
+  /** Clients that pin passive ports from their own address (hoarderClient). */
+  readonly hoarders: number;
 }
 
 /** Swarm testing: each seed draws its own faults (some off) and shrinks limits so limit paths run. */
@@ -108,7 +114,27 @@ export function drawScenario(rng: Prng): Scenario {
   const reloadAt = r.chance(0.3) ? r.int(1, 120_000) : null;
   const reloadTo = { timeouts: { ...drawn.server.timeouts, idle: r.pick([2_000, 300_000]), dataStall: r.pick([1_000, 300_000]) }, maxRateDown: r.pick([0, 2_000]), maxRateUp: r.pick([0, 65_536]) };
   const tls = drawTls(r);
-  return { ...drawn, guessers: guessing.guessers, server: { ...drawn.server, bans: guessing.bans, ...rates, ...tls.server }, drainMs, reloadAt, reloadTo, tlsStallers: tls.stallers };
+  const disk = drawDisk(r);
+  const passive = drawPassive(r);
+  return { ...drawn, guessers: guessing.guessers, server: { ...drawn.server, bans: guessing.bans, ...rates, ...tls.server, ...passive.server }, drainMs, reloadAt, reloadTo, tlsStallers: tls.stallers, disk, hoarders: passive.hoarders };
+}
+
+/** Passive ports running out (after every earlier draw): now and then a range of one to four ports,
+ * sometimes a per-address cap, and clients that pin what they can. */
+function drawPassive(r: Prng): { readonly server: Partial<Pick<SimServerConfig, "passivePorts" | "maxPassivePerIp">>; readonly hoarders: number } {
+  const narrow = r.chance(0.2);
+  const server = { ...(narrow ? { passivePorts: { min: 49152, max: 49152 + r.pick([0, 1, 3]) } } : {}), ...(r.chance(0.2) ? { maxPassivePerIp: r.pick([1, 2]) } : {}) };
+  return { server, hoarders: r.chance(narrow ? 0.7 : 0.15) ? r.int(1, 2) : 0 };
+}
+
+/** The simulated disk in half the seeds (after every earlier draw). Mostly confined through
+ * descriptors, with the attacker racing; some seeds confine by name only, as hosts without
+ * /proc do, and there no attacker races: a by-name check promises only that a tree whose symlinks
+ * stand still keeps FTP commands inside (confine.ts's Guarantee). */
+function drawDisk(r: Prng): Scenario["disk"] {
+  if (!r.chance(0.5)) return null;
+  const confine: DiskConfinement = r.chance(0.8) ? "descriptor" : "name";
+  return { confine, race: confine === "descriptor" && r.chance(0.8), probers: r.int(1, 2) };
 }
 
 /** FTPS in about half the seeds (after every earlier draw): sometimes required, now and then without
@@ -151,7 +177,9 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     if (failures.length < 20) failures.push({ oracle, detail });
   };
   const net = new Network(world, rng.fork("net"), scenario.net, counters);
-  const fs = new SimFs(world, rng.fork("fs"), scenario.fs, counters);
+  const disk = scenario.disk === null ? null : new SimDisk(world, rng.fork("disk"), "/srv/ftp", 2);
+  if (disk !== null) buildHost(disk);
+  const fs = new SimFs(world, rng.fork("fs"), scenario.fs, counters, disk === null || scenario.disk === null ? undefined : new DiskVfs(disk, scenario.disk.confine, () => counters.bump("race: an entry swapped between a confinement check and its use")));
   fs.addFile("/readme.txt", new TextEncoder().encode("hello\nworld\n"));
   const trace: string[] = [];
   let hash = 0x811c9dc5;
@@ -168,6 +196,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     }
     if (keepTrace) trace.push(`${world.now} ${event.type} ${actions.map((a) => a.type).join(",")}`);
     if (event.type === "control.data" && event.bytes[event.bytes.length - 1] === 0x0d) counters.bump("CR and LF split across chunks");
+    if (event.type === "data.listen-failed") counters.bump("fault: passive listen failed (range used up or per-address cap)");
     for (const a of actions) {
       if (a.type === "control.pause") counters.bump("input queue limit hit (reading paused)");
       if (a.type === "data.reject") counters.bump("data connection refused (foreign or extra)");
@@ -252,8 +281,12 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   const onRejection = (reason: unknown): void => fail("invariants and no exceptions", `unhandled rejection: ${String(reason)}`);
   process.on("unhandledRejection", onRejection);
   const doing = new Map<string, string>();
+  // Probers at work (the racing attacker works while one is), and whether the faults have stopped.
+  let probing = 0;
+  let calm = false;
   const ctx: ClientContext = {
     passivePorts: scenario.server.passivePorts,
+    maxPassivePerIp: scenario.server.maxPassivePerIp ?? defaultMaxPassivePerIp(scenario.server.passivePorts),
     net,
     rng: rng.fork("clients"),
     fs,
@@ -261,6 +294,10 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     fail,
     count: (n) => counters.bump(n),
     note: (client, what) => doing.set(client, `${what} at ${world.now} ms`),
+    probing: (active) => {
+      probing += active ? 1 : -1;
+      if (active && probing === 1 && disk !== null && scenario.disk?.race === true && !calm) disk.race(raceSwaps(disk), () => probing > 0 && !calm, counters);
+    },
     ...(scenario.server.tls === undefined ? {} : { tls: { ...scenario.server.tls, handshakeMs: scenario.server.tlsHandshakeMs ?? TLS_HANDSHAKE_MS, timerLate: scenario.net.timerLate } }),
   };
   const clients: Promise<void>[] = [];
@@ -287,6 +324,8 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     const bans = scenario.server.bans;
     const banAfter = bans === false || bans === undefined ? null : (bans.after ?? null);
     for (let i = 0; i < scenario.guessers; i++) track(`guesser ${i}`, guesserClient(ctx, i, `10.0.3.${i + 1}`, banAfter, banAfter === null ? 3 : banAfter + 3));
+    for (let i = 0; i < scenario.hoarders; i++) track(`hoarder ${i}`, hoarderClient(ctx, i, `10.0.6.${i + 1}`));
+    for (let i = 0; i < (scenario.disk?.probers ?? 0); i++) track(`prober ${i}`, proberClient(ctx, i, `10.0.5.${i + 1}`, scenario.steps, PROBE_PATHS, SECRET));
     if (scenario.server.tls !== undefined) scenario.tlsStallers.forEach((kind, i) => track(`TLS staller ${i} (${kind})`, tlsStallClient(ctx, i, `10.0.4.${i + 1}`, kind)));
   }
   const faultyMs = options.faultyMs ?? 600_000;
@@ -297,6 +336,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     // Faults stop: every client must now finish (or be cut off cleanly) in bounded simulated time.
     net.faults = CALM_NET;
     fs.faults = CALM_FS;
+    calm = true;
     if (finished < clients.length) outcome = await world.run(faultyMs + calmMs, () => finished === clients.length);
   } catch (error) {
     fail("invariants and no exceptions", String(error instanceof Error ? (error.stack ?? error.message) : error));
@@ -308,6 +348,10 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   await world.run(world.now + 60_000);
   process.off("unhandledRejection", onRejection);
   const allEnded = server.sessions.every((s) => s.io.closed);
+  if (disk !== null) {
+    noteEscapes(disk, fail, counters);
+    if (allEnded && disk.openDescriptors !== 0) fail("no leaked listeners, connections or files", `${disk.openDescriptors} descriptor(s) of the confinement check left open`);
+  }
   if (allEnded && fs.openHandles !== 0) fail("no leaked listeners, connections or files", `${fs.openHandles} file handle(s) left open`);
   for (const { id, session, io } of server.sessions) {
     if (!io.closed) {
