@@ -130,6 +130,7 @@ export class Control {
     if (tls.state === "handshaking") {
       const got = concat([tls.got, raw]);
       const end = got.indexOf(0x0a);
+      if (got[0] !== TLS_RECORD || end >= 0 || got.length > 128) this.ctx.count("check: TLS handshakes as promised");
       if (got[0] !== TLS_RECORD || (end < 0 && got.length > 128)) {
         this.ctx.fail("TLS handshakes as promised", `${this.name}: the server answered the control ClientHello with ${JSON.stringify(new TextDecoder().decode(got.subarray(0, 40)))}`);
         this.tls = { state: "none" };
@@ -148,6 +149,7 @@ export class Control {
     } else if (tls.state === "active") bytes = xorKey(raw);
     const fed = feedReplies(this.reader, bytes);
     this.reader = fed.reader;
+    this.ctx.count("check: reply syntax");
     if (fed.error !== null) this.ctx.fail("reply syntax", `${this.name}: ${fed.error}`);
     for (const reply of fed.replies) this.check(reply);
     this.replies.push(...fed.replies);
@@ -157,6 +159,7 @@ export class Control {
   /** Exactly one final reply per command, in order; marks only for transfer verbs, once. */
   private check(reply: ParsedReply): void {
     if (!this.countReplies) return;
+    this.ctx.count("check: one final reply per command");
     if (reply.code === 421) {
       this.got421 = true;
       this.outstanding.length = 0;
@@ -168,6 +171,7 @@ export class Control {
       return;
     }
     if (!reply.final) {
+      this.ctx.count("check: marks only where allowed");
       if (!TRANSFER_VERBS.has(head.verb) || head.marked) this.ctx.fail("marks only where allowed", `${this.name}: ${reply.code} mark for ${head.verb}`);
       head.marked = true;
       return;
@@ -334,6 +338,7 @@ function bannedGreeting(hello: ParsedReply): boolean {
 
 /** Only a guesser fails logins: anyone else turned away as banned was locked out by another address. */
 function checkNotBanned(ctx: ClientContext, who: string, address: string, hello: ParsedReply): void {
+  ctx.count("check: nobody is banned for another address's failures");
   if (bannedGreeting(hello)) ctx.fail("nobody is banned for another address's failures", `${who} at ${address} was greeted as banned`);
 }
 
@@ -434,6 +439,7 @@ export async function goodClient(ctx: ClientContext, id: number, address: string
           const r = await transfer(ctx, c, rng, address, `${verb} ${home}/${name}`, body, undefined, false, cut);
           if (cut === "reset") {
             ctx.count("upload reset after its last byte");
+            ctx.count("check: no 226 for an upload the client reset");
             if (r?.code === 226) ctx.fail("no 226 for an upload the client reset", `client ${id} ${verb} ${name}: 226 although the data connection was reset`);
           }
           if (r?.code === 226) {
@@ -441,6 +447,8 @@ export async function goodClient(ctx: ClientContext, id: number, address: string
             const sent = type === "A" ? body.filter((b, k) => !(b === 0x0d && body[k + 1] === 0x0a)) : body;
             const expected = verb === "APPE" ? concat([old ?? new Uint8Array(), sent]) : offset > 0 ? concat([(old ?? new Uint8Array()).subarray(0, offset), sent]) : sent;
             const stored = ctx.fs.file(`${home}/${name}`);
+            ctx.count("check: 226 means stored bytes equal sent bytes");
+            ctx.count("check: data from a foreign address never used");
             if (stored !== undefined && new TextDecoder().decode(stored).includes("stolen upload")) ctx.fail("data from a foreign address never used", `client ${id} ${verb} ${name}: a thief's bytes were stored`);
             else if (stored === undefined || !equal(stored, expected)) ctx.fail("226 means stored bytes equal sent bytes", `client ${id} ${verb} ${name}: stored ${stored?.length ?? "none"} bytes, expected ${expected.length}`);
             files.set(name, expected);
@@ -465,6 +473,7 @@ export async function goodClient(ctx: ClientContext, id: number, address: string
           if (r?.code === 226 && content !== undefined && sink.data !== null) {
             const stream = type === "A" ? new AsciiEncoder().push(content) : content;
             const expected = stream.subarray(Math.min(offset, stream.length));
+            ctx.count("check: RETR bytes equal the file from the REST offset");
             if (!equal(sink.data, expected)) ctx.fail("RETR bytes equal the file from the REST offset", `client ${id} RETR ${name} at ${offset} (TYPE ${type}, ${sink.mode ?? "?"}): got ${sink.data.length} bytes, expected ${expected.length}`);
           }
           break;
@@ -673,6 +682,7 @@ export async function hostileClient(ctx: ClientContext, id: number, address: str
           for (let port = min; port <= max; port++) {
             ctx.net.connect(address, { address: ctx.server.address, port }, (e) => {
               if (e === null) return;
+              ctx.count("check: data from a foreign address never used");
               e.handlers = {
                 data: () => ctx.fail("data from a foreign address never used", `thief at ${address} received data on port ${port}`),
               };
@@ -718,7 +728,7 @@ export async function proberClient(ctx: ClientContext, id: number, address: stri
   if (c === null) return;
   ctx.probing?.(true);
   const check = (what: string, bytes: Uint8Array): void => {
-    ctx.count("check: nothing from outside the root reaches a client");
+    ctx.count("check: confinement holds");
     if (holds(bytes, secret)) ctx.fail("confinement holds", `${name}: ${what} carried a file from outside the served root`);
   };
   const cmd = async (line: string): Promise<ParsedReply> => {
@@ -851,6 +861,7 @@ export async function tlsStallClient(ctx: ClientContext, id: number, address: st
     ctx.count("check: a stalled TLS handshake is cut by its deadline");
     const took = ctx.net.world.now - since;
     if (!gone || took > bound) ctx.fail("a stalled TLS handshake is cut by its deadline", `${name}: ${gone ? `cut ${took} ms` : `still open ${took} ms`} after 234 (deadline ${ctx.tls?.handshakeMs ?? "?"} ms)`);
+    ctx.count("check: a stalled TLS handshake gets only what the server promises");
     const said = new TextDecoder().decode(concat(c.stalled));
     const code = said === "" ? "" : said.slice(0, 3);
     const plainLines = said === "" || /^(421[ -][^\r\n]*\r\n)+$/.test(said);
@@ -874,6 +885,7 @@ export async function guesserClient(ctx: ClientContext, id: number, address: str
     if (c === null) continue;
     try {
       const hello = await c.greeting();
+      if (banAfter !== null && failures >= banAfter) ctx.count("check: a guessing address is banned");
       if (bannedGreeting(hello)) {
         ctx.count("guesser banned at the door (421)");
         if (banAfter === null) ctx.fail("a guessing address is banned", `guesser at ${address} was banned with bans off`);

@@ -704,6 +704,6 @@ export function unstablePath(virtual: string): boolean {
 }
 
 export function noteEscapes(disk: SimDisk, fail: (oracle: string, detail: string) => void, counters: Counters): void {
-  counters.bump("check: confinement holds (host calls checked)", disk.checked);
+  counters.bump("check: confinement holds", disk.checked);
   for (const e of disk.escapes.slice(0, 5)) fail("confinement holds", `a host call reached outside the served root: ${e}`);
 }

@@ -185,6 +185,7 @@ export class SimServer {
         ...(options.reducer === undefined ? {} : { reducer: options.reducer }),
         opened: (id, handle) => this.sessions.push({ id, ...handle }),
         stepped: (id, event, state, actions) => {
+          options.counters?.bump("check: invariants and no exceptions");
           try {
             checkInvariants(state);
           } catch (error) {
@@ -237,6 +238,7 @@ export class SimServer {
   private checkHeld(id: number, event: SessionEvent, previous: SessionState | undefined): void {
     const entry = this.sessions.find((s) => s.id === id);
     if (previous === undefined || entry === undefined) return;
+    this.options.counters?.bump("check: no leaked listeners, connections or files");
     const ch = previous.channel;
     for (const held of entry.io.data.held()) {
       if (ch.kind === "none" || ch.id !== held) this.options.onViolation?.("no leaked listeners, connections or files", `session ${id}: before ${event.type} the platform still holds data channel ${held} the session no longer uses`);
@@ -258,9 +260,11 @@ export class SimServer {
     // Only a step that answered just this refusal: in a pipelined burst the next command's actions share the step.
     const written = actions.flatMap((a) => (a.type === "control.write" ? new TextDecoder().decode(a.bytes).split("\r\n").filter((l) => l !== "") : []));
     const refused = written.length === 1 && written[0] === "550 Permission denied.";
+    if (refused) this.options.counters?.bump("check: no refused operation touches the file system");
     for (const a of actions) {
       const needs = rightsFor(a, exists, granted);
       if (needs === null) continue;
+      this.options.counters?.bump("check: no operation beyond the account's rights");
       const what = a.type === "fs" ? `fs ${a.fs.op}` : a.type === "transfer.start" ? `transfer ${a.spec.kind}${a.spec.kind === "receive-file" ? ` (${a.spec.mode})` : ""}` : a.type;
       if (refused) this.options.onViolation?.("no refused operation touches the file system", `session ${id}: ${what} in the step that said 550 Permission denied.`);
       const lacking = needs.filter((r) => !granted.includes(r));
@@ -286,6 +290,7 @@ export class SimServer {
   /** Shutdown: a session not already closing says 421 and closes. */
   private checkShutdown(id: number, previous: SessionState | undefined, actions: readonly Action[]): void {
     if (previous?.phase === "closed") return;
+    this.options.counters?.bump("check: shutdown sends 421 and closes");
     const said421 = actions.some((a) => a.type === "control.write" && new TextDecoder().decode(a.bytes).startsWith("421"));
     const closes = actions.some((a) => a.type === "control.close");
     if (!said421 || !closes) this.options.onViolation?.("shutdown sends 421 and closes", `session ${id}: shutdown produced ${actions.map((a) => a.type).join(",") || "nothing"}`);
@@ -295,6 +300,7 @@ export class SimServer {
   private checkAdmission(id: number, state: SessionState, actions: readonly Action[]): void {
     const greeted = actions.some((a) => a.type === "control.write" && new TextDecoder().decode(a.bytes).startsWith("220"));
     if (!greeted) return;
+    this.options.counters?.bump("check: session caps hold");
     const address = state.remote.address;
     this.admitted.set(id, address);
     const max = this.options.server.maxSessions;

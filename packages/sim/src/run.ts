@@ -219,6 +219,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     }
   }
   function checkPath(path: string): void {
+    counters.bump("check: no file-system access outside the root");
     if (!path.startsWith("/") || /(^|\/)\.\.?(\/|$)/.test(path) || path.includes("//")) fail("no file-system access outside the root", `fs request for ${JSON.stringify(path)}`);
   }
   // Every transfer that started is logged exactly once, however it ends (a client killed mid-way,
@@ -235,6 +236,8 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   const server = new SimServer(net, { address: "10.0.0.1", port: 21, server: { ...scenario.server, rights: scenario.rights }, fs, reducer, onViolation: fail, onStep, counters });
   server.server.on("transfer", (e) => {
     const key = `${e.id}:${e.transfer}`;
+    counters.bump("check: every transfer logged once");
+    if (e.reason === "shutdown" && stopStarted !== null && scenario.drainMs > 0) counters.bump("check: a drain lets running transfers finish");
     counters.bump(`transfer logged: ${e.outcome}${e.reason === null ? "" : ` (${e.reason})`}`);
     if (loggedTransfers.has(key)) fail("every transfer logged once", `session ${e.id} transfer ${e.transfer} logged twice`);
     loggedTransfers.add(key);
@@ -255,6 +258,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
       server.server.close({ drainMs: scenario.drainMs }).then(
         () => {
           shutdown.state = "closed";
+          counters.bump("check: shutdown finishes");
           // The drain, then the 421s and at most the close grace; a peer that never reads adds the control grace.
           if (world.now - started > scenario.drainMs + CLOSE_GRACE_MS + CONTROL_CLOSE_GRACE_MS + 1_000) fail("shutdown finishes", `close({ drainMs: ${scenario.drainMs} }) took ${world.now - started} ms`);
           if (net.listeningOn("10.0.0.1") > 0) fail("shutdown finishes", `${net.listeningOn("10.0.0.1")} listener(s) still open after close()`);
@@ -268,6 +272,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     world.schedule(scenario.reloadAt, () => {
       if (shutdown.state !== "no") return;
       counters.bump("server reload mid-run");
+      counters.bump("check: a valid reload applies");
       server.reload(scenario.reloadTo).then(
         () => counters.bump("reload applied"),
         (error: unknown) => {
@@ -307,6 +312,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
       p.then(
         () => {
           finished++;
+          counters.bump("check: client crashed");
           doing.delete(name);
         },
         (error: unknown) => {
@@ -342,6 +348,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     fail("invariants and no exceptions", String(error instanceof Error ? (error.stack ?? error.message) : error));
     outcome = "crashed";
   }
+  counters.bump("check: liveness", clients.length);
   if (outcome === "runaway") fail("liveness", "too many events: a loop that never settles");
   if (finished < clients.length && outcome !== "crashed") fail("liveness", `${clients.length - finished} of ${clients.length} clients never finished (${outcome} at ${world.now} ms); last seen: ${[...doing].map(([k, v]) => `${k}: ${v}`).join("; ")}`);
   // Let the server side wind down, then nothing of any ended session may be left.
