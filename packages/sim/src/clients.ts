@@ -232,6 +232,7 @@ class DataSink {
   reset = false;
   /** When the connection came up (simulated ms). */
   readonly since: number;
+
   /** With PROT P: the server's DONE as far as it came, until it is complete. */
   private handshake: Uint8Array | null = null;
   /** With PROT P: the session the server made, and whether it resumed the offered one. */
@@ -242,6 +243,7 @@ class DataSink {
 
   constructor(readonly endpoint: Endpoint, readonly tls: DataTls | null = null) {
     this.since = endpoint.net.world.now;
+
     if (tls !== null) {
       this.handshake = new Uint8Array(0);
       const hello = clientHello(tls.ticket);
@@ -419,9 +421,12 @@ export async function goodClient(ctx: ClientContext, id: number, address: string
           }
           break;
         }
-        case "list":
-          await transfer(ctx, c, rng, address, rng.pick(["LIST", "NLST", "MLSD", "LIST -la"]), null);
+        case "list": {
+          // Under TLS, now and then the root (never empty), so a listing's bytes cross the protected connection.
+          const where = c.tlsSession !== null && rng.chance(0.5) ? " /" : "";
+          await transfer(ctx, c, rng, address, `${rng.pick(["LIST", "NLST", "MLSD", "LIST -la"])}${where}`, null);
           break;
+        }
         case "store": {
           const existing = [...files.keys()];
           const name = existing.length > 0 && rng.chance(0.3) ? rng.pick(existing) : `f${rng.int(0, 999)}.bin`;
@@ -564,6 +569,7 @@ function checkProtected(ctx: ClientContext, c: Control, line: string, sink: Data
   ctx.count("check: a PROT P transfer never moves bytes unprotected");
   if (sink.unprotected) ctx.fail("a PROT P transfer never moves bytes unprotected", `${line}: the server sent bytes on the data connection without a TLS handshake`);
   const served = final.code === 226 || final.code === 250;
+
   if (tls.fault === "no-resume" && ctx.tls?.reuseCheck === true && c.tlsSession !== null) {
     ctx.count("check: a data connection that does not resume is never served");
     if (served || sink.chunks.some((b) => b.length > 0)) ctx.fail("a data connection that does not resume is never served", `${line}: ${final.code} and ${sink.bytes().length} byte(s) on a data connection that offered ${tls.ticket}, not the control session ${c.tlsSession}`);
@@ -614,8 +620,12 @@ async function finishTransfer(
   }
   const stalls = collector.tls !== null && (collector.tls.fault === "silent" || collector.tls.fault === "half");
   if (upload !== null && !stalls) {
-    // A TLS client sends nothing protected before the server's side of the handshake.
-    const ready = await Promise.race([collector.ready(), new Promise<boolean>((r) => setTimeoutSim(ctx, 2 * (ctx.tls?.handshakeMs ?? 0) + 5_000, () => r(false)))]);
+    // A TLS client sends nothing protected before the server's side of the handshake, which must
+    // come within the deadline (or the server must cut the connection): a server that takes the
+    // ClientHello for the upload's first bytes reads the data connection unprotected.
+    const bound = Math.max(0, markedAt + (ctx.tls?.handshakeMs ?? 0) + (ctx.tls?.timerLate ?? 0) + TLS_DEADLINE_SLACK_MS - ctx.net.world.now);
+    const ready = collector.tls === null || (await Promise.race([collector.ready(), new Promise<boolean>((r) => setTimeoutSim(ctx, bound, () => r(false)))]));
+    if (!ready && !collector.done && !collector.unprotected) ctx.fail("a PROT P transfer never moves bytes unprotected", `${entry.verb}: no TLS handshake from the server on an open data connection ${ctx.net.world.now - markedAt} ms after the mark`);
     if (!ready) endpoint.reset();
     else {
       for (let at = 0; at < upload.length; at += 4096) collector.write(upload.subarray(at, at + 4096));

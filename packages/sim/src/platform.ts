@@ -160,6 +160,9 @@ export interface SimServerOptions {
   readonly onStep?: (session: number, event: SessionEvent, actions: readonly Action[]) => void;
   /** Where the simulated TLS counts its handshakes (with `server.tls`). */
   readonly counters?: Counters;
+  /** Changes what the driver is given while the oracles keep judging by `server` (tests plant a
+   * deadline or a cap the driver does not keep this way). */
+  readonly plant?: (options: ServerOptions) => ServerOptions;
 }
 
 export interface SimSession {
@@ -218,7 +221,7 @@ export class SimServer {
   }
 
   private serverOptions(config: SimServerConfig): ServerOptions {
-    return {
+    const options: ServerOptions = {
       vfs: this.options.fs,
       users: [{ user: "sim", password: "pw", permissions: config.rights ?? RIGHTS }],
       passivePorts: config.passivePorts,
@@ -232,6 +235,7 @@ export class SimServer {
       ...(config.tls === undefined ? {} : { tls: { ...config.tls, ...SIM_CREDENTIALS } }),
       ...(config.tlsHandshakeMs === undefined ? {} : { tlsHandshakeTimeoutMs: config.tlsHandshakeMs }),
     };
+    return this.options.plant?.(options) ?? options;
   }
 
   /** Every action of the previous step has run by now: the platform holds only the core's channel. */

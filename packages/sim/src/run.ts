@@ -1,7 +1,7 @@
 // One simulated run from one seed: a server, several clients (some hostile), faults drawn per seed,
 // oracles checked throughout, then a calm phase in which every client must finish.
 import { RIGHTS, type Action, type Right, type SessionEvent } from "@pasv/core";
-import { CLOSE_GRACE_MS, CONTROL_CLOSE_GRACE_MS, coreReducer, defaultMaxPassivePerIp, TLS_HANDSHAKE_MS, type Reducer } from "@pasv/driver";
+import { CLOSE_GRACE_MS, CONTROL_CLOSE_GRACE_MS, coreReducer, defaultMaxPassivePerIp, TLS_HANDSHAKE_MS, type Reducer, type ServerOptions } from "@pasv/driver";
 import { goodClient, guesserClient, hoarderClient, hostileClient, proberClient, tlsStallClient, type ClientContext } from "./clients.js";
 import { buildHost, DiskVfs, noteEscapes, PROBE_PATHS, raceSwaps, SECRET, SimDisk, type DiskConfinement } from "./disk.js";
 import { CALM_FS, SimFs, type FsFaults } from "./memfs.js";
@@ -157,6 +157,9 @@ export interface RunOptions {
   readonly scenario?: (rng: Prng) => Scenario;
   /** A wrapped reducer (tests plant bugs this way to prove an oracle bites). */
   readonly reducer?: Reducer;
+  /** Other options for the driver than the scenario's, which the oracles still judge by (a planted
+   * deadline or cap the driver does not keep). */
+  readonly plant?: (options: ServerOptions) => ServerOptions;
   readonly keepTrace?: boolean;
   /** Keep a readable transcript of every control connection (see RunResult.transcript). */
   readonly transcript?: boolean;
@@ -233,7 +236,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     transcript?.step(world.now, id, event, actions);
     for (const a of actions) if (a.type === "transfer.start") startedTransfers.add(`${id}:${a.transfer}`);
   };
-  const server = new SimServer(net, { address: "10.0.0.1", port: 21, server: { ...scenario.server, rights: scenario.rights }, fs, reducer, onViolation: fail, onStep, counters });
+  const server = new SimServer(net, { address: "10.0.0.1", port: 21, server: { ...scenario.server, rights: scenario.rights }, fs, reducer, onViolation: fail, onStep, counters, ...(options.plant === undefined ? {} : { plant: options.plant }) });
   server.server.on("transfer", (e) => {
     const key = `${e.id}:${e.transfer}`;
     counters.bump("check: every transfer logged once");
