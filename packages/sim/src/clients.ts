@@ -368,7 +368,7 @@ export async function goodClient(ctx: ClientContext, id: number, address: string
     }
     if ((await c.cmd("USER sim")).code !== 331) return;
     if ((await c.cmd("PASS pw")).code !== 230) return;
-    if (tls && (ctx.tls?.required === true || rng.chance(0.7))) {
+    if (tls && (ctx.tls.required || rng.chance(0.7))) {
       await c.cmd("PBSZ 0");
       if ((await c.cmd("PROT P")).code === 200) c.protectData = true;
     }
@@ -784,8 +784,14 @@ export async function proberClient(ctx: ClientContext, id: number, address: stri
         case "MFMT":
           await cmd(`MFMT 20200101000000 ${p}`);
           break;
-        default:
+        case "SIZE":
+        case "MDTM":
+        case "MLST":
+        case "STAT":
+        case "RMD":
+        case "DELE":
           await cmd(`${verb} ${p}`);
+          break;
       }
     }
     await c.cmd("QUIT");

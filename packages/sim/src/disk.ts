@@ -17,6 +17,8 @@ interface Base {
   /** The directory holding it, or null once it is unlinked (an open descriptor still holds it). */
   parent: DirNode | null;
   name: string;
+  /** Where it was when it was last unlinked (what /proc/self/fd shows, with " (deleted)"). */
+  gone: string;
   mtime: Millis;
 }
 interface FileNode extends Base {
@@ -69,7 +71,7 @@ export class SimDisk {
   swaps = 0;
 
   constructor(private readonly world: World, private readonly rng: Prng, readonly root: string, private readonly maxDelay: number) {
-    this.top = { kind: "dir", id: this.nextId++, parent: null, name: "", mtime: 0, entries: new Map() };
+    this.top = { kind: "dir", id: this.nextId++, parent: null, name: "", gone: "", mtime: 0, entries: new Map() };
   }
 
   /** Descriptors open now (a confinement check that never closes one leaks it). */
@@ -79,13 +81,13 @@ export class SimDisk {
 
   // ---------------------------------------------------------------- the tree
 
-  private node<T extends Node>(n: Omit<T, "id" | "parent" | "name" | "mtime">): T {
-    return { ...n, id: this.nextId++, parent: null, name: "", mtime: this.world.now } as T;
+  private node<T extends Node>(n: Omit<T, "id" | "parent" | "name" | "gone" | "mtime">): T {
+    return { ...n, id: this.nextId++, parent: null, name: "", gone: "", mtime: this.world.now } as T;
   }
 
   private attach(dir: DirNode, name: string, n: Node): void {
     const old = dir.entries.get(name);
-    if (old !== undefined) old.parent = null;
+    if (old !== undefined) this.orphan(old);
     dir.entries.set(name, n);
     n.parent = dir;
     n.name = name;
@@ -95,10 +97,15 @@ export class SimDisk {
   private detach(dir: DirNode, name: string): Node | undefined {
     const n = dir.entries.get(name);
     if (n === undefined) return undefined;
+    this.orphan(n);
     dir.entries.delete(name);
-    n.parent = null;
     dir.mtime = this.world.now;
     return n;
+  }
+
+  private orphan(n: Node): void {
+    n.gone = this.where(n);
+    n.parent = null;
   }
 
   /** Resolves a host path the way Linux does (symlinks, "..", /proc/self/fd/N); throws an errno error. */
@@ -148,7 +155,7 @@ export class SimDisk {
   private where(n: Node): string {
     const names: string[] = [];
     for (let at: Node = n; at !== this.top; ) {
-      if (at.parent === null) return `/${names.reverse().join("/")} (deleted)`;
+      if (at.parent === null) return `${[at.gone, ...names.reverse()].join("/")} (deleted)`;
       names.push(at.name);
       at = at.parent;
     }

@@ -76,27 +76,33 @@ export class SimTlsUpgrader implements TlsUpgrader {
     const sessions = scope instanceof SimScope ? scope.sessions : null;
     return new Promise((resolve, reject) => {
       let got: Uint8Array = new Uint8Array(0);
-      let settled = false;
+      const state = { settled: false };
       const fail = (why: string): void => {
-        if (settled) return;
-        settled = true;
+        if (state.settled) return;
+        state.settled = true;
         reject(new Error(why));
       };
       const take = (bytes: Uint8Array): void => {
-        if (settled) return;
+        if (state.settled) return;
         const joined = new Uint8Array(got.length + bytes.length);
         joined.set(got);
         joined.set(bytes, got.length);
         got = joined;
-        if (got[0] !== TLS_RECORD) return fail("not a TLS ClientHello");
+        if (got[0] !== TLS_RECORD) {
+          fail("not a TLS ClientHello");
+          return;
+        }
         const end = got.indexOf(0x0a);
         if (end < 0) {
           if (got.length > MAX_HELLO_BYTES) fail("an overlong ClientHello");
           return;
         }
         const words = parseHandshake(got.subarray(0, end), "HELLO");
-        if (words === null) return fail("a malformed ClientHello");
-        settled = true;
+        if (words === null) {
+          fail("a malformed ClientHello");
+          return;
+        }
+        state.settled = true;
         const offered = words[0]!;
         const resumed = sessions !== null && sessions.has(offered);
         const session = resumed ? offered : `s${this.shared.next++}`;
@@ -115,7 +121,7 @@ export class SimTlsUpgrader implements TlsUpgrader {
         close: () => fail("the connection closed during the TLS handshake"),
       });
       for (const bytes of prefix) take(bytes);
-      if (!settled) socket.resume();
+      if (!state.settled) socket.resume();
     });
   }
 }
