@@ -318,7 +318,7 @@ describe("every oracle bites", () => {
   it("a stalled control handshake gets nothing but a 421 (a reply written into the handshake, planted)", async () => {
     // A reply after 234, in plaintext, where the client waits for the handshake (a cut right after a
     // write loses the write, as a reset does, so the bug must speak before the cut).
-    const chatty = planted((_e, actions) => ({ actions: actions.flatMap((a) => (a.type === "control.tls" ? [a, { type: "control.write", bytes: te.encode("200 Still here.\r\n") } as const] : [a])) }));
+    const chatty = planted((_e, actions) => ({ actions: actions.flatMap((a): Action[] => (a.type === "control.tls" ? [a, { type: "control.write", bytes: te.encode("200 Still here.\r\n") } as const] : [a])) }));
     await caught(chatty, "a stalled TLS handshake gets only what the server promises", stalling);
   }, 120_000);
 
