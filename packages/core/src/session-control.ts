@@ -17,6 +17,8 @@ export function closeSession(s: Draft, reason: CloseReason, now: Millis, out: Ou
   if (s.channel.kind !== "none") out.push({ type: "data.close", channel: s.channel.id });
   s.channel = { kind: "none" };
   s.op = { kind: "none" };
+  // A handshake cut short by the close (a shutdown, a reset) is abandoned with its AUTH op.
+  if (s.tls === "handshaking") s.tls = "none";
   s.queue = [];
   s.queueBytes = 0;
   s.reader = initialLineReader;

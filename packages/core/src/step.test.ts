@@ -146,6 +146,14 @@ describe("greeting and login", () => {
     expect(codes(done.replies)).toEqual([220, 234]);
   });
 
+  it("a shutdown during the AUTH handshake closes a session that holds no handshake (simulator seed 223)", () => {
+    const w = new World({ holdTls: true, config: { tls: true } });
+    expect(codes(w.cmd("AUTH TLS"))).toEqual([234]);
+    w.post({ type: "shutdown", now: w.now });
+    expect(w.closed).toBe(true);
+    expect(w.state.tls).toBe("none");
+  });
+
   it("REIN after a login starts a new login clock", () => {
     const w = new World({ config: { timeouts: { login: 1000, idle: 60_000 } } });
     w.login();

@@ -32,6 +32,11 @@ export const scenarioArbitrary: fc.Arbitrary<{ seed: number; scenario: Scenario 
     // Shrinks towards no guessers and no bans.
     guessers: fc.integer({ min: 0, max: 2 }),
     banAfter: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 6 })),
+    // Shrink towards plaintext and the in-memory file system.
+    tls: fc.constantFrom(null, { required: false, reuseCheck: true }, { required: true, reuseCheck: true }),
+    tlsStallers: fc.array(fc.constantFrom("silent" as const, "half" as const, "garbage" as const), { maxLength: 2 }),
+    disk: fc.constantFrom(null, { confine: "descriptor" as const, race: true, probers: 1 }),
+    hoarders: fc.integer({ min: 0, max: 1 }),
   })
   .map((k) => ({
     seed: k.seed,
@@ -44,6 +49,7 @@ export const scenarioArbitrary: fc.Arbitrary<{ seed: number; scenario: Scenario 
         timeouts: { idle: k.idle },
         maxSessions: k.maxSessions,
         bans: k.banAfter === 0 ? (false as const) : { after: k.banAfter, windowMs: 100_000_000, durationMs: 100_000_000 },
+        ...(k.tls === null ? {} : { tls: k.tls, tlsHandshakeMs: 500 }),
       },
       shutdownAt: k.shutdownAt,
       drainMs: k.drainMs,
@@ -55,5 +61,8 @@ export const scenarioArbitrary: fc.Arbitrary<{ seed: number; scenario: Scenario 
       steps: k.steps,
       rights: k.rights,
       guessers: k.guessers,
+      tlsStallers: k.tls === null ? [] : k.tlsStallers,
+      disk: k.disk,
+      hoarders: k.hoarders,
     },
   }));

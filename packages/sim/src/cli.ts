@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { runPool, type Failed } from "./pool.js";
 import { formatFailures, runSeed } from "./run.js";
 import { formatShrunk, shrinkSeed } from "./shrink.js";
+import { checked, FAULTS, neverFired, ORACLES, SWARM_SEEDS } from "./swarm.js";
 
 export const REGRESSIONS = path.resolve(import.meta.dirname, "../regressions.json");
 
@@ -166,7 +167,14 @@ async function main(): Promise<void> {
   const counters = totals.counters;
   const seconds = (performance.now() - started) / 1000;
   console.log(`sim: ${runs} seeds from ${first}, ${failed} failing, ${(runs / seconds).toFixed(1)} seeds/s${workers > 1 ? ` (${workers} workers)` : ""} in ${seconds.toFixed(1)} s`);
+  // The roll call: every fault and oracle check is listed, zero or not (swarm.ts).
+  for (const name of [...FAULTS, ...ORACLES.map(checked)]) if (!counters.has(name)) counters.set(name, 0);
   for (const [k, v] of [...counters].sort()) console.log(`  ${k}: ${v}`);
+  const silent = neverFired(counters);
+  if (silent.length > 0 && runs >= SWARM_SEEDS) {
+    console.log(`sim: never fired or never checked in ${runs} seeds (a hole in the swarm): ${silent.join("; ")}`);
+    failed++;
+  }
   const checks = Number(values.determinism ?? 0);
   for (let i = 0; i < checks; i++) {
     const seed = (fixed === undefined ? next : Number(fixed)) + i;

@@ -6,3 +6,6 @@ export { SimServer, simPlatform, type SimServerConfig, type SimServerOptions, ty
 export { Control, goodClient, hostileClient, type ClientContext } from "./clients.js";
 export { runSeed, drawScenario, replayLine, formatFailures, type RunOptions, type RunResult, type Scenario, type Failure } from "./run.js";
 export { scenarioArbitrary } from "./arbitraries.js";
+export { FAULTS, ORACLES, SWARM_SEEDS, checked, neverFired } from "./swarm.js";
+export { SimTlsUpgrader } from "./tls.js";
+export { SimDisk, DiskVfs, type DiskConfinement } from "./disk.js";

@@ -4,6 +4,7 @@
 // MemoryFs's own. It records every path it is asked about, for the "never outside the root" oracle.
 import type { FileStat, FsErrorKind, Millis } from "@pasv/core";
 import { MemoryFs, VfsError, type Vfs, type VfsReader, type VfsWriter } from "@pasv/driver";
+import type { DiskVfs } from "./disk.js";
 import type { Counters } from "./net.js";
 import type { Prng } from "./prng.js";
 import type { World } from "./world.js";
@@ -22,13 +23,16 @@ export interface FsFaults {
 
 export const CALM_FS: FsFaults = { failOp: 0, noSpaceMidWrite: 0, ioMidRead: 0, maxReadChunk: 65536, maxDelay: 0 };
 
+/** What the faults wrap: the driver's MemoryFs, or the sim's local disk with symlinks (disk.ts). */
+export type Backing = MemoryFs | DiskVfs;
+
 export class SimFs implements Vfs {
   /** The file system underneath, without faults. */
-  readonly inner: MemoryFs;
+  readonly inner: Backing;
   readonly touched: string[] = [];
 
-  constructor(private readonly world: World, private readonly rng: Prng, public faults: FsFaults, private readonly counters: Counters) {
-    this.inner = new MemoryFs({}, () => world.now);
+  constructor(private readonly world: World, private readonly rng: Prng, public faults: FsFaults, private readonly counters: Counters, inner?: Backing) {
+    this.inner = inner ?? new MemoryFs({}, () => world.now);
   }
 
   /** Readers and writers opened and not yet closed or aborted. */

@@ -1,8 +1,10 @@
 // The simulated Platform: the same @pasv/driver server, sessions and data channels the runtimes run,
 // on simulated sockets, listeners and time. Only bytes and timers are simulated here.
 import { checkInvariants, PRESETS, RIGHTS, type Action, type Right, type CoreLimits, type CoreTimeouts, type SessionEvent, type SessionState } from "@pasv/core";
-import { FtpServer, ListenError, SocketRelay, type BanOptions, type ByteSocket, type Clock, type Listener, type Platform, type PlatformSessionIo, type PortRange, type Reducer, type ServerOptions, type Session, type SocketEvents } from "@pasv/driver";
-import { SOCKET_BUFFER_BYTES, type Endpoint, type Network } from "./net.js";
+import { CONTROL_CLOSE_GRACE_MS, FtpServer, ListenError, SocketRelay, type BanOptions, type ByteSocket, type Clock, type Listener, type Platform, type PlatformSessionIo, type PortRange, type Reducer, type ServerOptions, type Session, type SocketEvents, type TlsUpgrader } from "@pasv/driver";
+import { SOCKET_BUFFER_BYTES, type Counters, type Endpoint, type Network } from "./net.js";
+import { SimTlsUpgrader } from "./tls.js";
+import { DiskVfs, unstablePath } from "./disk.js";
 import type { SimFs } from "./memfs.js";
 
 /** A simulated connection end as a ByteSocket. */
@@ -82,8 +84,11 @@ class SimSocket implements ByteSocket {
   }
 }
 
+/** The latest a simulated platform timer fires (the largest `timerLate` a scenario draws). */
+export const MAX_TIMER_LATE_MS = 50;
+
 /** The simulated platform of one server address. */
-export function simPlatform(net: Network, address: string, fs: SimFs): Platform {
+export function simPlatform(net: Network, address: string, fs: SimFs, tls: TlsUpgrader | null = null): Platform {
   const clock: Clock = {
     now: () => net.world.now,
     // A platform timer may fire early (Node's setTimeout can) or late (a busy loop).
@@ -113,7 +118,7 @@ export function simPlatform(net: Network, address: string, fs: SimFs): Platform 
           else resolve(new SimSocket(endpoint, net));
         });
       }),
-    tls: null,
+    tls,
     localFs: () => fs,
     cwd: () => "/",
   };
@@ -132,7 +137,16 @@ export interface SimServerConfig {
   /** Bandwidth limits per session, bytes per second (default: none): the driver's pacer on the virtual clock. */
   readonly maxRateDown?: number;
   readonly maxRateUp?: number;
+  /** Passive listeners one client address may hold at once (default: the driver's, a share of the range). */
+  readonly maxPassivePerIp?: number;
+  /** FTPS on the simulated TLS (absent: no AUTH TLS). */
+  readonly tls?: { readonly required: boolean; readonly reuseCheck: boolean };
+  /** The TLS handshake deadline (control and data). */
+  readonly tlsHandshakeMs?: number;
 }
+
+/** The key and certificate the simulated TLS is made with (its "PEM" is never parsed). */
+export const SIM_CREDENTIALS = { key: "sim-key", cert: "sim-cert" } as const;
 
 export interface SimServerOptions {
   readonly address: string;
@@ -144,6 +158,11 @@ export interface SimServerOptions {
   readonly onViolation?: (oracle: string, detail: string) => void;
   /** Every step of every session (the run's trace and counters hook in here). */
   readonly onStep?: (session: number, event: SessionEvent, actions: readonly Action[]) => void;
+  /** Where the simulated TLS counts its handshakes (with `server.tls`). */
+  readonly counters?: Counters;
+  /** Changes what the driver is given while the oracles keep judging by `server` (tests plant a
+   * deadline or a cap the driver does not keep this way). */
+  readonly plant?: (options: ServerOptions) => ServerOptions;
 }
 
 export interface SimSession {
@@ -165,7 +184,7 @@ export class SimServer {
     const violation = (oracle: string, detail: string): void => options.onViolation?.(oracle, detail);
     const last = new Map<number, SessionState>();
     this.server = new FtpServer(
-      simPlatform(net, options.address, options.fs),
+      simPlatform(net, options.address, options.fs, options.server.tls === undefined || options.counters === undefined ? null : new SimTlsUpgrader(options.counters)),
       this.serverOptions(options.server),
       {
         ...(options.reducer === undefined ? {} : { reducer: options.reducer }),
@@ -175,6 +194,7 @@ export class SimServer {
           this.byId.set(id, entry);
         },
         stepped: (id, event, state, actions) => {
+          options.counters?.bump("check: invariants and no exceptions");
           try {
             checkInvariants(state);
           } catch (error) {
@@ -183,6 +203,7 @@ export class SimServer {
           this.checkHeld(id, event, last.get(id));
           this.checkRights(id, last.get(id), state, actions);
           if (event.type === "shutdown") this.checkShutdown(id, last.get(id), actions);
+          if (actions.some((a) => a.type === "control.tls")) this.watchHandshake(net, id, last);
           last.set(id, state);
           if (event.type === "open") this.checkAdmission(id, state, actions);
           options.onStep?.(id, event, actions);
@@ -206,7 +227,7 @@ export class SimServer {
   }
 
   private serverOptions(config: SimServerConfig): ServerOptions {
-    return {
+    const options: ServerOptions = {
       vfs: this.options.fs,
       users: [{ user: "sim", password: "pw", permissions: config.rights ?? RIGHTS }],
       passivePorts: config.passivePorts,
@@ -216,7 +237,11 @@ export class SimServer {
       ...(config.bans === undefined ? {} : { bans: config.bans }),
       ...(config.maxRateDown === undefined ? {} : { maxRateDown: config.maxRateDown }),
       ...(config.maxRateUp === undefined ? {} : { maxRateUp: config.maxRateUp }),
+      ...(config.maxPassivePerIp === undefined ? {} : { maxPassivePerIp: config.maxPassivePerIp }),
+      ...(config.tls === undefined ? {} : { tls: { ...config.tls, ...SIM_CREDENTIALS } }),
+      ...(config.tlsHandshakeMs === undefined ? {} : { tlsHandshakeTimeoutMs: config.tlsHandshakeMs }),
     };
+    return this.options.plant?.(options) ?? options;
   }
 
   /** Every action of the previous step has run by now: the platform holds only the core's channel. */
@@ -224,6 +249,7 @@ export class SimServer {
     if (previous === undefined) return;
     const entry = this.byId.get(id);
     if (entry === undefined) return;
+    this.options.counters?.bump("check: no leaked listeners, connections or files");
     const ch = previous.channel;
     for (const held of entry.io.data.held()) {
       if (ch.kind === "none" || ch.id !== held) this.options.onViolation?.("no leaked listeners, connections or files", `session ${id}: before ${event.type} the platform still holds data channel ${held} the session no longer uses`);
@@ -241,14 +267,15 @@ export class SimServer {
     const login = previous?.login.kind === "in" ? previous.login : state.login;
     if (login.kind !== "in") return;
     const granted = login.account.anonymous ? PRESETS["read-only"] : (this.options.server.rights ?? RIGHTS);
-    const exists = (path: string): boolean => this.options.fs.file(path) !== undefined;
-    // Decoded only for a step that starts something (most steps start nothing).
-    let refused: boolean | null = null;
+    // Where an attacker swaps entries, whether a file existed when the core looked is unknowable here.
+    const exists = (path: string): boolean | null => (this.options.fs.inner instanceof DiskVfs && unstablePath(path) ? null : this.options.fs.file(path) !== undefined);
+    // Only a step that answered just this refusal: in a pipelined burst the next command's actions share the step.
+    const refused = refusedOnly(actions);
+    if (refused) this.options.counters?.bump("check: no refused operation touches the file system");
     for (const a of actions) {
-      const needs = rightsFor(a, exists);
+      const needs = rightsFor(a, exists, granted);
       if (needs === null) continue;
-      // Only a step that answered just this refusal: in a pipelined burst the next command's actions share the step.
-      refused ??= refusedOnly(actions);
+      this.options.counters?.bump("check: no operation beyond the account's rights");
       const what = a.type === "fs" ? `fs ${a.fs.op}` : a.type === "transfer.start" ? `transfer ${a.spec.kind}${a.spec.kind === "receive-file" ? ` (${a.spec.mode})` : ""}` : a.type;
       if (refused) this.options.onViolation?.("no refused operation touches the file system", `session ${id}: ${what} in the step that said 550 Permission denied.`);
       const lacking = needs.filter((r) => !granted.includes(r));
@@ -256,9 +283,25 @@ export class SimServer {
     }
   }
 
+  /**
+   * A control handshake holds its session's slot at most until its deadline, plus the close grace
+   * (a server that answers a stalled handshake with 421 may then wait for the peer's FIN that long).
+   */
+  private watchHandshake(net: Network, id: number, last: ReadonlyMap<number, SessionState>): void {
+    const deadline = this.options.server.tlsHandshakeMs ?? 10_000;
+    const bound = deadline + CONTROL_CLOSE_GRACE_MS + MAX_TIMER_LATE_MS + 1_000;
+    const since = net.world.now;
+    net.world.after(bound, () => {
+      const entry = this.sessions.find((s) => s.id === id);
+      this.options.counters?.bump("check: a stalled TLS handshake frees its slot");
+      if (entry !== undefined && !entry.io.closed && last.get(id)?.tls === "handshaking") this.options.onViolation?.("a stalled TLS handshake frees its slot", `session ${id}: still handshaking ${net.world.now - since} ms after AUTH (deadline ${deadline} ms)`);
+    });
+  }
+
   /** Shutdown: a session not already closing says 421 and closes. */
   private checkShutdown(id: number, previous: SessionState | undefined, actions: readonly Action[]): void {
     if (previous?.phase === "closed") return;
+    this.options.counters?.bump("check: shutdown sends 421 and closes");
     const said421 = actions.some((a) => a.type === "control.write" && DECODER.decode(a.bytes).startsWith("421"));
     const closes = actions.some((a) => a.type === "control.close");
     if (!said421 || !closes) this.options.onViolation?.("shutdown sends 421 and closes", `session ${id}: shutdown produced ${actions.map((a) => a.type).join(",") || "nothing"}`);
@@ -268,6 +311,7 @@ export class SimServer {
   private checkAdmission(id: number, state: SessionState, actions: readonly Action[]): void {
     const greeted = actions.some((a) => a.type === "control.write" && DECODER.decode(a.bytes).startsWith("220"));
     if (!greeted) return;
+    this.options.counters?.bump("check: session caps hold");
     const address = state.remote.address;
     this.admitted.set(id, address);
     const max = this.options.server.maxSessions;
@@ -280,14 +324,25 @@ export class SimServer {
 
 const DECODER = new TextDecoder();
 
-/** Whether the step's only reply line is the refusal for a missing right. */
+const REFUSAL = "550 Permission denied.\r\n";
+
+/** Whether the step's only reply line is the refusal for a missing right (decoded only when the
+ * length says it may be: most steps are not). */
 function refusedOnly(actions: readonly Action[]): boolean {
+  let length = 0;
+  for (const a of actions) if (a.type === "control.write") length += a.bytes.length;
+  if (length !== REFUSAL.length) return false;
   const written = actions.flatMap((a) => (a.type === "control.write" ? DECODER.decode(a.bytes).split("\r\n").filter((l) => l !== "") : []));
   return written.length === 1 && written[0] === "550 Permission denied.";
 }
 
 /** The rights an action needs (null: it changes and reveals no file's content). */
-function rightsFor(a: Action, exists: (path: string) => boolean): readonly Right[] | null {
+function rightsFor(a: Action, exists: (path: string) => boolean | null, granted: readonly Right[]): readonly Right[] | null {
+  // Unknown existence: the right the account has of the two, if any.
+  const either = (path: string, ifNew: Right, ifOld: Right): Right => {
+    const e = exists(path);
+    return e === null ? (granted.includes(ifNew) ? ifNew : ifOld) : e ? ifOld : ifNew;
+  };
   if (a.type === "fs") {
     switch (a.fs.op) {
       case "stat":
@@ -315,9 +370,9 @@ function rightsFor(a: Action, exists: (path: string) => boolean): readonly Right
     case "receive-file":
       switch (spec.mode) {
         case "truncate":
-          return [exists(spec.path) ? "overwrite" : "create"];
+          return [either(spec.path, "create", "overwrite")];
         case "append":
-          return [exists(spec.path) ? "append" : "create"];
+          return [either(spec.path, "create", "append")];
         case "at-offset":
           return ["append", "overwrite"];
         case "create-new":

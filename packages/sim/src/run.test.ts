@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { loadRegressions } from "./cli.js";
 import { CALM_FS } from "./memfs.js";
 import { CALM_NET } from "./net.js";
-import { drawScenario, formatFailures, runSeed, type RunResult, type Scenario } from "./run.js";
+import { drawScenario, formatFailures, runSeed, type RunOptions, type RunResult, type Scenario } from "./run.js";
 
 const CI = process.env.CI === "true";
 // CI's budget buys 10,000 or more fresh seeds at ~35 seeds/s on two loaded cores (issue 18), and
@@ -118,6 +118,9 @@ const calm = (extra: Partial<Scenario> = {}) => (): Scenario => ({
   steps: 30,
   rights: RIGHTS,
   guessers: 0,
+  tlsStallers: [],
+  disk: null,
+  hoarders: 0,
   ...extra,
 });
 
@@ -136,9 +139,9 @@ const te = new TextEncoder();
 const td = new TextDecoder();
 const text = (a: Action): string => (a.type === "control.write" ? td.decode(a.bytes) : "");
 
-async function caught(reducer: Reducer, oracle: string, scenario = calm()): Promise<void> {
+async function caught(reducer: Reducer, oracle: string, scenario = calm(), plant?: RunOptions["plant"]): Promise<void> {
   for (const seed of [11, 12, 13, 14, 15]) {
-    const result = await runSeed(seed, { reducer, scenario });
+    const result = await runSeed(seed, { reducer, scenario, ...(plant === undefined ? {} : { plant }) });
     const printed = formatFailures(result);
     if (result.failures.some((f) => f.oracle === oracle)) {
       expect(printed[0]).toBe(`FAIL PASV_SEED=${seed} npm run sim`);
@@ -276,6 +279,75 @@ describe("every oracle bites", () => {
       assertClean(result);
       expect(result.counters.get("guesser banned at the door (421)")).toBe(2);
     }
+  }, 120_000);
+
+  // ------------------------------------------------------------ FTPS on the simulated TLS
+
+  const ftps = (extra: Partial<Scenario> = {}) => calm({ goodClients: 3, steps: 40, server: { passivePorts: { min: 49152, max: 49152 + 15 }, tls: { required: true, reuseCheck: true }, tlsHandshakeMs: 500 }, ...extra });
+  const stalling = ftps({ goodClients: 1, steps: 5, tlsStallers: ["silent", "half", "garbage"] });
+  // The planted bug for the deadlines: the driver is given ten minutes where the scenario (and so the oracles) says 500 ms.
+  const noDeadline: RunOptions["plant"] = (options) => ({ ...options, tlsHandshakeTimeoutMs: 600_000 });
+
+  it("FTPS runs clean: AUTH TLS, PROT P, resumed and refused data connections, stalled handshakes", async () => {
+    for (const seed of [51, 52, 53]) {
+      const result = await runSeed(seed, { scenario: ftps({ tlsStallers: ["silent", "half", "garbage"] }) });
+      assertClean(result);
+      expect(result.counters.get("TLS handshake (resumed)") ?? 0).toBeGreaterThan(0);
+    }
+  }, 120_000);
+
+  it("a PROT P transfer never moves bytes unprotected (the data connection's handshake skipped, planted)", async () => {
+    const clear = planted((_e, actions) => ({ actions: actions.map((a) => (a.type === "transfer.start" ? { ...a, tls: false, requireResumption: false } : a)) }));
+    await caught(clear, "a PROT P transfer never moves bytes unprotected", ftps());
+  }, 120_000);
+
+  it("a data connection that does not resume the control session is never served (the reuse check skipped, planted)", async () => {
+    const noReuse = planted((_e, actions) => ({ actions: actions.map((a) => (a.type === "transfer.start" ? { ...a, requireResumption: false } : a)) }));
+    await caught(noReuse, "a data connection that does not resume is never served", ftps());
+  }, 120_000);
+
+  it("a stalled control handshake is cut by its deadline and frees its slot (no deadline, planted)", async () => {
+    await caught(coreReducer, "a stalled TLS handshake is cut by its deadline", stalling, noDeadline);
+    await caught(coreReducer, "a stalled TLS handshake frees its slot", stalling, noDeadline);
+  }, 120_000);
+
+  it("a stalled data handshake fails by its deadline (no deadline, planted)", async () => {
+    await caught(coreReducer, "a stalled data handshake fails by its deadline", ftps(), noDeadline);
+  }, 120_000);
+
+  it("a stalled control handshake gets nothing but a 421 (a reply written into the handshake, planted)", async () => {
+    // A reply after 234, in plaintext, where the client waits for the handshake (a cut right after a
+    // write loses the write, as a reset does, so the bug must speak before the cut).
+    const chatty = planted((_e, actions) => ({ actions: actions.flatMap((a): Action[] => (a.type === "control.tls" ? [a, { type: "control.write", bytes: te.encode("200 Still here.\r\n") } as const] : [a])) }));
+    await caught(chatty, "a stalled TLS handshake gets only what the server promises", stalling);
+  }, 120_000);
+
+  // ------------------------------------------------------------ symlinks and races on the simulated disk
+
+  const onDisk = (disk: NonNullable<Scenario["disk"]>) => calm({ goodClients: 1, steps: 40, disk });
+
+  it("confinement holds on the simulated disk: symlinks out of the root and an attacker racing them", async () => {
+    for (const seed of [61, 62, 63]) {
+      const result = await runSeed(seed, { scenario: onDisk({ confine: "descriptor", race: true, probers: 2 }) });
+      assertClean(result);
+      expect(result.counters.get("race: an entry swapped between a confinement check and its use") ?? 0).toBeGreaterThan(0);
+    }
+    // Without a race, the check by name keeps FTP commands inside too (what it promises).
+    for (const seed of [64, 65]) assertClean(await runSeed(seed, { scenario: onDisk({ confine: "name", race: false, probers: 2 }) }));
+  }, 120_000);
+
+  it("confinement holds (confinement skipped, planted)", async () => {
+    await caught(coreReducer, "confinement holds", onDisk({ confine: "none", race: false, probers: 2 }));
+  }, 120_000);
+
+  it("confinement holds (checked by name before the use, with an attacker racing, planted)", async () => {
+    await caught(coreReducer, "confinement holds", onDisk({ confine: "name", race: true, probers: 2 }));
+  }, 120_000);
+
+  it("passive listeners per address stay within the cap (the cap not kept, planted)", async () => {
+    const hoarding = calm({ goodClients: 1, steps: 10, hoarders: 1, server: { passivePorts: { min: 49152, max: 49155 } } });
+    for (const seed of [71, 72]) assertClean(await runSeed(seed, { scenario: hoarding }));
+    await caught(coreReducer, "passive listeners per address within the cap", hoarding, (options) => ({ ...options, maxPassivePerIp: 64 }));
   }, 120_000);
 
   it("runs a tool's own client code against the simulated server (the public API)", async () => {

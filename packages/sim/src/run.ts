@@ -1,8 +1,9 @@
 // One simulated run from one seed: a server, several clients (some hostile), faults drawn per seed,
 // oracles checked throughout, then a calm phase in which every client must finish.
 import { RIGHTS, type Action, type Right, type SessionEvent } from "@pasv/core";
-import { CLOSE_GRACE_MS, CONTROL_CLOSE_GRACE_MS, coreReducer, type Reducer } from "@pasv/driver";
-import { goodClient, guesserClient, hostileClient, type ClientContext } from "./clients.js";
+import { CLOSE_GRACE_MS, CONTROL_CLOSE_GRACE_MS, coreReducer, defaultMaxPassivePerIp, TLS_HANDSHAKE_MS, type Reducer, type ServerOptions } from "@pasv/driver";
+import { goodClient, guesserClient, hoarderClient, hostileClient, proberClient, tlsStallClient, type ClientContext } from "./clients.js";
+import { buildHost, DiskVfs, noteEscapes, PROBE_PATHS, raceSwaps, SECRET, SimDisk, type DiskConfinement } from "./disk.js";
 import { CALM_FS, SimFs, type FsFaults } from "./memfs.js";
 import { CALM_NET, Counters, Network, type NetFaults } from "./net.js";
 import { SimServer, type SimServerConfig } from "./platform.js";
@@ -47,6 +48,13 @@ export interface Scenario {
   readonly rights: readonly Right[];
   /** Password guessers, each from its own address. */
   readonly guessers: number;
+  /** Clients that stall their control TLS handshake after 234 (with `server.tls`). */
+  readonly tlsStallers: readonly ("silent" | "half" | "garbage")[];
+  /** The served root on a simulated disk with symlinks (null: the driver's MemoryFs): how it is
+   * confined, whether an attacker swaps entries for symlinks while probers work, how many probers. */
+  readonly disk: { readonly confine: DiskConfinement; readonly race: boolean; readonly probers: number } | null;
+  /** Clients that pin passive ports from their own address (hoarderClient). */
+  readonly hoarders: number;
 }
 
 /** Swarm testing: each seed draws its own faults (some off) and shrinks limits so limit paths run. */
@@ -105,7 +113,37 @@ export function drawScenario(rng: Prng): Scenario {
   const drainMs = r.chance(0.5) ? r.pick([100, 5_000, 60_000]) : 0;
   const reloadAt = r.chance(0.3) ? r.int(1, 120_000) : null;
   const reloadTo = { timeouts: { ...drawn.server.timeouts, idle: r.pick([2_000, 300_000]), dataStall: r.pick([1_000, 300_000]) }, maxRateDown: r.pick([0, 2_000]), maxRateUp: r.pick([0, 65_536]) };
-  return { ...drawn, guessers: guessing.guessers, server: { ...drawn.server, bans: guessing.bans, ...rates }, drainMs, reloadAt, reloadTo };
+  const tls = drawTls(r);
+  const disk = drawDisk(r);
+  const passive = drawPassive(r);
+  return { ...drawn, guessers: guessing.guessers, server: { ...drawn.server, bans: guessing.bans, ...rates, ...tls.server, ...passive.server }, drainMs, reloadAt, reloadTo, tlsStallers: tls.stallers, disk, hoarders: passive.hoarders };
+}
+
+/** Passive ports running out (after every earlier draw): now and then a range of one to four ports,
+ * sometimes a per-address cap, and clients that pin what they can. */
+function drawPassive(r: Prng): { readonly server: Partial<Pick<SimServerConfig, "passivePorts" | "maxPassivePerIp">>; readonly hoarders: number } {
+  const narrow = r.chance(0.2);
+  const server = { ...(narrow ? { passivePorts: { min: 49152, max: 49152 + r.pick([0, 1, 3]) } } : {}), ...(r.chance(0.2) ? { maxPassivePerIp: r.pick([1, 2]) } : {}) };
+  return { server, hoarders: r.chance(narrow ? 0.7 : 0.15) ? r.int(1, 2) : 0 };
+}
+
+/** The simulated disk in half the seeds (after every earlier draw). Mostly confined through
+ * descriptors, with the attacker racing; some seeds confine by name only, as hosts without
+ * /proc do, and there no attacker races: a by-name check promises only that a tree whose symlinks
+ * stand still keeps FTP commands inside (confine.ts's Guarantee). */
+function drawDisk(r: Prng): Scenario["disk"] {
+  if (!r.chance(0.5)) return null;
+  const confine: DiskConfinement = r.chance(0.8) ? "descriptor" : "name";
+  return { confine, race: confine === "descriptor" && r.chance(0.8), probers: r.int(1, 2) };
+}
+
+/** FTPS in about half the seeds (after every earlier draw): sometimes required, now and then without
+ * the reuse check, with a handshake deadline short enough that stalled handshakes run out in the run. */
+function drawTls(r: Prng): { readonly server: Pick<SimServerConfig, "tls" | "tlsHandshakeMs">; readonly stallers: Scenario["tlsStallers"] } {
+  if (!r.chance(0.5)) return { server: {}, stallers: [] };
+  const server = { tls: { required: r.chance(0.25), reuseCheck: r.chance(0.85) }, tlsHandshakeMs: r.pick([500, 3_000, 10_000]) };
+  const stallers = Array.from({ length: r.pick([0, 0, 1, 2]) }, () => r.pick(["silent", "half", "garbage"] as const));
+  return { server, stallers };
 }
 
 /** Bans on or off, and guessers to meet them; the bans outlast the run, so a ban once earned holds. */
@@ -119,6 +157,9 @@ export interface RunOptions {
   readonly scenario?: (rng: Prng) => Scenario;
   /** A wrapped reducer (tests plant bugs this way to prove an oracle bites). */
   readonly reducer?: Reducer;
+  /** Other options for the driver than the scenario's, which the oracles still judge by (a planted
+   * deadline or cap the driver does not keep). */
+  readonly plant?: (options: ServerOptions) => ServerOptions;
   readonly keepTrace?: boolean;
   /** Keep a readable transcript of every control connection (see RunResult.transcript). */
   readonly transcript?: boolean;
@@ -139,7 +180,9 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     if (failures.length < 20) failures.push({ oracle, detail });
   };
   const net = new Network(world, rng.fork("net"), scenario.net, counters);
-  const fs = new SimFs(world, rng.fork("fs"), scenario.fs, counters);
+  const disk = scenario.disk === null ? null : new SimDisk(world, rng.fork("disk"), "/srv/ftp", 2);
+  if (disk !== null) buildHost(disk);
+  const fs = new SimFs(world, rng.fork("fs"), scenario.fs, counters, disk === null || scenario.disk === null ? undefined : new DiskVfs(disk, scenario.disk.confine, () => counters.bump("race: an entry swapped between a confinement check and its use")));
   fs.addFile("/readme.txt", new TextEncoder().encode("hello\nworld\n"));
   const trace: string[] = [];
   let hash = 0x811c9dc5;
@@ -156,6 +199,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     }
     if (keepTrace) trace.push(`${world.now} ${event.type} ${actions.map((a) => a.type).join(",")}`);
     if (event.type === "control.data" && event.bytes[event.bytes.length - 1] === 0x0d) counters.bump("CR and LF split across chunks");
+    if (event.type === "data.listen-failed") counters.bump("fault: passive listen failed (range used up or per-address cap)");
     for (const a of actions) {
       if (a.type === "control.pause") counters.bump("input queue limit hit (reading paused)");
       if (a.type === "data.reject") counters.bump("data connection refused (foreign or extra)");
@@ -178,6 +222,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     }
   }
   function checkPath(path: string): void {
+    counters.bump("check: no file-system access outside the root");
     if (!path.startsWith("/") || /(^|\/)\.\.?(\/|$)/.test(path) || path.includes("//")) fail("no file-system access outside the root", `fs request for ${JSON.stringify(path)}`);
   }
   // Every transfer that started is logged exactly once, however it ends (a client killed mid-way,
@@ -191,9 +236,11 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     transcript?.step(world.now, id, event, actions);
     for (const a of actions) if (a.type === "transfer.start") startedTransfers.add(`${id}:${a.transfer}`);
   };
-  const server = new SimServer(net, { address: "10.0.0.1", port: 21, server: { ...scenario.server, rights: scenario.rights }, fs, reducer, onViolation: fail, onStep });
+  const server = new SimServer(net, { address: "10.0.0.1", port: 21, server: { ...scenario.server, rights: scenario.rights }, fs, reducer, onViolation: fail, onStep, counters, ...(options.plant === undefined ? {} : { plant: options.plant }) });
   server.server.on("transfer", (e) => {
     const key = `${e.id}:${e.transfer}`;
+    counters.bump("check: every transfer logged once");
+    if (stopStarted !== null && scenario.drainMs > 0) counters.bump("check: a drain lets running transfers finish");
     counters.bump(`transfer logged: ${e.outcome}${e.reason === null ? "" : ` (${e.reason})`}`);
     if (loggedTransfers.has(key)) fail("every transfer logged once", `session ${e.id} transfer ${e.transfer} logged twice`);
     loggedTransfers.add(key);
@@ -214,6 +261,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
       server.server.close({ drainMs: scenario.drainMs }).then(
         () => {
           shutdown.state = "closed";
+          counters.bump("check: shutdown finishes");
           // The drain, then the 421s and at most the close grace; a peer that never reads adds the control grace.
           if (world.now - started > scenario.drainMs + CLOSE_GRACE_MS + CONTROL_CLOSE_GRACE_MS + 1_000) fail("shutdown finishes", `close({ drainMs: ${scenario.drainMs} }) took ${world.now - started} ms`);
           if (net.listeningOn("10.0.0.1") > 0) fail("shutdown finishes", `${net.listeningOn("10.0.0.1")} listener(s) still open after close()`);
@@ -227,6 +275,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     world.schedule(scenario.reloadAt, () => {
       if (shutdown.state !== "no") return;
       counters.bump("server reload mid-run");
+      counters.bump("check: a valid reload applies");
       server.reload(scenario.reloadTo).then(
         () => counters.bump("reload applied"),
         (error: unknown) => {
@@ -240,8 +289,12 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
   const onRejection = (reason: unknown): void => fail("invariants and no exceptions", `unhandled rejection: ${String(reason)}`);
   process.on("unhandledRejection", onRejection);
   const doing = new Map<string, string>();
+  // Probers at work (the racing attacker works while one is), and whether the faults have stopped.
+  let probing = 0;
+  let calm = false;
   const ctx: ClientContext = {
     passivePorts: scenario.server.passivePorts,
+    maxPassivePerIp: scenario.server.maxPassivePerIp ?? defaultMaxPassivePerIp(scenario.server.passivePorts),
     net,
     rng: rng.fork("clients"),
     fs,
@@ -249,6 +302,11 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     fail,
     count: (n) => counters.bump(n),
     note: (client, what) => doing.set(client, `${what} at ${world.now} ms`),
+    probing: (active) => {
+      probing += active ? 1 : -1;
+      if (active && probing === 1 && disk !== null && scenario.disk?.race === true && !calm) disk.race(raceSwaps(disk), () => probing > 0 && !calm, counters);
+    },
+    ...(scenario.server.tls === undefined ? {} : { tls: { ...scenario.server.tls, handshakeMs: scenario.server.tlsHandshakeMs ?? TLS_HANDSHAKE_MS, timerLate: scenario.net.timerLate } }),
   };
   const clients: Promise<void>[] = [];
   let finished = 0;
@@ -257,6 +315,7 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
       p.then(
         () => {
           finished++;
+          counters.bump("check: client crashed");
           doing.delete(name);
         },
         (error: unknown) => {
@@ -274,6 +333,9 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     const bans = scenario.server.bans;
     const banAfter = bans === false || bans === undefined ? null : (bans.after ?? null);
     for (let i = 0; i < scenario.guessers; i++) track(`guesser ${i}`, guesserClient(ctx, i, `10.0.3.${i + 1}`, banAfter, banAfter === null ? 3 : banAfter + 3));
+    for (let i = 0; i < scenario.hoarders; i++) track(`hoarder ${i}`, hoarderClient(ctx, i, `10.0.6.${i + 1}`));
+    for (let i = 0; i < (scenario.disk?.probers ?? 0); i++) track(`prober ${i}`, proberClient(ctx, i, `10.0.5.${i + 1}`, scenario.steps, PROBE_PATHS, SECRET));
+    if (scenario.server.tls !== undefined) scenario.tlsStallers.forEach((kind, i) => track(`TLS staller ${i} (${kind})`, tlsStallClient(ctx, i, `10.0.4.${i + 1}`, kind)));
   }
   const faultyMs = options.faultyMs ?? 600_000;
   const calmMs = options.calmMs ?? 1_200_000;
@@ -283,17 +345,23 @@ export async function runSeed(seed: number, options: RunOptions = {}): Promise<R
     // Faults stop: every client must now finish (or be cut off cleanly) in bounded simulated time.
     net.faults = CALM_NET;
     fs.faults = CALM_FS;
+    calm = true;
     if (finished < clients.length) outcome = await world.run(faultyMs + calmMs, () => finished === clients.length);
   } catch (error) {
     fail("invariants and no exceptions", String(error instanceof Error ? (error.stack ?? error.message) : error));
     outcome = "crashed";
   }
+  counters.bump("check: liveness", clients.length);
   if (outcome === "runaway") fail("liveness", "too many events: a loop that never settles");
   if (finished < clients.length && outcome !== "crashed") fail("liveness", `${clients.length - finished} of ${clients.length} clients never finished (${outcome} at ${world.now} ms); last seen: ${[...doing].map(([k, v]) => `${k}: ${v}`).join("; ")}`);
   // Let the server side wind down, then nothing of any ended session may be left.
   await world.run(world.now + 60_000);
   process.off("unhandledRejection", onRejection);
   const allEnded = server.sessions.every((s) => s.io.closed);
+  if (disk !== null) {
+    noteEscapes(disk, fail, counters);
+    if (allEnded && disk.openDescriptors !== 0) fail("no leaked listeners, connections or files", `${disk.openDescriptors} descriptor(s) of the confinement check left open`);
+  }
   if (allEnded && fs.openHandles !== 0) fail("no leaked listeners, connections or files", `${fs.openHandles} file handle(s) left open`);
   for (const { id, session, io } of server.sessions) {
     if (!io.closed) {

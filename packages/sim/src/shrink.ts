@@ -38,6 +38,12 @@ function simplifications(s: Scenario): Simplification[] {
   when("half the steps", s.steps > 1, (x) => ({ ...x, steps: Math.floor(x.steps / 2) }));
   when("one step fewer", s.steps > 1, (x) => ({ ...x, steps: x.steps - 1 }));
   s.hostile.forEach((kind, i) => when(`no hostile ${kind} client`, true, (x) => ({ ...x, hostile: x.hostile.filter((_, j) => j !== i) })));
+  s.tlsStallers.forEach((kind, i) => when(`no ${kind} TLS staller`, true, (x) => ({ ...x, tlsStallers: x.tlsStallers.filter((_, j) => j !== i) })));
+  when("no TLS", s.server.tls !== undefined, (x) => ({ ...x, tlsStallers: [], server: { ...x.server, tls: undefined, tlsHandshakeMs: undefined } }));
+  when("no racing attacker", s.disk?.race === true, (x) => ({ ...x, disk: x.disk === null ? null : { ...x.disk, race: false } }));
+  when("one prober fewer", (s.disk?.probers ?? 0) > 0, (x) => ({ ...x, disk: x.disk === null ? null : { ...x.disk, probers: x.disk.probers - 1 } }));
+  when("the in-memory file system", s.disk !== null, (x) => ({ ...x, disk: null }));
+  when("one hoarder fewer", s.hoarders > 0, (x) => ({ ...x, hoarders: x.hoarders - 1 }));
   when("one guesser fewer", s.guessers > 0, (x) => ({ ...x, guessers: x.guessers - 1 }));
   when("no stop", s.shutdownAt !== null, (x) => ({ ...x, shutdownAt: null }));
   when("no drain", s.drainMs > 0, (x) => ({ ...x, drainMs: 0 }));
