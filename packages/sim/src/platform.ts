@@ -292,6 +292,7 @@ function rightsFor(a: Action, exists: (path: string) => boolean): readonly Right
   const spec = a.spec;
   switch (spec.kind) {
     case "send-bytes":
+    case "send-listing":
       return null;
     case "send-file":
       return ["read"];
