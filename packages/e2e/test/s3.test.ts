@@ -66,7 +66,7 @@ beforeAll(async () => {
   await put("homes/bob/mine.txt", "bob's\n");
   await put("huge.bin", Buffer.alloc(32 * MiB, 0x61));
   // The test's own client switched the SDK's Node version notice off in this process: the server must do it itself.
-  delete process.env[SDK_NODE_WARNING_ENV];
+  Reflect.deleteProperty(process.env, SDK_NODE_WARNING_ENV);
   server = await startServer("", ["--s3-bucket", BUCKET, "--s3-prefix", PREFIX, "--s3-endpoint", s3.endpoint, "--s3-path-style", "-u", "alice:s3cret", "-u", "bob:pw", "--user-home", "bob=homes/bob", "-w"], { noDir: true });
 }, 120_000);
 
