@@ -79,15 +79,19 @@ const paged = async (vfs: Vfs, path: string): Promise<string[]> =>
 
 /** Registers the contract's cases for a fresh file system from `make` per case. */
 export function vfsContract(name: string, make: () => Promise<ContractSubject>, can: ContractAbilities): void {
-  const withFs = (title: string, body: (vfs: Vfs) => Promise<void>): void => {
-    it(title, async () => {
-      const subject = await make();
-      try {
-        await body(subject.vfs);
-      } finally {
-        await subject.cleanup();
-      }
-    });
+  const withFs = (title: string, body: (vfs: Vfs) => Promise<void>, timeout?: number): void => {
+    it(
+      title,
+      async () => {
+        const subject = await make();
+        try {
+          await body(subject.vfs);
+        } finally {
+          await subject.cleanup();
+        }
+      },
+      timeout,
+    );
   };
 
   describe(`Vfs contract: ${name}`, () => {
@@ -148,7 +152,8 @@ export function vfsContract(name: string, make: () => Promise<ContractSubject>, 
       expect((await it.next()).done).toBe(false);
       await it.return?.();
       expect((await paged(vfs, "/many")).length).toBe(count + 1);
-    });
+      // 1,235 writes: an object store on a busy machine takes a while.
+    }, 180_000);
 
     withFs("reads from an offset, and nothing from the end on", async (vfs) => {
       await put(vfs, "/f.txt", "0123456789");
