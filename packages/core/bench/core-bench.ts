@@ -26,7 +26,12 @@ function answer(action: Action, queue: SessionEvent[]): void {
       queue.push({ type: "data.accepted", now, channel: action.channel, socket: 1, remote: { address: "127.0.0.1", port: 1 } });
       return;
     case "transfer.start":
-      queue.push({ type: "transfer.done", now, transfer: action.transfer, bytes: 100 });
+      // A listing is formatted from one batch of the directory, as a small directory comes.
+      if (action.spec.kind === "send-listing") queue.push({ type: "listing.batch", now, transfer: action.transfer, entries });
+      else queue.push({ type: "transfer.done", now, transfer: action.transfer, bytes: 100 });
+      return;
+    case "listing.write":
+      queue.push({ type: "transfer.done", now, transfer: action.transfer, bytes: action.bytes.length });
       return;
     case "transfer.progress":
       queue.push({ type: "transfer.progress", now, transfer: action.transfer, bytes: 50 });

@@ -29,6 +29,8 @@ export function fsErrorReply(kind: FsErrorKind): Reply {
       return { code: 450, text: "File busy, try again later." };
     case "invalid-name":
       return { code: 553, text: "File name not allowed." };
+    case "too-large":
+      return { code: 550, text: "Too large for this operation." };
     case "io":
       return { code: 451, text: "Local error in processing." };
     default:

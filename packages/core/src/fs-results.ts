@@ -3,7 +3,7 @@ import { assertNever } from "./assert.js";
 import { encodeUtf8 } from "./utf8.js";
 import { beginTransfer } from "./data.js";
 import { fsErrorReply } from "./errors.js";
-import { formatList, formatListLine, formatMlsd, formatMlstLine, formatNlst, matchesGlob } from "./listing.js";
+import { formatList, formatListLine, formatListLines, formatMlsdLines, formatMlstLine, formatNlstLines, matchesGlob } from "./listing.js";
 import type { Out } from "./out.js";
 import { baseName, parentPath, shownTarget } from "./paths.js";
 import { quotePath } from "./reply.js";
@@ -46,7 +46,6 @@ function fileCommandOf(then: FsContinuation): { readonly command: FileCommand; r
     case "stou":
     case "parent":
     case "listing-stat":
-    case "listing-list":
       return null;
     default:
       return assertNever(then);
@@ -55,7 +54,7 @@ function fileCommandOf(then: FsContinuation): { readonly command: FileCommand; r
 
 function answer(s: Draft, then: FsContinuation, result: FsResult, started: Millis, now: Millis, out: Out): void {
   if (!result.ok) {
-    onFsError(s, then, result.error, started, now, out);
+    onFsError(s, then, result.error, result.limit ?? null, started, now, out);
     return;
   }
   const value = result.value;
@@ -93,10 +92,13 @@ function answer(s: Draft, then: FsContinuation, result: FsResult, started: Milli
         out.replyText(213, ["Status follows:", ` ${formatListLine({ ...stat, name: baseName(then.path) }, now)}`, "End of status."]);
       }
       return;
-    case "stat-list":
+    case "stat-list": {
       if (entries === null) break;
-      out.replyText(213, ["Status follows:", ...listLines(s, insideTargets(entries, then.path), now), "End of status."]);
+      const lines = listLines(s, insideTargets(entries, then.path), now);
+      if (lines === null) out.reply(550, "Directory listing too large.");
+      else out.replyText(213, ["Status follows:", ...lines, "End of status."]);
       return;
+    }
     case "mkd":
       out.replyText(257, `${quotePath(then.path)} created.`);
       return;
@@ -164,10 +166,6 @@ function answer(s: Draft, then: FsContinuation, result: FsResult, started: Milli
       if (stat === null) break;
       listingAfterStat(s, then.listing, stat, started, now, out);
       return;
-    case "listing-list":
-      if (entries === null) break;
-      sendListing(s, then.listing, insideTargets(entries, then.listing.path), started, now, out);
-      return;
     default:
       assertNever(then);
   }
@@ -175,7 +173,7 @@ function answer(s: Draft, then: FsContinuation, result: FsResult, started: Milli
   out.reply(451, "Local error in processing.");
 }
 
-function onFsError(s: Draft, then: FsContinuation, error: FsErrorKind, started: Millis, now: Millis, out: Out): void {
+function onFsError(s: Draft, then: FsContinuation, error: FsErrorKind, limit: number | null, started: Millis, now: Millis, out: Out): void {
   if (then.k === "stou" && error === "not-found") {
     const path = then.attempt === 0 ? then.base : `${then.base}.${then.attempt}`;
     newFileIn(s, "STOU", path, 0, started, now, out);
@@ -192,6 +190,11 @@ function onFsError(s: Draft, then: FsContinuation, error: FsErrorKind, started: 
   }
   if (then.k === "cwd") {
     out.reply(550, "Failed to change directory.");
+    return;
+  }
+  if (then.k === "rnto" && error === "too-large") {
+    // An object store copies a directory key by key, so it renames only small ones: say so, and how small.
+    out.reply(550, limit === null ? "Directory too large to rename." : `Directory too large to rename (over ${limit} objects).`);
     return;
   }
   const reply = fsErrorReply(error);
@@ -239,7 +242,7 @@ function store(s: Draft, command: "STOR" | "APPE", path: string, offset: number,
 
 function listingAfterStat(s: Draft, listing: ListingRequest, stat: FileStat, started: Millis, now: Millis, out: Out): void {
   if (stat.type === "dir") {
-    ask(s, { op: "list", path: listing.path }, { k: "listing-list", listing }, started, out);
+    streamListing(s, listing, started, now, out);
     return;
   }
   if (listing.command === "MLSD") {
@@ -252,44 +255,47 @@ function listingAfterStat(s: Draft, listing: ListingRequest, stat: FileStat, sta
   }
   const single: FileStat = { ...stat, name: baseName(listing.path) };
   const text = listing.command === "LIST" ? formatList([single], now, true) : `${listing.given ?? single.name}\r\n`;
-  sendText(s, listing, text, started, now, out);
+  beginTransfer(s, { command: listing.command, path: listing.path, spec: { kind: "send-bytes", bytes: encodeUtf8(text) }, mark: LISTING_MARK }, started, now, out);
 }
 
-function sendListing(s: Draft, listing: ListingRequest, all: readonly FileStat[], started: Millis, now: Millis, out: Out): void {
+const LISTING_MARK = "Here comes the directory listing.";
+
+/** A directory's listing, streamed: the driver reads it batch by batch once the data connection is up (onListingBatch). */
+function streamListing(s: Draft, listing: ListingRequest, started: Millis, now: Millis, out: Out): void {
+  beginTransfer(s, { command: listing.command, path: listing.path, spec: { kind: "send-listing", path: listing.path }, mark: LISTING_MARK, listing }, started, now, out);
+}
+
+/**
+ * One batch of a streamed listing: its lines, in the order the batch came, go back to the driver
+ * to write. Every batch of the running transfer gets exactly one listing.write (an empty one when
+ * nothing of it is shown), so the driver can read the next batch only once this one is written;
+ * a batch for a transfer that is no longer running (aborted meanwhile) gets none.
+ */
+export function onListingBatch(s: Draft, transfer: number, entries: readonly FileStat[], now: Millis, out: Out): void {
+  const op = s.op;
+  if (op.kind !== "transfer" || op.phase !== "running" || op.transfer !== transfer) return;
+  const listing = op.plan.listing;
+  if (listing === undefined) return;
   const glob = listing.glob;
-  const entries = glob === null ? all : all.filter((e) => matchesGlob(glob, e.name));
+  const matching = glob === null ? entries : entries.filter((e) => matchesGlob(glob, e.name));
+  const shown = insideTargets(matching, listing.path);
   // Hidden dot files stay hidden whatever the glob; otherwise a ".*" glob asks for them.
   const show = !hidesDotFiles(s) && (s.config.showDotFiles || glob?.startsWith(".") === true);
   let text: string;
   switch (listing.command) {
     case "LIST":
-      text = formatList(entries, now, show);
+      text = formatListLines(shown, now, show);
       break;
     case "NLST":
-      text = formatNlst(entries, listing.given, show);
+      text = formatNlstLines(shown, listing.given, show);
       break;
     case "MLSD":
-      text = formatMlsd(entries, s.mlstFacts, rights(s), show);
+      text = formatMlsdLines(shown, s.mlstFacts, rights(s), show);
       break;
     default:
       assertNever(listing.command);
   }
-  sendText(s, listing, text, started, now, out);
-}
-
-function sendText(s: Draft, listing: ListingRequest, text: string, started: Millis, now: Millis, out: Out): void {
-  const bytes = encodeUtf8(text);
-  if (bytes.length > s.config.limits.maxListingBytes) {
-    out.reply(550, "Directory listing too large.");
-    return;
-  }
-  beginTransfer(
-    s,
-    { command: listing.command, path: listing.path, spec: { kind: "send-bytes", bytes }, mark: "Here comes the directory listing." },
-    started,
-    now,
-    out,
-  );
+  out.push({ type: "listing.write", transfer, bytes: encodeUtf8(text) });
 }
 
 /**
@@ -298,8 +304,10 @@ function sendText(s: Draft, listing: ListingRequest, text: string, started: Mill
  * line whatever its text. lftp (ftp:use-stat-for-list) reads the rows with or without the space;
  * vsftpd sends them unindented, which SPEC §5 also allows.
  */
-function listLines(s: Draft, entries: readonly FileStat[], now: Millis): string[] {
+function listLines(s: Draft, entries: readonly FileStat[], now: Millis): string[] | null {
   const text = formatList(entries, now, s.config.showDotFiles && !hidesDotFiles(s));
+  // Built whole and sent on the control connection: bounded (a data-connection listing is streamed).
+  if (encodeUtf8(text).length > s.config.limits.maxListingBytes) return null;
   const lines = text.split("\r\n");
   lines.pop();
   return lines.map((line) => ` ${line}`);

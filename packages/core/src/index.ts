@@ -45,6 +45,7 @@ export {
 // Codecs the adapters and test clients share with the core.
 export { AsciiDecoder, AsciiEncoder } from "./ascii.js";
 export { encodeUtf8 } from "./utf8.js";
+export { sortByName } from "./listing.js";
 export { feedReplies, initialReplyReader, type ParsedReply, type ReplyReader } from "./reply.js";
 export { formatEprtArg, formatPortArg, normalizeIp, parse227, parse229 } from "./address.js";
 export { cidrContains, inCidrs, parseCidr, type Cidr } from "./cidr.js";

@@ -21,8 +21,16 @@ function listable(stat: FileStat, showDotFiles: boolean): boolean {
   return !/[\r\n]/.test(stat.name) && stat.name !== "." && stat.name !== ".." && stat.name !== "" && (showDotFiles || !stat.name.startsWith("."));
 }
 
-function sorted(entries: readonly FileStat[], showDotFiles: boolean): FileStat[] {
-  return entries.filter((e) => listable(e, showDotFiles)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+/** By name (UTF-16 code units, as the listings have always been sorted). */
+export function sortByName<T extends { readonly name: string }>(entries: T[]): T[] {
+  return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** One CRLF-terminated line per listable entry, in the order given (a streamed batch is sent as it comes). */
+function lines(entries: readonly FileStat[], showDotFiles: boolean, line: (e: FileStat) => string): string {
+  let out = "";
+  for (const e of entries) if (listable(e, showDotFiles)) out += `${line(e)}\r\n`;
+  return out;
 }
 
 export function formatListLine(stat: FileStat, now: Millis): string {
@@ -34,18 +42,24 @@ export function formatListLine(stat: FileStat, now: Millis): string {
   return `${typeChar(stat)}${permissions(stat)} ${String(links).padStart(4)} ftp      ftp      ${size} ${formatListDate(stat.mtime, now)} ${stat.name}${target}`;
 }
 
-export function formatList(entries: readonly FileStat[], now: Millis, showDotFiles: boolean): string {
-  let out = "";
-  for (const e of sorted(entries, showDotFiles)) out += `${formatListLine(e, now)}\r\n`;
-  return out;
+/** LIST lines in the order given (formatList sorts first). */
+export function formatListLines(entries: readonly FileStat[], now: Millis, showDotFiles: boolean): string {
+  return lines(entries, showDotFiles, (e) => formatListLine(e, now));
 }
 
-/** Names only; with a directory argument each name carries it, so the lines work as RETR arguments. */
-export function formatNlst(entries: readonly FileStat[], prefix: string | null, showDotFiles: boolean): string {
-  let out = "";
+export function formatList(entries: readonly FileStat[], now: Millis, showDotFiles: boolean): string {
+  return formatListLines(sortByName([...entries]), now, showDotFiles);
+}
+
+/** NLST lines in the order given: names only; with a directory argument each name carries it, so
+ * the lines work as RETR arguments. */
+export function formatNlstLines(entries: readonly FileStat[], prefix: string | null, showDotFiles: boolean): string {
   const head = prefix === null ? "" : prefix.endsWith("/") ? prefix : `${prefix}/`;
-  for (const e of sorted(entries, showDotFiles)) out += `${head}${e.name}\r\n`;
-  return out;
+  return lines(entries, showDotFiles, (e) => `${head}${e.name}`);
+}
+
+export function formatNlst(entries: readonly FileStat[], prefix: string | null, showDotFiles: boolean): string {
+  return formatNlstLines(sortByName([...entries]), prefix, showDotFiles);
 }
 
 export const MLST_FACTS = ["type", "size", "modify", "perm", "unique", "UNIX.mode"] as const;
@@ -122,10 +136,13 @@ export function formatFacts(stat: FileStat, selected: readonly MlstFact[], right
   return out;
 }
 
+/** MLSD lines in the order given (formatMlsd sorts first). */
+export function formatMlsdLines(entries: readonly FileStat[], selected: readonly MlstFact[], rights: readonly Right[], showDotFiles: boolean): string {
+  return lines(entries, showDotFiles, (e) => `${formatFacts(e, selected, rights)} ${e.name}`);
+}
+
 export function formatMlsd(entries: readonly FileStat[], selected: readonly MlstFact[], rights: readonly Right[], showDotFiles: boolean): string {
-  let out = "";
-  for (const e of sorted(entries, showDotFiles)) out += `${formatFacts(e, selected, rights)} ${e.name}\r\n`;
-  return out;
+  return formatMlsdLines(sortByName([...entries]), selected, rights, showDotFiles);
 }
 
 /** The fact line of an MLST reply: one leading space, facts, one space, the path. */

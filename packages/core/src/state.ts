@@ -44,6 +44,8 @@ export interface TransferPlan {
   readonly path: string;
   readonly spec: TransferSpec;
   readonly mark: string;
+  /** A streamed listing (spec send-listing): what each batch is formatted as. */
+  readonly listing?: ListingRequest;
 }
 
 /** What the one outstanding command waits for. Commands run strictly one at a time. */
@@ -89,9 +91,8 @@ export type FsContinuation =
   | { readonly k: "stou"; readonly base: string; readonly attempt: number }
   /** A new file's directory must exist before the mark (vsftpd: 553), so the data set-up survives a refusal. */
   | { readonly k: "parent"; readonly command: "STOR" | "APPE" | "STOU"; readonly path: string; readonly offset: number }
-  /** LIST/NLST/MLSD: first stat the argument, then list it (or its parent, for a glob). */
-  | { readonly k: "listing-stat"; readonly listing: ListingRequest }
-  | { readonly k: "listing-list"; readonly listing: ListingRequest };
+  /** LIST/NLST/MLSD: first stat the argument; a directory (or a glob's parent) is then streamed. */
+  | { readonly k: "listing-stat"; readonly listing: ListingRequest };
 
 export interface ListingRequest {
   readonly command: "LIST" | "NLST" | "MLSD";

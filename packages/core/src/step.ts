@@ -4,7 +4,7 @@ import { parseCommand } from "./command.js";
 import { executeCommand, isTransferRunningCommand } from "./commands.js";
 import { abortTransfer, dropChannel, onAccepted, onConnectFailed, onConnected, onDataSetupTimeout, onListenFailed, onListening, onTransferEnded, onTransferProgress, replyStatus } from "./data.js";
 import { armDeadlines, DEADLINE_NAMES, type DeadlineName } from "./deadline.js";
-import { onFsResult } from "./fs-results.js";
+import { onFsResult, onListingBatch } from "./fs-results.js";
 import { Out } from "./out.js";
 import { closeSession, endLoginDelay, onAuthResult, onTlsFailed, onTlsReady } from "./session-control.js";
 import { copyState, type Draft, type SessionState } from "./state.js";
@@ -92,6 +92,9 @@ function handle(s: Draft, event: SessionEvent, out: Out): void {
       return;
     case "transfer.progress":
       onTransferProgress(s, event.transfer, event.bytes, out);
+      return;
+    case "listing.batch":
+      onListingBatch(s, event.transfer, event.entries, event.now, out);
       return;
     case "fs.result":
       if (s.op.kind === "fs" && s.op.request === event.request) {

@@ -40,7 +40,8 @@ export interface CoreLimits {
   readonly maxFailedLogins: number;
   /** Unknown or refused commands in a row before 421 and a close (garbage floods). */
   readonly maxBadCommands: number;
-  /** Largest listing (bytes of formatted text) the core will generate for one LIST/NLST/MLSD. */
+  /** Largest listing text the core builds whole: STAT of a directory, answered on the control
+   * connection. LIST/NLST/MLSD of a directory are streamed batch by batch and have no such bound. */
   readonly maxListingBytes: number;
   /** Names the core tries for STOU before giving up. */
   readonly maxStouAttempts: number;
@@ -103,6 +104,9 @@ export type FsErrorKind =
   | "quota"
   | "busy"
   | "invalid-name"
+  /** Refused because it is beyond a limit of the store (e.g. a directory rename of more objects
+   * than an object store copies); the result may carry the limit. */
+  | "too-large"
   | "io";
 
 export type EntryType = "file" | "dir" | "symlink" | "other";
@@ -137,7 +141,8 @@ export type FsValue =
 
 export type FsResult =
   | { readonly ok: true; readonly value: FsValue }
-  | { readonly ok: false; readonly error: FsErrorKind };
+  /** `limit`: the bound a "too-large" refusal hit, for the reply to name. */
+  | { readonly ok: false; readonly error: FsErrorKind; readonly limit?: number };
 
 /** What a logged-in user may do, as the auth provider decided. */
 export interface Account {
@@ -155,6 +160,13 @@ export type TransferSpec =
   | { readonly kind: "send-file"; readonly path: string; readonly offset: number; readonly ascii: boolean }
   /** Send these bytes (a listing the core formatted). */
   | { readonly kind: "send-bytes"; readonly bytes: Uint8Array }
+  /**
+   * Send the listing of this directory, streamed: the driver reads the entries batch by batch and
+   * posts each batch as `listing.batch`; the core answers each with one `listing.write` of the
+   * formatted lines, which the driver writes before it reads the next batch. After the last batch
+   * the driver ends the connection and posts transfer.done (a failure to read: transfer.failed).
+   */
+  | { readonly kind: "send-listing"; readonly path: string }
   /**
    * Receive into a file. `truncate`: create or replace; `append`: create or append at the end;
    * `at-offset`: keep the first `offset` bytes, drop the rest, write from there (REST + STOR);
@@ -199,6 +211,8 @@ export type SessionEvent =
   /** The answer to transfer.progress: bytes moved so far on the data connection (or, for an upload, read from it). */
   | { readonly type: "transfer.progress"; readonly now: Millis; readonly transfer: number; readonly bytes: number }
   | { readonly type: "fs.result"; readonly now: Millis; readonly request: number; readonly result: FsResult }
+  /** The next batch of a running send-listing transfer's directory (in the order to send). */
+  | { readonly type: "listing.batch"; readonly now: Millis; readonly transfer: number; readonly entries: readonly FileStat[] }
   | { readonly type: "auth.result"; readonly now: Millis; readonly request: number; readonly account: Account | null }
   /** Server shutting down: finish with 421 and close. */
   | { readonly type: "shutdown"; readonly now: Millis }
@@ -314,6 +328,9 @@ export type Action =
     }
   /** Stop a running transfer at once (abortive close); no more events for it. */
   | { readonly type: "transfer.abort"; readonly transfer: number }
+  /** The lines of the listing.batch just posted, to write to the transfer's data connection (maybe
+   * empty: every entry of the batch was hidden). Exactly one per batch of a running transfer. */
+  | { readonly type: "listing.write"; readonly transfer: number; readonly bytes: Uint8Array }
   /** Post transfer.progress with the bytes this running transfer has moved so far (STAT asks). */
   | { readonly type: "transfer.progress"; readonly transfer: number }
   | { readonly type: "fs"; readonly request: number; readonly fs: FsOp }

@@ -39,6 +39,8 @@ export interface WorldOptions {
   holdConnect?: boolean;
   /** Transfers stay running until the test finishes them. */
   holdTransfers?: boolean;
+  /** Entries per batch of a streamed listing (default 2). */
+  listingBatch?: number;
   /** STAT's progress queries wait in `pendingProgress` until the test answers them. */
   holdProgress?: boolean;
   now?: number;
@@ -78,6 +80,10 @@ export class World {
   closed = false;
   paused = false;
   running: { transfer: number; channel: number } | null = null;
+  /** The lines the core answered for each listing.batch, in order (the current transfer's are joined in `listed`). */
+  readonly listingWrites: string[] = [];
+  /** A streamed listing the world is feeding: the batches still to post, and the text so far. */
+  private listing: { transfer: number; batches: FileStat[][]; text: string } | null = null;
   /** Bytes the running transfer has moved, as the driver would report them to STAT. */
   progress = 0;
   readonly pendingProgress: Extract<Action, { type: "transfer.progress" }>[] = [];
@@ -175,6 +181,22 @@ export class World {
     return this.replies.slice(before);
   }
 
+  /** Posts one batch of the running (held) listing; returns the text the core answered with, or null for none. */
+  feedListing(entries: readonly FileStat[]): string | null {
+    const running = this.running;
+    if (running === null) throw new Error("no transfer running");
+    const before = this.listingWrites.length;
+    this.post({ type: "listing.batch", now: this.now, transfer: running.transfer, entries });
+    return this.listingWrites.length > before ? (this.listingWrites.at(-1) ?? null) : null;
+  }
+
+  /** The entries of a directory of the world, as a VFS would list them. */
+  entriesOf(dir: string): FileStat[] {
+    const entries: FileStat[] = [];
+    for (const path of this.fs.keys()) if (path !== "/" && parent(path) === dir) entries.push(this.statOf(path)!);
+    return entries;
+  }
+
   /** Answers the oldest pending fs request with `result` and returns the replies it produced. */
   answerFs(result: FsResult): string[] {
     const before = this.replies.length;
@@ -251,7 +273,17 @@ export class World {
         return;
       case "transfer.abort":
         this.running = null;
+        this.listing = null;
         return;
+      case "listing.write": {
+        const text = td.decode(action.bytes);
+        this.listingWrites.push(text);
+        const listing = this.listing;
+        if (listing === null || listing.transfer !== action.transfer) return;
+        listing.text += text;
+        queue.push(this.nextBatch(listing));
+        return;
+      }
       case "transfer.progress":
         if (this.options.holdProgress === true) this.pendingProgress.push(action);
         else queue.push({ type: "transfer.progress", now, transfer: action.transfer, bytes: this.progress });
@@ -281,10 +313,31 @@ export class World {
     return account?.password === password ? { user, anonymous: false, rights: account.rights, hideDotFiles: account.hideDotFiles ?? false } : null;
   }
 
+  /** The next batch of a listing the world feeds by itself, or its end once every batch was written. */
+  private nextBatch(listing: { transfer: number; batches: FileStat[][]; text: string }): SessionEvent {
+    const batch = listing.batches.shift();
+    if (batch !== undefined) return { type: "listing.batch", now: this.now, transfer: listing.transfer, entries: batch };
+    this.listing = null;
+    this.received.push(listing.text);
+    return { type: "transfer.done", now: this.now, transfer: listing.transfer, bytes: te.encode(listing.text).length };
+  }
+
   private runTransfer(action: Extract<Action, { type: "transfer.start" }>): SessionEvent {
     const now = this.now;
     const spec = action.spec;
     switch (spec.kind) {
+      case "send-listing": {
+        const node = this.fs.get(spec.path);
+        if (node?.type !== "dir") return { type: "transfer.failed", now, transfer: action.transfer, bytes: 0, failure: { side: "file", error: "not-found" } };
+        // Sorted by name like the driver sorts a small directory; batches of listingBatch entries.
+        const entries = this.entriesOf(spec.path).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        const size = this.options.listingBatch ?? 2;
+        const batches: FileStat[][] = [];
+        for (let at = 0; at < entries.length; at += size) batches.push(entries.slice(at, at + size));
+        const listing = { transfer: action.transfer, batches, text: "" };
+        this.listing = listing;
+        return this.nextBatch(listing);
+      }
       case "send-bytes":
         this.received.push(td.decode(spec.bytes));
         return { type: "transfer.done", now, transfer: action.transfer, bytes: spec.bytes.length };
@@ -330,9 +383,7 @@ export class World {
         const node = this.fs.get(op.path);
         if (node === undefined) return { ok: false, error: "not-found" };
         if (node.type !== "dir") return { ok: false, error: "not-a-directory" };
-        const entries: FileStat[] = [];
-        for (const path of this.fs.keys()) if (path !== "/" && parent(path) === op.path) entries.push(this.statOf(path)!);
-        return { ok: true, value: { op: "list", entries } };
+        return { ok: true, value: { op: "list", entries: this.entriesOf(op.path) } };
       }
       case "mkdir":
         if (this.fs.has(op.path)) return { ok: false, error: "exists" };

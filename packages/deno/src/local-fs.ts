@@ -3,8 +3,8 @@
 // descriptors that make the rule race-free on Linux come from Deno's node:fs, whose descriptors
 // are the host's own (Deno.FsFile exposes none); the files are then used with Deno's APIs.
 import fs from "node:fs";
-import type { FileStat, Millis } from "@pasv/core";
-import { Confinement, DownloadReader, INLINE_READ_BYTES, InlineGate, fileStat, nodeFsDescriptors, toVfsError, writeAccess, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type Guarantee, type HostStat, type InlineFs, type Reached, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "@pasv/driver";
+import { sortByName, type FileStat, type Millis } from "@pasv/core";
+import { Confinement, DownloadReader, INLINE_READ_BYTES, InlineGate, fileStat, nodeFsDescriptors, toVfsError, writeAccess, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type Guarantee, type HostStat, type InlineFs, type Reached, type Vfs, type VfsReader, type VfsWriter, type WriteMode, allEntries, pagesWithin, statPages, type Pages } from "@pasv/driver";
 
 /** Read size for downloads (as on Node); a download's one buffer is this or the file's remaining
  * size, whichever is smaller. */
@@ -21,6 +21,22 @@ function confinePlatform(gate: InlineGate): ConfinePlatform {
 export interface DenoLocalFsOptions {
   /** Blocking calls on the event loop while they stay fast (see the driver's InlineGate); default "auto". */
   readonly inline?: InlineFs;
+}
+
+/** A directory's names; leaving the loop closes it. */
+async function* names(dir: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) yield entry.name;
+}
+
+/** One entry of a directory being listed, or null when it vanished since the directory was read. */
+async function entryAt(dir: string, name: string): Promise<FileStat | null> {
+  try {
+    const full = `${dir}/${name}`;
+    const info = await Deno.lstat(full);
+    return fileStat(name, hostStat(info), info.isSymlink ? await Deno.readLink(full) : undefined);
+  } catch {
+    return null;
+  }
 }
 
 /** The open options of a write once the rule has passed: a file the check created is new and empty. */
@@ -64,20 +80,13 @@ export class DenoLocalFs implements Vfs {
     return this.at(p, "follow", async (at) => fileStat(at.name, await statOf(at)));
   }
 
-  list(p: string): Promise<FileStat[]> {
-    return this.at(p, "follow", async (at) => {
-      const out: FileStat[] = [];
-      for await (const entry of Deno.readDir(at.path)) {
-        try {
-          const full = `${at.path}/${entry.name}`;
-          const info = await Deno.lstat(full);
-          out.push(fileStat(entry.name, hostStat(info), info.isSymlink ? await Deno.readLink(full) : undefined));
-        } catch {
-          // vanished meanwhile
-        }
-      }
-      return out;
-    });
+  async list(p: string): Promise<FileStat[]> {
+    return sortByName(await allEntries(this.listPages(p)));
+  }
+
+  /** The directory read in its own order, a page at a time, its descriptor pinned meanwhile. */
+  listPages(p: string): Pages {
+    return pagesWithin((emit) => this.at(p, "follow", (at) => statPages(names(at.path), (name) => entryAt(at.path, name), emit)));
   }
 
   mkdir(p: string): Promise<void> {

@@ -25,9 +25,11 @@ export function atomicUploads(vfs: Vfs, options: UploadOptions): Vfs {
   // Its uploads are whole or absent already; a hidden name and a rename would only cost a copy.
   if (vfs.atomicWrites === true) return vfs;
   let next = 0;
+  const pages = vfs.listPages?.bind(vfs);
   return {
     stat: (path) => vfs.stat(path),
     list: (path) => vfs.list(path),
+    ...(pages === undefined ? {} : { listPages: (path: string) => pages(path) }),
     mkdir: (path) => vfs.mkdir(path),
     rmdir: (path) => vfs.rmdir(path),
     delete: (path) => vfs.delete(path),

@@ -20,10 +20,12 @@ export function subtreeVfs(vfs: Vfs, dir: string): Vfs {
   const prefix = dir.replace(/\/+$/, "");
   // The core hands only normalised absolute paths ("/", "/a/b"), so a plain prefix cannot climb out.
   const at = (path: string): string => (path === "/" ? prefix || "/" : `${prefix}${path}`);
+  const pages = vfs.listPages?.bind(vfs);
   return {
     ...(vfs.atomicWrites === true ? { atomicWrites: true as const } : {}),
     stat: (p: string): Promise<FileStat> => vfs.stat(at(p)),
     list: (p: string): Promise<FileStat[]> => vfs.list(at(p)),
+    ...(pages === undefined ? {} : { listPages: (p: string) => pages(at(p)) }),
     mkdir: (p: string): Promise<void> => vfs.mkdir(at(p)),
     rmdir: (p: string): Promise<void> => vfs.rmdir(at(p)),
     delete: (p: string): Promise<void> => vfs.delete(at(p)),

@@ -14,6 +14,7 @@ export { checkPortRange, pickPort, portRangeProblem, DEFAULT_PASSIVE_PORTS, DEFA
 export { SessionCounter, type Admission, type SessionLimits } from "./policy.js";
 export { DataStreamError, type ControlIo, type DataIo, type DataStream, type SessionIo } from "./io.js";
 export { VfsError, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "./vfs.js";
+export { allEntries, LISTING_PAGE_ENTRIES, LISTING_SORTED_ENTRIES, LISTING_STAT_CONCURRENCY, listingPages, pagesWithin, sortedWhenSmall, statPages, type Pages } from "./listing-pages.js";
 export { Confinement, confine, CREATE_ATTEMPTS, hostPath, isWithin, pinRoot, writeAccess, type Access, type ConfinePlatform, type DescriptorOps, type Guarantee, type IsSymlink, type Reach, type Reached, type RealPath } from "./confine.js";
 export { ERRNO_KINDS, ERROR_NAME_KINDS, fsErrorKind, toVfsError, vfsGuard } from "./errno.js";
 export { MEMORY_FS_MAX_FILE_BYTES, MEMORY_FS_NAME_MAX_BYTES, MEMORY_FS_READ_CHUNK, MemoryFs, type MemoryTree } from "./memory-fs.js";

@@ -6,6 +6,7 @@
 // write, shows a small upload only at close too), so nothing can pass for stored before that. An
 // aborted writer leaves the file as it was. Readers read the bytes the file had when they opened.
 import { encodeUtf8, type FileStat, type Millis } from "@pasv/core";
+import { LISTING_PAGE_ENTRIES } from "./listing-pages.js";
 import { VfsError, type Vfs, type VfsReader, type VfsWriter } from "./vfs.js";
 
 export type MemoryTree = { readonly [name: string]: string | Uint8Array | MemoryTree };
@@ -144,6 +145,21 @@ export class MemoryFs implements Vfs {
       if (n.type !== "dir") throw new VfsError("not-a-directory");
       return [...n.entries.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, child]) => this.statOf(name, child));
     });
+  }
+
+  /** Pages of the directory in name order; an entry removed before its page is read is left out, as on a disk. */
+  async *listPages(p: string): AsyncGenerator<readonly FileStat[]> {
+    const n = await this.run(() => this.lookup(p));
+    if (n.type !== "dir") throw new VfsError("not-a-directory");
+    const names = [...n.entries.keys()].sort();
+    for (let at = 0; at < names.length; at += LISTING_PAGE_ENTRIES) {
+      const page: FileStat[] = [];
+      for (const name of names.slice(at, at + LISTING_PAGE_ENTRIES)) {
+        const child = n.entries.get(name);
+        if (child !== undefined) page.push(this.statOf(name, child));
+      }
+      yield page;
+    }
   }
 
   mkdir(p: string): Promise<void> {

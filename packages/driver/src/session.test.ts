@@ -4,6 +4,7 @@ import type { AuthProvider } from "./auth.js";
 import { DataStreamError, type DataStream, type SessionIo } from "./io.js";
 import type { RateLimits } from "./pacer.js";
 import type { Timer } from "./platform.js";
+import { LISTING_PAGE_ENTRIES, LISTING_SORTED_ENTRIES } from "./listing-pages.js";
 import { Session } from "./session.js";
 import { VfsError, type Vfs } from "./vfs.js";
 
@@ -422,5 +423,88 @@ describe("Session bandwidth limits", () => {
     expect(waiting[0]?.cancelled).toBe(true);
     await runTimers(io);
     expect(io.writes.length).toBe(writes);
+  });
+});
+
+/** A directory of `pages` pages of LISTING_PAGE_ENTRIES names, read lazily: counts what was read and whether it was let go. */
+function pagedDirectory(vfs: FakeVfs, pages: number, failAfter: number | null = null): { read: number; released: boolean } {
+  const seen = { read: 0, released: false };
+  const named = (n: number): FileStat => stat(`f${String(n).padStart(6, "0")}`, 1);
+  Object.assign(vfs, {
+    listPages: (): AsyncIterable<readonly FileStat[]> => ({
+      [Symbol.asyncIterator]: () => ({
+        next: async (): Promise<IteratorResult<readonly FileStat[]>> => {
+          await Promise.resolve();
+          if (failAfter !== null && seen.read === failAfter) throw new VfsError("io", "the store failed part-way");
+          if (seen.read === pages) return { value: undefined, done: true };
+          const from = seen.read++ * LISTING_PAGE_ENTRIES;
+          return { value: Array.from({ length: LISTING_PAGE_ENTRIES }, (_, i) => named(from + i)), done: false };
+        },
+        return: (): Promise<IteratorResult<readonly FileStat[]>> => {
+          seen.released = true;
+          return Promise.resolve({ value: undefined, done: true });
+        },
+      }),
+    }),
+  });
+  return seen;
+}
+
+const flush = async (): Promise<void> => {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+};
+
+describe("Session: streamed listings", () => {
+  it("reads the next page only once the lines of the one before are written", async () => {
+    const { io, vfs, session } = await loggedIn();
+    const pages = 15;
+    const dir = pagedDirectory(vfs, pages);
+    // Every write waits until the test lets it through.
+    io.hold = () => undefined;
+    send(session, io, "PASV");
+    send(session, io, "NLST");
+    await flush();
+    // A directory larger than LISTING_SORTED_ENTRIES: the first pages past it are held, then one page per write.
+    const ahead = Math.floor(LISTING_SORTED_ENTRIES / LISTING_PAGE_ENTRIES) + 1;
+    expect(dir.read).toBe(ahead);
+    let written = 0;
+    while (io.written.match(/226 /) === null) {
+      written++;
+      const release = io.hold;
+      io.hold = () => undefined;
+      release();
+      await flush();
+      expect(dir.read).toBeLessThanOrEqual(Math.max(ahead, written + 1));
+      if (written > pages + 2) break;
+    }
+    expect(io.written).toMatch(/150 Here comes the directory listing\.\r\n226 Directory send OK\.\r\n$/);
+    const text = ([...io.sent.values()].at(-1) ?? []).map((c) => td.decode(c)).join("");
+    expect(text.split("\r\n").filter((l) => l !== "")).toHaveLength(pages * LISTING_PAGE_ENTRIES);
+    expect(text.startsWith("f000000\r\nf000001\r\n")).toBe(true);
+    expect(dir.released).toBe(true);
+  });
+
+  it("a failure part-way is 451 after the lines already sent; ABOR stops reading and lets the directory go", async () => {
+    const { io, vfs, session } = await loggedIn();
+    const failing = pagedDirectory(vfs, 20, 12);
+    send(session, io, "PASV");
+    send(session, io, "NLST");
+    await flush();
+    expect(io.written).toMatch(/150 .*\r\n451 Local error in processing\.\r\n$/);
+    expect(failing.released).toBe(true);
+    const sent = [...io.sent.values()].at(-1) ?? [];
+    expect(sent.length).toBeGreaterThan(0);
+    const dir = pagedDirectory(vfs, 20);
+    io.hold = () => undefined;
+    send(session, io, "PASV");
+    send(session, io, "LIST");
+    await flush();
+    const read = dir.read;
+    send(session, io, "ABOR");
+    expect(io.written).toMatch(/426 Connection closed; transfer aborted\.\r\n226 ABOR successful\.\r\n$/);
+    io.hold();
+    await flush();
+    expect(dir.read).toBe(read);
+    expect(dir.released).toBe(true);
   });
 });

@@ -10,6 +10,7 @@ import {
   step,
   type Action,
   type CoreConfig,
+  type FileStat,
   type FsOp,
   type FsResult,
   type Millis,
@@ -22,6 +23,7 @@ import {
 } from "@pasv/core";
 import type { AuthProvider } from "./auth.js";
 import { DataStreamError, type DataStream, type SessionIo } from "./io.js";
+import { listingPages, sortedWhenSmall } from "./listing-pages.js";
 import { Pacer, UNLIMITED, type RateLimits } from "./pacer.js";
 import type { Timer } from "./platform.js";
 import { VfsError, type Vfs, type VfsReader, type VfsWriter } from "./vfs.js";
@@ -60,7 +62,10 @@ export interface SessionOptions {
 export const MAX_QUEUED_EVENTS = 10_000;
 
 interface RunningTransfer {
+  readonly id: number;
   aborted: boolean;
+  /** The core's lines for the listing batch just posted (listing.write), until the transfer takes them. */
+  listed: Uint8Array | null;
   /** Moved so far: written to the data connection, or read from it (STAT asks for it, and an
    * aborted transfer's record says it). */
   bytes: number;
@@ -244,6 +249,11 @@ export class Session {
         }
         return;
       }
+      case "listing.write": {
+        const t = this.transfers.get(action.transfer);
+        if (t !== undefined) t.listed = action.bytes;
+        return;
+      }
       case "transfer.progress":
         // Queued behind this drain's events, not stepped from here.
         this.post({ type: "transfer.progress", now: io.now(), transfer: action.transfer, bytes: this.transfers.get(action.transfer)?.bytes ?? 0 });
@@ -308,12 +318,13 @@ export class Session {
       return;
     }
     fsCall(vfs, op).then(done, (error: unknown) => {
-      done({ ok: false, error: error instanceof VfsError ? error.kind : "io" });
+      if (!(error instanceof VfsError)) done({ ok: false, error: "io" });
+      else done(error.limit === undefined ? { ok: false, error: error.kind } : { ok: false, error: error.kind, limit: error.limit });
     });
   }
 
   private startTransfer(id: number, channel: number, spec: TransferSpec, tls: boolean, requireResumption: boolean, stallTimeout: Millis): void {
-    const t: RunningTransfer = { aborted: false, bytes: 0, stream: null, reader: null, writer: null, wake: null };
+    const t: RunningTransfer = { id, aborted: false, listed: null, bytes: 0, stream: null, reader: null, writer: null, wake: null };
     this.transfers.set(id, t);
     this.moveBytes(t, channel, spec, tls, requireResumption, stallTimeout).then(
       () => {
@@ -342,6 +353,29 @@ export class Session {
         await dataStep(stream.write(spec.bytes));
         await dataStep(stream.end());
         return;
+      case "send-listing": {
+        if (vfs === null) throw new VfsError("permission");
+        // Page by page: the next page is read only once the lines of this one are written, so a
+        // listing holds one page (or a small directory, sorted) whatever the directory's size.
+        const pages = sortedWhenSmall(listingPages(vfs, spec.path))[Symbol.asyncIterator]();
+        try {
+          for (;;) {
+            const next = await vfsStep(pages.next());
+            if (stopped(t) || next.done === true) break;
+            const lines = this.formatBatch(t, next.value);
+            if (stopped(t)) return;
+            if (lines.length === 0) continue;
+            t.bytes += lines.length;
+            await dataStep(stream.write(lines));
+            if (stopped(t)) return;
+          }
+        } finally {
+          await pages.return(undefined).catch(() => undefined);
+        }
+        if (stopped(t)) return;
+        await dataStep(stream.end());
+        return;
+      }
       case "send-file": {
         if (vfs === null) throw new VfsError("permission");
         const reader = await vfs.read(spec.path, spec.ascii ? 0 : spec.offset);
@@ -424,6 +458,21 @@ export class Session {
     }
   }
 
+  /**
+   * The core formats a listing batch: posted, it is stepped at once (the loop drains synchronously
+   * and nothing else is draining when a transfer's await resumes), and its listing.write has left
+   * the lines on the transfer by the time post returns. None only when the transfer was stopped.
+   */
+  private formatBatch(t: RunningTransfer, entries: readonly FileStat[]): Uint8Array {
+    t.listed = null;
+    this.post({ type: "listing.batch", now: this.io.now(), transfer: t.id, entries });
+    const lines = t.listed as Uint8Array | null;
+    t.listed = null;
+    if (lines !== null) return lines;
+    if (stopped(t)) return new Uint8Array(0);
+    throw new InvariantError("a listing batch of a running transfer got no listing.write");
+  }
+
   /** Waits `ms` on one platform timer with the stream held; an abort ends the wait at once. */
   private async pace(t: RunningTransfer, stream: DataStream, ms: Millis): Promise<void> {
     if (ms <= 0) return;
@@ -473,6 +522,15 @@ async function* dataChunks(stream: DataStream, mergeBytes: number | undefined): 
     const next = await dataStep(iterator.next());
     if (next.done === true) return;
     yield next.value;
+  }
+}
+
+/** A back end's failure as a VfsError (a file-side failure of the transfer). */
+async function vfsStep<T>(promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (error) {
+    throw error instanceof VfsError ? error : new VfsError("io", String(error));
   }
 }
 

@@ -2,6 +2,8 @@
 // local disk, S3. Runtime-neutral: the tree is built through the Vfs itself. Where back ends
 // legitimately differ (an object store cannot append or set times), the factory says what it can.
 import { describe, expect, it } from "vitest";
+import type { FileStat } from "@pasv/core";
+import { LISTING_PAGE_ENTRIES } from "./listing-pages.js";
 import type { Vfs, VfsReader } from "./vfs.js";
 
 export interface ContractSubject {
@@ -60,17 +62,36 @@ async function put(vfs: Vfs, path: string, content: string | Uint8Array, chunk =
 
 const names = async (vfs: Vfs, path: string): Promise<string[]> => (await vfs.list(path)).map((e) => `${e.name}:${e.type}`);
 
+/** Every page of the streamed listing of `path`. */
+async function pages(vfs: Vfs, path: string): Promise<(readonly FileStat[])[]> {
+  const listPages = vfs.listPages?.bind(vfs);
+  if (listPages === undefined) throw new Error("no listPages");
+  const out: (readonly FileStat[])[] = [];
+  for await (const page of listPages(path)) out.push(page);
+  return out;
+}
+
+const paged = async (vfs: Vfs, path: string): Promise<string[]> =>
+  (await pages(vfs, path))
+    .flat()
+    .map((e) => `${e.name}:${e.type}`)
+    .sort();
+
 /** Registers the contract's cases for a fresh file system from `make` per case. */
 export function vfsContract(name: string, make: () => Promise<ContractSubject>, can: ContractAbilities): void {
-  const withFs = (title: string, body: (vfs: Vfs) => Promise<void>): void => {
-    it(title, async () => {
-      const subject = await make();
-      try {
-        await body(subject.vfs);
-      } finally {
-        await subject.cleanup();
-      }
-    });
+  const withFs = (title: string, body: (vfs: Vfs) => Promise<void>, timeout?: number): void => {
+    it(
+      title,
+      async () => {
+        const subject = await make();
+        try {
+          await body(subject.vfs);
+        } finally {
+          await subject.cleanup();
+        }
+      },
+      timeout,
+    );
   };
 
   describe(`Vfs contract: ${name}`, () => {
@@ -93,6 +114,46 @@ export function vfsContract(name: string, make: () => Promise<ContractSubject>, 
       expect(Math.abs((listed?.mtime ?? 0) - Date.now())).toBeLessThan(10 * 60_000);
       expect(await text(vfs, "/with space é.txt")).toBe("unicode");
     });
+
+    withFs("lists page by page what list lists, and fails the iteration on a wrong path", async (vfs) => {
+      expect(await pages(vfs, "/")).toEqual([]);
+      await vfs.mkdir("/dir");
+      await vfs.mkdir("/empty");
+      await put(vfs, "/b.txt", "bee");
+      await put(vfs, "/dir/a.txt", "hello");
+      await put(vfs, "/with space é.txt", "unicode");
+      expect(await paged(vfs, "/")).toEqual(["b.txt:file", "dir:dir", "empty:dir", "with space é.txt:file"]);
+      expect((await pages(vfs, "/")).flat().find((e) => e.name === "b.txt")).toEqual((await vfs.list("/")).find((e) => e.name === "b.txt"));
+      expect(await paged(vfs, "/dir")).toEqual(["a.txt:file"]);
+      expect((await pages(vfs, "/empty")).flat()).toEqual([]);
+      expect(await kind(pages(vfs, "/nope"))).toBe("not-found");
+      expect(await kind(pages(vfs, "/b.txt"))).toBe("not-a-directory");
+    });
+
+    withFs("lists a directory of several pages in full, no page larger than a page", async (vfs) => {
+      await vfs.mkdir("/many");
+      const count = LISTING_PAGE_ENTRIES + 234;
+      const want: string[] = [];
+      for (let at = 0; at < count; at += 32) {
+        const batch = Array.from({ length: Math.min(32, count - at) }, (_, i) => `f${String(at + i).padStart(5, "0")}`);
+        await Promise.all(batch.map((n) => put(vfs, `/many/${n}`, "")));
+        want.push(...batch.map((n) => `${n}:file`));
+      }
+      await vfs.mkdir("/many/zdir");
+      want.push("zdir:dir");
+      const got = await pages(vfs, "/many");
+      expect(got.length).toBeGreaterThan(1);
+      for (const page of got) expect(page.length).toBeLessThanOrEqual(LISTING_PAGE_ENTRIES);
+      expect(await paged(vfs, "/many")).toEqual(want.sort());
+      // Stopped after the first page, the listing lets go of the directory; it can be listed again.
+      const listPages = vfs.listPages?.bind(vfs);
+      if (listPages === undefined) throw new Error("no listPages");
+      const it = listPages("/many")[Symbol.asyncIterator]();
+      expect((await it.next()).done).toBe(false);
+      await it.return?.();
+      expect((await paged(vfs, "/many")).length).toBe(count + 1);
+      // 1,235 writes: an object store on a busy machine takes a while.
+    }, 180_000);
 
     withFs("reads from an offset, and nothing from the end on", async (vfs) => {
       await put(vfs, "/f.txt", "0123456789");

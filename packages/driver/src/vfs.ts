@@ -4,7 +4,8 @@ import type { FileStat, FsErrorKind, Millis } from "@pasv/core";
 
 export class VfsError extends Error {
   override readonly name = "VfsError";
-  constructor(readonly kind: FsErrorKind, message?: string) {
+  /** `limit`: for a "too-large" refusal, the bound it hit (the reply names it). */
+  constructor(readonly kind: FsErrorKind, message?: string, readonly limit?: number) {
     super(message ?? kind);
   }
 }
@@ -19,7 +20,16 @@ export interface Vfs {
   readonly atomicWrites?: true;
   /** Every method rejects with a VfsError (never another error type). */
   stat(path: string): Promise<FileStat>;
+  /** The whole directory at once, for answers that are small by nature (STAT of a directory). */
   list(path: string): Promise<FileStat[]>;
+  /**
+   * The directory's entries page by page (at most LISTING_PAGE_ENTRIES or so each, in any order),
+   * for LIST/NLST/MLSD: the next page is read only when asked for, so a listing's memory does not
+   * grow with the directory. A failure (not-found, not-a-directory…) is thrown by the iteration;
+   * an iteration stopped early (return) releases what it held. Optional: without it the server
+   * lists with `list` and cuts the answer into pages.
+   */
+  listPages?(path: string): AsyncIterable<readonly FileStat[]>;
   mkdir(path: string): Promise<void>;
   rmdir(path: string): Promise<void>;
   delete(path: string): Promise<void>;

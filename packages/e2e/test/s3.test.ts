@@ -6,11 +6,11 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { s3Client } from "@pasv/s3";
+import { s3Client, SDK_NODE_WARNING_ENV } from "@pasv/s3";
 import { Client } from "basic-ftp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startS3rver, useS3rverCredentials, type S3rverInstance } from "../../s3/src/s3rver.test-helper.js";
-import { FtpControl, openData } from "./ftp-control.js";
+import { FtpControl, openData, readAll } from "./ftp-control.js";
 import { statusBytes } from "./proc-memory.js";
 import { haveTool, logRecords, startServer, tempDir, type RunningServer } from "./server.js";
 
@@ -65,6 +65,8 @@ beforeAll(async () => {
   await put("pub/grüße.txt", "utf8\n");
   await put("homes/bob/mine.txt", "bob's\n");
   await put("huge.bin", Buffer.alloc(32 * MiB, 0x61));
+  // The test's own client switched the SDK's Node version notice off in this process: the server must do it itself.
+  Reflect.deleteProperty(process.env, SDK_NODE_WARNING_ENV);
   server = await startServer("", ["--s3-bucket", BUCKET, "--s3-prefix", PREFIX, "--s3-endpoint", s3.endpoint, "--s3-path-style", "-u", "alice:s3cret", "-u", "bob:pw", "--user-home", "bob=homes/bob", "-w"], { noDir: true });
 }, 120_000);
 
@@ -82,8 +84,9 @@ function curl(...args: string[]): Buffer {
 }
 
 describe("pasv --s3-bucket", () => {
-  it("says what it serves", () => {
+  it("says what it serves, and nothing of the SDK's Node version notice", () => {
     expect(logRecords(server).find((r) => r.event === "server.start")).toMatchObject({ address: "127.0.0.1", port: server.port, url: `ftp://127.0.0.1:${String(server.port)}`, root: `s3://${BUCKET}/${PREFIX}` });
+    expect(server.output()).not.toMatch(/NodeVersionSupportWarning|AWS SDK for JavaScript/);
   });
 
   describe.runIf(haveTool("curl", () => has("curl")))("curl", () => {
@@ -344,7 +347,7 @@ f.quit()
   });
 
   describe.runIf(haveTool("curl", () => has("curl")))("a large directory", () => {
-    it(`lists a prefix of ${MANY} objects in full (LIST and NLST page through ListObjectsV2)`, async () => {
+    it(`lists a prefix of ${MANY} objects in full (LIST, NLST and MLSD stream ListObjectsV2's pages); refuses to rename it, naming the limit`, async () => {
       const names = Array.from({ length: MANY }, (_, i) => `obj-${String(i).padStart(5, "0")}.txt`);
       let next = 0;
       await Promise.all(
@@ -360,6 +363,27 @@ f.quit()
       const list = curl(url("many/")).toString().split(/\r?\n/).filter((l) => l !== "");
       expect(list.length).toBe(MANY);
       expect(list.every((l) => /^-rw.* obj-\d{5}\.txt$/.test(l))).toBe(true);
+      // Streamed page by page in S3's key order, which for these names is name order.
+      expect(list.map((l) => l.slice(l.lastIndexOf(" ") + 1))).toEqual(names);
+      const c = await FtpControl.connect(server.port);
+      try {
+        await c.login("alice", "s3cret");
+        const received = readAll(await c.pasv());
+        expect((await c.cmd("MLSD many")).code).toBe(150);
+        const mlsd = (await received).toString().split("\r\n").filter((l) => l !== "");
+        expect((await c.reply(60_000)).code).toBe(226);
+        expect(mlsd.length).toBe(MANY);
+        expect(mlsd.every((l) => /^type=file;size=1;modify=\d{14};.* obj-\d{5}\.txt$/.test(l))).toBe(true);
+        expect(mlsd.map((l) => l.slice(l.indexOf(" ") + 1))).toEqual(names);
+        // More objects than a directory rename copies: refused, naming the limit, and nothing moved.
+        expect((await c.cmd("RNFR many")).code).toBe(350);
+        const refused = await c.cmd("RNTO many-moved");
+        expect(refused.code).toBe(550);
+        expect(refused.lines.join(" ")).toMatch(/^(550 )?Directory too large to rename \(over 1000 objects\)\.$/);
+      } finally {
+        c.close();
+      }
+      expect((await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${PREFIX}many-moved`, MaxKeys: 1 }))).KeyCount ?? 0).toBe(0);
     }, 400_000);
   });
 });

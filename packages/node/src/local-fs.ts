@@ -6,8 +6,8 @@
 import fs, { promises as fsp } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import path from "node:path";
-import type { FileStat, Millis } from "@pasv/core";
-import { Confinement, DownloadReader, INLINE_READ_BYTES, InlineGate, fileStat, fromNodeStats, nodeFsDescriptors, toVfsError, writeAccess, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type Guarantee, type HostStat, type InlineFs, type Reached, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "@pasv/driver";
+import { sortByName, type FileStat, type Millis } from "@pasv/core";
+import { Confinement, DownloadReader, INLINE_READ_BYTES, InlineGate, fileStat, fromNodeStats, nodeFsDescriptors, toVfsError, writeAccess, VfsError, vfsGuard as guard, type Access, type ChunkSource, type ConfinePlatform, type Guarantee, type HostStat, type InlineFs, type Reached, type Vfs, type VfsReader, type VfsWriter, type WriteMode, allEntries, pagesWithin, statPages, type Pages } from "@pasv/driver";
 
 /** Read size for downloads: large chunks keep loopback throughput high (see DESIGN's notes); a
  * download's one buffer is this or the file's remaining size, whichever is smaller. */
@@ -26,6 +26,25 @@ function confinePlatform(gate: InlineGate): ConfinePlatform {
 export interface LocalFsOptions {
   /** Blocking calls on the event loop while they stay fast (see the driver's InlineGate); default "auto". */
   readonly inline?: InlineFs;
+}
+
+/** Directory entries one opendir read fetches from the kernel. */
+export const DIR_READ_ENTRIES = 128;
+
+/** A directory's names; the loop closes it when it ends or is left. */
+async function* names(dir: fs.Dir): AsyncGenerator<string> {
+  for await (const entry of dir) yield entry.name;
+}
+
+/** One entry of a directory being listed, or null when it vanished since the directory was read. */
+async function entryAt(dir: string, name: string): Promise<FileStat | null> {
+  try {
+    const full = `${dir}/${name}`;
+    const st = await fsp.lstat(full);
+    return fileStat(name, fromNodeStats(st), st.isSymbolicLink() ? await fsp.readlink(full) : undefined);
+  } catch {
+    return null;
+  }
 }
 
 /** The open flags of a write once the rule has passed: a file the check created is new and empty. */
@@ -84,21 +103,18 @@ export class LocalFs implements Vfs {
     return this.at(p, "follow", async (at) => fileStat(at.name, await statOf(at)));
   }
 
-  list(p: string): Promise<FileStat[]> {
-    return this.at(p, "follow", async (at) => {
-      const names = await fsp.readdir(at.path);
-      const out: FileStat[] = [];
-      for (const name of names) {
-        try {
-          const full = `${at.path}/${name}`;
-          const st = await fsp.lstat(full);
-          out.push(fileStat(name, fromNodeStats(st), st.isSymbolicLink() ? await fsp.readlink(full) : undefined));
-        } catch {
-          // Vanished between readdir and lstat: it is simply not listed.
-        }
-      }
-      return out;
-    });
+  async list(p: string): Promise<FileStat[]> {
+    return sortByName(await allEntries(this.listPages(p)));
+  }
+
+  /** The directory read in its own order (fs.opendir), a page at a time, its descriptor pinned meanwhile. */
+  listPages(p: string): Pages {
+    return pagesWithin((emit) =>
+      this.at(p, "follow", async (at) => {
+        const dir = await fsp.opendir(at.path, { bufferSize: DIR_READ_ENTRIES });
+        await statPages(names(dir), (name) => entryAt(at.path, name), emit);
+      }),
+    );
   }
 
   mkdir(p: string): Promise<void> {

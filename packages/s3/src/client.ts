@@ -22,7 +22,13 @@ export interface S3Location {
   readonly pathStyle?: boolean;
 }
 
+/** The SDK's documented switch for its multi-line notice that later versions will need a newer Node
+ * (aws/aws-sdk-js-v3#7983), printed at every start under Node 20; an operator's own setting wins. */
+export const SDK_NODE_WARNING_ENV = "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED";
+
 export function s3Client(location: S3Location): S3Client {
+  // Read when the client is made: the notice is about the SDK's future, not the server's state.
+  process.env[SDK_NODE_WARNING_ENV] ??= "true";
   const custom = location.endpoint !== undefined;
   return new S3Client({
     // An endpoint of its own needs no AWS region, but the signature names one.

@@ -138,21 +138,49 @@ describe("S3Fs", () => {
     expect((await fs.stat("/big.bin")).size).toBe(8 * 1024 * 1024);
   }, 60_000);
 
-  it("refuses to rename a directory of more objects than its limit, with a permission error", async () => {
+  it("refuses to rename a directory of more objects than its limit as too large, naming the limit", async () => {
     const fs = fresh({ maxRenameKeys: 3 });
     await fs.mkdir("/d");
     for (const n of ["a", "b", "c"]) await (await fs.write(`/d/${n}`, "truncate", 0)).close();
     const refused = await fs.rename("/d", "/e").catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(VfsError);
-    expect(refused).toMatchObject({ kind: "permission", message: "S3 renames a directory only up to 3 objects" });
+    expect(refused).toMatchObject({ kind: "too-large", limit: 3, message: "S3 renames a directory only up to 3 objects" });
     expect((await fs.list("/d")).length).toBe(3);
+    expect(await kind(fs.stat("/e"))).toBe("not-found");
   });
 
-  it("fails a listing larger than its limit rather than hold it", async () => {
+  it("fails a whole-directory list larger than its limit, and streams the same directory in full", async () => {
     const fs = fresh({ maxListEntries: 2 });
     for (const n of ["a", "b", "c"]) await (await fs.write(`/${n}`, "truncate", 0)).close();
     expect(await kind(fs.list("/"))).toBe("io");
+    const names: string[] = [];
+    for await (const page of fs.listPages("/")) names.push(...page.map((e) => e.name));
+    expect(names).toEqual(["a", "b", "c"]);
   });
+
+  it("asks S3 for the next page only when the one before was taken", async () => {
+    const fs = fresh();
+    await fs.mkdir("/d");
+    const count = 2_345;
+    for (let at = 0; at < count; at += 50) {
+      await Promise.all(Array.from({ length: Math.min(50, count - at) }, async (_, i) => client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `${fs.prefix}d/k${String(at + i).padStart(5, "0")}`, Body: "" }))));
+    }
+    let lists = 0;
+    const counting = { send: (command: unknown, ...rest: unknown[]) => (command instanceof ListObjectsV2Command && lists++, (client.send as (...a: unknown[]) => unknown)(command, ...rest)) } as unknown as S3Client;
+    const paged = new S3Fs({ client: counting, bucket: BUCKET, prefix: fs.prefix });
+    const it = paged.listPages("/d")[Symbol.asyncIterator]();
+    const first = await it.next();
+    if (first.done === true) throw new Error("no first page");
+    expect(lists).toBe(1);
+    let seen = first.value.length;
+    for (let next = await it.next(); next.done !== true; next = await it.next()) {
+      seen += next.value.length;
+      expect(lists).toBeLessThanOrEqual(Math.ceil(seen / 1000) + 1);
+    }
+    // The marker "d/" is not an entry; every key is.
+    expect(seen).toBe(count);
+    expect(lists).toBe(3);
+  }, 120_000);
 
   it("sets no modification times (S3 keeps LastModified itself)", async () => {
     const fs = fresh();

@@ -22,7 +22,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { encodeUtf8, type FileStat, type Millis } from "@pasv/core";
-import { VfsError, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "@pasv/driver";
+import { allEntries, VfsError, type Vfs, type VfsReader, type VfsWriter, type WriteMode } from "@pasv/driver";
 import { isNotFound, s3ErrorKind, s3VfsError } from "./s3-errors.js";
 
 /** Size of each part of a multipart upload (S3's minimum is 5 MiB; 10,000 parts make 50 GiB). */
@@ -31,7 +31,7 @@ export const S3_UPLOAD_PART_BYTES = 5 * 1024 * 1024;
 export const S3_UPLOAD_PARTS_IN_FLIGHT = 2;
 /** S3's limit of parts per multipart upload: with S3_UPLOAD_PART_BYTES, uploads of up to 50 GiB. */
 export const S3_MAX_PARTS = 10_000;
-/** Entries one listing may hold; a larger directory fails with a 451 rather than use unbounded memory. */
+/** Entries a whole-directory answer (STAT of a directory) may hold; LIST/NLST/MLSD are streamed page by page and have no such bound. */
 export const S3_MAX_LIST_ENTRIES = 200_000;
 /** Objects a directory rename may copy; a larger directory is refused with 550 (S3 has no rename). */
 export const S3_MAX_RENAME_KEYS = 1_000;
@@ -215,39 +215,51 @@ export class S3Fs implements Vfs {
     });
   }
 
+  /** The whole directory (STAT of a directory): bounded, unlike the streamed listPages. */
   list(p: string): Promise<FileStat[]> {
-    return this.guard(async () => {
+    return allEntries(this.listPages(p), this.maxListEntries);
+  }
+
+  /**
+   * One page per ListObjectsV2 answer (up to 1,000 keys and common prefixes, in key order), each
+   * asked for only when the one before was taken: a directory of any size is listed in full in the
+   * memory of one page. A marker and keys no FTP path can name are left out.
+   */
+  async *listPages(p: string): AsyncGenerator<readonly FileStat[]> {
+    try {
       const dirKey = this.dirKey(p);
-      const entries: FileStat[] = [];
-      const dirs = new Set<string>();
       let seen = false;
+      // S3 gives each common prefix once; the last one is remembered in case a store repeats it across pages.
+      let lastDir: string | null = null;
       let token: string | undefined;
       do {
         const out: ListObjectsV2CommandOutput = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: dirKey, Delimiter: "/", ContinuationToken: token }));
+        const page: FileStat[] = [];
         for (const c of out.Contents ?? []) {
           if (c.Key === undefined) continue;
           seen = true;
           const name = c.Key.slice(dirKey.length);
-          if (nameable(name)) entries.push(fileEntry(name, c.Size, c.LastModified));
+          if (nameable(name)) page.push(fileEntry(name, c.Size, c.LastModified));
         }
         for (const cp of out.CommonPrefixes ?? []) {
           if (cp.Prefix === undefined) continue;
           seen = true;
           const name = cp.Prefix.slice(dirKey.length, -1);
-          if (nameable(name) && !dirs.has(name)) {
-            dirs.add(name);
-            entries.push(dirEntry(name, 0));
+          if (nameable(name) && name !== lastDir) {
+            lastDir = name;
+            page.push(dirEntry(name, 0));
           }
         }
-        if (entries.length > this.maxListEntries) throw new VfsError("io", `a directory of more than ${this.maxListEntries} entries`);
+        if (!seen && segments(p).length > 0) {
+          if ((await this.head(this.key(p))) !== null) throw new VfsError("not-a-directory");
+          throw await this.missing(p);
+        }
         token = out.IsTruncated === true ? out.NextContinuationToken : undefined;
+        if (page.length > 0) yield page.sort(byName);
       } while (token !== undefined);
-      if (!seen && segments(p).length > 0) {
-        if ((await this.head(this.key(p))) !== null) throw new VfsError("not-a-directory");
-        throw await this.missing(p);
-      }
-      return entries.sort(byName);
-    });
+    } catch (error) {
+      throw s3VfsError(error);
+    }
   }
 
   mkdir(p: string): Promise<void> {
@@ -307,7 +319,7 @@ export class S3Fs implements Vfs {
       if (target?.type === "dir" && !(await this.peek(toKey)).empty) throw new VfsError("not-empty");
       const fromKey = this.dirKey(from);
       const keys = await this.allKeys(fromKey, this.maxRenameKeys);
-      if (keys === null) throw new VfsError("permission", `S3 renames a directory only up to ${this.maxRenameKeys} objects`);
+      if (keys === null) throw new VfsError("too-large", `S3 renames a directory only up to ${this.maxRenameKeys} objects`, this.maxRenameKeys);
       if (!keys.includes(fromKey)) keys.push(fromKey);
       await pool(keys, S3_RENAME_CONCURRENCY, async (key) => {
         const target = toKey + key.slice(fromKey.length);

@@ -364,6 +364,7 @@ function rightsFor(a: Action, exists: (path: string) => boolean | null, granted:
   const spec = a.spec;
   switch (spec.kind) {
     case "send-bytes":
+    case "send-listing":
       return null;
     case "send-file":
       return ["read"];

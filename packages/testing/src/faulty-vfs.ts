@@ -11,6 +11,7 @@ export const MAX_VANISHING = 1024;
 export function faultyVfs(inner: Vfs, faults: FaultInjector): Vfs {
   const vanishing = new Set<string>();
   let opened = 0;
+  const pages = inner.listPages?.bind(inner);
   const slow = async <T>(op: string, run: () => Promise<T>): Promise<T> => {
     if (faults.strikes("slow", faults.fileContext, faults.vfsStreams)) {
       faults.record("slow", null, `${op} took ${faults.plan.delayMs} ms longer`);
@@ -30,6 +31,7 @@ export function faultyVfs(inner: Vfs, faults: FaultInjector): Vfs {
         return st;
       }),
     list: (path) => slow(`list ${path}`, () => inner.list(path)),
+    ...(pages === undefined ? {} : { listPages: (path: string) => pages(path) }),
     mkdir: (path) => slow(`mkdir ${path}`, () => inner.mkdir(path)),
     rmdir: (path) => slow(`rmdir ${path}`, () => inner.rmdir(path)),
     delete: (path) => slow(`delete ${path}`, () => inner.delete(path)),
