@@ -63,12 +63,12 @@ describe.runIf(haveTool("curl", () => has("curl")))("FTPS with curl", () => {
     if (protectedUploads) {
       const up = path.join(work.dir, "up.bin");
       writeFileSync(up, payload.subarray(0, 100_000));
-      // Over TLS 1.2 on Deno only: on Node curl's TLS 1.2 data connection does not resume the control
-      // connection's session and the reuse check refuses it (522; a separate gap, on main as well).
-      if (onDeno) {
-        expect(curl("--tls-max", "1.2", "--ssl-reqd", "-k", "-T", up, url("up.bin")).status).toBe(0);
-        expect(Buffer.compare(readFileSync(path.join(root.dir, "up.bin")), payload.subarray(0, 100_000))).toBe(0);
-      }
+      // Over TLS 1.2 curl resumes the control session by session ID only (no tickets).
+      expect(curl("--tls-max", "1.2", "--ssl-reqd", "-k", "-T", up, url("up.bin")).status).toBe(0);
+      expect(Buffer.compare(readFileSync(path.join(root.dir, "up.bin")), payload.subarray(0, 100_000))).toBe(0);
+      const down12 = curl("--tls-max", "1.2", "--ssl-reqd", "-k", url("payload.bin"));
+      expect(down12.stderr).toBe("");
+      expect(Buffer.compare(down12.stdout, payload)).toBe(0);
       const big = path.join(work.dir, "big.bin");
       writeFileSync(big, payload);
       for (let i = 0; i < TLS13_UPLOADS; i++) {

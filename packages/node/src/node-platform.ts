@@ -1,4 +1,5 @@
 // The driver's Platform on node:net, node:tls and node:fs. It moves bytes; it decides nothing.
+import { EventEmitter } from "node:events";
 import net from "node:net";
 import tls, { type SecureContext } from "node:tls";
 import { ListenError, SocketRelay, type InlineFs, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type Platform, type SocketEvents, type TlsCredentials, type TlsSocket, type TlsUpgrader } from "@pasv/driver";
@@ -151,6 +152,37 @@ export type NodeTlsFor = (credentials: TlsCredentials) => NodeTls;
 
 interface NodeScope {
   readonly context: SecureContext;
+  /** TLS 1.2 sessions by ID, for this control connection's data connections (see sessionCache). */
+  readonly sessions: EventEmitter;
+}
+
+/** TLS 1.2 sessions one control connection remembers for resumption by session ID: its own, then its data connections'. */
+export const TLS_SESSIONS_PER_SCOPE = 16;
+
+/**
+ * A scope's server-side session cache. curl turns TLS 1.2 session tickets off and resumes by
+ * session ID, which OpenSSL looks up in the server's cache; node:tls keeps none for a socket made
+ * outside a tls.Server and asks its `server` option (newSession/resumeSession) instead. One cache per
+ * control connection, so an ID from any other session is unknown here and its data connection does
+ * not resume (the driver's reuse check then refuses it, as it refuses a foreign ticket).
+ */
+function sessionCache(): EventEmitter {
+  const sessions = new Map<string, Buffer>();
+  const cache = new EventEmitter();
+  cache.on("newSession", (id: Buffer, data: Buffer, done: () => void) => {
+    const key = id.toString("hex");
+    sessions.delete(key);
+    sessions.set(key, data);
+    for (const oldest of sessions.keys()) {
+      if (sessions.size <= TLS_SESSIONS_PER_SCOPE) break;
+      sessions.delete(oldest);
+    }
+    done();
+  });
+  cache.on("resumeSession", (id: Buffer, done: (error: Error | null, data: Buffer | null) => void) => {
+    done(null, sessions.get(id.toString("hex")) ?? null);
+  });
+  return cache;
 }
 
 function upgrader(contexts: NodeTls, contextsFor: NodeTlsFor): TlsUpgrader {
@@ -158,16 +190,18 @@ function upgrader(contexts: NodeTls, contextsFor: NodeTlsFor): TlsUpgrader {
   return {
     // New contexts for new handshakes; sessions holding this upgrader keep these.
     withCredentials: (credentials) => upgrader(contextsFor(credentials), contextsFor),
-    ...(scoped === undefined ? {} : { scope: (): NodeScope => ({ context: scoped() }) }),
+    ...(scoped === undefined ? {} : { scope: (): NodeScope => ({ context: scoped(), sessions: sessionCache() }) }),
     upgrade: (socket, prefix, scope) => {
-      const context = (scope as NodeScope | undefined)?.context ?? contexts.context;
+      const scoped = scope as NodeScope | undefined;
+      const context = scoped?.context ?? contexts.context;
       if (!(socket instanceof NodeSocket)) return Promise.reject(new Error("not a Node socket"));
       const raw = socket.raw;
       raw.removeAllListeners("data");
       raw.pause();
       // node:tls reads what the socket already buffered before its own reads (a ClientHello held idle).
       for (const chunk of [...prefix].reverse()) raw.unshift(chunk);
-      const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context });
+      // node:tls takes the session cache from `server`, which it otherwise only reads for OCSP and SNI (neither set here).
+      const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context, ...(scoped === undefined ? {} : { server: scoped.sessions as net.Server }) });
       // Wrapped at once, so its listeners exist before the first protected byte (the relay holds
       // what arrives before the driver attaches).
       const wrapped = new NodeTlsSocket(secure);
