@@ -166,7 +166,8 @@ export async function clientsAtOnce(server: Server, count: number, perClientMs: 
 
 /** `count` logged-in sessions held idle (opened `inFlight` at a time, until `deadlineMs`): how many
  * were held, and the server's PSS and RSS growth per held session (summed over all its processes). */
-export async function idleSessions(server: Server, count: number, inFlight: number, deadlineMs: number): Promise<{ held: number; seconds: number; pssPerSession: number; rssPerSession: number; processes: number }> {
+export async function idleSessions(server: Server, count: number, inFlight: number, deadlineMs: number): Promise<{ held: number; seconds: number; pssPerSession: number; rssPerSession: number; processes: number; why: Map<string, number> }> {
+  const why = new Map<string, number>();
   const before = memoryOf(server.tree.pids());
   const opened: FtpControl[] = [];
   const start = Date.now();
@@ -181,8 +182,10 @@ export async function idleSessions(server: Server, count: number, inFlight: numb
         opened.push(c);
         await logIn(c, server, 60_000);
         held++;
-      } catch {
+      } catch (e) {
         failed++;
+        const message = (e as Error).message;
+        why.set(message, (why.get(message) ?? 0) + 1);
       }
     }
   };
@@ -198,6 +201,7 @@ export async function idleSessions(server: Server, count: number, inFlight: numb
       pssPerSession: alive === 0 ? NaN : (during.pss - before.pss) / alive,
       rssPerSession: alive === 0 ? NaN : (during.rss - before.rss) / alive,
       processes: during.processes,
+      why,
     };
   } finally {
     for (const c of opened) c.close();

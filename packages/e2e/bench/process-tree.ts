@@ -6,7 +6,8 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
 import path from "node:path";
 
-/** Descriptors each server may open (10,000 idle sessions need more than the usual 1,024). */
+/** Descriptors each server may open (10,000 idle sessions need more than the usual 1,024), or the
+ * hard limit where that is lower. pure-ftpd takes at most a sixteenth of it in sessions. */
 export const FD_LIMIT = 20_000;
 /** How long a stopping tree gets after SIGTERM before SIGKILL. */
 const STOP_GRACE_MS = 5_000;

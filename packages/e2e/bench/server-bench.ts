@@ -270,6 +270,7 @@ try {
       res.add("pss", s.name, got.pssPerSession / 1024);
       res.add("rss", s.name, got.rssPerSession / 1024);
       res.add("processes", s.name, got.processes);
+      if (got.why.size > 0) console.error(`${s.name}: ${[...got.why.values()].reduce((a, b) => a + b, 0)} idle sessions failed: ${[...got.why].map(([w, n]) => `${n}x ${w}`).join("; ")}`);
     });
     print(ratioTable(`== ${idleCount} idle logged-in sessions (opened ${IDLE_IN_FLIGHT} at a time, at most ${idleDeadlineS} s), growth over the server's processes per session held`, names, [
       { label: "sessions held", better: "higher", values: res.medians("held"), digits: 0 },

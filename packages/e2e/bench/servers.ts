@@ -239,7 +239,7 @@ export function startPyftpdlib(served: string, port: number): Server {
  * server's SYN-ACK retries). */
 export async function logIn(c: FtpControl, server: Server, greetingMs = 10_000): Promise<void> {
   const hello = await c.reply(greetingMs);
-  if (hello.code !== 220) throw new Error(`${server.name}: greeting ${hello.code}`);
+  if (hello.code !== 220) throw new Error(`${server.name}: greeting ${hello.code} ${hello.lines.join(" ").slice(0, 80)}`);
   const u = await c.cmd(`USER ${server.login.user}`);
   if (u.code === 331) {
     const p = await c.cmd(`PASS ${server.login.password}`);
