@@ -245,7 +245,7 @@ try {
     print(ratioTable(`== ${clientCount} clients at once, each connecting, logging in and quitting, median of ${rounds} rounds`, names, [
       { label: "wall s", better: "lower", values: res.medians("wall"), digits: 2 },
       { label: "failed clients", better: "lower", values: res.medians("failures"), digits: 0 },
-      { label: "CPU ms/session", better: "lower", values: res.medians("cpu"), digits: 3 },
+      { label: "CPU ms/session served", better: "lower", values: res.medians("cpu"), digits: 3 },
     ]));
   }
 
