@@ -11,10 +11,10 @@ import { execFileSync } from "node:child_process";
 import net from "node:net";
 import tls, { type TLSSocket } from "node:tls";
 import { feedReplies, initialReplyReader, parse229, type ParsedReply } from "@pasv/core";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ensurePeers, makeFile, measureCurl, ROOT, servedTree, serverTicks, startPasv, startVsftpd, waitForPort, type Server } from "./servers.js";
+import { ensurePeers, makeFile, measureCurl, ROOT, servedTree, startPasv, startVsftpd, waitForPort, type Server } from "./servers.js";
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(name);
@@ -100,23 +100,13 @@ class TlsSession {
 
 /** 4 KiB RETRs in one protected session for `count` rounds: RETRs per second and server CPU ms per RETR. */
 async function smallRetrs(server: Server): Promise<{ rate: number; cpuMs: number }> {
-  const [user, password] = server.user === "" ? ["anonymous", "bench@"] : ["bench", "bench"];
-  const session = await TlsSession.open(server.port, user, password);
-  const pid = server.proc.pid!;
-  const first = serverTicks(pid, server.comm);
-  const last = new Map(first);
-  const poll = setInterval(() => {
-    for (const [p, t] of serverTicks(pid, server.comm)) last.set(p, Math.max(t, last.get(p) ?? 0));
-  }, 20);
+  const session = await TlsSession.open(server.port, server.login.user, server.login.password);
+  const cpu0 = server.tree.cpuSeconds();
   const start = process.hrtime.bigint();
   for (let i = 0; i < smallCount; i++) if ((await session.retr("small.bin")) !== 4096) throw new Error(`${server.name}: short 4 KiB RETR`);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  clearInterval(poll);
-  for (const [p, t] of serverTicks(pid, server.comm)) last.set(p, Math.max(t, last.get(p) ?? 0));
   session.close();
-  let ticks = 0;
-  for (const [p, t] of last) ticks += t - (first.get(p) ?? 0);
-  return { rate: smallCount / seconds, cpuMs: (ticks * 10) / smallCount };
+  return { rate: smallCount / seconds, cpuMs: ((server.tree.cpuSeconds() - cpu0) * 1000) / smallCount };
 }
 
 const work = mkdtempSync(path.join(tmpdir(), "pasv-ftps-bench-"));
@@ -130,7 +120,6 @@ const key = path.join(work, "key.pem");
 execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost"], { stdio: "ignore" });
 
 const served = servedTree(work, source);
-writeFileSync(path.join(served, "small.bin"), Buffer.alloc(4096, 0x61));
 
 const UPLOAD = "incoming/up.bin";
 const servers: Server[] = [];
@@ -175,6 +164,6 @@ try {
     );
   }
 } finally {
-  for (const s of servers) s.proc.kill("SIGTERM");
+  await Promise.all(servers.map((s) => s.tree.stop()));
   rmSync(work, { recursive: true, force: true });
 }

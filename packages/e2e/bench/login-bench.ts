@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { FtpControl } from "../test/ftp-control.js";
-import { ROOT, serverTicks, startPasv, waitForPort, type Server } from "./servers.js";
+import { ROOT, startPasv, waitForPort, type Server } from "./servers.js";
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -21,12 +21,9 @@ const parallel = Number(arg("--parallel") ?? 4);
 const failures = Number(arg("--failures") ?? 1000);
 const failParallel = Number(arg("--fail-parallel") ?? 60);
 const runtimes = (arg("--runtime")?.split(",") ?? ["node", "deno"]) as ("node" | "deno")[];
-const TICK_MS = 1000 / Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
 function cpuMs(server: Server): number {
-  let ticks = 0;
-  for (const t of serverTicks(server.proc.pid!, server.comm).values()) ticks += t;
-  return ticks * TICK_MS;
+  return server.tree.cpuSeconds() * 1000;
 }
 
 /** USER+PASS on a fresh connection; the reply code to PASS (and QUIT after a success). */
@@ -130,7 +127,7 @@ try {
       console.log(`pasv (${runtime}) bcrypt cost 10, ${parallel} clients: ${await loginRate(server, "bert", "bcrypt-pw")}`);
       console.log(`pasv (${runtime}) bcrypt cost 5 wrong password: ${await failedLogins(server)}`);
     } finally {
-      server.proc.kill("SIGTERM");
+      await server.tree.stop();
     }
     port += 1000;
   }

@@ -37,7 +37,7 @@ const source = (i: number): string => `127.0.0.${2 + (i % SOURCE_ADDRESSES)}`;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A forking server's memory is summed over its process tree. */
-const forking = (s: Server): boolean => s.comm !== null;
+const forking = (s: Server): boolean => s.forks;
 
 /** Samples the server's resident memory while `work` runs; the peak and the value at the end. */
 async function sampled<T>(s: Server, work: () => Promise<T>): Promise<{ result: T; peak: number; last: number }> {
@@ -59,8 +59,7 @@ async function session(s: Server, i: number, opened: FtpControl[]): Promise<FtpC
   opened.push(c);
   if ((await c.greeting()).code !== 220) throw new Error("no greeting");
   // vsftpd logs an anonymous user in on USER alone (no_anon_password); pasv's user is "bench:bench@".
-  const [user, password] = s.user === "" ? ["anonymous", "bench@"] : s.user.slice(0, -1).split(":");
-  if ((await c.cmd(`USER ${user ?? ""}`)).code === 331 && (await c.cmd(`PASS ${password ?? ""}`)).code !== 230) throw new Error("login refused");
+  if ((await c.cmd(`USER ${s.login.user}`)).code === 331 && (await c.cmd(`PASS ${s.login.password}`)).code !== 230) throw new Error("login refused");
   if ((await c.cmd("TYPE I")).code !== 200) throw new Error("TYPE I refused");
   return c;
 }
@@ -151,7 +150,7 @@ const base = 23000 + Math.floor(Math.random() * 1000);
 const caps = ["--max-sessions", String(DOWNLOADS + STALLED + 100), "--max-sessions-per-ip", String(DOWNLOADS + STALLED + 100)];
 ensurePeers();
 const starts: (() => Server)[] = [
-  () => startVsftpd(work, served, base, ["max_clients=0", "max_per_ip=0"]),
+  () => startVsftpd(work, served, base),
   () => startPasv("node", served, base + 1, { flags: caps }),
   () => startPasv("deno", served, base + 2, { flags: caps }),
 ];
@@ -179,8 +178,7 @@ try {
       const hwm = forking(s) ? "     -" : mib(statusBytes(s.proc.pid!, "VmHWM"));
       rows.push(`${s.name.padEnd(12)} ${mib(idle)} ${mib(a.peak)} ${`${a.result.ok}/${DOWNLOADS}`.padStart(10)} ${mib(b.peak)} ${`${b.result.running}/${STALLED}`.padStart(8)} ${mib(after)} ${hwm}`);
     } finally {
-      s.proc.kill("SIGTERM");
-      await new Promise((r) => (s.proc.exitCode === null ? s.proc.once("exit", r) : r(null)));
+      await s.tree.stop();
     }
   }
   console.log(`\nserver resident memory (MiB); (a) ${DOWNLOADS} concurrent ${SMALL_BYTES / 1024} KiB RETRs, (b) ${STALLED} stalled ${LARGE_BYTES / MiB} MiB RETRs\n`);

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { FtpControl, readAll } from "../test/ftp-control.js";
-import { ensurePeers, serverTicks, startPasv, startVsftpd, waitForPort, type Server } from "./servers.js";
+import { ensurePeers, logIn, startPasv, startVsftpd, waitForPort, type Server } from "./servers.js";
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -25,22 +25,10 @@ const QUIET = ["--log-level", "error"];
 const OBSERVED = ["--log-format", "json", "--metrics", "127.0.0.1:0"];
 const FILE_BYTES = 4096;
 
-/** Logs in as the server wants it (vsftpd's anonymous login needs no password). */
-async function login(c: FtpControl, user: string): Promise<void> {
-  await c.greeting();
-  const name = user === "" ? "anonymous" : user.slice(0, user.indexOf(":"));
-  const u = await c.cmd(`USER ${name}`);
-  if (u.code === 331) {
-    const p = await c.cmd(`PASS ${user === "" ? "bench@" : user.slice(user.indexOf(":") + 1, -1)}`);
-    if (p.code !== 230) throw new Error(`PASS got ${p.code}`);
-  } else if (u.code !== 230) throw new Error(`USER got ${u.code}`);
-  await c.cmd("TYPE I");
-}
-
 /** One session's loop until `until`: RETRs completed. */
 async function loop(server: Server, until: number): Promise<number> {
   const c = await FtpControl.connect(server.port);
-  await login(c, server.user);
+  await logIn(c, server);
   let done = 0;
   while (Date.now() < until) {
     const port = await c.pasv();
@@ -56,22 +44,14 @@ async function loop(server: Server, until: number): Promise<number> {
   return done;
 }
 
-/** RETRs per second over all sessions, and server CPU milliseconds per RETR. */
+/** RETRs per second over all sessions, and server CPU milliseconds per RETR (its whole process tree). */
 async function round(server: Server): Promise<{ rate: number; cpuMs: number }> {
-  const before = serverTicks(server.proc.pid!, server.comm);
+  const cpu0 = server.tree.cpuSeconds();
   const start = Date.now();
   const until = start + seconds * 1000;
-  let last = new Map(before);
-  const poll = setInterval(() => {
-    for (const [p, t] of serverTicks(server.proc.pid!, server.comm)) last.set(p, Math.max(t, last.get(p) ?? 0));
-  }, 50);
   const counts = await Promise.all(Array.from({ length: sessions }, () => loop(server, until)));
-  clearInterval(poll);
-  last = new Map([...last, ...serverTicks(server.proc.pid!, server.comm)].map(([p, t]) => [p, Math.max(t, last.get(p) ?? 0)]));
   const total = counts.reduce((a, b) => a + b, 0);
-  let ticks = 0;
-  for (const [p, t] of last) ticks += t - (before.get(p) ?? 0);
-  return { rate: total / ((Date.now() - start) / 1000), cpuMs: (ticks * 10) / Math.max(1, total) };
+  return { rate: total / ((Date.now() - start) / 1000), cpuMs: ((server.tree.cpuSeconds() - cpu0) * 1000) / Math.max(1, total) };
 }
 
 const work = mkdtempSync(path.join(tmpdir(), "pasv-small-bench-"));
@@ -125,6 +105,6 @@ try {
     }
   }
 } finally {
-  for (const s of servers) s.proc.kill("SIGTERM");
+  await Promise.all(servers.map((s) => s.tree.stop()));
   rmSync(work, { recursive: true, force: true });
 }
