@@ -1,5 +1,4 @@
 // The driver's Platform on node:net, node:tls and node:fs. It moves bytes; it decides nothing.
-import { EventEmitter } from "node:events";
 import net from "node:net";
 import tls, { type SecureContext } from "node:tls";
 import { ListenError, SocketRelay, type InlineFs, type ByteSocket, type Clock, type ConnectRequest, type Listener, type ListenRequest, type Platform, type SocketEvents, type TlsCredentials, type TlsSocket, type TlsUpgrader } from "@pasv/driver";
@@ -153,7 +152,7 @@ export type NodeTlsFor = (credentials: TlsCredentials) => NodeTls;
 interface NodeScope {
   readonly context: SecureContext;
   /** TLS 1.2 sessions by ID, for this control connection's data connections (see sessionCache). */
-  readonly sessions: EventEmitter;
+  readonly sessions: net.Server;
 }
 
 /** TLS 1.2 sessions one control connection remembers for resumption by session ID: its own, then its data connections'. */
@@ -166,9 +165,10 @@ export const TLS_SESSIONS_PER_SCOPE = 16;
  * control connection, so an ID from any other session is unknown here and its data connection does
  * not resume (the driver's reuse check then refuses it, as it refuses a foreign ticket).
  */
-function sessionCache(): EventEmitter {
+function sessionCache(): net.Server {
   const sessions = new Map<string, Buffer>();
-  const cache = new EventEmitter();
+  // Never listens: node:tls's `server` option wants a net.Server, and only its events are used.
+  const cache = new net.Server();
   cache.on("newSession", (id: Buffer, data: Buffer, done: () => void) => {
     const key = id.toString("hex");
     sessions.delete(key);
@@ -201,7 +201,7 @@ function upgrader(contexts: NodeTls, contextsFor: NodeTlsFor): TlsUpgrader {
       // node:tls reads what the socket already buffered before its own reads (a ClientHello held idle).
       for (const chunk of [...prefix].reverse()) raw.unshift(chunk);
       // node:tls takes the session cache from `server`, which it otherwise only reads for OCSP and SNI (neither set here).
-      const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context, ...(scoped === undefined ? {} : { server: scoped.sessions as net.Server }) });
+      const secure = new tls.TLSSocket(raw, { isServer: true, secureContext: context, ...(scoped === undefined ? {} : { server: scoped.sessions }) });
       // Wrapped at once, so its listeners exist before the first protected byte (the relay holds
       // what arrives before the driver attaches).
       const wrapped = new NodeTlsSocket(secure);
