@@ -609,7 +609,13 @@ async function finishTransfer(
   cut: "fin" | "reset",
 ): Promise<ParsedReply | null> {
   const first = await c.reply();
-  if (first.final) return entry.marked || c.outstanding.includes(entry) ? c.finalFor(entry) : first;
+  if (first.final) {
+    // Refused before the mark: like a real client, close the data connection, also one whose
+    // connect is still in flight (it may yet reach a later PASV's listener on the same port and
+    // would otherwise be served as that transfer's connection; simulator seed 594922475).
+    void data.then((d) => d?.endpoint.end());
+    return entry.marked || c.outstanding.includes(entry) ? c.finalFor(entry) : first;
+  }
   const markedAt = ctx.net.world.now;
   if (late) ctx.count("client connects after the mark");
   const collector = await Promise.race([data, new Promise<null>((r) => setTimeoutSim(ctx, 120_000, () => r(null)))]);
