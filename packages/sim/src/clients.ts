@@ -610,10 +610,12 @@ async function finishTransfer(
 ): Promise<ParsedReply | null> {
   const first = await c.reply();
   if (first.final) {
-    // Refused before the mark: like a real client, close the data connection, also one whose
-    // connect is still in flight (it may yet reach a later PASV's listener on the same port and
-    // would otherwise be served as that transfer's connection; simulator seed 594922475).
-    void data.then((d) => d?.endpoint.end());
+    // Refused before the mark: give up the data connection, also one whose connect is still in
+    // flight. It may yet reach a later PASV's listener on the same port, where the server cannot
+    // tell it from that transfer's own (the right address, even the right TLS session): cut with a
+    // reset it fails that transfer instead of being served as it (seeds 594922475, 595810438; a FIN
+    // would be taken for an empty upload).
+    void data.then((d) => d?.endpoint.reset());
     return entry.marked || c.outstanding.includes(entry) ? c.finalFor(entry) : first;
   }
   const markedAt = ctx.net.world.now;
