@@ -455,6 +455,10 @@ export async function goodClient(ctx: ClientContext, id: number, address: string
           // Some uploads end with a reset right after the last byte (a crashing client, a NAT timeout).
           const cut = rng.chance(0.15) ? "reset" : "fin";
           const r = await transfer(ctx, c, rng, address, `${verb} ${home}/${name}`, body, undefined, false, cut);
+          // A REST whose transfer never came (its PASV failed) stays pending on the server for the next
+          // transfer command (SPEC 4.11): clear it, or this client's next upload would be judged against
+          // the wrong offset (seed 596177049: APPE at a stale REST is STOR at that offset).
+          if (offset > 0 && r?.code !== 226) await c.cmd("REST 0");
           if (cut === "reset") {
             ctx.count("upload reset after its last byte");
             ctx.count("check: no 226 for an upload the client reset");
@@ -488,6 +492,7 @@ export async function goodClient(ctx: ClientContext, id: number, address: string
           }
           const sink: { data: Uint8Array | null; mode?: string } = { data: null };
           const r = await transfer(ctx, c, rng, address, `RETR ${home}/${name}`, null, sink);
+          if (offset > 0 && r?.code !== 226) await c.cmd("REST 0");
           if (r?.code === 226 && content !== undefined && sink.data !== null) {
             const stream = type === "A" ? new AsciiEncoder().push(content) : content;
             const expected = stream.subarray(Math.min(offset, stream.length));
