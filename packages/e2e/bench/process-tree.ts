@@ -3,8 +3,9 @@
 // process it ever forked, exited ones included; memory summed over the live processes; a watchdog
 // that ends the tree if the bench dies first; and a stop that ends every process of the tree.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from "node:fs";
 import path from "node:path";
+import { processTree } from "../test/proc-memory.js";
 
 /** Descriptors each server may open (10,000 idle sessions need more than the usual 1,024), or the
  * hard limit where that is lower. pure-ftpd takes at most a sixteenth of it in sessions. */
@@ -68,23 +69,8 @@ function statFields(pid: number): string[] | null {
   }
 }
 
-/** `pid` and every live descendant. */
-export function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const parent = Number(statFields(Number(entry))?.[1]);
-    children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-  }
-  const out: number[] = [];
-  const todo = [pid];
-  while (todo.length > 0) {
-    const p = todo.pop()!;
-    out.push(p);
-    todo.push(...(children.get(p) ?? []));
-  }
-  return out;
-}
+/** `pid` and every live descendant (the e2e tests' walk of /proc). */
+export const descendants = processTree;
 
 /** Without a cgroup: utime+stime+cutime+cstime of every live process of the tree. A child's time
  * moves into its parent's cutime/cstime when reaped, so the sum stays whole unless a process is
