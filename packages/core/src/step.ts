@@ -122,7 +122,8 @@ function handle(s: Draft, event: SessionEvent, out: Out): void {
         out.reply(421, "Server shutting down.");
       } else {
         abortTransfer(s, "shutdown", event.now, out);
-        out.reply(421, "Server shutting down.");
+        // Mid-handshake no reply can be read: the connection is just dropped (SPEC 6.1).
+        if (s.tls !== "handshaking") out.reply(421, "Server shutting down.");
       }
       closeSession(s, "shutdown", event.now, out);
       return;

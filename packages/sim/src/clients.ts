@@ -880,7 +880,7 @@ export async function hoarderClient(ctx: ClientContext, id: number, address: str
  * its plaintext 421 all the same (the core does not yet tell the two apart on a stop). A network
  * reset may cut any of these short (see tlsStallClient). */
 export const STALLED_HANDSHAKE_MAY_READ: Readonly<Record<"silent" | "half" | "garbage", readonly string[]>> = {
-  silent: ["421"],
+  silent: ["", "421"],
   half: ["", "421"],
   garbage: ["", "421"],
 };

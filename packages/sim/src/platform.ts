@@ -302,7 +302,8 @@ export class SimServer {
   private checkShutdown(id: number, previous: SessionState | undefined, actions: readonly Action[]): void {
     if (previous?.phase === "closed") return;
     this.options.counters?.bump("check: shutdown sends 421 and closes");
-    const said421 = actions.some((a) => a.type === "control.write" && DECODER.decode(a.bytes).startsWith("421"));
+    // A session in its AUTH TLS handshake is dropped without a reply (SPEC 6.1).
+    const said421 = previous?.tls === "handshaking" || actions.some((a) => a.type === "control.write" && DECODER.decode(a.bytes).startsWith("421"));
     const closes = actions.some((a) => a.type === "control.close");
     if (!said421 || !closes) this.options.onViolation?.("shutdown sends 421 and closes", `session ${id}: shutdown produced ${actions.map((a) => a.type).join(",") || "nothing"}`);
   }
